@@ -1,0 +1,44 @@
+#include "error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int veil_fail(veil_err_t *err, int errnum, const char *fmt, ...)
+{
+	if (err == NULL || *err != NULL)
+		return -1;
+	struct veil_error *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		abort();
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	if (errnum != 0 && n >= 0 && (size_t)n < sizeof(e->msg))
+		snprintf(e->msg + n, sizeof(e->msg) - (size_t)n, ": %s", strerror(errnum));
+	e->errnum = errnum;
+	*err = e;
+	return -1;
+}
+
+int veil_fail_context(veil_err_t *err, const char *fmt, ...)
+{
+	if (err == NULL || *err == NULL)
+		return -1;
+	char prefix[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	char joined[sizeof((*err)->msg)];
+	snprintf(joined, sizeof(joined), "%s: %s", prefix, (*err)->msg);
+	memcpy((*err)->msg, joined, sizeof(joined));
+	return -1;
+}
+
+void veil_error_free(veil_err_t *err)
+{
+	free(*err);
+	*err = NULL;
+}

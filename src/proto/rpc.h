@@ -1,0 +1,50 @@
+/* The ttrpc envelope around veil.agent.v1.Agent messages. */
+#ifndef VEIL_PROTO_RPC_H
+#define VEIL_PROTO_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.pb-c.h"
+
+enum veil_method {
+	VEIL_METHOD_HELLO,
+	VEIL_METHOD_CREATE_CONTAINER,
+	VEIL_METHOD_EXEC_PROCESS,
+	VEIL_METHOD_WAIT_PROCESS,
+	VEIL_METHOD_SIGNAL_PROCESS,
+	VEIL_METHOD_RESIZE_TERMINAL,
+	VEIL_METHOD_DESTROY_CONTAINER,
+	VEIL_METHOD_SHUTDOWN,
+	VEIL_METHOD_COUNT
+};
+
+/* gRPC status codes carried in Response.status.code. */
+enum veil_rpc_code {
+	VEIL_RPC_OK = 0,
+	VEIL_RPC_INVALID_ARGUMENT = 3,
+	VEIL_RPC_NOT_FOUND = 5,
+	VEIL_RPC_ALREADY_EXISTS = 6,
+	VEIL_RPC_FAILED_PRECONDITION = 9,
+	VEIL_RPC_UNIMPLEMENTED = 12,
+	VEIL_RPC_INTERNAL = 13,
+};
+
+const char *veil_method_name(enum veil_method m);
+/* Request.method string -> method, or -1 if unknown. */
+int veil_method_lookup(const char *name);
+/* Descriptor of the method's request / response message. */
+const ProtobufCMessageDescriptor *veil_method_request_descriptor(enum veil_method m);
+const ProtobufCMessageDescriptor *veil_method_response_descriptor(enum veil_method m);
+
+/* Serialize an envelope around `inner` (may be NULL for an empty payload).
+ * Returns a malloc'd buffer, or NULL if it would exceed VEIL_FRAME_MAX_PAYLOAD. */
+uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner, int64_t timeout_ns, size_t *len);
+uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const ProtobufCMessage *inner, size_t *len);
+
+/* Decode and check an envelope: service must be VEIL_AGENT_SERVICE and the
+ * method known. Returns the inner message (free with protobuf_c_message_free_unpacked)
+ * or NULL with *code and *why describing the rejection. *method is set when known. */
+ProtobufCMessage *veil_rpc_unpack_request(const uint8_t *buf, size_t len, int *method, int *code, const char **why);
+
+#endif
