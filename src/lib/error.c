@@ -31,9 +31,11 @@ int veil_fail_context(veil_err_t *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	char joined[sizeof((*err)->msg)];
+	char joined[sizeof(prefix) + sizeof((*err)->msg) + 2];
 	snprintf(joined, sizeof(joined), "%s: %s", prefix, (*err)->msg);
-	memcpy((*err)->msg, joined, sizeof(joined));
+	size_t n = strnlen(joined, sizeof((*err)->msg) - 1);
+	memcpy((*err)->msg, joined, n);
+	(*err)->msg[n] = '\0';
 	return -1;
 }
 

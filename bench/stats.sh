@@ -1,0 +1,5 @@
+# Median / p90 helpers for benchmark scripts (sourced). Values in ms.
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
+p90() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.9+0.999); if (i<1) i=1; print a[i]}'; }
+report() { local name=$1; shift; printf '%-45s n=%-3d median %6d ms  p90 %6d ms\n' "$name" "$#" "$(median "$@")" "$(p90 "$@")"; }
+ratio() { awk -v a="$2" -v b="$3" -v n="$1" 'BEGIN {printf "%-45s %.2fx  (difference %d ms)\n", n, a / b, a - b}'; }

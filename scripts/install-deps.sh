@@ -1,0 +1,29 @@
+#!/bin/bash
+# Installs the Debian packages veil needs to build, demo and test, and nothing
+# else: no downloads outside apt. Quick no-op when everything is present.
+set -euo pipefail
+
+packages=(
+	# build
+	gcc make pkg-config libjson-c-dev libprotobuf-c-dev protobuf-c-compiler libseccomp-dev
+	# guest kernel and initramfs
+	linux-source-6.1 flex bison libelf-dev libssl-dev bc cpio xz-utils python3
+	# runtime
+	qemu-system-x86 erofs-utils
+	# demo and tests
+	busybox-static jq clang libclang-rt-14-dev procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,247 @@
+#include "agent/channel.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/clock.h"
+#include "agent/log.h"
+#include "lib/cleanup.h"
+
+#define PORT_NAME "veil.agent"
+#define PORT_WAIT_MS 10000
+/* SIGIO announces a connecting host; the timer only covers a lost signal. */
+#define RECONNECT_RETRY_MS 1000
+/* Above this much queued output, process output stays unread until the host catches up. */
+#define CONGESTED_BYTES (1u << 20)
+/* Bytes read per wakeup, so that a chatty host cannot starve process I/O. */
+#define READ_BUDGET (1u << 20)
+
+static struct {
+	int fd;
+	bool connected;
+	bool waiting; /* the port reported hang-up: do not poll it until wake or retry */
+	int64_t retry_at;
+	struct veil_frame_reader reader;
+	uint8_t *out;
+	size_t out_head, out_len, out_cap;
+} ch = { .fd = -1 };
+
+/* Returns 1 and fills devpath when a port named PORT_NAME exists. */
+static int find_port(char *devpath, size_t size)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	if (d == NULL)
+		return 0;
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[512], name[64] = "";
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
+		cleanup_fclose FILE *f = fopen(path, "re");
+		if (f == NULL || fgets(name, sizeof(name), f) == NULL)
+			continue;
+		name[strcspn(name, "\n")] = '\0';
+		if (strcmp(name, PORT_NAME) == 0) {
+			snprintf(devpath, size, "/dev/%s", e->d_name);
+			found = 1;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+int agent_channel_open(veil_err_t *err)
+{
+	char devpath[300];
+	int64_t deadline = agent_now_ms() + PORT_WAIT_MS;
+	for (;;) {
+		/* The sysfs entry can precede the devtmpfs node by a moment. */
+		if (find_port(devpath, sizeof(devpath)) && (ch.fd = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK)) >= 0)
+			break;
+		if (agent_now_ms() >= deadline)
+			return veil_fail(err, 0, "no virtio-serial port named " PORT_NAME " after %d s", PORT_WAIT_MS / 1000);
+		usleep(10000);
+	}
+	if (fcntl(ch.fd, F_SETOWN, getpid()) < 0 || fcntl(ch.fd, F_SETFL, O_NONBLOCK | O_ASYNC) < 0)
+		return veil_fail(err, errno, "%s: enabling SIGIO", devpath);
+	veil_frame_reader_init(&ch.reader);
+	agent_log_debug("channel %s open", devpath);
+	return 0;
+}
+
+int agent_channel_fd(void)
+{
+	return ch.fd;
+}
+
+short agent_channel_events(void)
+{
+	if (ch.waiting)
+		return 0;
+	return POLLIN | (ch.out_len > ch.out_head ? POLLOUT : 0);
+}
+
+int agent_channel_timeout_ms(void)
+{
+	return ch.waiting ? agent_ms_until(ch.retry_at) : -1;
+}
+
+void agent_channel_wake(void)
+{
+	ch.waiting = false;
+}
+
+void agent_channel_tick(void)
+{
+	if (ch.waiting && agent_now_ms() >= ch.retry_at)
+		ch.waiting = false;
+}
+
+static void drop_output(void)
+{
+	ch.out_head = ch.out_len = 0;
+}
+
+static void hang_up(const struct agent_channel_ops *ops)
+{
+	bool was_connected = ch.connected;
+	ch.connected = false;
+	ch.waiting = true;
+	ch.retry_at = agent_now_ms() + RECONNECT_RETRY_MS;
+	veil_frame_reader_release(&ch.reader);
+	drop_output();
+	if (was_connected) {
+		agent_log_debug("host disconnected");
+		ops->on_disconnect();
+	}
+}
+
+static void flush(void)
+{
+	while (ch.out_head < ch.out_len) {
+		ssize_t n = write(ch.fd, ch.out + ch.out_head, ch.out_len - ch.out_head);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (errno != EAGAIN)
+				agent_log_error("writing to the host: %s", strerror(errno));
+			return;
+		}
+		ch.out_head += (size_t)n;
+	}
+	drop_output();
+}
+
+static void read_frames(const struct agent_channel_ops *ops)
+{
+	size_t budget = READ_BUDGET;
+	while (budget > 0 && ch.connected) {
+		size_t room;
+		uint8_t *space = veil_frame_reader_space(&ch.reader, &room);
+		if (space == NULL)
+			agent_fatal("out of memory for the frame buffer");
+		ssize_t n = read(ch.fd, space, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			if (n < 0)
+				agent_log_error("reading from the host: %s", strerror(errno));
+			hang_up(ops);
+			return;
+		}
+		veil_frame_reader_commit(&ch.reader, (size_t)n);
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+		struct veil_frame_header h;
+		const uint8_t *payload;
+		int rc = 0;
+		while (ch.connected && (rc = veil_frame_reader_next(&ch.reader, &h, &payload)) == 1)
+			ops->on_frame(&h, payload);
+		/* Framing is lost for good: nothing after this point can be trusted. */
+		if (rc < 0)
+			agent_fatal("protocol error from the host: %s", strerror(-rc));
+	}
+}
+
+void agent_channel_handle(short revents, const struct agent_channel_ops *ops)
+{
+	if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
+		hang_up(ops);
+		return;
+	}
+	if (!ch.connected) {
+		ch.connected = true;
+		agent_log_debug("host connected");
+	}
+	if (revents & POLLOUT)
+		flush();
+	if (revents & POLLIN)
+		read_frames(ops);
+}
+
+static void queue(const void *p, size_t len)
+{
+	if (ch.out_len + len > ch.out_cap) {
+		if (ch.out_head > 0) {
+			memmove(ch.out, ch.out + ch.out_head, ch.out_len - ch.out_head);
+			ch.out_len -= ch.out_head;
+			ch.out_head = 0;
+		}
+		size_t cap = ch.out_cap ? ch.out_cap : 64u << 10;
+		while (cap < ch.out_len + len)
+			cap *= 2;
+		uint8_t *grown = realloc(ch.out, cap);
+		if (grown == NULL)
+			agent_fatal("out of memory for the output queue");
+		ch.out = grown;
+		ch.out_cap = cap;
+	}
+	memcpy(ch.out + ch.out_len, p, len);
+	ch.out_len += len;
+}
+
+void agent_channel_send(uint8_t type, uint8_t flags, uint32_t stream_id, const void *payload, size_t len)
+{
+	if (!ch.connected)
+		return;
+	uint8_t hdr[VEIL_FRAME_HEADER_LEN];
+	struct veil_frame_header h = { .length = (uint32_t)len, .stream_id = stream_id, .type = type, .flags = flags };
+	veil_frame_header_encode(&h, hdr);
+	queue(hdr, sizeof(hdr));
+	if (len > 0)
+		queue(payload, len);
+	flush();
+}
+
+void agent_channel_send_window(uint32_t stream_id, uint32_t credit)
+{
+	const uint8_t be[4] = { (uint8_t)(credit >> 24), (uint8_t)(credit >> 16), (uint8_t)(credit >> 8),
+				(uint8_t)credit };
+	agent_channel_send(VEIL_FRAME_WINDOW, 0, stream_id, be, sizeof(be));
+}
+
+bool agent_channel_congested(void)
+{
+	return ch.out_len - ch.out_head > CONGESTED_BYTES;
+}
+
+void agent_channel_drain(int timeout_ms)
+{
+	int64_t deadline = agent_now_ms() + timeout_ms;
+	while (ch.connected && ch.out_head < ch.out_len && agent_now_ms() < deadline) {
+		struct pollfd p = { .fd = ch.fd, .events = POLLOUT };
+		if (poll(&p, 1, agent_ms_until(deadline)) > 0 && (p.revents & POLLOUT))
+			flush();
+		else if (p.revents & (POLLHUP | POLLERR))
+			return;
+	}
+}

@@ -1,0 +1,177 @@
+#include "agent/container.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/cgroup.h"
+#include "agent/clock.h"
+#include "agent/log.h"
+#include "agent/rootfs.h"
+
+/* How long DestroyContainer waits for SIGKILLed processes to leave the cgroup. */
+#define KILL_WAIT_MS 5000
+
+static struct agent_container *containers;
+
+struct agent_container *agent_container_first(void)
+{
+	return containers;
+}
+
+struct agent_container *agent_container_find(const char *id)
+{
+	for (struct agent_container *c = containers; c != NULL; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			return c;
+	return NULL;
+}
+
+static size_t count(void)
+{
+	size_t n = 0;
+	for (struct agent_container *c = containers; c != NULL; c = c->next)
+		n++;
+	return n;
+}
+
+static void teardown(const char *id)
+{
+	veil_err_t err = NULL;
+	if (agent_cgroup_remove(id, &err) < 0) {
+		agent_log_error("container %s: %s", id, err->msg);
+		veil_error_free(&err);
+	}
+	agent_rootfs_unmount(id);
+}
+
+struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, int *code,
+					       veil_err_t *err)
+{
+	*code = VEIL_RPC_FAILED_PRECONDITION;
+	if (agent_container_find(spec->container_id) != NULL) {
+		*code = VEIL_RPC_ALREADY_EXISTS;
+		return veil_fail(err, 0, "container %s already exists", spec->container_id), NULL;
+	}
+	if (count() >= AGENT_MAX_CONTAINERS)
+		return veil_fail(err, 0, "at most %d containers per VM", AGENT_MAX_CONTAINERS), NULL;
+	struct agent_container *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return veil_fail(err, ENOMEM, "container"), NULL;
+	snprintf(c->id, sizeof(c->id), "%s", spec->container_id);
+	/* Validated already; only the flags are needed here. */
+	agent_namespace_flags(spec->namespaces, spec->n_namespaces, &c->ns_flags, code, err);
+	if (agent_rootfs_mount(c->id, spec->rootfs_serial, spec->rootfs_readonly, c->rootfs, sizeof(c->rootfs), err) <
+		    0 ||
+	    agent_cgroup_create(c->id, spec->resources, err) < 0) {
+		if ((*err)->errnum == ENOENT)
+			*code = VEIL_RPC_NOT_FOUND;
+		teardown(c->id);
+		free(c);
+		return NULL;
+	}
+	c->spec = spec;
+	c->next = containers;
+	containers = c;
+	return c;
+}
+
+void agent_container_kill(struct agent_container *c)
+{
+	veil_err_t err = NULL;
+	if (agent_cgroup_kill(c->id, &err) < 0) {
+		agent_log_error("container %s: %s", c->id, err->msg);
+		veil_error_free(&err);
+	}
+	int64_t deadline = agent_now_ms() + KILL_WAIT_MS;
+	for (;;) {
+		agent_reap();
+		if (!agent_cgroup_populated(c->id))
+			break;
+		if (agent_now_ms() >= deadline) {
+			agent_log_error("container %s: processes survive SIGKILL", c->id);
+			break;
+		}
+		usleep(2000);
+	}
+	/* Zombies leave the cgroup before their parent reaps them. */
+	agent_reap();
+}
+
+void agent_container_remove(struct agent_container *c)
+{
+	for (struct agent_container **pp = &containers; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	teardown(c->id);
+	while (c->processes != NULL) {
+		struct agent_process *p = c->processes;
+		c->processes = p->next;
+		agent_process_free(p);
+	}
+	protobuf_c_message_free_unpacked(&c->spec->base, NULL);
+	free(c);
+}
+
+struct agent_process *agent_container_process(const struct agent_container *c, const char *exec_id)
+{
+	for (struct agent_process *p = c->processes; p != NULL; p = p->next)
+		if (strcmp(p->exec_id, exec_id) == 0)
+			return p;
+	return NULL;
+}
+
+bool agent_container_make_room(struct agent_container *c)
+{
+	size_t n = 0;
+	struct agent_process **evictable = NULL;
+	for (struct agent_process **pp = &c->processes; *pp != NULL; pp = &(*pp)->next) {
+		n++;
+		/* New processes go to the front, so the last match is the oldest. */
+		struct agent_process *p = *pp;
+		if (p->exec_id[0] != '\0' && p->delivered && agent_process_done(p))
+			evictable = pp;
+	}
+	if (n < AGENT_MAX_PROCESSES)
+		return true;
+	if (evictable == NULL)
+		return false;
+	struct agent_process *victim = *evictable;
+	*evictable = victim->next;
+	agent_process_free(victim);
+	return true;
+}
+
+void agent_container_add_process(struct agent_container *c, struct agent_process *p)
+{
+	p->next = c->processes;
+	c->processes = p;
+}
+
+static struct agent_process *find_running(pid_t pid)
+{
+	for (struct agent_container *c = containers; c != NULL; c = c->next)
+		for (struct agent_process *p = c->processes; p != NULL; p = p->next)
+			if (p->pid == pid && !p->exited)
+				return p;
+	return NULL;
+}
+
+void agent_reap(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct agent_process *p = find_running(pid);
+		if (p != NULL) {
+			agent_log_debug("pid %d exited with status 0x%x", pid, status);
+			agent_process_exited(p, status);
+		}
+	}
+}

@@ -1,0 +1,41 @@
+/* The agent's table of containers and their processes. */
+#ifndef VEIL_AGENT_CONTAINER_H
+#define VEIL_AGENT_CONTAINER_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "agent/process.h"
+#include "lib/error.h"
+#include "proto/rpc.h"
+
+struct agent_container {
+	struct agent_container *next;
+	char id[AGENT_ID_MAX + 1];
+	/* The request that created it, kept whole: the init's namespaces, mounts,
+	 * hostname and masked/readonly paths come from it. */
+	Veil__Agent__V1__CreateContainerRequest *spec;
+	int ns_flags;         /* CLONE_NEW* of the init */
+	char rootfs[PATH_MAX]; /* root of the container in the agent's mount namespace */
+	struct agent_process *processes;
+};
+
+struct agent_container *agent_container_first(void);
+struct agent_container *agent_container_find(const char *id);
+/* Sets up rootfs and cgroup; takes ownership of spec on success. */
+struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, int *code,
+					       veil_err_t *err);
+/* SIGKILLs the container's cgroup and reaps until it is empty (or a timeout passes). */
+void agent_container_kill(struct agent_container *c);
+/* Unmounts, removes the cgroup and frees the container and its processes. */
+void agent_container_remove(struct agent_container *c);
+
+struct agent_process *agent_container_process(const struct agent_container *c, const char *exec_id);
+/* Whether another process fits; may evict an exited process whose status was delivered. */
+bool agent_container_make_room(struct agent_container *c);
+void agent_container_add_process(struct agent_container *c, struct agent_process *p);
+
+/* Reaps every exited child (PID 1 inherits orphans too) and records exit statuses. */
+void agent_reap(void);
+
+#endif

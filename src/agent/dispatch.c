@@ -1,0 +1,386 @@
+#include "agent/dispatch.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#include "agent/cgroup.h"
+#include "agent/channel.h"
+#include "agent/container.h"
+#include "agent/hello.h"
+#include "agent/log.h"
+#include "agent/spawn.h"
+#include "agent/validate.h"
+#include "proto/rpc.h"
+
+/* A WaitProcess whose response is withheld. Keyed by ids rather than by
+ * process, so that waiting for an init that has not started yet works. */
+struct pending_wait {
+	struct pending_wait *next;
+	uint32_t stream;
+	char container_id[AGENT_ID_MAX + 1];
+	char exec_id[AGENT_ID_MAX + 1];
+};
+
+static struct pending_wait *waits;
+
+/* What a handler answers: code 0 with resp, or an error code with a message. */
+struct reply {
+	int code;
+	veil_err_t err;
+	const ProtobufCMessage *resp;
+};
+
+static void respond(uint32_t stream, int code, const char *message, const ProtobufCMessage *resp)
+{
+	size_t len;
+	uint8_t *buf = veil_rpc_pack_response(code, message, resp, &len);
+	if (buf == NULL)
+		agent_fatal("cannot pack a response");
+	agent_channel_send(VEIL_FRAME_RESPONSE, 0, stream, buf, len);
+	free(buf);
+}
+
+__attribute__((format(printf, 3, 4))) static int fail(struct reply *r, int code, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->code = code;
+	return veil_fail(&r->err, 0, "%s", msg);
+}
+
+/* ---- lookups ---- */
+
+static struct agent_container *find_container(const char *id, struct reply *r)
+{
+	struct agent_container *c = agent_container_find(id);
+	if (c == NULL)
+		fail(r, VEIL_RPC_NOT_FOUND, "container %s not found", id);
+	return c;
+}
+
+/* The process a request names, which must have been started. */
+static struct agent_process *find_process(const char *container_id, const char *exec_id, struct reply *r)
+{
+	struct agent_container *c = find_container(container_id, r);
+	if (c == NULL)
+		return NULL;
+	struct agent_process *p = agent_container_process(c, exec_id);
+	if (p == NULL && exec_id[0] == '\0')
+		fail(r, VEIL_RPC_FAILED_PRECONDITION, "container %s has not been started", container_id);
+	else if (p == NULL)
+		fail(r, VEIL_RPC_NOT_FOUND, "process %s not found", exec_id);
+	return p;
+}
+
+/* Whether p still claims stream id s; a process whose exit was reported and
+ * whose streams are closed gives its ids back. */
+static bool holds_stream(const struct agent_process *p, uint32_t s)
+{
+	if (p->delivered && agent_process_done(p))
+		return false;
+	return p->in.stream == s || p->out[0].stream == s || p->out[1].stream == s;
+}
+
+static struct agent_process *stream_owner(uint32_t s)
+{
+	for (struct agent_container *c = agent_container_first(); c != NULL; c = c->next)
+		for (struct agent_process *p = c->processes; p != NULL; p = p->next)
+			if (holds_stream(p, s))
+				return p;
+	return NULL;
+}
+
+/* ---- waits ---- */
+
+static void fill_exit(const struct agent_process *p, Veil__Agent__V1__WaitProcessResponse *resp)
+{
+	if (WIFSIGNALED(p->wstatus)) {
+		resp->signal = WTERMSIG(p->wstatus);
+		/* As a shell reports it, for hosts that only look at the exit code. */
+		resp->exit_code = 128 + resp->signal;
+	} else {
+		resp->exit_code = WEXITSTATUS(p->wstatus);
+	}
+}
+
+/* Returns true (and answers) if the wait is over. */
+static bool try_answer(const struct pending_wait *w)
+{
+	struct agent_container *c = agent_container_find(w->container_id);
+	if (c == NULL) {
+		respond(w->stream, VEIL_RPC_NOT_FOUND, "container was destroyed", NULL);
+		return true;
+	}
+	struct agent_process *p = agent_container_process(c, w->exec_id);
+	if (p == NULL || !agent_process_done(p))
+		return false;
+	Veil__Agent__V1__WaitProcessResponse resp = VEIL__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
+	fill_exit(p, &resp);
+	p->delivered = true;
+	respond(w->stream, VEIL_RPC_OK, NULL, &resp.base);
+	return true;
+}
+
+void agent_dispatch_answer_waits(void)
+{
+	for (struct pending_wait **pp = &waits; *pp != NULL;) {
+		struct pending_wait *w = *pp;
+		if (try_answer(w)) {
+			*pp = w->next;
+			free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+void agent_dispatch_disconnect(void)
+{
+	while (waits != NULL) {
+		struct pending_wait *w = waits;
+		waits = w->next;
+		free(w);
+	}
+	for (struct agent_container *c = agent_container_first(); c != NULL; c = c->next)
+		for (struct agent_process *p = c->processes; p != NULL; p = p->next)
+			agent_process_detach(p);
+}
+
+/* ---- handlers: each returns 0 with r->resp, or -1 with r->code and r->err ---- */
+
+static int handle_hello(const Veil__Agent__V1__HelloRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__HelloResponse resp;
+	resp = (Veil__Agent__V1__HelloResponse)VEIL__AGENT__V1__HELLO_RESPONSE__INIT;
+	if (agent_hello(req, &resp, &r->err) < 0) {
+		r->code = VEIL_RPC_INTERNAL;
+		return -1;
+	}
+	r->resp = &resp.base;
+	return 0;
+}
+
+static int handle_create(ProtobufCMessage **msg, struct reply *r)
+{
+	static Veil__Agent__V1__CreateContainerResponse resp = VEIL__AGENT__V1__CREATE_CONTAINER_RESPONSE__INIT;
+	Veil__Agent__V1__CreateContainerRequest *req = (Veil__Agent__V1__CreateContainerRequest *)*msg;
+	if (agent_container_create(req, &r->code, &r->err) == NULL)
+		return -1;
+	*msg = NULL; /* the container keeps the request as its spec */
+	r->resp = &resp.base;
+	return 0;
+}
+
+static int check_exec_target(struct agent_container *c, const Veil__Agent__V1__ExecProcessRequest *req,
+			     struct reply *r)
+{
+	struct agent_process *init = agent_container_process(c, "");
+	if (req->exec_id[0] == '\0' && init != NULL)
+		return fail(r, VEIL_RPC_ALREADY_EXISTS, "container %s has already been started", c->id);
+	if (req->exec_id[0] != '\0') {
+		if (init == NULL || init->exited)
+			return fail(r, VEIL_RPC_FAILED_PRECONDITION, "container %s is not running", c->id);
+		if (agent_container_process(c, req->exec_id) != NULL)
+			return fail(r, VEIL_RPC_ALREADY_EXISTS, "process %s already exists", req->exec_id);
+	}
+	const uint32_t streams[3] = { req->stdin_stream, req->stdout_stream, req->stderr_stream };
+	for (int i = 0; i < 3; i++) {
+		if (streams[i] != 0 && stream_owner(streams[i]) != NULL)
+			return fail(r, VEIL_RPC_ALREADY_EXISTS, "stream %u is already in use", streams[i]);
+	}
+	if (!agent_container_make_room(c))
+		return fail(r, VEIL_RPC_FAILED_PRECONDITION, "container %s has too many processes", c->id);
+	return 0;
+}
+
+static int handle_exec(const Veil__Agent__V1__ExecProcessRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__ExecProcessResponse resp;
+	struct agent_container *c = find_container(req->container_id, r);
+	if (c == NULL || check_exec_target(c, req, r) < 0)
+		return -1;
+	struct agent_process *p = agent_process_new(req->exec_id);
+	if (p == NULL) {
+		r->code = VEIL_RPC_INTERNAL;
+		return veil_fail(&r->err, ENOMEM, "process");
+	}
+	if (agent_spawn(c, req, p, &r->code, &r->err) < 0) {
+		agent_process_free(p);
+		return -1;
+	}
+	agent_container_add_process(c, p);
+	agent_log_debug("container %s: started %s pid %d", c->id, req->exec_id[0] ? req->exec_id : "init", p->pid);
+	resp = (Veil__Agent__V1__ExecProcessResponse)VEIL__AGENT__V1__EXEC_PROCESS_RESPONSE__INIT;
+	resp.pid = (uint32_t)p->pid;
+	r->resp = &resp.base;
+	return 0;
+}
+
+/* Returns 1 when the response is withheld, 0/-1 as the other handlers. */
+static int handle_wait(uint32_t stream, const Veil__Agent__V1__WaitProcessRequest *req, struct reply *r)
+{
+	struct agent_container *c = find_container(req->container_id, r);
+	if (c == NULL)
+		return -1;
+	if (req->exec_id[0] != '\0' && agent_container_process(c, req->exec_id) == NULL)
+		return fail(r, VEIL_RPC_NOT_FOUND, "process %s not found", req->exec_id);
+	struct pending_wait *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		r->code = VEIL_RPC_INTERNAL;
+		return veil_fail(&r->err, ENOMEM, "wait");
+	}
+	w->stream = stream;
+	snprintf(w->container_id, sizeof(w->container_id), "%s", req->container_id);
+	snprintf(w->exec_id, sizeof(w->exec_id), "%s", req->exec_id);
+	w->next = waits;
+	waits = w;
+	agent_dispatch_answer_waits();
+	return 1;
+}
+
+static int handle_signal(const Veil__Agent__V1__SignalProcessRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__SignalProcessResponse resp = VEIL__AGENT__V1__SIGNAL_PROCESS_RESPONSE__INIT;
+	/* With all, the container must be running, whatever exec_id says. */
+	struct agent_process *p = find_process(req->container_id, req->all ? "" : req->exec_id, r);
+	if (p == NULL)
+		return -1;
+	if (p->exited)
+		return fail(r, VEIL_RPC_FAILED_PRECONDITION, "process has exited");
+	r->code = VEIL_RPC_INTERNAL;
+	if (req->all && agent_cgroup_signal(req->container_id, (int)req->signal, &r->err) < 0)
+		return -1;
+	if (!req->all && kill(p->pid, (int)req->signal) < 0)
+		return veil_fail(&r->err, errno, "kill %d", p->pid);
+	r->resp = &resp.base;
+	return 0;
+}
+
+static int handle_resize(const Veil__Agent__V1__ResizeTerminalRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__ResizeTerminalResponse resp = VEIL__AGENT__V1__RESIZE_TERMINAL_RESPONSE__INIT;
+	struct agent_process *p = find_process(req->container_id, req->exec_id, r);
+	if (p == NULL)
+		return -1;
+	if (p->tty < 0)
+		return fail(r, VEIL_RPC_FAILED_PRECONDITION, "process has no terminal");
+	struct winsize ws = { .ws_row = (unsigned short)req->rows, .ws_col = (unsigned short)req->cols };
+	if (ioctl(p->tty, TIOCSWINSZ, &ws) < 0) {
+		r->code = VEIL_RPC_INTERNAL;
+		return veil_fail(&r->err, errno, "TIOCSWINSZ");
+	}
+	r->resp = &resp.base;
+	return 0;
+}
+
+static int handle_destroy(const Veil__Agent__V1__DestroyContainerRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__DestroyContainerResponse resp = VEIL__AGENT__V1__DESTROY_CONTAINER_RESPONSE__INIT;
+	struct agent_container *c = find_container(req->container_id, r);
+	if (c == NULL)
+		return -1;
+	agent_container_kill(c);
+	/* Waiters get the exit statuses, with the streams closed first as always. */
+	for (struct agent_process *p = c->processes; p != NULL; p = p->next)
+		agent_process_close_outputs(p);
+	agent_dispatch_answer_waits();
+	agent_container_remove(c);
+	agent_dispatch_answer_waits();
+	r->resp = &resp.base;
+	return 0;
+}
+
+static void handle_shutdown(uint32_t stream)
+{
+	Veil__Agent__V1__ShutdownResponse resp = VEIL__AGENT__V1__SHUTDOWN_RESPONSE__INIT;
+	respond(stream, VEIL_RPC_OK, NULL, &resp.base);
+	agent_channel_drain(1000);
+	agent_log_debug("shutdown requested");
+	agent_poweroff();
+}
+
+static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, struct reply *r)
+{
+	const void *m = *msg;
+	switch ((enum veil_method)method) {
+	case VEIL_METHOD_HELLO:
+		return handle_hello(m, r);
+	case VEIL_METHOD_CREATE_CONTAINER:
+		return handle_create(msg, r);
+	case VEIL_METHOD_EXEC_PROCESS:
+		return handle_exec(m, r);
+	case VEIL_METHOD_WAIT_PROCESS:
+		return handle_wait(stream, m, r);
+	case VEIL_METHOD_SIGNAL_PROCESS:
+		return handle_signal(m, r);
+	case VEIL_METHOD_RESIZE_TERMINAL:
+		return handle_resize(m, r);
+	case VEIL_METHOD_DESTROY_CONTAINER:
+		return handle_destroy(m, r);
+	case VEIL_METHOD_SHUTDOWN:
+		handle_shutdown(stream);
+		break;
+	case VEIL_METHOD_COUNT:
+		break;
+	}
+	return fail(r, VEIL_RPC_UNIMPLEMENTED, "unknown method");
+}
+
+static void handle_request(uint32_t stream, const uint8_t *payload, size_t len)
+{
+	int method, code;
+	const char *why = NULL;
+	ProtobufCMessage *msg = veil_rpc_unpack_request(payload, len, &method, &code, &why);
+	if (msg == NULL) {
+		agent_log_error("request on stream %u rejected: %s", stream, why);
+		respond(stream, code, why, NULL);
+		return;
+	}
+	struct reply r = { .code = VEIL_RPC_OK };
+	int rc = agent_validate_request(method, msg, &r.code, &r.err);
+	if (rc == 0)
+		rc = run_handler(method, stream, &msg, &r);
+	if (rc < 0) {
+		agent_log_debug("%s on stream %u: %s", veil_method_name(method), stream, r.err->msg);
+		respond(stream, r.code, r.err->msg, NULL);
+	} else if (rc == 0) {
+		respond(stream, VEIL_RPC_OK, NULL, r.resp);
+	}
+	veil_error_free(&r.err);
+	if (msg != NULL)
+		protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+static void handle_data(const struct veil_frame_header *h, const uint8_t *payload)
+{
+	struct agent_process *p = stream_owner(h->stream_id);
+	/* Unknown streams are normal: input can race with the process's exit. */
+	if (p == NULL || p->in.stream != h->stream_id)
+		return;
+	agent_process_stdin_data(p, h->flags, payload, h->length);
+}
+
+void agent_dispatch_frame(const struct veil_frame_header *h, const uint8_t *payload)
+{
+	switch (h->type) {
+	case VEIL_FRAME_REQUEST:
+		handle_request(h->stream_id, payload, h->length);
+		break;
+	case VEIL_FRAME_DATA:
+		handle_data(h, payload);
+		break;
+	default:
+		agent_log_error("ignoring frame of type %u on stream %u from the host", h->type, h->stream_id);
+		break;
+	}
+}

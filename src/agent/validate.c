@@ -1,0 +1,468 @@
+#include "agent/validate.h"
+
+#include <limits.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+
+#include "proto/frame.h"
+
+/* Paths become syscall arguments; PATH_MAX bounds what the kernel accepts anyway. */
+#define PATH_LEN_MAX (PATH_MAX - 1)
+
+static bool is_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+int agent_validate_id(const char *what, const char *id, veil_err_t *err)
+{
+	size_t len = strlen(id);
+	if (len == 0)
+		return veil_fail(err, 0, "%s is empty", what);
+	if (len > AGENT_ID_MAX)
+		return veil_fail(err, 0, "%s is longer than %d characters", what, AGENT_ID_MAX);
+	if (!is_alnum(id[0]))
+		return veil_fail(err, 0, "%s must start with a letter or digit", what);
+	for (size_t i = 1; i < len; i++)
+		if (!is_alnum(id[i]) && id[i] != '_' && id[i] != '.' && id[i] != '-')
+			return veil_fail(err, 0, "%s contains a character outside [A-Za-z0-9_.-]", what);
+	return 0;
+}
+
+/* An empty exec_id names the container's init. */
+static int validate_exec_id(const char *id, veil_err_t *err)
+{
+	return id[0] == '\0' ? 0 : agent_validate_id("exec_id", id, err);
+}
+
+static int validate_serial(const char *serial, veil_err_t *err)
+{
+	size_t len = strlen(serial);
+	if (len == 0 || len > AGENT_SERIAL_MAX)
+		return veil_fail(err, 0, "rootfs_serial must be 1..%d characters", AGENT_SERIAL_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!is_alnum(serial[i]) && serial[i] != '_' && serial[i] != '-')
+			return veil_fail(err, 0, "rootfs_serial contains a character outside [A-Za-z0-9_-]");
+	return 0;
+}
+
+static int validate_path(const char *what, const char *path, veil_err_t *err)
+{
+	size_t len = strlen(path);
+	if (path[0] != '/')
+		return veil_fail(err, 0, "%s \"%.64s\" is not an absolute path", what, path);
+	if (len > PATH_LEN_MAX)
+		return veil_fail(err, 0, "%s is longer than %d bytes", what, PATH_LEN_MAX);
+	for (const char *p = path; *p != '\0';) {
+		const char *end = strchrnul(p, '/');
+		if (end - p == 2 && p[0] == '.' && p[1] == '.')
+			return veil_fail(err, 0, "%s \"%.64s\" has a \"..\" component", what, path);
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+static int validate_paths(const char *what, char *const *paths, size_t n, veil_err_t *err)
+{
+	if (n > AGENT_MAX_PATHS)
+		return veil_fail(err, 0, "more than %d %s", AGENT_MAX_PATHS, what);
+	for (size_t i = 0; i < n; i++)
+		if (validate_path(what, paths[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+static int validate_string(const char *what, const char *s, veil_err_t *err)
+{
+	if (strlen(s) > AGENT_MAX_STRING)
+		return veil_fail(err, 0, "%s is longer than %u bytes", what, AGENT_MAX_STRING);
+	return 0;
+}
+
+static int validate_hostname(const char *name, veil_err_t *err)
+{
+	size_t len = strlen(name);
+	if (len > AGENT_HOSTNAME_MAX)
+		return veil_fail(err, 0, "hostname is longer than %d characters", AGENT_HOSTNAME_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (name[i] <= ' ' || name[i] > '~')
+			return veil_fail(err, 0, "hostname contains a space or a non-printable character");
+	return 0;
+}
+
+/* ---- mount options ---- */
+
+struct flag_option {
+	const char *name;
+	unsigned long set;
+	unsigned long clear;
+};
+
+static const struct flag_option flag_options[] = {
+	{ "ro", MS_RDONLY, 0 },
+	{ "rw", 0, MS_RDONLY },
+	{ "nosuid", MS_NOSUID, 0 },
+	{ "nodev", MS_NODEV, 0 },
+	{ "noexec", MS_NOEXEC, 0 },
+	{ "relatime", MS_RELATIME, MS_NOATIME | MS_STRICTATIME },
+	{ "strictatime", MS_STRICTATIME, MS_NOATIME | MS_RELATIME },
+	{ "noatime", MS_NOATIME, MS_RELATIME | MS_STRICTATIME },
+};
+
+enum value_kind { VALUE_NONE, VALUE_OCTAL, VALUE_DECIMAL, VALUE_SIZE };
+
+struct data_option {
+	const char *key; /* including '=' when it takes a value */
+	enum value_kind kind;
+};
+
+static const struct data_option data_options[] = {
+	{ "newinstance", VALUE_NONE },    { "mode=", VALUE_OCTAL },	 { "ptmxmode=", VALUE_OCTAL },
+	{ "size=", VALUE_SIZE },	  { "nr_inodes=", VALUE_SIZE }, { "uid=", VALUE_DECIMAL },
+	{ "gid=", VALUE_DECIMAL },
+};
+
+/* Long enough for any 64-bit number; bounds the data string as well. */
+#define OPTION_VALUE_MAX 20
+
+static bool value_ok(const char *v, enum value_kind kind)
+{
+	size_t len = strlen(v);
+	if (kind == VALUE_NONE)
+		return len == 0;
+	/* tmpfs takes k/m/g (and % for size) suffixes, as in Docker's "size=65536k". */
+	if (kind == VALUE_SIZE && len > 1 && strchr("kKmMgG%", v[len - 1]) != NULL)
+		len--;
+	if (len == 0 || len > OPTION_VALUE_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char hi = kind == VALUE_OCTAL ? '7' : '9';
+		if (v[i] < '0' || v[i] > hi)
+			return false;
+	}
+	return true;
+}
+
+static const struct data_option *find_data_option(const char *opt, const char **value)
+{
+	for (size_t i = 0; i < sizeof(data_options) / sizeof(data_options[0]); i++) {
+		const struct data_option *d = &data_options[i];
+		size_t klen = strlen(d->key);
+		bool takes_value = d->kind != VALUE_NONE;
+		if (takes_value ? strncmp(opt, d->key, klen) == 0 : strcmp(opt, d->key) == 0) {
+			*value = opt + klen;
+			return d;
+		}
+	}
+	return NULL;
+}
+
+static const struct flag_option *find_flag_option(const char *opt)
+{
+	for (size_t i = 0; i < sizeof(flag_options) / sizeof(flag_options[0]); i++)
+		if (strcmp(opt, flag_options[i].name) == 0)
+			return &flag_options[i];
+	return NULL;
+}
+
+int agent_mount_options(const Veil__Agent__V1__Mount *m, unsigned long *flags, char *data, size_t data_size,
+			veil_err_t *err)
+{
+	*flags = 0;
+	data[0] = '\0';
+	size_t used = 0;
+	if (m->n_options > AGENT_MAX_MOUNT_OPTIONS)
+		return veil_fail(err, 0, "mount on %.64s: more than %d options", m->destination, AGENT_MAX_MOUNT_OPTIONS);
+	for (size_t i = 0; i < m->n_options; i++) {
+		const char *opt = m->options[i];
+		if (strcmp(opt, "bind") == 0 || strcmp(opt, "rbind") == 0)
+			return veil_fail(err, 0, "mount on %.64s: bind mounts are not supported (the guest has no host filesystem)",
+					 m->destination);
+		const struct flag_option *f = find_flag_option(opt);
+		if (f != NULL) {
+			*flags = (*flags & ~f->clear) | f->set;
+			continue;
+		}
+		const char *value;
+		const struct data_option *d = find_data_option(opt, &value);
+		if (d == NULL || !value_ok(value, d->kind))
+			return veil_fail(err, 0, "mount on %.64s: option \"%.64s\" is not allowed", m->destination, opt);
+		size_t len = strlen(opt);
+		if (used + len + 2 > data_size)
+			return veil_fail(err, 0, "mount on %.64s: options too long", m->destination);
+		if (used > 0)
+			data[used++] = ',';
+		memcpy(data + used, opt, len + 1);
+		used += len;
+	}
+	return 0;
+}
+
+static const char *const mount_types[] = { "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup2" };
+
+static int validate_mount(const Veil__Agent__V1__Mount *m, veil_err_t *err)
+{
+	if (validate_path("mount destination", m->destination, err) < 0 ||
+	    validate_string("mount source", m->source, err) < 0)
+		return -1;
+	if (strcmp(m->type, "bind") == 0)
+		return veil_fail(err, 0, "mount on %.64s: bind mounts are not supported (the guest has no host filesystem)",
+				 m->destination);
+	bool known = false;
+	for (size_t i = 0; i < sizeof(mount_types) / sizeof(mount_types[0]); i++)
+		known = known || strcmp(m->type, mount_types[i]) == 0;
+	if (!known)
+		return veil_fail(err, 0, "mount on %.64s: type \"%.32s\" is not allowed", m->destination, m->type);
+	unsigned long flags;
+	char data[AGENT_MOUNT_DATA_MAX];
+	return agent_mount_options(m, &flags, data, sizeof(data), err);
+}
+
+/* ---- namespaces, rlimits ---- */
+
+int agent_namespace_flags(char *const *names, size_t n, int *flags, int *code, veil_err_t *err)
+{
+	static const struct {
+		const char *name;
+		int flag;
+	} known[] = {
+		{ "mount", CLONE_NEWNS },	{ "pid", CLONE_NEWPID },       { "uts", CLONE_NEWUTS },
+		{ "ipc", CLONE_NEWIPC },	{ "network", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP },
+	};
+	static const char *const unsupported[] = { "user", "time" };
+	*flags = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]) && !found; k++) {
+			if (strcmp(names[i], known[k].name) == 0) {
+				*flags |= known[k].flag;
+				found = true;
+			}
+		}
+		for (size_t k = 0; k < sizeof(unsupported) / sizeof(unsupported[0]) && !found; k++) {
+			if (strcmp(names[i], unsupported[k]) == 0) {
+				*code = VEIL_RPC_UNIMPLEMENTED;
+				return veil_fail(err, 0, "%s namespaces are not supported", unsupported[k]);
+			}
+		}
+		if (!found) {
+			*code = VEIL_RPC_INVALID_ARGUMENT;
+			return veil_fail(err, 0, "unknown namespace \"%.32s\"", names[i]);
+		}
+	}
+	return 0;
+}
+
+int agent_rlimit_resource(const char *name)
+{
+	static const struct {
+		const char *name;
+		int resource;
+	} table[] = {
+		{ "RLIMIT_AS", RLIMIT_AS },		{ "RLIMIT_CORE", RLIMIT_CORE },
+		{ "RLIMIT_CPU", RLIMIT_CPU },		{ "RLIMIT_DATA", RLIMIT_DATA },
+		{ "RLIMIT_FSIZE", RLIMIT_FSIZE },	{ "RLIMIT_LOCKS", RLIMIT_LOCKS },
+		{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },	{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+		{ "RLIMIT_NICE", RLIMIT_NICE },		{ "RLIMIT_NOFILE", RLIMIT_NOFILE },
+		{ "RLIMIT_NPROC", RLIMIT_NPROC },	{ "RLIMIT_RSS", RLIMIT_RSS },
+		{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },	{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
+		{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
+	};
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(name, table[i].name) == 0)
+			return table[i].resource;
+	return -1;
+}
+
+/* ---- per-method checks ---- */
+
+static int validate_hello(const Veil__Agent__V1__HelloRequest *r, int *code, veil_err_t *err)
+{
+	if (r->protocol_version != VEIL_PROTOCOL_VERSION) {
+		*code = VEIL_RPC_FAILED_PRECONDITION;
+		return veil_fail(err, 0, "protocol version %u is not supported (agent speaks %u)", r->protocol_version,
+				 VEIL_PROTOCOL_VERSION);
+	}
+	if (r->entropy.len < AGENT_ENTROPY_MIN || r->entropy.len > AGENT_ENTROPY_MAX)
+		return veil_fail(err, 0, "entropy must be %d..%d bytes, got %zu", AGENT_ENTROPY_MIN, AGENT_ENTROPY_MAX,
+				 r->entropy.len);
+	if (r->realtime_ns < 0)
+		return veil_fail(err, 0, "realtime_ns is negative");
+	return 0;
+}
+
+static int validate_resources(const Veil__Agent__V1__Resources *r, veil_err_t *err)
+{
+	if (r == NULL)
+		return 0;
+	if (r->memory_limit < 0 || r->cpu_quota < 0 || r->pids_limit < 0)
+		return veil_fail(err, 0, "resource limits must not be negative");
+	/* The kernel's cpu.max bounds: period 1 ms..1 s, quota at least 1 ms. */
+	if (r->cpu_period != 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
+		return veil_fail(err, 0, "cpu_period must be 1000..1000000 us");
+	if (r->cpu_quota != 0 && r->cpu_quota < 1000)
+		return veil_fail(err, 0, "cpu_quota must be at least 1000 us");
+	return 0;
+}
+
+static int validate_create(const Veil__Agent__V1__CreateContainerRequest *r, int *code, veil_err_t *err)
+{
+	if (agent_validate_id("container_id", r->container_id, err) < 0 || validate_serial(r->rootfs_serial, err) < 0 ||
+	    validate_hostname(r->hostname, err) < 0)
+		return -1;
+	int ns;
+	if (agent_namespace_flags(r->namespaces, r->n_namespaces, &ns, code, err) < 0)
+		return -1;
+	if (r->hostname[0] != '\0' && !(ns & CLONE_NEWUTS))
+		return veil_fail(err, 0, "a hostname needs a new uts namespace");
+	if (r->n_mounts > AGENT_MAX_MOUNTS)
+		return veil_fail(err, 0, "more than %d mounts", AGENT_MAX_MOUNTS);
+	for (size_t i = 0; i < r->n_mounts; i++)
+		if (validate_mount(r->mounts[i], err) < 0)
+			return -1;
+	if (validate_paths("masked path", r->masked_paths, r->n_masked_paths, err) < 0 ||
+	    validate_paths("readonly path", r->readonly_paths, r->n_readonly_paths, err) < 0)
+		return -1;
+	return validate_resources(r->resources, err);
+}
+
+static int validate_argv(const Veil__Agent__V1__Process *p, veil_err_t *err)
+{
+	if (p->n_args == 0 || p->args[0][0] == '\0')
+		return veil_fail(err, 0, "args is empty");
+	if (p->n_args > AGENT_MAX_ARGS || p->n_env > AGENT_MAX_ENV)
+		return veil_fail(err, 0, "more than %d args or %d env entries", AGENT_MAX_ARGS, AGENT_MAX_ENV);
+	size_t total = 0;
+	for (size_t i = 0; i < p->n_args; i++) {
+		if (validate_string("an argument", p->args[i], err) < 0)
+			return -1;
+		total += strlen(p->args[i]) + 1;
+	}
+	for (size_t i = 0; i < p->n_env; i++) {
+		if (validate_string("an env entry", p->env[i], err) < 0)
+			return -1;
+		const char *eq = strchr(p->env[i], '=');
+		if (eq == NULL || eq == p->env[i])
+			return veil_fail(err, 0, "env entry \"%.64s\" is not KEY=VALUE", p->env[i]);
+		total += strlen(p->env[i]) + 1;
+	}
+	if (total > AGENT_MAX_ARGV_BYTES)
+		return veil_fail(err, 0, "args and env exceed %u bytes", AGENT_MAX_ARGV_BYTES);
+	return 0;
+}
+
+static int validate_process(const Veil__Agent__V1__Process *p, veil_err_t *err)
+{
+	if (p == NULL)
+		return veil_fail(err, 0, "process is missing");
+	if (validate_argv(p, err) < 0)
+		return -1;
+	if (p->cwd[0] != '\0' && validate_path("cwd", p->cwd, err) < 0)
+		return -1;
+	/* (uid_t)-1 means "leave unchanged" to setuid/setgid, not a user. */
+	if (p->uid == UINT32_MAX || p->gid == UINT32_MAX)
+		return veil_fail(err, 0, "uid and gid must be below 4294967295");
+	if (p->n_additional_gids > AGENT_MAX_GIDS)
+		return veil_fail(err, 0, "more than %d additional gids", AGENT_MAX_GIDS);
+	for (size_t i = 0; i < p->n_additional_gids; i++)
+		if (p->additional_gids[i] == UINT32_MAX)
+			return veil_fail(err, 0, "additional gids must be below 4294967295");
+	if (p->n_rlimits > AGENT_MAX_RLIMITS)
+		return veil_fail(err, 0, "more than %d rlimits", AGENT_MAX_RLIMITS);
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		const Veil__Agent__V1__Rlimit *rl = p->rlimits[i];
+		if (agent_rlimit_resource(rl->type) < 0)
+			return veil_fail(err, 0, "unknown rlimit \"%.32s\"", rl->type);
+		if (rl->soft > rl->hard)
+			return veil_fail(err, 0, "%s: soft limit above hard limit", rl->type);
+	}
+	if (p->umask > 0777)
+		return veil_fail(err, 0, "umask %o is not a permission mask", p->umask);
+	if (p->console_rows > UINT16_MAX || p->console_cols > UINT16_MAX)
+		return veil_fail(err, 0, "console size above 65535");
+	return 0;
+}
+
+static int validate_streams(const Veil__Agent__V1__ExecProcessRequest *r, veil_err_t *err)
+{
+	const uint32_t s[3] = { r->stdin_stream, r->stdout_stream, r->stderr_stream };
+	for (int i = 0; i < 3; i++) {
+		if (s[i] & 1u)
+			return veil_fail(err, 0, "I/O stream ids must be even");
+		for (int k = 0; k < i; k++)
+			if (s[i] != 0 && s[i] == s[k])
+				return veil_fail(err, 0, "stream %u is used twice", s[i]);
+	}
+	if (r->process->terminal && r->stderr_stream != 0)
+		return veil_fail(err, 0, "a terminal has no separate stderr stream");
+	return 0;
+}
+
+static int validate_exec(const Veil__Agent__V1__ExecProcessRequest *r, veil_err_t *err)
+{
+	if (agent_validate_id("container_id", r->container_id, err) < 0 || validate_exec_id(r->exec_id, err) < 0 ||
+	    validate_process(r->process, err) < 0)
+		return -1;
+	return validate_streams(r, err);
+}
+
+static int validate_target(const char *container_id, const char *exec_id, veil_err_t *err)
+{
+	if (agent_validate_id("container_id", container_id, err) < 0)
+		return -1;
+	return validate_exec_id(exec_id, err);
+}
+
+static int validate_signal(const Veil__Agent__V1__SignalProcessRequest *r, veil_err_t *err)
+{
+	if (validate_target(r->container_id, r->exec_id, err) < 0)
+		return -1;
+	if (r->signal < 1 || r->signal > 64)
+		return veil_fail(err, 0, "signal %u is not in 1..64", r->signal);
+	return 0;
+}
+
+static int validate_resize(const Veil__Agent__V1__ResizeTerminalRequest *r, veil_err_t *err)
+{
+	if (validate_target(r->container_id, r->exec_id, err) < 0)
+		return -1;
+	if (r->rows > UINT16_MAX || r->cols > UINT16_MAX)
+		return veil_fail(err, 0, "terminal size above 65535");
+	return 0;
+}
+
+int agent_validate_request(int method, const ProtobufCMessage *msg, int *code, veil_err_t *err)
+{
+	*code = VEIL_RPC_INVALID_ARGUMENT;
+	if (msg == NULL || method < 0 || method >= VEIL_METHOD_COUNT ||
+	    msg->descriptor != veil_method_request_descriptor((enum veil_method)method))
+		return veil_fail(err, 0, "request does not match its method");
+	switch ((enum veil_method)method) {
+	case VEIL_METHOD_HELLO:
+		return validate_hello((const Veil__Agent__V1__HelloRequest *)msg, code, err);
+	case VEIL_METHOD_CREATE_CONTAINER:
+		return validate_create((const Veil__Agent__V1__CreateContainerRequest *)msg, code, err);
+	case VEIL_METHOD_EXEC_PROCESS:
+		return validate_exec((const Veil__Agent__V1__ExecProcessRequest *)msg, err);
+	case VEIL_METHOD_WAIT_PROCESS: {
+		const Veil__Agent__V1__WaitProcessRequest *r = (const void *)msg;
+		return validate_target(r->container_id, r->exec_id, err);
+	}
+	case VEIL_METHOD_SIGNAL_PROCESS:
+		return validate_signal((const Veil__Agent__V1__SignalProcessRequest *)msg, err);
+	case VEIL_METHOD_RESIZE_TERMINAL:
+		return validate_resize((const Veil__Agent__V1__ResizeTerminalRequest *)msg, err);
+	case VEIL_METHOD_DESTROY_CONTAINER: {
+		const Veil__Agent__V1__DestroyContainerRequest *r = (const void *)msg;
+		return agent_validate_id("container_id", r->container_id, err);
+	}
+	case VEIL_METHOD_SHUTDOWN:
+	case VEIL_METHOD_COUNT:
+		break;
+	}
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* Pure checks of every field the host sends, and the pure translations of
+ * request fields (mount options, namespace and rlimit names) that the rest of
+ * the agent uses, so that nothing reaches a syscall unchecked. */
+#ifndef VEIL_AGENT_VALIDATE_H
+#define VEIL_AGENT_VALIDATE_H
+
+#include <stddef.h>
+
+#include "lib/error.h"
+#include "proto/rpc.h"
+
+#define AGENT_ID_MAX 64
+#define AGENT_SERIAL_MAX 20
+#define AGENT_HOSTNAME_MAX 64
+#define AGENT_MAX_CONTAINERS 16
+#define AGENT_MAX_PROCESSES 64
+#define AGENT_MAX_ARGS 4096
+#define AGENT_MAX_ENV 4096
+#define AGENT_MAX_STRING (64u << 10)
+#define AGENT_MAX_ARGV_BYTES (1u << 20)
+#define AGENT_MAX_MOUNTS 64
+#define AGENT_MAX_MOUNT_OPTIONS 64
+#define AGENT_MAX_PATHS 128
+#define AGENT_MAX_RLIMITS 32
+#define AGENT_MAX_GIDS 64
+#define AGENT_ENTROPY_MIN 32
+#define AGENT_ENTROPY_MAX 512
+/* mount(2) reads at most one page of data options. */
+#define AGENT_MOUNT_DATA_MAX 4096
+
+/* Checks the decoded request of method m. Returns 0, or -1 with *code set to
+ * the gRPC code to answer with and *err to a one-line reason. */
+int agent_validate_request(int method, const ProtobufCMessage *msg, int *code, veil_err_t *err);
+
+/* what = "container_id", "exec_id": [A-Za-z0-9][A-Za-z0-9_.-]{0,63}. */
+int agent_validate_id(const char *what, const char *id, veil_err_t *err);
+
+/* Mount.options -> mount(2) flags and a comma-separated data string (data_size
+ * >= AGENT_MOUNT_DATA_MAX). Rejects options outside the allow-list. */
+int agent_mount_options(const Veil__Agent__V1__Mount *m, unsigned long *flags, char *data, size_t data_size,
+			veil_err_t *err);
+
+/* CreateContainerRequest.namespaces -> CLONE_NEW* flags. */
+int agent_namespace_flags(char *const *names, size_t n, int *flags, int *code, veil_err_t *err);
+
+/* "RLIMIT_NOFILE" -> RLIMIT_NOFILE, or -1 if the name is unknown. */
+int agent_rlimit_resource(const char *name);
+
+#endif

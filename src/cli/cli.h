@@ -1,0 +1,40 @@
+/* Shared state of one `veil` invocation: global flags and the loaded config. */
+#ifndef VEIL_CLI_H
+#define VEIL_CLI_H
+
+#include <stdbool.h>
+
+#include "lib/config.h"
+#include "lib/error.h"
+#include "lib/log.h"
+
+struct veil_cli {
+	const char *config_path;
+	const char *root;        /* --root: overrides [runtime] state_dir */
+	const char *log_file;
+	enum veil_log_format log_format;
+	bool debug;
+	bool systemd_cgroup;
+	struct veil_config cfg;
+	bool cfg_loaded;
+};
+
+/* Loads the configuration once; --root and --debug take precedence over it. */
+int veil_cli_config(struct veil_cli *cli, veil_err_t *err);
+const char *veil_cli_state_dir(const struct veil_cli *cli);
+
+/* Prints "veil: MESSAGE" on stderr, logs it, frees the error; returns 1. */
+int veil_cli_report(veil_err_t *err);
+
+struct veil_verb {
+	const char *name;
+	const char *summary;
+	int (*run)(struct veil_cli *cli, int argc, char **argv);
+};
+
+int veil_verb_run(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_env(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_check(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_spec(struct veil_cli *cli, int argc, char **argv);
+
+#endif

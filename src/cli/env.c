@@ -1,0 +1,55 @@
+/* veil env: the effective configuration, what the host offers, and the
+ * accelerator decision with its reason (kata-runtime env's role). */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "lib/host.h"
+#include "proto/frame.h"
+
+static const char *accel_name(enum veil_accel a)
+{
+	return a == VEIL_ACCEL_KVM ? "kvm" : a == VEIL_ACCEL_TCG ? "tcg" : "auto";
+}
+
+static const char *yes_no(bool b)
+{
+	return b ? "true" : "false";
+}
+
+int veil_verb_env(struct veil_cli *cli, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "veil env: takes no arguments\n");
+		return 1;
+	}
+	veil_err_t err = NULL;
+	if (veil_cli_config(cli, &err) < 0)
+		return veil_cli_report(&err);
+	const struct veil_config *c = &cli->cfg;
+	struct veil_host_caps caps;
+	struct veil_accel_decision accel;
+	veil_host_probe(c, &caps);
+	if (veil_decide_accel(c, &caps, &accel, &err) < 0)
+		return veil_cli_report(&err);
+
+	printf("[runtime]\n  version = \"%s\"\n  config = \"%s\"\n  state_dir = \"%s\"\n  log_level = \"%s\"\n",
+	       VEIL_VERSION, c->path, veil_cli_state_dir(cli), c->runtime.log_level);
+	printf("[hypervisor.qemu]\n  path = \"%s\"\n  kernel = \"%s\"\n  initrd = \"%s\"\n  machine_type = \"%s\"\n"
+	       "  default_memory = %u\n  default_vcpus = %u\n  kernel_params = \"%s\"\n  accel = \"%s\"\n"
+	       "  pvm_guest = %s\n",
+	       c->qemu.path, c->qemu.kernel ? c->qemu.kernel : "", c->qemu.initrd ? c->qemu.initrd : "",
+	       c->qemu.machine_type, c->qemu.default_memory, c->qemu.default_vcpus,
+	       c->qemu.kernel_params ? c->qemu.kernel_params : "", accel_name(c->qemu.accel), yes_no(c->qemu.pvm_guest));
+	printf("[agent]\n  protocol_version = %u\n  channel = \"virtio-serial\"\n  dial_timeout = %u\n"
+	       "  request_timeout = %u\n  debug_console_enabled = %s\n",
+	       VEIL_PROTOCOL_VERSION, c->agent.dial_timeout, c->agent.request_timeout,
+	       yes_no(c->agent.debug_console_enabled));
+	printf("[factory]\n  vm_cache_number = %u\n  vm_cache_endpoint = \"%s\"\n", c->factory.vm_cache_number,
+	       c->factory.vm_cache_endpoint);
+	printf("[host]\n  kvm_device = %s\n  kvm_usable = %s\n  pvm = %s\n  vhost_vsock = %s\n  qemu_found = %s\n",
+	       yes_no(caps.kvm_device), yes_no(caps.kvm_usable), yes_no(caps.pvm), yes_no(caps.vhost_vsock),
+	       yes_no(caps.qemu_found));
+	printf("[accelerator]\n  use = \"%s\"\n  reason = \"%s\"\n", accel.use_kvm ? "kvm" : "tcg", accel.reason);
+	return 0;
+}

@@ -1,0 +1,131 @@
+/* veil: a runc-compatible OCI runtime that runs each container in a microVM. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "proto/frame.h"
+
+static const struct veil_verb verbs[] = {
+	{ "check", "check that this host can run veil", veil_verb_check },
+	{ "env", "show the effective configuration, host capabilities and accelerator", veil_verb_env },
+	{ "run", "create and run a container in a microVM", veil_verb_run },
+	{ "spec", "write a default config.json", veil_verb_spec },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: veil [global options] COMMAND [options] [ID]\n\n"
+		     "veil runs OCI containers inside confidential microVMs.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(out, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(out, "\nGlobal options:\n"
+		     "  --config PATH              configuration file (else $VEIL_CONF_FILE, then the default paths)\n"
+		     "  --root DIR                 state directory (default: [runtime] state_dir, /run/veil)\n"
+		     "  --log FILE                 also log to FILE\n"
+		     "  --log-format text|json     format of --log (default text)\n"
+		     "  --debug                    verbose logging\n"
+		     "  --systemd-cgroup           accepted for runc compatibility\n"
+		     "  --show-default-config-paths  print the configuration paths tried, in order\n"
+		     "  -v, --version              print the version\n"
+		     "  -h, --help                 print this help\n");
+}
+
+int veil_cli_report(veil_err_t *err)
+{
+	const char *msg = (err && *err) ? (*err)->msg : "unknown error";
+	fprintf(stderr, "veil: %s\n", msg);
+	log_error("%s", msg);
+	veil_error_free(err);
+	return 1;
+}
+
+int veil_cli_config(struct veil_cli *cli, veil_err_t *err)
+{
+	if (cli->cfg_loaded)
+		return 0;
+	if (veil_config_load(cli->config_path, &cli->cfg, err) < 0)
+		return -1;
+	cli->cfg_loaded = true;
+	enum veil_log_level level;
+	if (!cli->debug && veil_log_parse_level(cli->cfg.runtime.log_level, &level) == 0)
+		veil_log_set_level(level);
+	log_debug("configuration %s", cli->cfg.path);
+	return 0;
+}
+
+const char *veil_cli_state_dir(const struct veil_cli *cli)
+{
+	return cli->root ? cli->root : cli->cfg.runtime.state_dir;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CONFIG = 256, OPT_ROOT, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_SHOW_PATHS };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "root", required_argument, NULL, OPT_ROOT },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD_CGROUP },
+		{ "show-default-config-paths", no_argument, NULL, OPT_SHOW_PATHS },
+		{ "version", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct veil_cli cli = { .log_format = VEIL_LOG_TEXT };
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG: cli.config_path = optarg; break;
+		case OPT_ROOT: cli.root = optarg; break;
+		case OPT_LOG: cli.log_file = optarg; break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0) {
+				cli.log_format = VEIL_LOG_TEXT;
+			} else if (strcmp(optarg, "json") == 0) {
+				cli.log_format = VEIL_LOG_JSON;
+			} else {
+				fprintf(stderr, "veil: invalid --log-format %s (text or json)\n", optarg);
+				return 1;
+			}
+			break;
+		case OPT_DEBUG: cli.debug = true; break;
+		case OPT_SYSTEMD_CGROUP: cli.systemd_cgroup = true; break;
+		case OPT_SHOW_PATHS:
+			for (size_t i = 0; i < veil_config_default_paths_count; i++)
+				printf("%s\n", veil_config_default_paths[i]);
+			return 0;
+		case 'v':
+			printf("veil version %s\ncommit: %s\nspec: 1.2.0\nagent protocol: %u\n", VEIL_VERSION,
+			       VEIL_COMMIT, VEIL_PROTOCOL_VERSION);
+			return 0;
+		case 'h': usage(stdout); return 0;
+		default:
+			fprintf(stderr, "veil: unknown global option %s\n", argv[optind - 1]);
+			return 1;
+		}
+	}
+	if (veil_log_init(cli.log_file, cli.log_format, cli.debug ? VEIL_LOG_DEBUG : VEIL_LOG_INFO, true) < 0) {
+		fprintf(stderr, "veil: cannot open log file %s\n", cli.log_file);
+		return 1;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	const char *verb = argv[optind];
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(verbs[i].name, verb) == 0) {
+			int rc = verbs[i].run(&cli, argc - optind, argv + optind);
+			if (cli.cfg_loaded)
+				veil_config_free(&cli.cfg);
+			return rc;
+		}
+	}
+	fprintf(stderr, "veil: unknown command \"%s\" (see veil --help)\n", verb);
+	return 1;
+}

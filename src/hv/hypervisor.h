@@ -1,0 +1,62 @@
+/* The small interface every VMM backend implements. A backend is one file
+ * that defines a `struct veil_hypervisor` and is listed in hypervisor.c. */
+#ifndef VEIL_HV_HYPERVISOR_H
+#define VEIL_HV_HYPERVISOR_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hv/qmp.h"
+#include "lib/error.h"
+
+struct veil_disk {
+	const char *path;
+	const char *serial; /* how the guest finds it: /sys/block/vdX/serial */
+	bool readonly;
+};
+
+struct veil_vm_config {
+	const char *name;
+	const char *vmm_path;
+	const char *kernel;
+	const char *initrd;
+	const char *machine;
+	uint32_t memory_mib;
+	uint32_t vcpus;
+	const char *kernel_params; /* appended to veil's own */
+	bool use_kvm;
+	bool pvm_host;            /* KVM is PVM: needs a CPU model PVM accepts */
+	bool guest_debug;         /* veil.debug=1 for the agent */
+	const char *console_log;  /* serial console goes here */
+	const struct veil_disk *disks;
+	size_t n_disks;
+};
+
+struct veil_vm {
+	const struct veil_hypervisor *hv;
+	pid_t pid;          /* VMM process, 0 when none */
+	int pidfd;          /* readable when the VMM exits */
+	int agent_fd;       /* host end of the agent channel */
+	struct veil_qmp qmp;
+};
+
+struct veil_hypervisor {
+	const char *name;
+	/* Starts the VMM running the guest; on return the agent channel is open. */
+	int (*start)(struct veil_vm *vm, const struct veil_vm_config *cfg, veil_err_t *err);
+	int (*pause)(struct veil_vm *vm, veil_err_t *err);
+	int (*resume)(struct veil_vm *vm, veil_err_t *err);
+	/* A raw management command; *ret (may be NULL) receives the result object. */
+	int (*command)(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err);
+	/* Kills and reaps the VMM, closes every fd. Idempotent, never fails. */
+	void (*teardown)(struct veil_vm *vm);
+};
+
+void veil_vm_init(struct veil_vm *vm);
+const struct veil_hypervisor *veil_hypervisor_lookup(const char *name);
+
+extern const struct veil_hypervisor veil_hypervisor_qemu;
+
+#endif

@@ -1,0 +1,224 @@
+/* QEMU backend: microvm, direct kernel boot, QMP and the agent channel over
+ * socketpairs handed to QEMU as fds (no socket files to protect or leak). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hv/hypervisor.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/spawn.h"
+#include "lib/strv.h"
+
+#define QMP_TIMEOUT_MS 10000
+
+/* QEMU's option syntax splits on commas; a literal comma is written twice. */
+static char *qemu_escape(const char *s)
+{
+	size_t len = strlen(s), commas = 0;
+	for (const char *p = s; *p; p++)
+		commas += *p == ',';
+	char *out = malloc(len + commas + 1);
+	if (out == NULL)
+		abort();
+	char *o = out;
+	for (const char *p = s; *p; p++) {
+		*o++ = *p;
+		if (*p == ',')
+			*o++ = ',';
+	}
+	*o = '\0';
+	return out;
+}
+
+static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *cfg)
+{
+	cleanup_free char *kernel = qemu_escape(cfg->kernel);
+	cleanup_free char *initrd = qemu_escape(cfg->initrd);
+	cleanup_free char *console = qemu_escape(cfg->console_log);
+
+	veil_strv_push(argv, cfg->vmm_path);
+	veil_strv_push(argv, "-name");
+	veil_strv_pushf(argv, "veil-%s,debug-threads=on", cfg->name);
+	veil_strv_push(argv, "-machine");
+	/* microvm without ACPI finds its virtio-mmio devices on the kernel command line, which QEMU fills in. */
+	if (strcmp(cfg->machine, "microvm") == 0)
+		veil_strv_push(argv, "microvm,acpi=off,x-option-roms=off");
+	else
+		veil_strv_push(argv, cfg->machine);
+	veil_strv_push(argv, "-accel");
+	veil_strv_push(argv, cfg->use_kvm ? "kvm" : "tcg");
+	veil_strv_push(argv, "-cpu");
+	/* PVM rejects the arch-capabilities MSR that "host" would expose. */
+	veil_strv_push(argv, !cfg->use_kvm ? "max" : cfg->pvm_host ? "host,-arch-capabilities" : "host");
+	veil_strv_push(argv, "-m");
+	veil_strv_pushf(argv, "%u", cfg->memory_mib);
+	veil_strv_push(argv, "-smp");
+	veil_strv_pushf(argv, "%u", cfg->vcpus);
+	static const char *const fixed[] = {
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+		"-chardev", "socket,id=qmp,fd=3", "-mon", "chardev=qmp,mode=control",
+		"-device", "virtio-serial-device,max_ports=2",
+		"-chardev", "socket,id=agent,fd=4",
+		"-device", "virtserialport,chardev=agent,name=veil.agent",
+		"-object", "rng-random,id=rng0,filename=/dev/urandom",
+		"-device", "virtio-rng-device,rng=rng0",
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		veil_strv_push(argv, fixed[i]);
+	veil_strv_push(argv, "-chardev");
+	veil_strv_pushf(argv, "file,id=console,path=%s", console);
+	veil_strv_push(argv, "-serial");
+	veil_strv_push(argv, "chardev:console");
+	veil_strv_push(argv, "-kernel");
+	veil_strv_push(argv, kernel);
+	veil_strv_push(argv, "-initrd");
+	veil_strv_push(argv, initrd);
+	veil_strv_push(argv, "-append");
+	/* reboot=t + panic=-1 + -no-reboot: any guest reboot or panic ends QEMU at once. */
+	veil_strv_pushf(argv, "console=ttyS0 reboot=t panic=-1 init_on_free=1 %s%s%s",
+			cfg->guest_debug ? "veil.debug=1" : "quiet loglevel=3",
+			cfg->kernel_params[0] ? " " : "", cfg->kernel_params);
+	for (size_t i = 0; i < cfg->n_disks; i++) {
+		cleanup_free char *path = qemu_escape(cfg->disks[i].path);
+		veil_strv_push(argv, "-drive");
+		veil_strv_pushf(argv, "if=none,id=disk%zu,file=%s,format=raw,readonly=%s,cache=unsafe", i, path,
+				cfg->disks[i].readonly ? "on" : "off");
+		veil_strv_push(argv, "-device");
+		veil_strv_pushf(argv, "virtio-blk-device,drive=disk%zu,serial=%s", i, cfg->disks[i].serial);
+	}
+}
+
+/* QEMU reports why it refused to start on stderr; surface its last line. */
+static int fail_with_qemu_stderr(veil_err_t *err, int stderr_fd, const char *what)
+{
+	char text[4096] = "";
+	ssize_t n = pread(stderr_fd, text, sizeof(text) - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	char *end = text + strlen(text);
+	while (end > text && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	char *line = strrchr(text, '\n');
+	line = line ? line + 1 : text;
+	if (*line)
+		return veil_fail(err, 0, "QEMU failed to start: %s", line);
+	return veil_fail(err, 0, "QEMU failed to start: %s", what);
+}
+
+static void qemu_teardown(struct veil_vm *vm)
+{
+	if (vm->pid > 0) {
+		kill(vm->pid, SIGKILL);
+		while (waitpid(vm->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		vm->pid = 0;
+	}
+	if (vm->pidfd >= 0)
+		close(vm->pidfd);
+	vm->pidfd = -1;
+	if (vm->agent_fd >= 0)
+		close(vm->agent_fd);
+	vm->agent_fd = -1;
+	veil_qmp_close(&vm->qmp);
+}
+
+static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil_err_t *err)
+{
+	if (access(cfg->kernel, R_OK) < 0)
+		return veil_fail(err, errno, "guest kernel %s", cfg->kernel);
+	if (access(cfg->initrd, R_OK) < 0)
+		return veil_fail(err, errno, "guest initrd %s", cfg->initrd);
+	if (access(cfg->vmm_path, X_OK) < 0)
+		return veil_fail(err, errno, "QEMU binary %s", cfg->vmm_path);
+
+	int qmp_pair[2], agent_pair[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_pair) < 0)
+		return veil_fail(err, errno, "socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, agent_pair) < 0) {
+		int e = errno;
+		close(qmp_pair[0]);
+		close(qmp_pair[1]);
+		return veil_fail(err, e, "socketpair");
+	}
+	vm->agent_fd = agent_pair[0];
+	cleanup_close int qmp_child = qmp_pair[1];
+	cleanup_close int agent_child = agent_pair[1];
+	int qmp_fd = qmp_pair[0];
+
+	char tmpl[] = "/tmp/veil-qemu-stderr.XXXXXX";
+	cleanup_close int stderr_fd = mkostemp(tmpl, O_CLOEXEC);
+	if (stderr_fd < 0) {
+		close(qmp_fd);
+		return veil_fail(err, errno, "mkostemp");
+	}
+	unlink(tmpl);
+
+	cleanup_strv struct veil_strv argv = { 0 };
+	build_cmdline(&argv, cfg);
+	if (veil_log_get_level() <= VEIL_LOG_DEBUG) {
+		for (size_t i = 0; i < argv.len; i++)
+			log_debug("qemu argv[%zu] = %s", i, argv.items[i]);
+	}
+	const int pass[] = { qmp_child, agent_child };
+	struct veil_spawn_opts opts = {
+		.pass_fds = pass, .n_pass_fds = 2, .stdout_fd = stderr_fd, .stderr_fd = stderr_fd,
+		.new_session = true, .die_with_parent = true,
+	};
+	int spawned = veil_spawn(argv.items, &opts, &vm->pid, err);
+	/* Only QEMU may hold the far ends, so that its exit reads as EOF here. */
+	close(veil_steal_fd(qmp_child));
+	close(veil_steal_fd(agent_child));
+	if (spawned < 0) {
+		close(qmp_fd);
+		return -1;
+	}
+	vm->hv = &veil_hypervisor_qemu;
+	vm->pidfd = veil_pidfd_open(vm->pid);
+	if (vm->pidfd < 0) {
+		close(qmp_fd);
+		return veil_fail(err, errno, "pidfd_open");
+	}
+	veil_err_t qmp_err = NULL;
+	if (veil_qmp_open(&vm->qmp, qmp_fd, QMP_TIMEOUT_MS, &qmp_err) < 0) {
+		int status;
+		bool exited = waitpid(vm->pid, &status, WNOHANG) == vm->pid;
+		if (exited)
+			vm->pid = 0;
+		fail_with_qemu_stderr(err, stderr_fd, qmp_err->msg);
+		veil_error_free(&qmp_err);
+		return -1;
+	}
+	log_debug("qemu pid %d started", vm->pid);
+	return 0;
+}
+
+static int qemu_command(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err)
+{
+	return veil_qmp_execute(&vm->qmp, cmd, args, ret, QMP_TIMEOUT_MS, err);
+}
+
+static int qemu_pause(struct veil_vm *vm, veil_err_t *err)
+{
+	return qemu_command(vm, "stop", NULL, NULL, err);
+}
+
+static int qemu_resume(struct veil_vm *vm, veil_err_t *err)
+{
+	return qemu_command(vm, "cont", NULL, NULL, err);
+}
+
+const struct veil_hypervisor veil_hypervisor_qemu = {
+	.name = "qemu",
+	.start = qemu_start,
+	.pause = qemu_pause,
+	.resume = qemu_resume,
+	.command = qemu_command,
+	.teardown = qemu_teardown,
+};

@@ -1,0 +1,62 @@
+/* The runtime configuration: a strict TOML file in the layout of Kata
+ * Containers' configuration.toml. Unknown tables and keys are errors, so a
+ * typo is reported instead of silently falling back to a default. */
+#ifndef VEIL_CONFIG_H
+#define VEIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+enum veil_accel { VEIL_ACCEL_AUTO, VEIL_ACCEL_KVM, VEIL_ACCEL_TCG };
+
+struct veil_config {
+	char *path; /* file loaded (malloc'd); NULL after veil_config_parse */
+	struct {
+		char *path;
+		char *kernel; /* NULL when not configured */
+		char *initrd; /* NULL when not configured */
+		char *machine_type;
+		uint32_t default_memory; /* MiB */
+		uint32_t default_vcpus;
+		char *kernel_params;
+		enum veil_accel accel;
+		bool pvm_guest;
+	} qemu;
+	struct {
+		uint32_t dial_timeout;    /* seconds to wait for agent ready */
+		uint32_t request_timeout; /* seconds per request */
+		bool debug_console_enabled;
+	} agent;
+	struct {
+		char *state_dir;
+		char *log_level; /* "debug", "info", "warn" or "error" */
+	} runtime;
+	struct {
+		uint32_t vm_cache_number;
+		char *vm_cache_endpoint;
+		uint32_t pcie_root_port;
+		bool enable_template;
+		char *template_path;
+	} factory;
+};
+
+/* Kata's lookup order: cli_path (--config), then env VEIL_CONF_FILE, then
+ * /etc/veil/configuration.toml, then /usr/share/defaults/veil/configuration.toml.
+ * The first that exists wins; a missing --config or VEIL_CONF_FILE file is an
+ * error, and so is finding none. On success free cfg with veil_config_free;
+ * on failure cfg holds nothing. */
+int veil_config_load(const char *cli_path, struct veil_config *cfg, veil_err_t *err);
+/* Same with an explicit list of default paths, for tests. */
+int veil_config_load_from(const char *cli_path, const char *const *default_paths, size_t n_default,
+			  struct veil_config *cfg, veil_err_t *err);
+/* Parses a document; errors read "ORIGIN:LINE:COL: ...". */
+int veil_config_parse(const char *text, size_t len, const char *origin, struct veil_config *cfg, veil_err_t *err);
+void veil_config_free(struct veil_config *cfg);
+
+extern const char *const veil_config_default_paths[];
+extern const size_t veil_config_default_paths_count;
+
+#endif

@@ -1,0 +1,17 @@
+/* Small filesystem helpers for state directories. */
+#ifndef VEIL_FSUTIL_H
+#define VEIL_FSUTIL_H
+
+#include <sys/types.h>
+
+#include "lib/error.h"
+
+int veil_mkdir_p(const char *path, mode_t mode, veil_err_t *err);
+/* Removes path and everything below it without following symlinks. */
+void veil_remove_tree(const char *path);
+/* Writes data to path atomically (temp file + fsync + rename), mode 0600. */
+int veil_write_file_atomic(const char *path, const void *data, size_t len, veil_err_t *err);
+/* Reads a whole file of at most max bytes; NUL-terminated. */
+char *veil_read_file(const char *path, size_t max, size_t *len, veil_err_t *err);
+
+#endif

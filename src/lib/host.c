@@ -1,0 +1,53 @@
+#include "lib/host.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+
+void veil_host_probe(const struct veil_config *cfg, struct veil_host_caps *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	caps->kvm_device = access("/dev/kvm", F_OK) == 0;
+	cleanup_close int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	caps->kvm_usable = kvm >= 0;
+	caps->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	caps->vhost_vsock = access("/dev/vhost-vsock", F_OK) == 0;
+	snprintf(caps->qemu_path, sizeof(caps->qemu_path), "%s", cfg->qemu.path);
+	caps->qemu_found = access(cfg->qemu.path, X_OK) == 0;
+}
+
+int veil_decide_accel(const struct veil_config *cfg, const struct veil_host_caps *caps,
+		      struct veil_accel_decision *out, veil_err_t *err)
+{
+	const char *why_not_kvm = NULL;
+	if (!caps->kvm_usable)
+		why_not_kvm = caps->kvm_device ? "/dev/kvm cannot be opened" : "/dev/kvm does not exist";
+	else if (caps->pvm && !cfg->qemu.pvm_guest)
+		/* PVM emulates an ordinary kernel's ring 0 instruction by instruction; it never boots. */
+		why_not_kvm = "KVM here is PVM and the guest kernel is not PVM-enabled (pvm_guest = false)";
+
+	switch (cfg->qemu.accel) {
+	case VEIL_ACCEL_TCG:
+		out->use_kvm = false;
+		snprintf(out->reason, sizeof(out->reason), "tcg: accel = \"tcg\" in the configuration");
+		return 0;
+	case VEIL_ACCEL_KVM:
+		if (why_not_kvm != NULL && !caps->kvm_usable)
+			return veil_fail(err, 0, "accel = \"kvm\" but %s", why_not_kvm);
+		out->use_kvm = true;
+		snprintf(out->reason, sizeof(out->reason), "kvm: accel = \"kvm\" in the configuration");
+		return 0;
+	case VEIL_ACCEL_AUTO:
+		break;
+	}
+	out->use_kvm = why_not_kvm == NULL;
+	if (out->use_kvm)
+		snprintf(out->reason, sizeof(out->reason), "kvm: /dev/kvm is usable%s",
+			 caps->pvm ? " and the guest kernel is PVM-enabled" : "");
+	else
+		snprintf(out->reason, sizeof(out->reason), "tcg: %s", why_not_kvm);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* What this host can do, and the accelerator decision that follows from it. */
+#ifndef VEIL_HOST_H
+#define VEIL_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/config.h"
+#include "lib/error.h"
+
+struct veil_host_caps {
+	bool kvm_device;     /* /dev/kvm exists */
+	bool kvm_usable;     /* and opens read-write */
+	bool pvm;            /* KVM is PVM (kvm_pvm module): only PVM guests run fast */
+	bool vhost_vsock;
+	bool qemu_found;
+	char qemu_path[512];
+};
+
+void veil_host_probe(const struct veil_config *cfg, struct veil_host_caps *caps);
+
+struct veil_accel_decision {
+	bool use_kvm;
+	char reason[256];
+};
+
+/* Fails only when the configuration demands KVM and the host cannot give it. */
+int veil_decide_accel(const struct veil_config *cfg, const struct veil_host_caps *caps,
+		      struct veil_accel_decision *out, veil_err_t *err);
+
+#endif

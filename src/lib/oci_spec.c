@@ -1,0 +1,775 @@
+#include "oci_spec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+/* Bounds keep a hostile config.json from costing more than a few MiB of
+ * memory or quadratic time; real ones stay far below them. */
+#define MAX_ENTRIES 4096
+#define MAX_MOUNTS 1024
+#define MAX_STRING (64 * 1024)
+
+static void json_putp(json_object **o)
+{
+	json_object_put(*o);
+}
+#define cleanup_json __attribute__((cleanup(json_putp)))
+
+/* A JSON value together with its path in config.json ("process.env[2]"),
+ * so every error names the field it is about. */
+struct jfield {
+	json_object *v;  /* NULL when absent or JSON null: runc treats them alike */
+	char name[128];
+};
+
+/* Names are for messages only, so a path too long for the buffer is cut. */
+__attribute__((format(printf, 2, 3))) static void set_name(struct jfield *f, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(f->name, sizeof(f->name), fmt, ap);
+	va_end(ap);
+	/* Annotation keys come from the user; keep error messages on one line. */
+	for (char *c = f->name; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+}
+
+/* Member KEY of F. F need not be an object: callers check that first, and a
+ * non-object simply has no members. */
+static struct jfield member(struct jfield f, const char *key)
+{
+	struct jfield m = { .v = NULL };
+	if (!json_object_object_get_ex(f.v, key, &m.v))
+		m.v = NULL;
+	if (f.name[0] == '\0')
+		set_name(&m, "%s", key);
+	else
+		set_name(&m, "%s.%s", f.name, key);
+	return m;
+}
+
+static struct jfield element(struct jfield array, size_t i)
+{
+	struct jfield e = { .v = json_object_array_get_idx(array.v, i) };
+	set_name(&e, "%s[%zu]", array.name, i);
+	return e;
+}
+
+__attribute__((format(printf, 3, 4))) static int fail_at(veil_err_t *err, const struct jfield *f, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return veil_fail(err, 0, "config.json: %s %s", f->name, why);
+}
+
+static int check_object(struct jfield f, bool required, veil_err_t *err)
+{
+	if (f.v == NULL)
+		return required ? fail_at(err, &f, "is required") : 0;
+	if (!json_object_is_type(f.v, json_type_object))
+		return fail_at(err, &f, "must be an object");
+	return 0;
+}
+
+static int parse_bool(struct jfield f, bool *out, veil_err_t *err)
+{
+	if (f.v == NULL)
+		return 0;
+	if (!json_object_is_type(f.v, json_type_boolean))
+		return fail_at(err, &f, "must be a boolean");
+	*out = json_object_get_boolean(f.v);
+	return 0;
+}
+
+static int parse_uint(struct jfield f, uint64_t min, uint64_t max, bool required, uint64_t *out, veil_err_t *err)
+{
+	if (f.v == NULL)
+		return required ? fail_at(err, &f, "is required") : 0;
+	/* json-c keeps integers above INT64_MAX as uint64; get_int64 clamps them
+	 * to INT64_MAX, so a negative result means a negative number. */
+	if (json_object_is_type(f.v, json_type_int) && json_object_get_int64(f.v) >= 0) {
+		uint64_t u = json_object_get_uint64(f.v);
+		if (u >= min && u <= max) {
+			*out = u;
+			return 0;
+		}
+	}
+	if (min == 0 && max == UINT64_MAX)
+		return fail_at(err, &f, "must be a non-negative integer");
+	return fail_at(err, &f, "must be an integer from %" PRIu64 " to %" PRIu64, min, max);
+}
+
+static int parse_u32(struct jfield f, uint32_t *out, veil_err_t *err)
+{
+	uint64_t v = *out;
+	if (parse_uint(f, 0, UINT32_MAX, false, &v, err) < 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_int(struct jfield f, int64_t *out, veil_err_t *err)
+{
+	if (f.v == NULL)
+		return 0;
+	if (!json_object_is_type(f.v, json_type_int))
+		return fail_at(err, &f, "must be an integer");
+	int64_t i = json_object_get_int64(f.v);
+	if (i == INT64_MAX && json_object_get_uint64(f.v) > INT64_MAX)
+		return fail_at(err, &f, "must be at most %" PRId64, INT64_MAX);
+	*out = i;
+	return 0;
+}
+
+/* Returns why S is unacceptable, or NULL if it is fine. */
+typedef const char *(*string_check)(const char *s);
+
+/* The string F holds (borrowed from the JSON tree), or NULL with *err set. */
+static const char *string_value(struct jfield f, string_check check, veil_err_t *err)
+{
+	if (!json_object_is_type(f.v, json_type_string)) {
+		fail_at(err, &f, "must be a string");
+		return NULL;
+	}
+	const char *s = json_object_get_string(f.v);
+	size_t len = (size_t)json_object_get_string_len(f.v);
+	const char *why = NULL;
+	if (len > MAX_STRING)
+		why = "is longer than 64 KiB";
+	else if (strlen(s) != len)
+		why = "must not contain NUL characters";  /* it would cut the string short */
+	else if (check != NULL)
+		why = check(s);
+	if (why != NULL) {
+		fail_at(err, &f, "%s", why);
+		return NULL;
+	}
+	return s;
+}
+
+static int parse_string(struct jfield f, bool required, string_check check, char **out, veil_err_t *err)
+{
+	if (f.v == NULL)
+		return required ? fail_at(err, &f, "is required") : 0;
+	const char *s = string_value(f, check, err);
+	if (s == NULL)
+		return -1;
+	*out = strdup(s);
+	if (*out == NULL)
+		return veil_fail(err, ENOMEM, "config.json: %s", f.name);
+	return 0;
+}
+
+typedef int (*element_parser)(struct jfield e, void *out, const void *ctx, veil_err_t *err);
+
+/* Parses array F into a calloc'd array of SIZE-byte elements. *n counts every
+ * element that may own memory even when this fails midway, so the caller's
+ * usual free releases a partial result. */
+static int parse_array_of(struct jfield f, size_t max, size_t size, element_parser parse, const void *ctx,
+			  void **items, size_t *n, veil_err_t *err)
+{
+	*items = NULL;
+	*n = 0;
+	if (f.v == NULL)
+		return 0;
+	if (!json_object_is_type(f.v, json_type_array))
+		return fail_at(err, &f, "must be an array");
+	size_t len = json_object_array_length(f.v);
+	if (len > max)
+		return fail_at(err, &f, "has more than %zu entries", max);
+	if (len == 0)
+		return 0;
+	*items = calloc(len, size);
+	if (*items == NULL)
+		return veil_fail(err, ENOMEM, "config.json: %s", f.name);
+	for (size_t i = 0; i < len; i++) {
+		struct jfield e = element(f, i);
+		*n = i + 1;
+		if (e.v == NULL)
+			return fail_at(err, &e, "must not be null");
+		if (parse(e, (char *)*items + i * size, ctx, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Typed front end to parse_array_of(): ITEMS is a pointer to the array. */
+#define PARSE_ARRAY(f, max, parse, ctx, items, n, err)                                                   \
+	({                                                                                               \
+		void *parsed_items_;                                                                     \
+		int parse_rc_ = parse_array_of(f, max, sizeof(**(items)), parse, ctx, &parsed_items_, n, err); \
+		*(items) = parsed_items_;                                                                \
+		parse_rc_;                                                                               \
+	})
+
+static int parse_string_element(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	const string_check *check = ctx;
+	return parse_string(e, true, *check, out, err);
+}
+
+static int parse_strings(struct jfield f, string_check check, char ***out, size_t *n, veil_err_t *err)
+{
+	return PARSE_ARRAY(f, MAX_ENTRIES, parse_string_element, &check, out, n, err);
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(s, *list) == 0)
+			return true;
+	return false;
+}
+
+/* The resources of getrlimit(2) on Linux. */
+static const char *const rlimit_types[] = {
+	"RLIMIT_AS",     "RLIMIT_CORE",   "RLIMIT_CPU",      "RLIMIT_DATA",   "RLIMIT_FSIZE",  "RLIMIT_LOCKS",
+	"RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE",  "RLIMIT_NOFILE", "RLIMIT_NPROC",  "RLIMIT_RSS",
+	"RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK", NULL,
+};
+
+static const char *const namespace_types[] = {
+	"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time", NULL,
+};
+
+static const char *check_absolute(const char *s)
+{
+	return s[0] == '/' ? NULL : "must be an absolute path";
+}
+
+static const char *check_nonempty(const char *s)
+{
+	return s[0] != '\0' ? NULL : "must not be empty";
+}
+
+static const char *check_env(const char *s)
+{
+	const char *eq = strchr(s, '=');
+	return eq != NULL && eq != s ? NULL : "must have the form NAME=VALUE";
+}
+
+static const char *check_rlimit_type(const char *s)
+{
+	if (strncmp(s, "RLIMIT_", strlen("RLIMIT_")) != 0)
+		return "must start with RLIMIT_";
+	return in_list(s, rlimit_types) ? NULL : "names an unknown resource limit";
+}
+
+static const char *check_namespace_type(const char *s)
+{
+	return in_list(s, namespace_types) ? NULL : "must be one of pid, network, mount, ipc, uts, user, cgroup, time";
+}
+
+/* The string member at OFFSET in element I of an array of STRIDE-byte items. */
+static const char *type_at(const void *items, size_t stride, size_t offset, size_t i)
+{
+	return *(char *const *)((const char *)items + i * stride + offset);
+}
+
+/* The spec requires an error for a type given twice (rlimits, namespaces).
+ * Every type was checked against a small known set, so a repeat turns up
+ * within the first few entries and the quadratic scan stays cheap. */
+static int check_unique_types(struct jfield array, const void *items, size_t n, size_t stride, size_t offset,
+			      veil_err_t *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *type = type_at(items, stride, offset, i);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(type, type_at(items, stride, offset, j)) == 0) {
+				struct jfield f = member(element(array, i), "type");
+				return fail_at(err, &f, "repeats %s", type);
+			}
+		}
+	}
+	return 0;
+}
+
+static int parse_mount(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_mount *m = out;
+	(void)ctx;
+	if (check_object(e, true, err) < 0 ||
+	    parse_string(member(e, "destination"), true, check_absolute, &m->destination, err) < 0 ||
+	    parse_string(member(e, "type"), false, NULL, &m->type, err) < 0 ||
+	    parse_string(member(e, "source"), false, NULL, &m->source, err) < 0)
+		return -1;
+	return parse_strings(member(e, "options"), NULL, &m->options, &m->n_options, err);
+}
+
+static int parse_rlimit(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_rlimit *r = out;
+	(void)ctx;
+	if (check_object(e, true, err) < 0 ||
+	    parse_string(member(e, "type"), true, check_rlimit_type, &r->type, err) < 0 ||
+	    parse_uint(member(e, "hard"), 0, UINT64_MAX, true, &r->hard, err) < 0 ||
+	    parse_uint(member(e, "soft"), 0, UINT64_MAX, true, &r->soft, err) < 0)
+		return -1;
+	/* setrlimit(2) would refuse it, but only inside the guest. */
+	if (r->soft > r->hard)
+		return fail_at(err, &e, "has soft above hard");
+	return 0;
+}
+
+static int parse_hook(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_hook *h = out;
+	uint64_t timeout = 0;
+	(void)ctx;
+	if (check_object(e, true, err) < 0 ||
+	    parse_string(member(e, "path"), true, check_absolute, &h->path, err) < 0 ||
+	    parse_strings(member(e, "args"), NULL, &h->args, &h->n_args, err) < 0 ||
+	    parse_strings(member(e, "env"), check_env, &h->env, &h->n_env, err) < 0 ||
+	    parse_uint(member(e, "timeout"), 1, INT_MAX, false, &timeout, err) < 0)
+		return -1;
+	h->timeout = (int)timeout;
+	return 0;
+}
+
+static int parse_namespace(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	(void)ctx;
+	if (check_object(e, true, err) < 0)
+		return -1;
+	return parse_string(member(e, "type"), true, check_namespace_type, out, err);
+}
+
+static int parse_gid(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	(void)ctx;
+	return parse_u32(e, out, err);
+}
+
+static int parse_process(struct jfield f, struct oci_process *p, veil_err_t *err)
+{
+	struct jfield console = member(f, "consoleSize");
+	struct jfield user = member(f, "user");
+	struct jfield umask = member(user, "umask");
+	struct jfield args = member(f, "args");
+	struct jfield rlimits = member(f, "rlimits");
+	if (check_object(f, true, err) < 0 || parse_bool(member(f, "terminal"), &p->terminal, err) < 0 ||
+	    check_object(console, false, err) < 0 ||
+	    parse_u32(member(console, "height"), &p->console_height, err) < 0 ||
+	    parse_u32(member(console, "width"), &p->console_width, err) < 0 || check_object(user, false, err) < 0 ||
+	    parse_u32(member(user, "uid"), &p->uid, err) < 0 || parse_u32(member(user, "gid"), &p->gid, err) < 0 ||
+	    parse_u32(umask, &p->umask, err) < 0 ||
+	    PARSE_ARRAY(member(user, "additionalGids"), MAX_ENTRIES, parse_gid, NULL, &p->additional_gids,
+			&p->n_additional_gids, err) < 0)
+		return -1;
+	p->has_umask = umask.v != NULL;
+	if (!json_object_is_type(args.v, json_type_array) || json_object_array_length(args.v) == 0)
+		return fail_at(err, &args, "must be a non-empty array of strings");
+	if (parse_strings(args, NULL, &p->args, &p->n_args, err) < 0 ||
+	    parse_strings(member(f, "env"), check_env, &p->env, &p->n_env, err) < 0 ||
+	    parse_string(member(f, "cwd"), true, check_absolute, &p->cwd, err) < 0 ||
+	    PARSE_ARRAY(rlimits, MAX_ENTRIES, parse_rlimit, NULL, &p->rlimits, &p->n_rlimits, err) < 0 ||
+	    check_unique_types(rlimits, p->rlimits, p->n_rlimits, sizeof(*p->rlimits), offsetof(struct oci_rlimit, type),
+			       err) < 0)
+		return -1;
+	return parse_bool(member(f, "noNewPrivileges"), &p->no_new_privileges, err);
+}
+
+static int parse_hook_list(struct jfield hooks, const char *key, struct oci_hook **out, size_t *n, veil_err_t *err)
+{
+	return PARSE_ARRAY(member(hooks, key), MAX_ENTRIES, parse_hook, NULL, out, n, err);
+}
+
+static int parse_hooks(struct jfield f, struct oci_spec *s, veil_err_t *err)
+{
+	if (check_object(f, false, err) < 0 ||
+	    parse_hook_list(f, "prestart", &s->hooks_prestart, &s->n_prestart, err) < 0 ||
+	    parse_hook_list(f, "createRuntime", &s->hooks_create_runtime, &s->n_create_runtime, err) < 0 ||
+	    parse_hook_list(f, "createContainer", &s->hooks_create_container, &s->n_create_container, err) < 0 ||
+	    parse_hook_list(f, "startContainer", &s->hooks_start_container, &s->n_start_container, err) < 0 ||
+	    parse_hook_list(f, "poststart", &s->hooks_poststart, &s->n_poststart, err) < 0)
+		return -1;
+	return parse_hook_list(f, "poststop", &s->hooks_poststop, &s->n_poststop, err);
+}
+
+static int parse_annotations(struct jfield f, json_object **out, veil_err_t *err)
+{
+	if (check_object(f, false, err) < 0)
+		return -1;
+	if (f.v == NULL)
+		return 0;
+	json_object_object_foreach(f.v, key, val) {
+		if (key[0] == '\0')
+			return fail_at(err, &f, "keys must not be empty");
+		struct jfield value = member(f, key);
+		value.v = val;
+		if (string_value(value, NULL, err) == NULL)
+			return -1;
+	}
+	*out = json_object_get(f.v);
+	return 0;
+}
+
+static int parse_linux(struct jfield f, struct oci_spec *s, veil_err_t *err)
+{
+	struct jfield namespaces = member(f, "namespaces");
+	struct jfield resources = member(f, "resources");
+	struct jfield memory = member(resources, "memory");
+	struct jfield cpu = member(resources, "cpu");
+	struct jfield pids = member(resources, "pids");
+	if (check_object(f, false, err) < 0 ||
+	    PARSE_ARRAY(namespaces, MAX_ENTRIES, parse_namespace, NULL, &s->namespaces, &s->n_namespaces, err) < 0 ||
+	    check_unique_types(namespaces, s->namespaces, s->n_namespaces, sizeof(*s->namespaces), 0, err) < 0 ||
+	    parse_strings(member(f, "maskedPaths"), check_absolute, &s->masked_paths, &s->n_masked_paths, err) < 0 ||
+	    parse_strings(member(f, "readonlyPaths"), check_absolute, &s->readonly_paths, &s->n_readonly_paths,
+			  err) < 0 ||
+	    check_object(resources, false, err) < 0 || check_object(memory, false, err) < 0 ||
+	    parse_int(member(memory, "limit"), &s->memory_limit, err) < 0 || check_object(cpu, false, err) < 0 ||
+	    parse_int(member(cpu, "quota"), &s->cpu_quota, err) < 0 ||
+	    parse_uint(member(cpu, "period"), 0, UINT64_MAX, false, &s->cpu_period, err) < 0 ||
+	    check_object(pids, false, err) < 0)
+		return -1;
+	return parse_int(member(pids, "limit"), &s->pids_limit, err);
+}
+
+static int parse_document(json_object *doc, struct oci_spec *s, veil_err_t *err)
+{
+	if (!json_object_is_type(doc, json_type_object))
+		return veil_fail(err, 0, "config.json: must be a JSON object");
+	struct jfield top = { .v = doc, .name = "" };
+	struct jfield root = member(top, "root");
+	struct jfield process = member(top, "process");
+	if (parse_string(member(top, "ociVersion"), true, NULL, &s->oci_version, err) < 0 ||
+	    check_object(root, true, err) < 0 ||
+	    parse_string(member(root, "path"), true, check_nonempty, &s->root_path, err) < 0 ||
+	    parse_bool(member(root, "readonly"), &s->root_readonly, err) < 0 ||
+	    parse_string(member(top, "hostname"), false, NULL, &s->hostname, err) < 0 ||
+	    PARSE_ARRAY(member(top, "mounts"), MAX_MOUNTS, parse_mount, NULL, &s->mounts, &s->n_mounts, err) < 0 ||
+	    parse_hooks(member(top, "hooks"), s, err) < 0 ||
+	    parse_annotations(member(top, "annotations"), &s->annotations, err) < 0 ||
+	    parse_linux(member(top, "linux"), s, err) < 0)
+		return -1;
+	if (process.v == NULL)
+		return 0;
+	s->process = calloc(1, sizeof(*s->process));
+	if (s->process == NULL)
+		return veil_fail(err, ENOMEM, "config.json: process");
+	return parse_process(process, s->process, err);
+}
+
+static void offset_to_line_col(const char *text, size_t offset, size_t *line, size_t *col)
+{
+	*line = 1;
+	size_t line_start = 0;
+	for (size_t i = 0; i < offset; i++) {
+		if (text[i] == '\n') {
+			(*line)++;
+			line_start = i + 1;
+		}
+	}
+	*col = offset - line_start + 1;
+}
+
+/* *out may be NULL on success: the text was "null". */
+static int parse_json(const char *text, size_t len, json_object **out, veil_err_t *err)
+{
+	struct json_tokener *tok = json_tokener_new();
+	if (tok == NULL)
+		return veil_fail(err, ENOMEM, "config.json");
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	*out = json_tokener_parse_ex(tok, text, (int)len);
+	enum json_tokener_error jerr = json_tokener_get_error(tok);
+	size_t end = json_tokener_get_parse_end(tok);
+	if (jerr == json_tokener_continue) {
+		/* Out of input: json-c needs an explicit end to finish a bare
+		 * top-level number, or to call a truncated document an error. */
+		*out = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+		end = len;
+	}
+	json_tokener_free(tok);
+	const char *why = NULL;
+	if (jerr != json_tokener_success)
+		why = json_tokener_error_desc(jerr);
+	else if (end < len)
+		why = "unexpected data after the top-level value";  /* json-c stops at a NUL byte */
+	if (why == NULL)
+		return 0;
+	json_object_put(*out);
+	*out = NULL;
+	size_t line, col;
+	offset_to_line_col(text, end, &line, &col);
+	return veil_fail(err, 0, "config.json: invalid JSON: %s at line %zu, column %zu", why, line, col);
+}
+
+int oci_spec_parse(const char *json_text, size_t len, struct oci_spec *spec, veil_err_t *err)
+{
+	memset(spec, 0, sizeof(*spec));
+	if (len > OCI_SPEC_MAX_SIZE)
+		return veil_fail(err, 0, "config.json: larger than %zu MiB", OCI_SPEC_MAX_SIZE >> 20);
+	cleanup_json json_object *doc = NULL;
+	if (parse_json(json_text, len, &doc, err) < 0)
+		return -1;
+	if (parse_document(doc, spec, err) < 0) {
+		oci_spec_free(spec);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void free_hooks(struct oci_hook *hooks, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(hooks[i].path);
+		free_strings(hooks[i].args, hooks[i].n_args);
+		free_strings(hooks[i].env, hooks[i].n_env);
+	}
+	free(hooks);
+}
+
+static void free_process(struct oci_process *p)
+{
+	if (p == NULL)
+		return;
+	free(p->additional_gids);
+	free_strings(p->args, p->n_args);
+	free_strings(p->env, p->n_env);
+	free(p->cwd);
+	for (size_t i = 0; i < p->n_rlimits; i++)
+		free(p->rlimits[i].type);
+	free(p->rlimits);
+	free(p);
+}
+
+void oci_spec_free(struct oci_spec *spec)
+{
+	free(spec->oci_version);
+	free(spec->root_path);
+	free(spec->hostname);
+	free_process(spec->process);
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		struct oci_mount *m = &spec->mounts[i];
+		free(m->destination);
+		free(m->type);
+		free(m->source);
+		free_strings(m->options, m->n_options);
+	}
+	free(spec->mounts);
+	free_strings(spec->namespaces, spec->n_namespaces);
+	free_strings(spec->masked_paths, spec->n_masked_paths);
+	free_strings(spec->readonly_paths, spec->n_readonly_paths);
+	free_hooks(spec->hooks_prestart, spec->n_prestart);
+	free_hooks(spec->hooks_create_runtime, spec->n_create_runtime);
+	free_hooks(spec->hooks_create_container, spec->n_create_container);
+	free_hooks(spec->hooks_start_container, spec->n_start_container);
+	free_hooks(spec->hooks_poststart, spec->n_poststart);
+	free_hooks(spec->hooks_poststop, spec->n_poststop);
+	json_object_put(spec->annotations);
+	memset(spec, 0, sizeof(*spec));
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+	size_t len = strlen(dir);
+	char *path;
+	if (asprintf(&path, "%s%s%s", dir, len > 0 && dir[len - 1] == '/' ? "" : "/", name) < 0)
+		return NULL;
+	return path;
+}
+
+/* Reads a whole regular file of at most OCI_SPEC_MAX_SIZE bytes. */
+static int read_config(const char *path, char **text, size_t *len, veil_err_t *err)
+{
+	/* O_NONBLOCK: opening a FIFO planted as config.json must not hang. */
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? veil_fail(err, 0, "%s: no such file", path) : veil_fail(err, errno, "%s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return veil_fail(err, errno, "%s", path);
+	if (!S_ISREG(st.st_mode))
+		return veil_fail(err, 0, "%s: not a regular file", path);
+	/* The size is a hint only: the file may change while it is read. */
+	size_t cap = (size_t)st.st_size < OCI_SPEC_MAX_SIZE ? (size_t)st.st_size + 1 : OCI_SPEC_MAX_SIZE + 1;
+	cleanup_free char *buf = malloc(cap);
+	if (buf == NULL)
+		return veil_fail(err, ENOMEM, "%s", path);
+	size_t used = 0;
+	for (;;) {
+		if (used == cap) {
+			if (cap > OCI_SPEC_MAX_SIZE)
+				return veil_fail(err, 0, "%s: larger than %zu MiB", path, OCI_SPEC_MAX_SIZE >> 20);
+			size_t grown = cap * 2 < OCI_SPEC_MAX_SIZE + 1 ? cap * 2 : OCI_SPEC_MAX_SIZE + 1;
+			char *p = realloc(buf, grown);
+			if (p == NULL)
+				return veil_fail(err, ENOMEM, "%s", path);
+			buf = p;
+			cap = grown;
+		}
+		ssize_t r = read(fd, buf + used, cap - used);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return veil_fail(err, errno, "%s", path);
+		if (r == 0)
+			break;
+		used += (size_t)r;
+	}
+	*text = veil_steal_ptr(buf);
+	*len = used;
+	return 0;
+}
+
+static int check_directory(const char *what, const char *path, veil_err_t *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? veil_fail(err, 0, "%s %s: no such directory", what, path)
+				       : veil_fail(err, errno, "%s %s", what, path);
+	if (!S_ISDIR(st.st_mode))
+		return veil_fail(err, 0, "%s %s: not a directory", what, path);
+	return 0;
+}
+
+int oci_spec_load_bundle(const char *bundle_dir, struct oci_spec *spec, veil_err_t *err)
+{
+	memset(spec, 0, sizeof(*spec));
+	if (check_directory("bundle", bundle_dir, err) < 0)
+		return -1;
+	cleanup_free char *config = join_path(bundle_dir, "config.json");
+	if (config == NULL)
+		return veil_fail(err, ENOMEM, "bundle %s", bundle_dir);
+	cleanup_free char *text = NULL;
+	size_t len = 0;
+	if (read_config(config, &text, &len, err) < 0 || oci_spec_parse(text, len, spec, err) < 0)
+		return -1;
+	cleanup_free char *rootfs = oci_spec_rootfs_path(spec, bundle_dir);
+	int rc = rootfs != NULL ? check_directory("rootfs", rootfs, err)
+				: veil_fail(err, errno, "bundle %s: rootfs path", bundle_dir);
+	if (rc < 0)
+		oci_spec_free(spec);
+	return rc;
+}
+
+/* Lexically normalises absolute PATH in place, as runc's filepath.Join does:
+ * no empty or "." components, ".." drops the one before it (never above /). */
+static void clean_path(char *path)
+{
+	size_t r = 0, w = 1;
+	while (path[r] != '\0') {
+		while (path[r] == '/')
+			r++;
+		size_t len = strcspn(path + r, "/");
+		if (len == 0)
+			break;
+		if (len == 2 && path[r] == '.' && path[r + 1] == '.') {
+			while (w > 1 && path[w - 1] != '/')
+				w--;
+			if (w > 1)
+				w--;
+		} else if (len != 1 || path[r] != '.') {
+			if (w > 1)
+				path[w++] = '/';
+			memmove(path + w, path + r, len);
+			w += len;
+		}
+		r += len;
+	}
+	path[w] = '\0';
+}
+
+char *oci_spec_rootfs_path(const struct oci_spec *spec, const char *bundle_dir)
+{
+	if (spec->root_path == NULL)
+		return NULL;
+	char *path = NULL;
+	if (spec->root_path[0] == '/') {
+		path = strdup(spec->root_path);
+	} else if (bundle_dir[0] == '/') {
+		path = join_path(bundle_dir, spec->root_path);
+	} else {
+		cleanup_free char *cwd = getcwd(NULL, 0);
+		cleanup_free char *bundle = cwd != NULL ? join_path(cwd, bundle_dir) : NULL;
+		path = bundle != NULL ? join_path(bundle, spec->root_path) : NULL;
+	}
+	if (path != NULL)
+		clean_path(path);
+	return path;
+}
+
+#define DEFAULT_CAPS "\"CAP_AUDIT_WRITE\", \"CAP_KILL\", \"CAP_NET_BIND_SERVICE\""
+
+/* runc's `runc spec` output, field for field, except the hostname. */
+static const char default_spec[] =
+	"{"
+	"\"ociVersion\": \"" OCI_SPEC_VERSION "\","
+	"\"process\": {"
+	"  \"terminal\": true,"
+	"  \"user\": {\"uid\": 0, \"gid\": 0},"
+	"  \"args\": [\"sh\"],"
+	"  \"env\": [\"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\", \"TERM=xterm\"],"
+	"  \"cwd\": \"/\","
+	"  \"capabilities\": {"
+	"    \"bounding\": [" DEFAULT_CAPS "],"
+	"    \"effective\": [" DEFAULT_CAPS "],"
+	"    \"permitted\": [" DEFAULT_CAPS "]"
+	"  },"
+	"  \"rlimits\": [{\"type\": \"RLIMIT_NOFILE\", \"hard\": 1024, \"soft\": 1024}],"
+	"  \"noNewPrivileges\": true"
+	"},"
+	"\"root\": {\"path\": \"rootfs\", \"readonly\": true},"
+	"\"hostname\": \"veil\","
+	"\"mounts\": ["
+	"  {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},"
+	"  {\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\","
+	"   \"options\": [\"nosuid\", \"strictatime\", \"mode=755\", \"size=65536k\"]},"
+	"  {\"destination\": \"/dev/pts\", \"type\": \"devpts\", \"source\": \"devpts\","
+	"   \"options\": [\"nosuid\", \"noexec\", \"newinstance\", \"ptmxmode=0666\", \"mode=0620\", \"gid=5\"]},"
+	"  {\"destination\": \"/dev/shm\", \"type\": \"tmpfs\", \"source\": \"shm\","
+	"   \"options\": [\"nosuid\", \"noexec\", \"nodev\", \"mode=1777\", \"size=65536k\"]},"
+	"  {\"destination\": \"/dev/mqueue\", \"type\": \"mqueue\", \"source\": \"mqueue\","
+	"   \"options\": [\"nosuid\", \"noexec\", \"nodev\"]},"
+	"  {\"destination\": \"/sys\", \"type\": \"sysfs\", \"source\": \"sysfs\","
+	"   \"options\": [\"nosuid\", \"noexec\", \"nodev\", \"ro\"]},"
+	"  {\"destination\": \"/sys/fs/cgroup\", \"type\": \"cgroup\", \"source\": \"cgroup\","
+	"   \"options\": [\"nosuid\", \"noexec\", \"nodev\", \"relatime\", \"ro\"]}"
+	"],"
+	"\"linux\": {"
+	"  \"resources\": {\"devices\": [{\"allow\": false, \"access\": \"rwm\"}]},"
+	"  \"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"network\"}, {\"type\": \"ipc\"}, {\"type\": \"uts\"},"
+	"                 {\"type\": \"mount\"}],"
+	"  \"maskedPaths\": [\"/proc/acpi\", \"/proc/asound\", \"/proc/kcore\", \"/proc/keys\", \"/proc/latency_stats\","
+	"                  \"/proc/timer_list\", \"/proc/timer_stats\", \"/proc/sched_debug\", \"/sys/firmware\","
+	"                  \"/proc/scsi\", \"/sys/devices/virtual/tpm\"],"
+	"  \"readonlyPaths\": [\"/proc/bus\", \"/proc/fs\", \"/proc/irq\", \"/proc/sys\", \"/proc/sysrq-trigger\"]"
+	"}"
+	"}";
+
+char *oci_spec_default_json(void)
+{
+	/* Kept compact above and re-serialised so the output is indented like
+	 * runc's, one value per line. */
+	cleanup_json json_object *doc = json_tokener_parse(default_spec);
+	if (doc == NULL)
+		return NULL;
+	const char *pretty = json_object_to_json_string_ext(
+		doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB | JSON_C_TO_STRING_SPACED |
+			     JSON_C_TO_STRING_NOSLASHESCAPE);
+	return pretty != NULL ? strdup(pretty) : NULL;
+}

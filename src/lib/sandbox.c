@@ -1,0 +1,275 @@
+#include "lib/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/fsutil.h"
+#include "lib/host.h"
+#include "lib/log.h"
+#include "lib/rootfs_image.h"
+
+#define ROOTFS_SERIAL "veil-rootfs"
+
+int veil_validate_id(const char *id, veil_err_t *err)
+{
+	size_t len = strlen(id);
+	if (len == 0)
+		return veil_fail(err, 0, "container id cannot be empty");
+	if (len > VEIL_ID_MAX)
+		return veil_fail(err, 0, "invalid container id: longer than %d characters", VEIL_ID_MAX);
+	for (const char *p = id; *p; p++) {
+		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			  ((*p == '_' || *p == '-' || *p == '.') && p != id);
+		if (!ok)
+			return veil_fail(err, 0, "invalid container id format: %s", id);
+	}
+	return 0;
+}
+
+static long long elapsed_ms(const struct timespec *since)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - since->tv_sec) * 1000LL + (now.tv_nsec - since->tv_nsec) / 1000000;
+}
+
+static int hello(struct veil_sandbox *sb, int timeout_ms, veil_err_t *err)
+{
+	uint8_t entropy[64];
+	if (getrandom(entropy, sizeof(entropy), 0) != (ssize_t)sizeof(entropy))
+		return veil_fail(err, errno, "getrandom");
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	Veil__Agent__V1__HelloRequest req = VEIL__AGENT__V1__HELLO_REQUEST__INIT;
+	req.protocol_version = VEIL_PROTOCOL_VERSION;
+	req.entropy.data = entropy;
+	req.entropy.len = sizeof(entropy);
+	req.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+	ProtobufCMessage *resp = NULL;
+	if (veil_agent_call(&sb->agent, VEIL_METHOD_HELLO, &req.base, &resp, timeout_ms, err) < 0) {
+		if ((*err)->errnum == ETIMEDOUT)
+			return veil_fail_context(err, "guest never reported ready (agent.dial_timeout = %d s)",
+						 timeout_ms / 1000);
+		return veil_fail_context(err, "waiting for the guest agent");
+	}
+	Veil__Agent__V1__HelloResponse *hr = (Veil__Agent__V1__HelloResponse *)resp;
+	log_debug("agent %s ready, protocol %u", hr->agent_version, hr->protocol_version);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+/* The VM is the isolation boundary: namespaces the guest kernel cannot or
+ * need not give (user, cgroup, time) are left out rather than refused. */
+static bool namespace_in_guest(const char *type)
+{
+	static const char *const supported[] = { "mount", "pid", "uts", "ipc", "network" };
+	for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
+		if (strcmp(type, supported[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool is_bind_mount(const struct oci_mount *m)
+{
+	if (m->type != NULL && strcmp(m->type, "bind") == 0)
+		return true;
+	for (size_t i = 0; i < m->n_options; i++)
+		if (strcmp(m->options[i], "bind") == 0 || strcmp(m->options[i], "rbind") == 0)
+			return true;
+	return false;
+}
+
+static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec, veil_err_t *err)
+{
+	Veil__Agent__V1__CreateContainerRequest req = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+	req.container_id = sb->id;
+	req.rootfs_serial = (char *)ROOTFS_SERIAL;
+	req.rootfs_readonly = spec->root_readonly;
+	req.hostname = spec->hostname ? spec->hostname : (char *)"";
+
+	cleanup_free Veil__Agent__V1__Mount *mounts = calloc(spec->n_mounts + 1, sizeof(*mounts));
+	cleanup_free Veil__Agent__V1__Mount **mount_ptrs = calloc(spec->n_mounts + 1, sizeof(*mount_ptrs));
+	cleanup_free char **ns = calloc(spec->n_namespaces + 1, sizeof(*ns));
+	if (mounts == NULL || mount_ptrs == NULL || ns == NULL)
+		return veil_fail(err, ENOMEM, "create container");
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct oci_mount *m = &spec->mounts[i];
+		if (is_bind_mount(m)) {
+			log_warn("bind mount of %s on %s skipped: no host filesystem is shared with the guest",
+				 m->source ? m->source : "?", m->destination);
+			continue;
+		}
+		Veil__Agent__V1__Mount *out = &mounts[req.n_mounts];
+		veil__agent__v1__mount__init(out);
+		out->destination = m->destination;
+		/* cgroup v1 does not exist in the guest; the container sees its v2 subtree. */
+		out->type = m->type == NULL ? (char *)"" : strcmp(m->type, "cgroup") == 0 ? (char *)"cgroup2" : m->type;
+		out->source = m->source ? m->source : out->type;
+		out->options = m->options;
+		out->n_options = m->n_options;
+		mount_ptrs[req.n_mounts++] = out;
+	}
+	req.mounts = mount_ptrs;
+	for (size_t i = 0; i < spec->n_namespaces; i++)
+		if (namespace_in_guest(spec->namespaces[i]))
+			ns[req.n_namespaces++] = spec->namespaces[i];
+	req.namespaces = ns;
+	req.masked_paths = spec->masked_paths;
+	req.n_masked_paths = spec->n_masked_paths;
+	req.readonly_paths = spec->readonly_paths;
+	req.n_readonly_paths = spec->n_readonly_paths;
+	Veil__Agent__V1__Resources res = VEIL__AGENT__V1__RESOURCES__INIT;
+	res.memory_limit = spec->memory_limit;
+	res.cpu_quota = spec->cpu_quota;
+	res.cpu_period = spec->cpu_period;
+	res.pids_limit = spec->pids_limit;
+	req.resources = &res;
+
+	ProtobufCMessage *resp = NULL;
+	if (veil_agent_call(&sb->agent, VEIL_METHOD_CREATE_CONTAINER, &req.base, &resp, sb->request_timeout_ms, err) < 0)
+		return veil_fail_context(err, "creating the container in the guest");
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+void veil_process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci_process *p)
+{
+	veil__agent__v1__process__init(msg);
+	msg->args = p->args;
+	msg->n_args = p->n_args;
+	msg->env = p->env;
+	msg->n_env = p->n_env;
+	msg->cwd = p->cwd ? p->cwd : (char *)"/";
+	msg->uid = p->uid;
+	msg->gid = p->gid;
+	msg->additional_gids = p->additional_gids;
+	msg->n_additional_gids = p->n_additional_gids;
+	msg->terminal = p->terminal;
+	msg->no_new_privileges = p->no_new_privileges;
+	msg->has_umask = p->has_umask;
+	msg->umask = p->umask;
+	msg->console_rows = p->console_height;
+	msg->console_cols = p->console_width;
+	msg->rlimits = calloc(p->n_rlimits + 1, sizeof(*msg->rlimits));
+	Veil__Agent__V1__Rlimit *limits = calloc(p->n_rlimits + 1, sizeof(*limits));
+	if (msg->rlimits == NULL || limits == NULL)
+		abort();
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		veil__agent__v1__rlimit__init(&limits[i]);
+		limits[i].type = p->rlimits[i].type;
+		limits[i].hard = p->rlimits[i].hard;
+		limits[i].soft = p->rlimits[i].soft;
+		msg->rlimits[i] = &limits[i];
+	}
+	msg->n_rlimits = p->n_rlimits;
+}
+
+void veil_process_msg_release(Veil__Agent__V1__Process *msg)
+{
+	/* The Rlimit structs were allocated as one array, rlimits[0] points at its start. */
+	if (msg->rlimits != NULL)
+		free(msg->rlimits[0]);
+	free(msg->rlimits);
+	msg->rlimits = NULL;
+}
+
+static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, int signal_fd, veil_err_t *err)
+{
+	struct veil_host_caps caps;
+	struct veil_accel_decision accel;
+	veil_host_probe(cfg, &caps);
+	if (veil_decide_accel(cfg, &caps, &accel, err) < 0)
+		return -1;
+	log_debug("accelerator %s", accel.reason);
+	if (cfg->qemu.kernel == NULL)
+		return veil_fail(err, 0, "no guest kernel configured ([hypervisor.qemu] kernel)");
+	if (cfg->qemu.initrd == NULL)
+		return veil_fail(err, 0, "no guest initrd configured ([hypervisor.qemu] initrd)");
+
+	const struct veil_disk disks[] = { { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true } };
+	struct veil_vm_config vmc = {
+		.name = sb->id,
+		.vmm_path = cfg->qemu.path,
+		.kernel = cfg->qemu.kernel,
+		.initrd = cfg->qemu.initrd,
+		.machine = cfg->qemu.machine_type,
+		.memory_mib = cfg->qemu.default_memory,
+		.vcpus = cfg->qemu.default_vcpus,
+		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
+		.use_kvm = accel.use_kvm,
+		.pvm_host = caps.pvm,
+		.guest_debug = cfg->agent.debug_console_enabled || veil_log_get_level() == VEIL_LOG_DEBUG,
+		.console_log = sb->console_log,
+		.disks = disks,
+		.n_disks = 1,
+	};
+	const struct veil_hypervisor *hv = &veil_hypervisor_qemu;
+	if (hv->start(&sb->vm, &vmc, err) < 0)
+		return -1;
+	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
+	return hello(sb, (int)cfg->agent.dial_timeout * 1000, err);
+}
+
+int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, const char *state_dir,
+			const char *id, const struct oci_spec *spec, const char *rootfs, int signal_fd,
+			veil_err_t *err)
+{
+	memset(sb, 0, sizeof(*sb));
+	veil_vm_init(&sb->vm);
+	veil_agent_client_init(&sb->agent, -1, -1, -1);
+	sb->request_timeout_ms = (int)cfg->agent.request_timeout * 1000;
+	if (veil_validate_id(id, err) < 0)
+		return -1;
+	sb->id = strdup(id);
+	if (asprintf(&sb->dir, "%s/%s", state_dir, id) < 0 || asprintf(&sb->image_path, "%s/rootfs.erofs", sb->dir) < 0 ||
+	    asprintf(&sb->console_log, "%s/console.log", sb->dir) < 0 || sb->id == NULL)
+		abort();
+	if (veil_mkdir_p(state_dir, 0711, err) < 0)
+		return -1;
+	if (mkdir(sb->dir, 0700) < 0) {
+		if (errno == EEXIST)
+			return veil_fail(err, 0, "container with id exists: %s", id);
+		return veil_fail(err, errno, "creating %s", sb->dir);
+	}
+	sb->dir_created = true;
+
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (veil_rootfs_image_build(rootfs, sb->image_path, err) < 0)
+		goto fail;
+	long long t_image = elapsed_ms(&t0);
+	if (boot_vm(sb, cfg, signal_fd, err) < 0)
+		goto fail;
+	long long t_ready = elapsed_ms(&t0);
+	if (create_container(sb, spec, err) < 0)
+		goto fail;
+	log_info("container %s: rootfs image %lld ms, agent ready %lld ms, created %lld ms", id, t_image, t_ready,
+		 elapsed_ms(&t0));
+	return 0;
+fail:
+	veil_sandbox_destroy(sb);
+	return -1;
+}
+
+void veil_sandbox_destroy(struct veil_sandbox *sb)
+{
+	if (sb->vm.hv != NULL)
+		sb->vm.hv->teardown(&sb->vm);
+	veil_agent_client_release(&sb->agent);
+	if (sb->dir_created)
+		veil_remove_tree(sb->dir);
+	sb->dir_created = false;
+	free(sb->id);
+	free(sb->dir);
+	free(sb->image_path);
+	free(sb->console_log);
+	sb->id = sb->dir = sb->image_path = sb->console_log = NULL;
+}

@@ -1,0 +1,45 @@
+/* A sandbox is one microVM serving one container: its state directory, the
+ * VMM, the agent channel, and the container's read-only rootfs image. */
+#ifndef VEIL_SANDBOX_H
+#define VEIL_SANDBOX_H
+
+#include <stdbool.h>
+
+#include "hv/hypervisor.h"
+#include "lib/agent_client.h"
+#include "lib/config.h"
+#include "lib/error.h"
+#include "lib/oci_spec.h"
+
+#define VEIL_ID_MAX 64
+
+struct veil_sandbox {
+	char *id;
+	char *dir;          /* <state_dir>/<id>, removed by veil_sandbox_destroy */
+	char *image_path;
+	char *console_log;
+	struct veil_vm vm;
+	struct veil_agent_client agent;
+	int request_timeout_ms;
+	bool dir_created;
+};
+
+/* runc's rule for container IDs, minus characters QEMU's options treat specially. */
+int veil_validate_id(const char *id, veil_err_t *err);
+
+/* Creates the state directory (EEXIST: the ID is taken), builds the rootfs
+ * image, boots the VM, waits for the agent and creates the container in it.
+ * signal_fd (or -1) aborts the waits. On failure everything is undone. */
+int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, const char *state_dir,
+			const char *id, const struct oci_spec *spec, const char *rootfs, int signal_fd,
+			veil_err_t *err);
+
+/* Fills an ExecProcess request's Process from the OCI process. The strings
+ * are borrowed from p; release with veil_process_msg_release. */
+void veil_process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci_process *p);
+void veil_process_msg_release(Veil__Agent__V1__Process *msg);
+
+/* Kills the VM and removes every file of the sandbox. Safe on a partly created one. */
+void veil_sandbox_destroy(struct veil_sandbox *sb);
+
+#endif

@@ -1,0 +1,123 @@
+#include "lib/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+
+int veil_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* Runs in the forked child: only async-signal-safe calls until exec. */
+static void __attribute__((noreturn)) exec_child(char *const argv[], const struct veil_spawn_opts *o, pid_t parent,
+						 int report_fd)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	if (o->new_session)
+		setsid();
+	if (o->die_with_parent) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+	}
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	/* Move passed fds above the target range first so dup2 never clobbers one. */
+	int moved[16];
+	for (int i = 0; i < o->n_pass_fds && i < 16; i++)
+		moved[i] = fcntl(o->pass_fds[i], F_DUPFD_CLOEXEC, 100);
+	int out = o->stdout_fd >= 0 ? o->stdout_fd : devnull;
+	int errfd = o->stderr_fd >= 0 ? o->stderr_fd : devnull;
+	if (dup2(devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
+		goto fail;
+	for (int i = 0; i < o->n_pass_fds && i < 16; i++)
+		if (moved[i] < 0 || dup2(moved[i], 3 + i) < 0)
+			goto fail;
+	execvp(argv[0], argv);
+fail:;
+	int e = errno;
+	(void)!write(report_fd, &e, sizeof(e));
+	_exit(127);
+}
+
+int veil_spawn(char *const argv[], const struct veil_spawn_opts *opts, pid_t *pid, veil_err_t *err)
+{
+	if (opts->n_pass_fds > 16)
+		return veil_fail(err, EINVAL, "spawn %s: too many fds", argv[0]);
+	int report[2];
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return veil_fail(err, errno, "pipe");
+	pid_t parent = getpid();
+	pid_t child = fork();
+	if (child < 0) {
+		int e = errno;
+		close(report[0]);
+		close(report[1]);
+		return veil_fail(err, e, "fork");
+	}
+	if (child == 0)
+		exec_child(argv, opts, parent, report[1]);
+	close(report[1]);
+	int child_errno = 0;
+	ssize_t n;
+	do
+		n = read(report[0], &child_errno, sizeof(child_errno));
+	while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n == (ssize_t)sizeof(child_errno)) {
+		waitpid(child, NULL, 0);
+		return veil_fail(err, child_errno, "cannot execute %s", argv[0]);
+	}
+	*pid = child;
+	return 0;
+}
+
+/* Keeps the last non-empty line of a small text buffer. */
+static void last_line(char *text, char *out, size_t out_size)
+{
+	size_t len = strlen(text);
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		text[--len] = '\0';
+	char *start = strrchr(text, '\n');
+	snprintf(out, out_size, "%s", start ? start + 1 : text);
+}
+
+int veil_run_program(char *const argv[], veil_err_t *err)
+{
+	cleanup_close int errfd = -1;
+	char tmpl[] = "/tmp/veil-stderr.XXXXXX";
+	errfd = mkostemp(tmpl, O_CLOEXEC);
+	if (errfd < 0)
+		return veil_fail(err, errno, "mkostemp");
+	unlink(tmpl);
+	struct veil_spawn_opts opts = { .stdout_fd = -1, .stderr_fd = errfd, .die_with_parent = true };
+	pid_t pid;
+	if (veil_spawn(argv, &opts, &pid, err) < 0)
+		return -1;
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return veil_fail(err, errno, "waitpid %s", argv[0]);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	char text[4096] = "", line[512];
+	ssize_t n = pread(errfd, text, sizeof(text) - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	last_line(text, line, sizeof(line));
+	if (WIFSIGNALED(status))
+		return veil_fail(err, 0, "%s killed by signal %d", argv[0], WTERMSIG(status));
+	return veil_fail(err, 0, "%s failed (exit %d)%s%s", argv[0], WEXITSTATUS(status), line[0] ? ": " : "", line);
+}

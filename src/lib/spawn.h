@@ -1,0 +1,27 @@
+/* Starting helper programs (QEMU, mkfs.erofs) by argv, never through a shell. */
+#ifndef VEIL_SPAWN_H
+#define VEIL_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "lib/error.h"
+
+struct veil_spawn_opts {
+	const int *pass_fds; /* fds dup'd to 3, 4, ... in the child */
+	int n_pass_fds;
+	int stdout_fd;       /* -1: /dev/null */
+	int stderr_fd;       /* -1: /dev/null */
+	bool new_session;    /* keep the terminal's SIGINT away from the child */
+	bool die_with_parent;
+};
+
+int veil_spawn(char *const argv[], const struct veil_spawn_opts *opts, pid_t *pid, veil_err_t *err);
+
+/* Runs argv to completion. On failure the error carries the last line the
+ * program wrote to stderr. */
+int veil_run_program(char *const argv[], veil_err_t *err);
+
+int veil_pidfd_open(pid_t pid);
+
+#endif

@@ -1,0 +1,250 @@
+/* The host<->agent protocol codec: framing and the ttrpc envelope. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto/frame.h"
+#include "proto/rpc.h"
+#include "tap.h"
+
+static size_t encode(uint8_t *out, uint32_t len, uint32_t id, uint8_t type, uint8_t flags)
+{
+	struct veil_frame_header h = { .length = len, .stream_id = id, .type = type, .flags = flags };
+	veil_frame_header_encode(&h, out);
+	return VEIL_FRAME_HEADER_LEN;
+}
+
+static void feed(struct veil_frame_reader *r, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		size_t room;
+		uint8_t *space = veil_frame_reader_space(r, &room);
+		size_t n = len < room ? len : room;
+		memcpy(space, buf, n);
+		veil_frame_reader_commit(r, n);
+		buf += n;
+		len -= n;
+	}
+}
+
+static void test_header_validation(void)
+{
+	uint8_t b[VEIL_FRAME_HEADER_LEN];
+	struct veil_frame_header h;
+	encode(b, 5, 1, VEIL_FRAME_REQUEST, 0);
+	CHECK(veil_frame_header_decode(b, &h) == 0 && h.length == 5 && h.stream_id == 1, "request header decodes");
+	encode(b, 5, 2, VEIL_FRAME_REQUEST, 0);
+	CHECK(veil_frame_header_decode(b, &h) == -EPROTO, "request on an even id is rejected");
+	encode(b, 5, 3, VEIL_FRAME_DATA, 0);
+	CHECK(veil_frame_header_decode(b, &h) == -EPROTO, "data on an odd id is rejected");
+	encode(b, 0, 4, VEIL_FRAME_DATA, VEIL_FRAME_FLAG_CLOSED);
+	CHECK(veil_frame_header_decode(b, &h) == 0 && h.flags == VEIL_FRAME_FLAG_CLOSED, "empty CLOSED data frame");
+	encode(b, 0, 0, VEIL_FRAME_DATA, 0);
+	CHECK(veil_frame_header_decode(b, &h) == -EPROTO, "stream id 0 is rejected");
+	encode(b, 1, 1, 9, 0);
+	CHECK(veil_frame_header_decode(b, &h) == -EPROTO, "unknown frame type is rejected");
+	encode(b, 1, 2, VEIL_FRAME_DATA, 0x80);
+	CHECK(veil_frame_header_decode(b, &h) == -EPROTO, "unknown flag is rejected");
+	encode(b, 1, 1, VEIL_FRAME_REQUEST, VEIL_FRAME_FLAG_CLOSED);
+	CHECK(veil_frame_header_decode(b, &h) == -EPROTO, "flags on a request are rejected");
+	encode(b, VEIL_FRAME_MAX_PAYLOAD + 1, 1, VEIL_FRAME_REQUEST, 0);
+	CHECK(veil_frame_header_decode(b, &h) == -EMSGSIZE, "oversized length is rejected before allocation");
+	encode(b, 0xffffffffu, 2, VEIL_FRAME_DATA, 0);
+	CHECK(veil_frame_header_decode(b, &h) == -EMSGSIZE, "length 2^32-1 is rejected");
+	encode(b, 8, 2, VEIL_FRAME_WINDOW, 0);
+	CHECK(veil_frame_header_decode(b, &h) == -EMSGSIZE, "WINDOW with a payload other than 4 bytes is rejected");
+	encode(b, VEIL_FRAME_MAX_PAYLOAD, 1, VEIL_FRAME_RESPONSE, 0);
+	CHECK(veil_frame_header_decode(b, &h) == 0, "a payload of exactly the maximum is accepted");
+}
+
+static void test_reader_reassembly(void)
+{
+	struct veil_frame_reader r;
+	veil_frame_reader_init(&r);
+	uint8_t stream[64];
+	size_t n = encode(stream, 3, 2, VEIL_FRAME_DATA, 0);
+	memcpy(stream + n, "abc", 3);
+	n += 3;
+	n += encode(stream + n, 0, 2, VEIL_FRAME_DATA, VEIL_FRAME_FLAG_CLOSED);
+
+	struct veil_frame_header h;
+	const uint8_t *payload;
+	int frames = 0, bad = 0;
+	/* Byte by byte: every truncation point must say "need more", never misparse. */
+	for (size_t i = 0; i < n; i++) {
+		feed(&r, stream + i, 1);
+		int rc;
+		while ((rc = veil_frame_reader_next(&r, &h, &payload)) == 1) {
+			frames++;
+			if (frames == 1 && (h.length != 3 || memcmp(payload, "abc", 3) != 0))
+				bad++;
+			if (frames == 2 && !(h.flags & VEIL_FRAME_FLAG_CLOSED))
+				bad++;
+		}
+		if (rc < 0)
+			bad++;
+	}
+	CHECK(frames == 2 && bad == 0, "frames split at every byte boundary reassemble (%d frames)", frames);
+	CHECK(veil_frame_reader_next(&r, &h, &payload) == 0, "nothing left after the last frame");
+	veil_frame_reader_release(&r);
+}
+
+static void test_reader_large_frame(void)
+{
+	struct veil_frame_reader r;
+	veil_frame_reader_init(&r);
+	size_t len = 1u << 20;
+	uint8_t *buf = malloc(VEIL_FRAME_HEADER_LEN + len);
+	encode(buf, (uint32_t)len, 2, VEIL_FRAME_DATA, 0);
+	for (size_t i = 0; i < len; i++)
+		buf[VEIL_FRAME_HEADER_LEN + i] = (uint8_t)(i * 7);
+	feed(&r, buf, VEIL_FRAME_HEADER_LEN + len);
+	struct veil_frame_header h;
+	const uint8_t *payload = NULL;
+	int rc = veil_frame_reader_next(&r, &h, &payload);
+	CHECK(rc == 1 && h.length == len && memcmp(payload, buf + VEIL_FRAME_HEADER_LEN, len) == 0,
+	      "a 1 MiB frame arrives intact");
+	free(buf);
+	veil_frame_reader_release(&r);
+}
+
+static void test_reader_garbage(void)
+{
+	struct veil_frame_reader r;
+	veil_frame_reader_init(&r);
+	const uint8_t garbage[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	feed(&r, garbage, sizeof(garbage));
+	struct veil_frame_header h;
+	const uint8_t *payload;
+	CHECK(veil_frame_reader_next(&r, &h, &payload) < 0, "text garbage is a protocol error, not a frame");
+	veil_frame_reader_release(&r);
+
+	veil_frame_reader_init(&r);
+	uint8_t hdr[VEIL_FRAME_HEADER_LEN];
+	encode(hdr, 0x7fffffff, 1, VEIL_FRAME_REQUEST, 0);
+	feed(&r, hdr, sizeof(hdr));
+	CHECK(veil_frame_reader_next(&r, &h, &payload) == -EMSGSIZE && r.cap < (8u << 20),
+	      "an oversized header is rejected without allocating its length");
+	veil_frame_reader_release(&r);
+}
+
+static void test_frame_write_roundtrip(void)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		abort();
+	int rc = veil_frame_write(p[1], VEIL_FRAME_DATA, 0, 6, "hello", 5);
+	struct veil_frame_reader r;
+	veil_frame_reader_init(&r);
+	size_t room;
+	uint8_t *space = veil_frame_reader_space(&r, &room);
+	ssize_t n = read(p[0], space, room);
+	veil_frame_reader_commit(&r, n > 0 ? (size_t)n : 0);
+	struct veil_frame_header h;
+	const uint8_t *payload;
+	CHECK(rc == 0 && veil_frame_reader_next(&r, &h, &payload) == 1 && h.stream_id == 6 && h.length == 5 &&
+		      memcmp(payload, "hello", 5) == 0,
+	      "veil_frame_write output decodes");
+	CHECK(veil_frame_write(p[1], VEIL_FRAME_DATA, 0, 6, "x", VEIL_FRAME_MAX_PAYLOAD + 1) == -EMSGSIZE,
+	      "writing an oversized frame is refused");
+	veil_frame_reader_release(&r);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_envelope(void)
+{
+	Veil__Agent__V1__SignalProcessRequest sig = VEIL__AGENT__V1__SIGNAL_PROCESS_REQUEST__INIT;
+	sig.container_id = "c1";
+	sig.exec_id = "";
+	sig.signal = 15;
+	size_t len;
+	uint8_t *buf = veil_rpc_pack_request(VEIL_METHOD_SIGNAL_PROCESS, &sig.base, 5, &len);
+	int method, code;
+	const char *why = NULL;
+	ProtobufCMessage *msg = veil_rpc_unpack_request(buf, len, &method, &code, &why);
+	CHECK(msg != NULL && method == VEIL_METHOD_SIGNAL_PROCESS &&
+		      ((Veil__Agent__V1__SignalProcessRequest *)msg)->signal == 15 &&
+		      strcmp(((Veil__Agent__V1__SignalProcessRequest *)msg)->container_id, "c1") == 0,
+	      "request envelope round trip");
+	if (msg)
+		protobuf_c_message_free_unpacked(msg, NULL);
+	free(buf);
+
+	/* Without a timeout the payload is the last field, so every cut lands inside it. */
+	for (int i = 0; i < 3; i++) {
+		buf = veil_rpc_pack_request(VEIL_METHOD_SIGNAL_PROCESS, &sig.base, 0, &len);
+		msg = veil_rpc_unpack_request(buf, len - 1 - (size_t)i, &method, &code, &why);
+		CHECK(msg == NULL && code != 0, "truncated envelope (-%d bytes) is rejected: %s", i + 1, why);
+		if (msg)
+			protobuf_c_message_free_unpacked(msg, NULL);
+		free(buf);
+	}
+
+	Veil__Agent__V1__Request req = VEIL__AGENT__V1__REQUEST__INIT;
+	req.service = "other.Service";
+	req.method = "Hello";
+	len = veil__agent__v1__request__get_packed_size(&req);
+	buf = malloc(len);
+	veil__agent__v1__request__pack(&req, buf);
+	msg = veil_rpc_unpack_request(buf, len, &method, &code, &why);
+	CHECK(msg == NULL && code == VEIL_RPC_UNIMPLEMENTED, "unknown service is UNIMPLEMENTED");
+	free(buf);
+
+	req.service = VEIL_AGENT_SERVICE;
+	req.method = "FormatDisk";
+	len = veil__agent__v1__request__get_packed_size(&req);
+	buf = malloc(len);
+	veil__agent__v1__request__pack(&req, buf);
+	msg = veil_rpc_unpack_request(buf, len, &method, &code, &why);
+	CHECK(msg == NULL && code == VEIL_RPC_UNIMPLEMENTED && method == -1, "unknown method is UNIMPLEMENTED");
+	free(buf);
+
+	req.method = "ExecProcess";
+	uint8_t junk[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+	req.payload.data = junk;
+	req.payload.len = sizeof(junk);
+	len = veil__agent__v1__request__get_packed_size(&req);
+	buf = malloc(len);
+	veil__agent__v1__request__pack(&req, buf);
+	msg = veil_rpc_unpack_request(buf, len, &method, &code, &why);
+	CHECK(msg == NULL && code == VEIL_RPC_INVALID_ARGUMENT, "garbage payload is INVALID_ARGUMENT");
+	free(buf);
+
+	Veil__Agent__V1__WaitProcessResponse w = VEIL__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
+	w.signal = 9;
+	buf = veil_rpc_pack_response(VEIL_RPC_OK, NULL, &w.base, &len);
+	Veil__Agent__V1__Response *resp = veil__agent__v1__response__unpack(NULL, len, buf);
+	Veil__Agent__V1__WaitProcessResponse *back =
+		resp ? veil__agent__v1__wait_process_response__unpack(NULL, resp->payload.len, resp->payload.data) : NULL;
+	CHECK(back != NULL && back->signal == 9 && resp->status->code == 0, "response envelope round trip");
+	if (back)
+		veil__agent__v1__wait_process_response__free_unpacked(back, NULL);
+	if (resp)
+		veil__agent__v1__response__free_unpacked(resp, NULL);
+	free(buf);
+
+	buf = veil_rpc_pack_response(VEIL_RPC_NOT_FOUND, "no such container", &w.base, &len);
+	resp = veil__agent__v1__response__unpack(NULL, len, buf);
+	CHECK(resp && resp->status->code == VEIL_RPC_NOT_FOUND && resp->payload.len == 0 &&
+		      strcmp(resp->status->message, "no such container") == 0,
+	      "an error response carries code and message, no payload");
+	if (resp)
+		veil__agent__v1__response__free_unpacked(resp, NULL);
+	free(buf);
+
+	CHECK(veil_method_lookup("Hello") == VEIL_METHOD_HELLO && veil_method_lookup("hello") == -1,
+	      "method names are matched exactly");
+}
+
+int main(void)
+{
+	test_header_validation();
+	test_reader_reassembly();
+	test_reader_large_frame();
+	test_reader_garbage();
+	test_frame_write_roundtrip();
+	test_envelope();
+	return tap_done();
+}
