@@ -91,8 +91,11 @@ static void last_line(char *text, char *out, size_t out_size)
 	size_t len = strlen(text);
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		text[--len] = '\0';
-	char *start = strrchr(text, '\n');
-	snprintf(out, out_size, "%s", start ? start + 1 : text);
+	const char *start = strrchr(text, '\n');
+	start = start ? start + 1 : text;
+	size_t n = strnlen(start, out_size - 1);
+	memcpy(out, start, n);
+	out[n] = '\0';
 }
 
 int veil_run_program(char *const argv[], veil_err_t *err)

@@ -77,7 +77,7 @@ rmdir "$STATE/$(cid dup)"
 
 # Interrupting veil run while the VM boots still cleans up.
 make_bundle "$B" true
-veil run --bundle "$B" "$(cid intr)" >/dev/null 2>&1 &
+"${VEIL[@]}" run --bundle "$B" "$(cid intr)" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do pgrep -f "qemu-system.*-name veil-$(cid intr)" >/dev/null && break; sleep 0.05; done
 kill -INT "$pid"

@@ -62,6 +62,8 @@ edit_spec() {
 }
 
 veil() { "$VEIL_BIN" --config "$CONF" "$@"; }
+# For background runs, where $! must be veil's own pid rather than a subshell's.
+VEIL=("$VEIL_BIN" --config "$CONF")
 
 # Unique, recognisable container IDs: leaked QEMUs can be found by name.
 cid() { echo "it-$$-$1"; }

@@ -36,6 +36,7 @@ sh -c hostname; cat /proc/1/cmdline | tr \"\\0\" \" \"; echo; ls /proc/1/root >/
 procfs" "hostname is set and the process is pid 1 of its own pid namespace"
 
 make_bundle "$B" sh -c 'echo data > /written && cat /written && touch /etc/new-file && echo writable'
+edit_spec "$B" '.root.readonly = false'
 out=$(veil run --bundle "$B" "$(cid rw)" 2>/dev/null)
 is "$out" "data
 writable" "the rootfs has a writable layer in the guest (root.readonly = false)"
@@ -77,7 +78,7 @@ for i in 1 2 3 4; do [ -e "$STATE/$(cid par$i)" ] && failed=1; done
 ok $failed "the 4 parallel containers leave no state behind"
 
 make_bundle "$B" sh -c 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done'
-veil run --bundle "$B" "$(cid sig)" >"$TEST_TMP/sig.out" 2>&1 &
+"${VEIL[@]}" run --bundle "$B" "$(cid sig)" >"$TEST_TMP/sig.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do grep -q ready "$TEST_TMP/sig.out" 2>/dev/null && break; sleep 0.1; done
 kill -TERM "$pid"
