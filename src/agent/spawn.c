@@ -12,11 +12,12 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "agent/cgroup.h"
+#include "agent/console.h"
 #include "agent/log.h"
 #include "agent/mountns.h"
 #include "lib/cleanup.h"
@@ -51,13 +52,13 @@ struct setup_failure {
 	char msg[sizeof(((struct veil_error *)0)->msg)];
 };
 
-/* Everything the child needs, prepared by the parent so the child only makes syscalls. */
+/* Everything the child needs, opened by the agent before fork: the child only uses it. */
 struct child_ctx {
 	const struct agent_container *c;
 	const Veil__Agent__V1__Process *proc;
 	bool init;
-	bool terminal;
-	int stdio[3];
+	int stdio[3];   /* without a terminal */
+	int console;    /* with a terminal: socket to send the pty master on, else -1 */
 	int cgroup_procs;
 	int ns_fds[5];  /* exec: namespaces of the init to join, mount last */
 	int ns_types[5];
@@ -78,14 +79,24 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* Runs inside the container's namespaces, where a terminal has to come from. */
 static int setup_stdio(const struct child_ctx *x, veil_err_t *err)
 {
 	if (setsid() < 0)
 		return veil_fail(err, errno, "setsid");
-	if (x->terminal && ioctl(x->stdio[0], TIOCSCTTY, 0) < 0)
+	if (x->console < 0) {
+		for (int i = 0; i < 3; i++)
+			if (dup2(x->stdio[i], i) < 0)
+				return veil_fail(err, errno, "dup2");
+		return 0;
+	}
+	int tty = agent_console_open(x->console, x->proc->console_rows, x->proc->console_cols, err);
+	if (tty < 0)
+		return -1;
+	if (ioctl(tty, TIOCSCTTY, 0) < 0)
 		return veil_fail(err, errno, "setting the controlling terminal");
 	for (int i = 0; i < 3; i++)
-		if (dup2(x->stdio[i], i) < 0)
+		if (dup2(tty, i) < 0)
 			return veil_fail(err, errno, "dup2");
 	return 0;
 }
@@ -190,7 +201,7 @@ __attribute__((noreturn)) static void child_main(const struct child_ctx *x)
 	reset_signals();
 	if (write(x->cgroup_procs, "0", 1) != 1)
 		veil_fail(&err, errno, "joining the container's cgroup");
-	else if (setup_stdio(x, &err) == 0 && enter_namespaces(x, &err) == 0 && set_limits(x->proc, &err) == 0 &&
+	else if (enter_namespaces(x, &err) == 0 && setup_stdio(x, &err) == 0 && set_limits(x->proc, &err) == 0 &&
 		 set_credentials(x->proc, &err) == 0) {
 		int e = exec_program(x->argv, x->envp);
 		if (e == ENOENT)
@@ -205,9 +216,9 @@ __attribute__((noreturn)) static void child_main(const struct child_ctx *x)
 
 /* ---- parent side ---- */
 
-/* The parent's copies of the child's stdio, closed once the child has them. */
+/* The agent's copies of what only the child uses, closed once it has forked. */
 struct child_fds {
-	int fds[4];
+	int fds[16];
 	size_t n;
 };
 
@@ -243,28 +254,13 @@ static int make_pipe(bool agent_writes, int *mine, int *theirs, struct child_fds
 	return set_nonblock(*mine, err);
 }
 
-static int open_terminal(const Veil__Agent__V1__ExecProcessRequest *req, struct agent_process *p, int stdio[3],
-			 struct child_fds *k, veil_err_t *err)
+/* The master the child sent: output is drained even without a stream, or the
+ * process would block on a full pty. Separate fds for output and input, so each
+ * closes on its own schedule. */
+static int configure_terminal(const Veil__Agent__V1__ExecProcessRequest *req, struct agent_process *p, veil_err_t *err)
 {
-	p->tty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	char name[64];
-	if (p->tty < 0 || grantpt(p->tty) < 0 || unlockpt(p->tty) < 0 || ptsname_r(p->tty, name, sizeof(name)) != 0)
-		return veil_fail(err, errno, "allocating a pty");
-	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (slave < 0)
-		return veil_fail(err, errno, "open %s", name);
-	stdio[0] = stdio[1] = stdio[2] = keep(k, slave);
-	const Veil__Agent__V1__Process *proc = req->process;
-	if (proc->console_rows != 0 && proc->console_cols != 0) {
-		struct winsize ws = { .ws_row = (unsigned short)proc->console_rows,
-				      .ws_col = (unsigned short)proc->console_cols };
-		if (ioctl(p->tty, TIOCSWINSZ, &ws) < 0)
-			return veil_fail(err, errno, "setting the terminal size");
-	}
 	if (set_nonblock(p->tty, err) < 0)
 		return -1;
-	/* Separate fds for output and input, so each closes on its own schedule. The
-	 * output is drained even without a stream, or the process would block on a full pty. */
 	p->out[0].fd = fcntl(p->tty, F_DUPFD_CLOEXEC, 3);
 	if (p->out[0].fd < 0 || (req->stdin_stream != 0 && (p->in.fd = fcntl(p->tty, F_DUPFD_CLOEXEC, 3)) < 0))
 		return veil_fail(err, errno, "dup");
@@ -287,8 +283,8 @@ static int open_pipes(const Veil__Agent__V1__ExecProcessRequest *req, struct age
 	return 0;
 }
 
-static int open_init_namespaces(const struct agent_container *c, pid_t init, struct child_ctx *x, int *pidns,
-				veil_err_t *err)
+static int open_init_namespaces(const struct agent_container *c, pid_t init, struct child_ctx *x, struct child_fds *k,
+				int *pidns, veil_err_t *err)
 {
 	static const struct {
 		int flag;
@@ -303,7 +299,7 @@ static int open_init_namespaces(const struct agent_container *c, pid_t init, str
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return veil_fail(err, errno, "open %s", path);
-		x->ns_fds[x->n_ns] = fd;
+		x->ns_fds[x->n_ns] = keep(k, fd);
 		x->ns_types[x->n_ns++] = order[i].flag;
 	}
 	if (c->ns_flags & CLONE_NEWPID) {
@@ -382,16 +378,48 @@ static pid_t fork_child(struct child_ctx *x, int pidns, int *code, veil_err_t *e
 	return pid;
 }
 
+/* A socket pair for the terminal: the agent's end in *mine, the child's into k. */
+static int make_console_socket(int *mine, int *theirs, struct child_fds *k, veil_err_t *err)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return veil_fail(err, errno, "socketpair");
+	*mine = sv[0];
+	*theirs = keep(k, sv[1]);
+	return 0;
+}
+
+/* Receives the child's terminal, then its setup report. */
+static int await_child(int console, int status, pid_t pid, const Veil__Agent__V1__ExecProcessRequest *req,
+		       struct agent_process *p, int *code, veil_err_t *err)
+{
+	if (console >= 0) {
+		int got = agent_console_receive(console, SETUP_TIMEOUT_MS, &p->tty, err);
+		if (got < 0 || (got == 1 && configure_terminal(req, p, err) < 0)) {
+			kill(pid, SIGKILL);
+			return -1;
+		}
+		/* got == 0: the child failed before it had a terminal; its report says why. */
+	}
+	if (await_exec(status, pid, code, err) < 0)
+		return -1;
+	if (console >= 0 && p->tty < 0) {
+		*code = VEIL_RPC_INTERNAL;
+		return veil_fail(err, 0, "the process started without its terminal");
+	}
+	return 0;
+}
+
 int agent_spawn(struct agent_container *c, const Veil__Agent__V1__ExecProcessRequest *req, struct agent_process *p,
 		int *code, veil_err_t *err)
 {
 	*code = VEIL_RPC_INTERNAL;
 	const Veil__Agent__V1__Process *proc = req->process;
-	struct child_ctx x = { .c = c, .proc = proc, .init = req->exec_id[0] == '\0', .terminal = proc->terminal,
-			       .cgroup_procs = -1, .status = -1 };
+	struct child_ctx x = { .c = c, .proc = proc, .init = req->exec_id[0] == '\0', .console = -1 };
 	struct child_fds k = { .n = 0 };
 	cleanup_close int pidns = -1;
-	cleanup_close int status_read = -1;
+	cleanup_close int console = -1;
+	cleanup_close int status = -1;
 	cleanup_free char **argv = null_terminated(proc->args, proc->n_args);
 	cleanup_free char **envp = null_terminated(proc->env, proc->n_env);
 	x.argv = argv;
@@ -400,28 +428,28 @@ int agent_spawn(struct agent_container *c, const Veil__Agent__V1__ExecProcessReq
 	p->out[1].stream = req->stderr_stream;
 	p->in.stream = req->stdin_stream;
 
-	int fds[2] = { -1, -1 };
+	int fds[2];
 	int rc = argv && envp ? 0 : veil_fail(err, ENOMEM, "argv");
 	if (rc == 0)
-		rc = proc->terminal ? open_terminal(req, p, x.stdio, &k, err) : open_pipes(req, p, x.stdio, &k, err);
+		rc = proc->terminal ? make_console_socket(&console, &x.console, &k, err)
+				    : open_pipes(req, p, x.stdio, &k, err);
 	if (rc == 0 && (x.cgroup_procs = agent_cgroup_open_procs(c->id, err)) < 0)
 		rc = -1;
-	if (rc == 0 && !x.init)
-		rc = open_init_namespaces(c, agent_container_process(c, "")->pid, &x, &pidns, err);
+	if (rc == 0) {
+		keep(&k, x.cgroup_procs);
+		if (!x.init)
+			rc = open_init_namespaces(c, agent_container_process(c, "")->pid, &x, &k, &pidns, err);
+	}
 	if (rc == 0 && pipe2(fds, O_CLOEXEC) < 0)
 		rc = veil_fail(err, errno, "pipe");
-	status_read = fds[0];
-	x.status = fds[1];
+	if (rc == 0) {
+		status = fds[0];
+		x.status = keep(&k, fds[1]);
+	}
 	pid_t pid = rc == 0 ? fork_child(&x, pidns, code, err) : -1;
-
+	/* The child has its copies; the agent's must go, or EOF on the status pipe never comes. */
 	release(&k);
-	for (size_t i = 0; i < x.n_ns; i++)
-		close(x.ns_fds[i]);
-	if (x.cgroup_procs >= 0)
-		close(x.cgroup_procs);
-	if (x.status >= 0)
-		close(x.status);
-	if (pid < 0 || await_exec(status_read, pid, code, err) < 0)
+	if (pid < 0 || await_child(console, status, pid, req, p, code, err) < 0)
 		return -1;
 	p->pid = pid;
 	return 0;

@@ -33,6 +33,22 @@ struct veil_verb {
 };
 
 int veil_verb_run(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_create(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_start(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_state(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_kill(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_delete(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_exec(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_ps(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_list(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_pause(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_resume(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_features(struct veil_cli *cli, int argc, char **argv);
+
+/* Verb bodies that other verbs reuse (run --detach is create + start). */
+int veil_cli_create(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,
+		    const char *console_socket);
+int veil_cli_start(struct veil_cli *cli, const char *id);
 int veil_verb_env(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_check(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_spec(struct veil_cli *cli, int argc, char **argv);

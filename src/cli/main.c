@@ -9,9 +9,20 @@
 
 static const struct veil_verb verbs[] = {
 	{ "check", "check that this host can run veil", veil_verb_check },
+	{ "create", "create a container (its VM boots; the process waits for start)", veil_verb_create },
+	{ "delete", "delete a container and its VM", veil_verb_delete },
 	{ "env", "show the effective configuration, host capabilities and accelerator", veil_verb_env },
+	{ "exec", "run a process in a running container", veil_verb_exec },
+	{ "features", "show the features this runtime implements (JSON)", veil_verb_features },
+	{ "kill", "send a signal to a container's process", veil_verb_kill },
+	{ "list", "list containers", veil_verb_list },
+	{ "pause", "pause every process of a container (freezes its VM)", veil_verb_pause },
+	{ "ps", "show the host processes that stand for a container's processes", veil_verb_ps },
+	{ "resume", "resume a paused container", veil_verb_resume },
 	{ "run", "create and run a container in a microVM", veil_verb_run },
 	{ "spec", "write a default config.json", veil_verb_spec },
+	{ "start", "start a created container's process", veil_verb_start },
+	{ "state", "show a container's OCI state", veil_verb_state },
 };
 
 static void usage(FILE *out)

@@ -1,149 +1,103 @@
-/* veil run: create a container in a fresh microVM, run its process with the
- * caller's stdio, and exit with its status. */
-#include <errno.h>
-#include <getopt.h>
-#include <signal.h>
+/* veil run: create and start a container. In the foreground (the default)
+ * this process is the container's monitor and exits with its status; with
+ * --detach it is `veil create` + `veil start`. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <termios.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
+#include "cli/container.h"
 #include "lib/cleanup.h"
+#include "lib/console.h"
+#include "lib/fsutil.h"
+#include "lib/hooks.h"
+#include "lib/log.h"
 #include "lib/sandbox.h"
-#include "lib/stdio_relay.h"
 
-struct raw_tty {
-	int fd;
-	struct termios saved;
-};
-
-static void tty_restore(struct raw_tty *t)
+static int run_foreground(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,
+			  const char *console_socket, bool keep)
 {
-	if (t->fd >= 0)
-		tcsetattr(t->fd, TCSADRAIN, &t->saved);
-}
-
-/* The guest's pty does the line discipline; the host terminal must pass bytes through. */
-static void tty_make_raw(struct raw_tty *t, int fd)
-{
-	t->fd = -1;
-	if (!isatty(fd) || tcgetattr(fd, &t->saved) < 0)
-		return;
-	struct termios raw = t->saved;
-	cfmakeraw(&raw);
-	raw.c_oflag |= OPOST; /* keep \n -> \r\n on the host side of the relay */
-	if (tcsetattr(fd, TCSADRAIN, &raw) == 0)
-		t->fd = fd;
-}
-
-/* Signals are taken synchronously through a signalfd so they can be
- * forwarded to the container instead of killing veil mid-way. */
-static int block_signals(veil_err_t *err)
-{
-	static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-	sigset_t set;
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&set, forwarded[i]);
-	signal(SIGPIPE, SIG_IGN);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return veil_fail(err, errno, "sigprocmask");
-	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		return veil_fail(err, errno, "signalfd");
-	return fd;
-}
-
-static int exec_init(struct veil_sandbox *sb, const struct oci_process *process, struct veil_relay *relay,
-		     veil_err_t *err)
-{
-	Veil__Agent__V1__ExecProcessRequest req = VEIL__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
-	Veil__Agent__V1__Process proc;
-	veil_process_msg_from_oci(&proc, process);
-	req.container_id = sb->id;
-	req.exec_id = (char *)"";
-	req.process = &proc;
-	req.stdin_stream = relay->stdin_stream;
-	req.stdout_stream = relay->stdout_stream;
-	req.stderr_stream = relay->stderr_stream;
-	ProtobufCMessage *resp = NULL;
-	int rc = veil_agent_call(&sb->agent, VEIL_METHOD_EXEC_PROCESS, &req.base, &resp, sb->request_timeout_ms, err);
-	veil_process_msg_release(&proc);
-	if (rc < 0)
-		return veil_fail_context(err, "starting the container process");
-	protobuf_c_message_free_unpacked(resp, NULL);
-	return 0;
-}
-
-static void usage(FILE *out)
-{
-	fprintf(out, "usage: veil run [--bundle DIR] ID\n");
+	veil_err_t err = NULL;
+	struct veil_launch l;
+	int signal_fd = -1;
+	if (veil_validate_id(id, &err) < 0)
+		return veil_cli_report(&err);
+	if (veil_cli_load_bundle(cli, &l, bundle, &err) < 0 ||
+	    veil_launch_stdio(&l, console_socket, false, &err) < 0 ||
+	    (signal_fd = veil_monitor_block_signals(&err)) < 0) {
+		veil_launch_release(&l);
+		return veil_cli_report(&err);
+	}
+	const char *root = veil_cli_state_dir(cli);
+	if (veil_claim_id(root, id, &err) < 0) {
+		veil_launch_release(&l);
+		return veil_cli_report(&err);
+	}
+	struct veil_raw_tty raw = { .fd = -1 };
+	if (l.spec.process->terminal && console_socket == NULL)
+		veil_tty_make_raw(&raw, STDIN_FILENO);
+	struct veil_monitor_opts o;
+	veil_launch_opts(cli, &l, id, &o);
+	o.start_now = true;
+	o.signal_fd = signal_fd;
+	int rc = pid_file ? veil_cli_write_pid_file(pid_file, getpid(), &err) : 0;
+	if (rc == 0)
+		rc = veil_monitor_run(&o, &err);
+	veil_tty_restore(&raw);
+	if (rc >= 0) {
+		char status[64];
+		snprintf(status, sizeof(status), "stopped");
+		struct veil_state s = { .id = (char *)id, .bundle = l.bundle, .rootfs = l.rootfs, .created = status };
+		json_object *st = veil_state_oci_json(&s, "stopped");
+		veil_err_t hook_err = NULL;
+		if (veil_hooks_run("poststop", l.spec.hooks_poststop, l.spec.n_poststop, json_object_to_json_string(st),
+				   &hook_err) < 0)
+			log_warn("%s", hook_err->msg);
+		veil_error_free(&hook_err);
+		json_object_put(st);
+	}
+	cleanup_free char *dir = veil_state_dir(root, id);
+	if (rc < 0 || !keep)
+		veil_remove_tree(dir);
+	veil_launch_release(&l);
+	close(signal_fd);
+	return rc < 0 ? veil_cli_report(&err) : rc;
 }
 
 int veil_verb_run(struct veil_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, 'b' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "console-socket", required_argument, NULL, 'c' },
+		{ "keep", no_argument, NULL, 'k' },
+		{ "no-pivot", no_argument, NULL, 'n' },
+		{ "no-new-keyring", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *bundle = ".";
+	const char *bundle = ".", *pid_file = NULL, *console_socket = NULL, *id;
+	bool detach = false, keep = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+b:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+b:dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': bundle = optarg; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 1;
+		case 'd': detach = true; break;
+		case 'p': pid_file = optarg; break;
+		case 'c': console_socket = optarg; break;
+		case 'k': keep = true; break;
+		case 'n': case 'K': break;
+		case 'h':
+			printf("usage: veil run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] [--keep] ID\n");
+			return 0;
+		default: fprintf(stderr, "veil run: unknown option\n"); return 1;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "veil run: expected exactly one container ID\n");
+	if (veil_cli_require_id("run", argc, argv, &id) < 0)
 		return 1;
-	}
-	const char *id = argv[optind];
-
-	veil_err_t err = NULL;
-	if (veil_validate_id(id, &err) < 0 || veil_cli_config(cli, &err) < 0)
-		return veil_cli_report(&err);
-	struct oci_spec spec = { 0 };
-	if (oci_spec_load_bundle(bundle, &spec, &err) < 0)
-		return veil_cli_report(&err);
-	int rc = 1;
-	cleanup_free char *rootfs = oci_spec_rootfs_path(&spec, bundle);
-	cleanup_close int signal_fd = -1;
-	if (spec.process == NULL) {
-		veil_fail(&err, 0, "config.json: process is required to run a container");
-		goto out_spec;
-	}
-	if (rootfs == NULL) {
-		veil_fail(&err, errno, "resolving the rootfs of bundle %s", bundle);
-		goto out_spec;
-	}
-	if ((signal_fd = block_signals(&err)) < 0)
-		goto out_spec;
-
-	struct veil_sandbox sb;
-	if (veil_sandbox_create(&sb, &cli->cfg, veil_cli_state_dir(cli), id, &spec, rootfs, signal_fd, &err) < 0)
-		goto out_spec;
-
-	struct raw_tty tty = { .fd = -1 };
-	if (spec.process->terminal)
-		tty_make_raw(&tty, STDIN_FILENO);
-	struct veil_relay relay;
-	veil_relay_init(&relay, &sb.agent, sb.id, "", spec.process->terminal, STDIN_FILENO, STDOUT_FILENO,
-			STDERR_FILENO);
-	struct veil_exit_status status;
-	if (exec_init(&sb, spec.process, &relay, &err) == 0 && veil_relay_run(&relay, signal_fd, &status, &err) == 0)
-		rc = veil_exit_status_code(&status);
-	tty_restore(&tty);
-	veil_sandbox_destroy(&sb);
-out_spec:
-	oci_spec_free(&spec);
-	if (err != NULL)
-		return veil_cli_report(&err);
-	return rc;
+	if (!detach)
+		return run_foreground(cli, id, bundle, pid_file, console_socket, keep);
+	int rc = veil_cli_create(cli, id, bundle, pid_file, console_socket);
+	return rc != 0 ? rc : veil_cli_start(cli, id);
 }

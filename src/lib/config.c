@@ -272,8 +272,8 @@ static int fail_unknown(const struct toml_table *t, const struct table_spec *spe
 static int apply_table(const struct toml_table *t, const struct table_spec *spec, struct veil_config *cfg,
 		       veil_err_t *err)
 {
-	/* Unknown names first, in document order, so a typo is reported as such
-	 * rather than as a missing setting. */
+	/* Before applying anything: a misspelt key would otherwise leave its
+	 * setting at the default without a word. */
 	const struct toml_member *m;
 	for (size_t i = 0; (m = toml_member_at(t, i)) != NULL; i++)
 		if (!is_known(spec, m))

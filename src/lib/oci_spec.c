@@ -526,6 +526,26 @@ int oci_spec_parse(const char *json_text, size_t len, struct oci_spec *spec, vei
 	return 0;
 }
 
+int oci_process_parse(const char *json_text, size_t len, struct oci_process **out, veil_err_t *err)
+{
+	*out = NULL;
+	if (len > OCI_SPEC_MAX_SIZE)
+		return veil_fail(err, 0, "config.json: process larger than %zu MiB", OCI_SPEC_MAX_SIZE >> 20);
+	cleanup_json json_object *doc = NULL;
+	if (parse_json(json_text, len, &doc, err) < 0)
+		return -1;
+	struct jfield top = { .v = doc, .name = "process" };
+	struct oci_process *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return veil_fail(err, ENOMEM, "process");
+	if (parse_process(top, p, err) < 0) {
+		oci_process_free(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
 static void free_strings(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -543,7 +563,7 @@ static void free_hooks(struct oci_hook *hooks, size_t n)
 	free(hooks);
 }
 
-static void free_process(struct oci_process *p)
+void oci_process_free(struct oci_process *p)
 {
 	if (p == NULL)
 		return;
@@ -562,7 +582,7 @@ void oci_spec_free(struct oci_spec *spec)
 	free(spec->oci_version);
 	free(spec->root_path);
 	free(spec->hostname);
-	free_process(spec->process);
+	oci_process_free(spec->process);
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		struct oci_mount *m = &spec->mounts[i];
 		free(m->destination);

@@ -94,6 +94,10 @@ int oci_spec_load_bundle(const char *bundle_dir, struct oci_spec *spec, veil_err
  * out of memory, the working directory is unknown or spec has no root. */
 char *oci_spec_rootfs_path(const struct oci_spec *spec, const char *bundle_dir);
 void oci_spec_free(struct oci_spec *spec);
+/* Parses a standalone process object (runc exec --process FILE); error
+ * messages name fields as "process.args" etc. */
+int oci_process_parse(const char *json_text, size_t len, struct oci_process **out, veil_err_t *err);
+void oci_process_free(struct oci_process *p);
 /* What `veil spec` writes: runc's default config.json with hostname "veil".
  * A malloc'd, tab-indented JSON string without a final newline; NULL if
  * out of memory. */

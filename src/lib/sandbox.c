@@ -18,6 +18,21 @@
 
 #define ROOTFS_SERIAL "veil-rootfs"
 
+int veil_claim_id(const char *state_dir, const char *id, veil_err_t *err)
+{
+	if (veil_validate_id(id, err) < 0 || veil_mkdir_p(state_dir, 0711, err) < 0)
+		return -1;
+	cleanup_free char *dir = NULL;
+	if (asprintf(&dir, "%s/%s", state_dir, id) < 0)
+		return veil_fail(err, ENOMEM, "state directory");
+	if (mkdir(dir, 0700) < 0) {
+		if (errno == EEXIST)
+			return veil_fail(err, 0, "container with id exists: %s", id);
+		return veil_fail(err, errno, "creating %s", dir);
+	}
+	return 0;
+}
+
 int veil_validate_id(const char *id, veil_err_t *err)
 {
 	size_t len = strlen(id);
@@ -181,8 +196,27 @@ void veil_process_msg_release(Veil__Agent__V1__Process *msg)
 	msg->rlimits = NULL;
 }
 
-static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, int signal_fd, veil_err_t *err)
+/* As Kata sizes a sandbox: the container's limits on top of the VM's own baseline. */
+static void vm_size(const struct veil_config *cfg, const struct oci_spec *spec, uint32_t *memory_mib, uint32_t *vcpus)
 {
+	const int64_t mib = 1 << 20;
+	*memory_mib = cfg->qemu.default_memory;
+	if (spec->memory_limit > 0 && spec->memory_limit / mib < 64 * 1024)
+		*memory_mib += (uint32_t)((spec->memory_limit + mib - 1) / mib);
+	*vcpus = cfg->qemu.default_vcpus;
+	if (spec->cpu_quota > 0 && spec->cpu_period > 0) {
+		uint64_t extra = ((uint64_t)spec->cpu_quota + spec->cpu_period - 1) / spec->cpu_period;
+		*vcpus += extra < 64 ? (uint32_t)extra : 64;
+	}
+	if (*vcpus > 64)
+		*vcpus = 64;
+}
+
+static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
+		   int signal_fd, veil_err_t *err)
+{
+	uint32_t memory_mib, vcpus;
+	vm_size(cfg, spec, &memory_mib, &vcpus);
 	struct veil_host_caps caps;
 	struct veil_accel_decision accel;
 	veil_host_probe(cfg, &caps);
@@ -201,8 +235,8 @@ static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, int s
 		.kernel = cfg->qemu.kernel,
 		.initrd = cfg->qemu.initrd,
 		.machine = cfg->qemu.machine_type,
-		.memory_mib = cfg->qemu.default_memory,
-		.vcpus = cfg->qemu.default_vcpus,
+		.memory_mib = memory_mib,
+		.vcpus = vcpus,
 		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
 		.use_kvm = accel.use_kvm,
 		.pvm_host = caps.pvm,
@@ -232,21 +266,15 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 	if (asprintf(&sb->dir, "%s/%s", state_dir, id) < 0 || asprintf(&sb->image_path, "%s/rootfs.erofs", sb->dir) < 0 ||
 	    asprintf(&sb->console_log, "%s/console.log", sb->dir) < 0 || sb->id == NULL)
 		abort();
-	if (veil_mkdir_p(state_dir, 0711, err) < 0)
-		return -1;
-	if (mkdir(sb->dir, 0700) < 0) {
-		if (errno == EEXIST)
-			return veil_fail(err, 0, "container with id exists: %s", id);
-		return veil_fail(err, errno, "creating %s", sb->dir);
-	}
-	sb->dir_created = true;
+	if (access(sb->dir, W_OK) < 0)
+		return veil_fail(err, errno, "state directory %s", sb->dir);
 
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (veil_rootfs_image_build(rootfs, sb->image_path, err) < 0)
 		goto fail;
 	long long t_image = elapsed_ms(&t0);
-	if (boot_vm(sb, cfg, signal_fd, err) < 0)
+	if (boot_vm(sb, cfg, spec, signal_fd, err) < 0)
 		goto fail;
 	long long t_ready = elapsed_ms(&t0);
 	if (create_container(sb, spec, err) < 0)
@@ -263,10 +291,10 @@ void veil_sandbox_destroy(struct veil_sandbox *sb)
 {
 	if (sb->vm.hv != NULL)
 		sb->vm.hv->teardown(&sb->vm);
+	sb->vm.hv = NULL;
 	veil_agent_client_release(&sb->agent);
-	if (sb->dir_created)
-		veil_remove_tree(sb->dir);
-	sb->dir_created = false;
+	if (sb->image_path != NULL)
+		unlink(sb->image_path);
 	free(sb->id);
 	free(sb->dir);
 	free(sb->image_path);

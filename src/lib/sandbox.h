@@ -21,15 +21,19 @@ struct veil_sandbox {
 	struct veil_vm vm;
 	struct veil_agent_client agent;
 	int request_timeout_ms;
-	bool dir_created;
 };
 
 /* runc's rule for container IDs, minus characters QEMU's options treat specially. */
 int veil_validate_id(const char *id, veil_err_t *err);
 
-/* Creates the state directory (EEXIST: the ID is taken), builds the rootfs
- * image, boots the VM, waits for the agent and creates the container in it.
- * signal_fd (or -1) aborts the waits. On failure everything is undone. */
+/* Validates the ID and creates its state directory: the directory is the
+ * claim on the ID ("container with id exists" if taken). */
+int veil_claim_id(const char *state_dir, const char *id, veil_err_t *err);
+
+/* In the claimed state directory: builds the rootfs image, boots the VM
+ * (sized from linux.resources), waits for the agent and creates the container
+ * in it. signal_fd (or -1) aborts the waits. On failure the VM and image are
+ * gone; the directory is the caller's. */
 int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, const char *state_dir,
 			const char *id, const struct oci_spec *spec, const char *rootfs, int signal_fd,
 			veil_err_t *err);
@@ -39,7 +43,8 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 void veil_process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci_process *p);
 void veil_process_msg_release(Veil__Agent__V1__Process *msg);
 
-/* Kills the VM and removes every file of the sandbox. Safe on a partly created one. */
+/* Kills the VM and removes its disk image; the state directory is the caller's.
+ * Safe on a partly created sandbox, idempotent. */
 void veil_sandbox_destroy(struct veil_sandbox *sb);
 
 #endif

@@ -1,5 +1,5 @@
-/* Relays one guest process's stdio between host fds and the agent, forwards
- * signals to it, and waits for its exit status. */
+/* One guest process's stdio: host fds on one side, agent streams on the
+ * other. The owner's event loop routes agent frames and stdin readiness here. */
 #ifndef VEIL_STDIO_RELAY_H
 #define VEIL_STDIO_RELAY_H
 
@@ -23,24 +23,35 @@ struct veil_relay {
 	int out_fd;
 	int err_fd;
 	uint32_t stdin_stream, stdout_stream, stderr_stream;
-	/* internal state */
 	uint32_t stdin_credit;
 	bool stdin_done;
 	bool out_broken, err_broken;
-	uint32_t wait_request;
+	uint32_t wait_request; /* 0 until veil_relay_wait was sent */
 	bool exited;
 	struct veil_exit_status status;
-	veil_err_t wait_err;
 };
 
-/* Assigns stream ids for the process's stdio and takes over the agent's
- * events: call before ExecProcess, whose output may precede its reply. */
+/* Assigns the process's stream ids: call before ExecProcess. */
 void veil_relay_init(struct veil_relay *r, struct veil_agent_client *agent, const char *container_id,
 		     const char *exec_id, bool terminal, int in_fd, int out_fd, int err_fd);
+/* Fills an ExecProcess request's stream ids from the relay. */
+void veil_relay_set_streams(const struct veil_relay *r, Veil__Agent__V1__ExecProcessRequest *req);
 
-/* Runs until the process exits. Signals read from signal_fd are forwarded
- * (SIGWINCH becomes a terminal resize). */
-int veil_relay_run(struct veil_relay *r, int signal_fd, struct veil_exit_status *status, veil_err_t *err);
+/* Frame routing: each returns true if the frame belonged to this relay. */
+bool veil_relay_on_data(struct veil_relay *r, uint32_t stream, const uint8_t *buf, size_t len);
+bool veil_relay_on_window(struct veil_relay *r, uint32_t stream, uint32_t credit);
+bool veil_relay_on_response(struct veil_relay *r, uint32_t request_id, const uint8_t *payload, size_t len);
+
+/* The fd to poll for stdin, or -1 while there is nothing to forward. */
+int veil_relay_stdin_fd(const struct veil_relay *r);
+int veil_relay_forward_stdin(struct veil_relay *r, veil_err_t *err);
+
+/* Asks the agent for the exit status; it arrives through veil_relay_on_response. */
+int veil_relay_wait(struct veil_relay *r, veil_err_t *err);
+/* Best effort, asynchronous. */
+void veil_relay_signal(struct veil_relay *r, int signal, bool all);
+/* Copies the host terminal's size (of in_fd) to the guest pty. */
+void veil_relay_resize(struct veil_relay *r);
 
 /* 128 + signal, or the exit code: what a shell reports. */
 int veil_exit_status_code(const struct veil_exit_status *s);

@@ -410,11 +410,14 @@ __attribute__((format(printf, 4, 5))) static void put(char *buf, size_t size, si
 
 static void put_key(char *buf, size_t size, size_t *len, const char *key, size_t key_len)
 {
+	/* Only what fits is shown, so only that decides the quoting: a long key
+	 * must not make every message cost its full length. */
+	size_t visible = key_len < size ? key_len : size;
 	bool bare = key_len > 0;
-	for (size_t i = 0; i < key_len && bare; i++)
+	for (size_t i = 0; i < visible && bare; i++)
 		bare = is_bare_key_char((uint8_t)key[i]);
 	if (bare) {
-		put(buf, size, len, "%.*s", (int)key_len, key);
+		put(buf, size, len, "%.*s", (int)visible, key);
 		return;
 	}
 	put(buf, size, len, "\"");
@@ -939,42 +942,39 @@ static const char *type_name(enum toml_type type)
 	}
 }
 
-static int check_type(const struct toml_node *v, enum toml_type want, const char *path, veil_err_t *err)
+/* Checks the value of `key` (or its item `index`, when index >= 0) and names
+ * it only on failure: building the path costs as much as its keys are long. */
+static int check_value(const struct toml_node *v, enum toml_type want, const struct toml_table *t, const char *key,
+		       long index, veil_err_t *err)
 {
-	if (v->type == want)
+	/* C callers would silently see a string holding U+0000 cut short. */
+	bool cut = v->type == TOML_STRING && strlen(v->str) != v->str_len;
+	if (v->type == want && !cut)
 		return 0;
-	return toml_fail_at(err, v->line, v->col, "%s: expected %s, found %s", path, type_name(want),
-		       type_name(v->type));
+	char path[300];
+	toml_path(t, key, strlen(key), path, 256);
+	if (index >= 0)
+		snprintf(path + strlen(path), sizeof(path) - strlen(path), "[%ld]", index);
+	if (v->type != want)
+		return toml_fail_at(err, v->line, v->col, "%s: expected %s, found %s", path, type_name(want),
+				    type_name(v->type));
+	return toml_fail_at(err, v->line, v->col, "%s: string contains U+0000", path);
 }
 
-/* C callers would silently see a string holding U+0000 cut short. */
-static int check_c_string(const struct toml_node *v, const char *path, veil_err_t *err)
-{
-	if (check_type(v, TOML_STRING, path, err) < 0)
-		return -1;
-	if (strlen(v->str) != v->str_len)
-		return toml_fail_at(err, v->line, v->col, "%s: string contains U+0000", path);
-	return 0;
-}
-
-/* 1 with *out and the key's path, 0 if absent, -1 on a type mismatch. */
+/* 1 with *out, 0 if absent, -1 on a type mismatch. */
 static int lookup(const struct toml_table *t, const char *key, enum toml_type want, const struct toml_node **out,
-		  char path[256], veil_err_t *err)
+		  veil_err_t *err)
 {
 	*out = toml_get(t, key);
 	if (*out == NULL)
 		return 0;
-	toml_path(t, key, strlen(key), path, 256);
-	if (want == TOML_STRING)
-		return check_c_string(*out, path, err) < 0 ? -1 : 1;
-	return check_type(*out, want, path, err) < 0 ? -1 : 1;
+	return check_value(*out, want, t, key, -1, err) < 0 ? -1 : 1;
 }
 
 int toml_get_table(const struct toml_table *t, const char *key, const struct toml_table **out, veil_err_t *err)
 {
 	const struct toml_node *v;
-	char path[256];
-	int rc = lookup(t, key, TOML_TABLE, &v, path, err);
+	int rc = lookup(t, key, TOML_TABLE, &v, err);
 	if (rc == 1)
 		*out = v->table;
 	return rc;
@@ -983,8 +983,7 @@ int toml_get_table(const struct toml_table *t, const char *key, const struct tom
 int toml_get_string(const struct toml_table *t, const char *key, const char **out, veil_err_t *err)
 {
 	const struct toml_node *v;
-	char path[256];
-	int rc = lookup(t, key, TOML_STRING, &v, path, err);
+	int rc = lookup(t, key, TOML_STRING, &v, err);
 	if (rc == 1)
 		*out = v->str;
 	return rc;
@@ -993,8 +992,7 @@ int toml_get_string(const struct toml_table *t, const char *key, const char **ou
 int toml_get_int(const struct toml_table *t, const char *key, int64_t *out, veil_err_t *err)
 {
 	const struct toml_node *v;
-	char path[256];
-	int rc = lookup(t, key, TOML_INT, &v, path, err);
+	int rc = lookup(t, key, TOML_INT, &v, err);
 	if (rc == 1)
 		*out = v->i;
 	return rc;
@@ -1003,8 +1001,7 @@ int toml_get_int(const struct toml_table *t, const char *key, int64_t *out, veil
 int toml_get_bool(const struct toml_table *t, const char *key, bool *out, veil_err_t *err)
 {
 	const struct toml_node *v;
-	char path[256];
-	int rc = lookup(t, key, TOML_BOOL, &v, path, err);
+	int rc = lookup(t, key, TOML_BOOL, &v, err);
 	if (rc == 1)
 		*out = v->b;
 	return rc;
@@ -1013,19 +1010,15 @@ int toml_get_bool(const struct toml_table *t, const char *key, bool *out, veil_e
 int toml_get_string_array(const struct toml_table *t, const char *key, const char ***out, size_t *n, veil_err_t *err)
 {
 	const struct toml_node *v;
-	char path[256];
-	int rc = lookup(t, key, TOML_ARRAY, &v, path, err);
+	int rc = lookup(t, key, TOML_ARRAY, &v, err);
 	if (rc != 1)
 		return rc;
-	for (size_t i = 0; i < v->n_items; i++) {
-		char item[300];
-		snprintf(item, sizeof(item), "%s[%zu]", path, i);
-		if (check_c_string(&v->items[i], item, err) < 0)
+	for (size_t i = 0; i < v->n_items; i++)
+		if (check_value(&v->items[i], TOML_STRING, t, key, (long)i, err) < 0)
 			return -1;
-	}
 	const char **vec = calloc(v->n_items + 1, sizeof(*vec));
 	if (vec == NULL)
-		return toml_fail_at(err, v->line, v->col, "%s: out of memory", path);
+		return toml_fail_at(err, v->line, v->col, "out of memory");
 	for (size_t i = 0; i < v->n_items; i++)
 		vec[i] = v->items[i].str;
 	*out = vec;

@@ -1,0 +1,74 @@
+/* veil kill: send a signal to the container's process (all of them with --all). */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli/container.h"
+
+static int parse_signal(const char *s)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (*s != '\0' && *end == '\0')
+		return n >= 1 && n <= 64 ? (int)n : -1;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (int sig = 1; sig < NSIG; sig++) {
+		const char *name = sigabbrev_np(sig);
+		if (name != NULL && strcasecmp(name, s) == 0)
+			return sig;
+	}
+	return -1;
+}
+
+int veil_cli_kill(struct veil_cli *cli, const char *id, int sig, bool all, const char *exec_id)
+{
+	veil_err_t err = NULL;
+	struct veil_state s;
+	if (veil_cli_load_state(cli, id, &s, &err) < 0)
+		return veil_cli_report(&err);
+	const char *status = veil_state_status(veil_cli_state_dir(cli), &s);
+	veil_state_free(&s);
+	if (strcmp(status, "stopped") == 0) {
+		veil_fail(&err, 0, "container not running");
+		return veil_cli_report(&err);
+	}
+	json_object *req = veil_cli_op("kill");
+	json_object_object_add(req, "signal", json_object_new_int(sig));
+	json_object_object_add(req, "all", json_object_new_boolean(all));
+	if (exec_id != NULL)
+		json_object_object_add(req, "exec_id", json_object_new_string(exec_id));
+	int rc = veil_cli_monitor_call(cli, id, req, NULL, &err);
+	json_object_put(req);
+	return rc < 0 ? veil_cli_report(&err) : 0;
+}
+
+int veil_verb_kill(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ 0 },
+	};
+	bool all = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+a", opts, NULL)) != -1) {
+		if (c != 'a') {
+			fprintf(stderr, "usage: veil kill [--all] ID [SIGNAL]\n");
+			return 1;
+		}
+		all = true;
+	}
+	if (optind >= argc || argc - optind > 2) {
+		fprintf(stderr, "usage: veil kill [--all] ID [SIGNAL]\n");
+		return 1;
+	}
+	int sig = optind + 1 < argc ? parse_signal(argv[optind + 1]) : SIGTERM;
+	if (sig < 0) {
+		fprintf(stderr, "veil: invalid signal %s\n", argv[optind + 1]);
+		return 1;
+	}
+	return veil_cli_kill(cli, argv[optind], sig, all, NULL);
+}

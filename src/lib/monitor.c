@@ -1,0 +1,616 @@
+#include "lib/monitor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/control.h"
+#include "lib/hooks.h"
+#include "lib/log.h"
+#include "lib/sandbox.h"
+#include "lib/state.h"
+#include "lib/stdio_relay.h"
+
+#define MAX_PROCS 64
+#define MAX_CONNS 32
+#define INIT 0
+
+enum status { CREATED, RUNNING, PAUSED, STOPPED };
+static const char *const status_names[] = { "created", "running", "paused", "stopped" };
+
+struct proc {
+	bool used;
+	char exec_id[VEIL_ID_MAX + 8];
+	struct veil_relay relay;
+	int conn;           /* the exec client waiting for the exit status, -1 if none */
+	int fds[3];         /* host fds received for an exec, owned */
+};
+
+struct conn {
+	int fd;             /* -1 when free */
+	pid_t peer;
+};
+
+struct monitor {
+	const struct veil_monitor_opts *o;
+	struct veil_sandbox sb;
+	enum status status;
+	int listen_fd;
+	char *sock_path;
+	struct proc procs[MAX_PROCS];
+	struct conn conns[MAX_CONNS];
+	bool done;
+	struct veil_exit_status init_status;
+};
+
+int veil_monitor_block_signals(veil_err_t *err)
+{
+	static const int taken[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
+		sigaddset(&set, taken[i]);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return veil_fail(err, errno, "sigprocmask");
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return veil_fail(err, errno, "signalfd");
+	return fd;
+}
+
+/* ---- agent frames are routed to the relay they belong to ---- */
+
+static void on_data(void *opaque, uint32_t stream, const uint8_t *buf, size_t len, bool closed)
+{
+	struct monitor *m = opaque;
+	(void)closed;
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (m->procs[i].used && veil_relay_on_data(&m->procs[i].relay, stream, buf, len))
+			return;
+}
+
+static void on_window(void *opaque, uint32_t stream, uint32_t credit)
+{
+	struct monitor *m = opaque;
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (m->procs[i].used && veil_relay_on_window(&m->procs[i].relay, stream, credit))
+			return;
+}
+
+static void on_response(void *opaque, uint32_t request_id, const uint8_t *payload, size_t len)
+{
+	struct monitor *m = opaque;
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (m->procs[i].used && veil_relay_on_response(&m->procs[i].relay, request_id, payload, len))
+			return;
+}
+
+/* ---- processes ---- */
+
+static void proc_release(struct proc *p)
+{
+	for (int i = 0; i < 3; i++)
+		if (p->fds[i] >= 0)
+			close(p->fds[i]);
+	p->used = false;
+}
+
+static struct proc *proc_alloc(struct monitor *m)
+{
+	for (int i = INIT + 1; i < MAX_PROCS; i++) {
+		if (!m->procs[i].used) {
+			struct proc *p = &m->procs[i];
+			memset(p, 0, sizeof(*p));
+			p->used = true;
+			p->conn = -1;
+			p->fds[0] = p->fds[1] = p->fds[2] = -1;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static struct proc *proc_find(struct monitor *m, const char *exec_id)
+{
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (m->procs[i].used && strcmp(m->procs[i].exec_id, exec_id) == 0)
+			return &m->procs[i];
+	return NULL;
+}
+
+static int exec_process(struct monitor *m, struct proc *p, const struct oci_process *process, veil_err_t *err)
+{
+	Veil__Agent__V1__ExecProcessRequest req = VEIL__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
+	Veil__Agent__V1__Process msg;
+	veil_process_msg_from_oci(&msg, process);
+	req.container_id = m->sb.id;
+	req.exec_id = p->exec_id;
+	req.process = &msg;
+	veil_relay_set_streams(&p->relay, &req);
+	ProtobufCMessage *resp = NULL;
+	int rc = veil_agent_call(&m->sb.agent, VEIL_METHOD_EXEC_PROCESS, &req.base, &resp, m->sb.request_timeout_ms,
+				 err);
+	veil_process_msg_release(&msg);
+	if (rc < 0)
+		return -1;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	if (veil_relay_wait(&p->relay, err) < 0)
+		return -1;
+	if (process->terminal)
+		veil_relay_resize(&p->relay);
+	return 0;
+}
+
+static void notify_exit(struct monitor *m, struct proc *p)
+{
+	if (p->conn < 0 || m->conns[p->conn].fd < 0)
+		return;
+	json_object *msg = json_object_new_object();
+	json_object_object_add(msg, "exited", json_object_new_boolean(1));
+	json_object_object_add(msg, "exit_code", json_object_new_int(p->relay.status.exit_code));
+	json_object_object_add(msg, "signal", json_object_new_int(p->relay.status.signal));
+	veil_err_t err = NULL;
+	if (veil_ctl_send(m->conns[p->conn].fd, msg, NULL, 0, &err) < 0)
+		veil_error_free(&err);
+	json_object_put(msg);
+}
+
+/* ---- lifecycle ---- */
+
+static void state_json_text(struct monitor *m, const char *status, char **out)
+{
+	struct veil_state s = {
+		.id = (char *)m->o->id, .bundle = (char *)m->o->bundle, .rootfs = (char *)m->o->rootfs,
+		.created = (char *)"", .pid = getpid(), .annotations = m->o->spec->annotations,
+	};
+	json_object *o = veil_state_oci_json(&s, status);
+	*out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static int run_hooks(struct monitor *m, const char *stage, const struct oci_hook *hooks, size_t n,
+		     veil_err_t *err)
+{
+	if (n == 0)
+		return 0;
+	cleanup_free char *state = NULL;
+	state_json_text(m, status_names[m->status], &state);
+	return veil_hooks_run(stage, hooks, n, state, err);
+}
+
+static int start_init(struct monitor *m, veil_err_t *err)
+{
+	struct proc *init = &m->procs[INIT];
+	if (exec_process(m, init, m->o->spec->process, err) < 0)
+		return veil_fail_context(err, "starting the container process");
+	m->status = RUNNING;
+	/* OCI: a failing poststart hook is logged; the container keeps running. */
+	veil_err_t hook_err = NULL;
+	if (run_hooks(m, "poststart", m->o->spec->hooks_poststart, m->o->spec->n_poststart, &hook_err) < 0)
+		log_warn("%s", hook_err->msg);
+	veil_error_free(&hook_err);
+	return 0;
+}
+
+/* The container is over: every process is reported gone and the VM goes with it. */
+static void stop(struct monitor *m, struct veil_exit_status status)
+{
+	if (m->status == STOPPED)
+		return;
+	m->init_status = status;
+	m->status = STOPPED;
+	for (int i = INIT + 1; i < MAX_PROCS; i++) {
+		struct proc *p = &m->procs[i];
+		if (!p->used)
+			continue;
+		if (!p->relay.exited) {
+			p->relay.exited = true;
+			p->relay.status = (struct veil_exit_status){ .signal = SIGKILL };
+		}
+		notify_exit(m, p);
+		proc_release(p);
+	}
+	veil_sandbox_destroy(&m->sb);
+	m->done = true;
+}
+
+static json_object *handle_kill(struct monitor *m, json_object *req)
+{
+	json_object *v;
+	int sig = json_object_object_get_ex(req, "signal", &v) ? json_object_get_int(v) : SIGTERM;
+	bool all = json_object_object_get_ex(req, "all", &v) && json_object_get_boolean(v);
+	const char *exec_id = json_object_object_get_ex(req, "exec_id", &v) ? json_object_get_string(v) : "";
+	if (sig < 1 || sig > 64)
+		return veil_ctl_error_reply("invalid signal");
+	struct proc *p = proc_find(m, exec_id);
+	if (p == NULL)
+		return veil_ctl_error_reply("no such process");
+	/* A container whose process has not started, or whose VM is frozen, ends with the VM. */
+	if (m->status == CREATED || (m->status == PAUSED && sig == SIGKILL && exec_id[0] == '\0')) {
+		stop(m, (struct veil_exit_status){ .signal = sig });
+		return veil_ctl_ok_reply();
+	}
+	if (m->status == PAUSED || exec_id[0] != '\0') {
+		/* Delivered when the guest runs again; never block on a frozen guest. */
+		veil_relay_signal(&p->relay, sig, all);
+		return veil_ctl_ok_reply();
+	}
+	Veil__Agent__V1__SignalProcessRequest sreq = VEIL__AGENT__V1__SIGNAL_PROCESS_REQUEST__INIT;
+	sreq.container_id = m->sb.id;
+	sreq.exec_id = (char *)exec_id;
+	sreq.signal = (uint32_t)sig;
+	sreq.all = all;
+	ProtobufCMessage *resp = NULL;
+	veil_err_t err = NULL;
+	if (veil_agent_call(&m->sb.agent, VEIL_METHOD_SIGNAL_PROCESS, &sreq.base, &resp, m->sb.request_timeout_ms,
+			    &err) < 0) {
+		json_object *reply = veil_ctl_error_reply(err->msg);
+		veil_error_free(&err);
+		return reply;
+	}
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return veil_ctl_ok_reply();
+}
+
+static json_object *handle_vm_state(struct monitor *m, bool pause)
+{
+	enum status from = pause ? RUNNING : PAUSED;
+	if (m->status != from)
+		return veil_ctl_error_reply(pause ? "container not running" : "container not paused");
+	veil_err_t err = NULL;
+	const struct veil_hypervisor *hv = m->sb.vm.hv;
+	if ((pause ? hv->pause(&m->sb.vm, &err) : hv->resume(&m->sb.vm, &err)) < 0) {
+		json_object *reply = veil_ctl_error_reply(err->msg);
+		veil_error_free(&err);
+		return reply;
+	}
+	m->status = pause ? PAUSED : RUNNING;
+	return veil_ctl_ok_reply();
+}
+
+static json_object *handle_exec(struct monitor *m, int conn, json_object *req, int fds[VEIL_CTL_MAX_FDS])
+{
+	json_object *v;
+	const char *exec_id = json_object_object_get_ex(req, "exec_id", &v) ? json_object_get_string(v) : "";
+	const char *process_json = json_object_object_get_ex(req, "process", &v) ? json_object_get_string(v) : "";
+	veil_err_t err = NULL;
+	if (m->status != RUNNING)
+		return veil_ctl_error_reply("cannot exec in a container that is not running");
+	if (exec_id[0] == '\0' || veil_validate_id(exec_id, &err) < 0 || proc_find(m, exec_id) != NULL) {
+		veil_error_free(&err);
+		return veil_ctl_error_reply("invalid or duplicate exec id");
+	}
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
+		return veil_ctl_error_reply("exec needs three stdio fds");
+	struct oci_process *process = NULL;
+	if (oci_process_parse(process_json, strlen(process_json), &process, &err) < 0) {
+		json_object *reply = veil_ctl_error_reply(err->msg);
+		veil_error_free(&err);
+		return reply;
+	}
+	struct proc *p = proc_alloc(m);
+	if (p == NULL) {
+		oci_process_free(process);
+		return veil_ctl_error_reply("too many processes in the container");
+	}
+	snprintf(p->exec_id, sizeof(p->exec_id), "%s", exec_id);
+	memcpy(p->fds, fds, sizeof(p->fds));
+	fds[0] = fds[1] = fds[2] = -1;
+	p->conn = conn;
+	veil_relay_init(&p->relay, &m->sb.agent, m->sb.id, p->exec_id, process->terminal, p->fds[0], p->fds[1],
+			p->fds[2]);
+	int rc = exec_process(m, p, process, &err);
+	oci_process_free(process);
+	if (rc < 0) {
+		json_object *reply = veil_ctl_error_reply(err->msg);
+		veil_error_free(&err);
+		proc_release(p);
+		return reply;
+	}
+	return veil_ctl_ok_reply();
+}
+
+static json_object *handle_ps(struct monitor *m)
+{
+	json_object *pids = json_object_new_array();
+	json_object_array_add(pids, json_object_new_int(getpid()));
+	for (int i = INIT + 1; i < MAX_PROCS; i++) {
+		struct proc *p = &m->procs[i];
+		if (p->used && !p->relay.exited && p->conn >= 0 && m->conns[p->conn].fd >= 0)
+			json_object_array_add(pids, json_object_new_int(m->conns[p->conn].peer));
+	}
+	json_object *reply = veil_ctl_ok_reply();
+	json_object_object_add(reply, "pids", pids);
+	return reply;
+}
+
+static json_object *handle_request(struct monitor *m, int conn, json_object *req, int fds[VEIL_CTL_MAX_FDS])
+{
+	json_object *v;
+	const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
+	if (strcmp(op, "state") == 0) {
+		json_object *reply = veil_ctl_ok_reply();
+		json_object_object_add(reply, "status", json_object_new_string(status_names[m->status]));
+		return reply;
+	}
+	if (strcmp(op, "start") == 0) {
+		if (m->status != CREATED)
+			return veil_ctl_error_reply(m->status == STOPPED ? "cannot start a container that has stopped"
+									 : "cannot start an already running container");
+		veil_err_t err = NULL;
+		if (start_init(m, &err) < 0) {
+			json_object *reply = veil_ctl_error_reply(err->msg);
+			veil_error_free(&err);
+			stop(m, (struct veil_exit_status){ .exit_code = 1 });
+			return reply;
+		}
+		return veil_ctl_ok_reply();
+	}
+	if (strcmp(op, "kill") == 0)
+		return handle_kill(m, req);
+	if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)
+		return handle_vm_state(m, strcmp(op, "pause") == 0);
+	if (strcmp(op, "exec") == 0)
+		return handle_exec(m, conn, req, fds);
+	if (strcmp(op, "resize") == 0) {
+		struct proc *p = proc_find(m, json_object_object_get_ex(req, "exec_id", &v) ? json_object_get_string(v) : "");
+		if (p != NULL)
+			veil_relay_resize(&p->relay);
+		return veil_ctl_ok_reply();
+	}
+	if (strcmp(op, "ps") == 0)
+		return handle_ps(m);
+	return veil_ctl_error_reply("unknown request");
+}
+
+/* ---- control connections ---- */
+
+static void conn_close(struct monitor *m, int i)
+{
+	close(m->conns[i].fd);
+	m->conns[i].fd = -1;
+	for (int p = 0; p < MAX_PROCS; p++)
+		if (m->procs[p].used && m->procs[p].conn == i)
+			m->procs[p].conn = -1;
+}
+
+static void accept_conn(struct monitor *m)
+{
+	veil_err_t err = NULL;
+	pid_t peer;
+	int fd = veil_ctl_accept(m->listen_fd, &peer, &err);
+	if (fd < 0) {
+		log_warn("%s", err->msg);
+		veil_error_free(&err);
+		return;
+	}
+	for (int i = 0; i < MAX_CONNS; i++) {
+		if (m->conns[i].fd < 0) {
+			m->conns[i] = (struct conn){ .fd = fd, .peer = peer };
+			return;
+		}
+	}
+	log_warn("too many control connections; refusing pid %d", peer);
+	close(fd);
+}
+
+static void serve_conn(struct monitor *m, int i)
+{
+	json_object *req = NULL;
+	int fds[VEIL_CTL_MAX_FDS];
+	veil_err_t err = NULL;
+	if (veil_ctl_recv(m->conns[i].fd, &req, fds, 0, &err) < 0 || req == NULL) {
+		if (err != NULL)
+			log_warn("control: %s", err->msg);
+		veil_error_free(&err);
+		conn_close(m, i);
+		return;
+	}
+	json_object *reply = handle_request(m, i, req, fds);
+	for (int f = 0; f < VEIL_CTL_MAX_FDS; f++)
+		if (fds[f] >= 0)
+			close(fds[f]);
+	if (m->conns[i].fd >= 0 && veil_ctl_send(m->conns[i].fd, reply, NULL, 0, &err) < 0) {
+		veil_error_free(&err);
+		conn_close(m, i);
+	}
+	json_object_put(reply);
+	json_object_put(req);
+}
+
+/* ---- signals ---- */
+
+static void take_signal(struct monitor *m)
+{
+	struct signalfd_siginfo si;
+	if (read(m->o->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	int sig = (int)si.ssi_signo;
+	if (sig == SIGWINCH) {
+		veil_relay_resize(&m->procs[INIT].relay);
+		return;
+	}
+	if (m->status == RUNNING || m->status == PAUSED) {
+		log_debug("forwarding signal %d to container %s", sig, m->o->id);
+		veil_relay_signal(&m->procs[INIT].relay, sig, false);
+	} else if (m->status == CREATED) {
+		stop(m, (struct veil_exit_status){ .signal = sig });
+	}
+}
+
+/* ---- the loop ---- */
+
+enum { PFD_AGENT, PFD_VM, PFD_SIGNAL, PFD_LISTEN, PFD_CONNS, PFD_STDIN = PFD_CONNS + MAX_CONNS,
+       PFD_COUNT = PFD_STDIN + MAX_PROCS };
+
+static int loop_once(struct monitor *m, veil_err_t *err)
+{
+	struct pollfd pfds[PFD_COUNT];
+	pfds[PFD_AGENT] = (struct pollfd){ .fd = m->sb.agent.fd, .events = POLLIN };
+	pfds[PFD_VM] = (struct pollfd){ .fd = m->sb.vm.pidfd, .events = POLLIN };
+	pfds[PFD_SIGNAL] = (struct pollfd){ .fd = m->o->signal_fd, .events = POLLIN };
+	pfds[PFD_LISTEN] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
+	for (int i = 0; i < MAX_CONNS; i++)
+		pfds[PFD_CONNS + i] = (struct pollfd){ .fd = m->conns[i].fd, .events = POLLIN };
+	for (int i = 0; i < MAX_PROCS; i++) {
+		struct proc *p = &m->procs[i];
+		/* A frozen guest cannot take input; leave it in the pipe. */
+		int fd = p->used && m->status == RUNNING ? veil_relay_stdin_fd(&p->relay) : -1;
+		pfds[PFD_STDIN + i] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+	if (poll(pfds, PFD_COUNT, -1) < 0)
+		return errno == EINTR ? 0 : veil_fail(err, errno, "poll");
+
+	if (pfds[PFD_AGENT].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (veil_agent_pump(&m->sb.agent, err) < 0)
+			return -1;
+	} else if (pfds[PFD_VM].revents & POLLIN) {
+		return veil_fail(err, 0, "the VM exited while the container was running");
+	}
+	if (pfds[PFD_SIGNAL].revents & POLLIN)
+		take_signal(m);
+	if (m->done)
+		return 0;
+	if (pfds[PFD_LISTEN].revents & POLLIN)
+		accept_conn(m);
+	for (int i = 0; i < MAX_CONNS && !m->done; i++)
+		if (m->conns[i].fd >= 0 && (pfds[PFD_CONNS + i].revents & (POLLIN | POLLHUP | POLLERR)))
+			serve_conn(m, i);
+	for (int i = 0; i < MAX_PROCS && !m->done; i++) {
+		struct proc *p = &m->procs[i];
+		if (p->used && (pfds[PFD_STDIN + i].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    veil_relay_forward_stdin(&p->relay, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Exit statuses that arrived: execs are reported to their clients, the init ends the container. */
+static void reap(struct monitor *m)
+{
+	for (int i = INIT + 1; i < MAX_PROCS; i++) {
+		struct proc *p = &m->procs[i];
+		if (p->used && p->relay.exited) {
+			notify_exit(m, p);
+			proc_release(p);
+		}
+	}
+	if (m->procs[INIT].relay.exited)
+		stop(m, m->procs[INIT].relay.status);
+}
+
+static void report_ready(const struct veil_monitor_opts *o, const char *error)
+{
+	if (o->ready_fd < 0)
+		return;
+	char msg[1100];
+	int n = snprintf(msg, sizeof(msg), "%s%s\n", error ? "error: " : "ok", error ? error : "");
+	(void)!write(o->ready_fd, msg, (size_t)n);
+	close(o->ready_fd);
+}
+
+/* Until the creator has recorded us (pid file, state), dying with it is what
+ * keeps a killed `veil create` from leaving a VM behind. */
+static void wait_for_ack(const struct veil_monitor_opts *o)
+{
+	if (o->ack_fd < 0)
+		return;
+	char byte;
+	ssize_t n;
+	do
+		n = read(o->ack_fd, &byte, 1);
+	while (n < 0 && errno == EINTR);
+	close(o->ack_fd);
+	if (n == 1)
+		prctl(PR_SET_PDEATHSIG, 0);
+}
+
+static int write_state(struct monitor *m, veil_err_t *err)
+{
+	char created[64];
+	veil_rfc3339_now(created, sizeof(created));
+	struct veil_state s = {
+		.id = (char *)m->o->id, .bundle = (char *)m->o->bundle, .rootfs = (char *)m->o->rootfs,
+		.created = created, .pid = getpid(), .pid_start = veil_process_start_time(getpid()),
+		.annotations = m->o->spec->annotations,
+	};
+	return veil_state_write(m->o->root, &s, err);
+}
+
+static int create(struct monitor *m, veil_err_t *err)
+{
+	const struct veil_monitor_opts *o = m->o;
+	const struct oci_spec *spec = o->spec;
+	if (write_state(m, err) < 0)
+		return -1;
+	if (veil_sandbox_create(&m->sb, o->cfg, o->root, o->id, spec, o->rootfs, o->signal_fd, err) < 0)
+		return -1;
+	m->sb.agent.events = (struct veil_agent_events){
+		.opaque = m, .data = on_data, .window = on_window, .response = on_response,
+	};
+	struct proc *init = &m->procs[INIT];
+	init->used = true;
+	init->conn = -1;
+	init->fds[0] = init->fds[1] = init->fds[2] = -1;
+	veil_relay_init(&init->relay, &m->sb.agent, m->sb.id, "", spec->process->terminal, o->stdio[0], o->stdio[1],
+			o->stdio[2]);
+	m->sock_path = veil_state_file(o->root, o->id, "monitor.sock");
+	if ((m->listen_fd = veil_ctl_listen(m->sock_path, err)) < 0)
+		return -1;
+	m->status = CREATED;
+	if (run_hooks(m, "createRuntime", spec->hooks_create_runtime, spec->n_create_runtime, err) < 0 ||
+	    run_hooks(m, "createContainer", spec->hooks_create_container, spec->n_create_container, err) < 0 ||
+	    run_hooks(m, "prestart", spec->hooks_prestart, spec->n_prestart, err) < 0)
+		return -1;
+	return 0;
+}
+
+int veil_monitor_run(const struct veil_monitor_opts *o, veil_err_t *err)
+{
+	struct monitor m = { .o = o, .listen_fd = -1 };
+	veil_vm_init(&m.sb.vm);
+	veil_agent_client_init(&m.sb.agent, -1, -1, -1);
+	for (int i = 0; i < MAX_CONNS; i++)
+		m.conns[i].fd = -1;
+
+	int rc = create(&m, err);
+	if (rc == 0 && o->start_now)
+		rc = start_init(&m, err);
+	report_ready(o, rc < 0 ? (*err)->msg : NULL);
+	if (rc < 0) {
+		veil_sandbox_destroy(&m.sb);
+		goto out;
+	}
+	wait_for_ack(o);
+
+	while (!m.done) {
+		veil_err_t loop_err = NULL;
+		if (loop_once(&m, &loop_err) < 0) {
+			log_error("container %s: %s", o->id, loop_err->msg);
+			veil_error_free(&loop_err);
+			stop(&m, (struct veil_exit_status){ .signal = SIGKILL });
+			break;
+		}
+		reap(&m);
+	}
+	rc = veil_exit_status_code(&m.init_status);
+out:
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (m.conns[i].fd >= 0)
+			close(m.conns[i].fd);
+	if (m.listen_fd >= 0) {
+		close(m.listen_fd);
+		unlink(m.sock_path);
+	}
+	free(m.sock_path);
+	return rc;
+}

@@ -1,0 +1,36 @@
+/* The monitor is the host process that stands for a container's init: its
+ * PID is the one written to --pid-file. It owns the VM, relays the stdio of
+ * the container's processes, serves the verbs (start, kill, pause, exec, ...)
+ * on a control socket, and exits with the container's exit status. */
+#ifndef VEIL_MONITOR_H
+#define VEIL_MONITOR_H
+
+#include <stdbool.h>
+
+#include "lib/config.h"
+#include "lib/error.h"
+#include "lib/oci_spec.h"
+
+struct veil_monitor_opts {
+	const struct veil_config *cfg;
+	const char *root;        /* state root; <root>/<id> is already claimed */
+	const char *id;
+	const char *bundle;      /* absolute */
+	const struct oci_spec *spec;
+	const char *rootfs;
+	int stdio[3];            /* the init process's host fds (a pty slave in all three for a terminal) */
+	bool start_now;          /* `veil run`: start the init without waiting for `veil start` */
+	int ready_fd;            /* -1, or where "ok" / "error: ..." is written once created */
+	int ack_fd;              /* -1, or a byte arrives here when the monitor may outlive its creator */
+	int signal_fd;           /* signals the monitor receives, to forward to the container */
+};
+
+/* Runs until the container's init exits (or it is killed, or creation fails).
+ * Returns the code to exit with: the container's status, 128+signal if it was
+ * killed; or -1 with *err if the container could not be created. */
+int veil_monitor_run(const struct veil_monitor_opts *o, veil_err_t *err);
+
+/* The signals a monitor takes through its signal fd rather than dying of them. */
+int veil_monitor_block_signals(veil_err_t *err);
+
+#endif

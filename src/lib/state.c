@@ -1,0 +1,180 @@
+#include "lib/state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/control.h"
+#include "lib/fsutil.h"
+#include "lib/oci_spec.h"
+
+#define STATE_FILE_MAX (1u << 20)
+
+char *veil_state_dir(const char *root, const char *id)
+{
+	char *p;
+	return asprintf(&p, "%s/%s", root, id) < 0 ? NULL : p;
+}
+
+char *veil_state_file(const char *root, const char *id, const char *name)
+{
+	char *p;
+	return asprintf(&p, "%s/%s/%s", root, id, name) < 0 ? NULL : p;
+}
+
+void veil_rfc3339_now(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
+}
+
+unsigned long long veil_process_start_time(pid_t pid)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	/* comm may contain spaces and parentheses: fields resume after the last ')'. */
+	char *p = strrchr(text, ')');
+	if (p == NULL)
+		return 0;
+	unsigned long long start = 0;
+	char state;
+	/* Field 3 is the state, field 22 the start time. */
+	if (sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &state,
+		   &start) != 2 || state == 'Z')
+		return 0;
+	return start;
+}
+
+bool veil_state_monitor_alive(const struct veil_state *s)
+{
+	return s->pid > 0 && s->pid_start != 0 && veil_process_start_time(s->pid) == s->pid_start;
+}
+
+int veil_state_write(const char *root, const struct veil_state *s, veil_err_t *err)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(s->id));
+	json_object_object_add(o, "bundle", json_object_new_string(s->bundle));
+	json_object_object_add(o, "rootfs", json_object_new_string(s->rootfs));
+	json_object_object_add(o, "created", json_object_new_string(s->created));
+	json_object_object_add(o, "pid", json_object_new_int(s->pid));
+	json_object_object_add(o, "pid_start", json_object_new_uint64(s->pid_start));
+	if (s->annotations != NULL)
+		json_object_object_add(o, "annotations", json_object_get(s->annotations));
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	cleanup_free char *path = veil_state_file(root, s->id, "state.json");
+	int rc = veil_write_file_atomic(path, text, strlen(text), err);
+	json_object_put(o);
+	return rc;
+}
+
+static char *dup_string_field(json_object *o, const char *key)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return strdup(json_object_get_string(v));
+}
+
+int veil_state_read(const char *root, const char *id, struct veil_state *s, veil_err_t *err)
+{
+	memset(s, 0, sizeof(*s));
+	cleanup_free char *dir = veil_state_dir(root, id);
+	cleanup_free char *path = veil_state_file(root, id, "state.json");
+	veil_err_t read_err = NULL;
+	cleanup_free char *text = veil_read_file(path, STATE_FILE_MAX, NULL, &read_err);
+	if (text == NULL) {
+		int e = read_err->errnum;
+		veil_error_free(&read_err);
+		if (e == ENOENT && access(dir, F_OK) < 0)
+			return veil_fail(err, ENOENT, "container does not exist");
+		return veil_fail(err, EBADMSG, "container %s: state file missing or unreadable (a crashed create?); "
+					       "delete --force removes it", id);
+	}
+	json_object *o = json_tokener_parse(text);
+	json_object *pid, *start;
+	if (o == NULL || !json_object_object_get_ex(o, "pid", &pid) ||
+	    !json_object_object_get_ex(o, "pid_start", &start)) {
+		json_object_put(o);
+		return veil_fail(err, EBADMSG, "container %s: state file is corrupt; delete --force removes it", id);
+	}
+	s->id = dup_string_field(o, "id");
+	s->bundle = dup_string_field(o, "bundle");
+	s->rootfs = dup_string_field(o, "rootfs");
+	s->created = dup_string_field(o, "created");
+	s->pid = json_object_get_int(pid);
+	s->pid_start = json_object_get_uint64(start);
+	json_object *ann;
+	if (json_object_object_get_ex(o, "annotations", &ann))
+		s->annotations = json_object_get(ann);
+	json_object_put(o);
+	if (s->id == NULL || strcmp(s->id, id) != 0 || s->bundle == NULL || s->created == NULL) {
+		veil_state_free(s);
+		return veil_fail(err, EBADMSG, "container %s: state file is corrupt; delete --force removes it", id);
+	}
+	return 0;
+}
+
+void veil_state_free(struct veil_state *s)
+{
+	free(s->id);
+	free(s->bundle);
+	free(s->rootfs);
+	free(s->created);
+	json_object_put(s->annotations);
+	memset(s, 0, sizeof(*s));
+}
+
+const char *veil_state_status(const char *root, const struct veil_state *s)
+{
+	if (!veil_state_monitor_alive(s))
+		return "stopped";
+	cleanup_free char *sock = veil_state_file(root, s->id, "monitor.sock");
+	json_object *req = json_object_new_object();
+	json_object_object_add(req, "op", json_object_new_string("state"));
+	json_object *reply = NULL;
+	veil_err_t err = NULL;
+	int rc = veil_ctl_call(sock, req, NULL, 0, &reply, &err);
+	json_object_put(req);
+	if (rc < 0) {
+		veil_error_free(&err);
+		/* Alive but not answering: still booting the VM. */
+		return "creating";
+	}
+	static char status[16];
+	json_object *v;
+	snprintf(status, sizeof(status), "%s",
+		 json_object_object_get_ex(reply, "status", &v) ? json_object_get_string(v) : "stopped");
+	json_object_put(reply);
+	return status;
+}
+
+json_object *veil_state_oci_json(const struct veil_state *s, const char *status)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "ociVersion", json_object_new_string(OCI_SPEC_VERSION));
+	json_object_object_add(o, "id", json_object_new_string(s->id));
+	json_object_object_add(o, "pid", json_object_new_int(strcmp(status, "stopped") == 0 ? 0 : s->pid));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	json_object_object_add(o, "bundle", json_object_new_string(s->bundle));
+	json_object_object_add(o, "rootfs", json_object_new_string(s->rootfs ? s->rootfs : ""));
+	json_object_object_add(o, "created", json_object_new_string(s->created));
+	json_object_object_add(o, "owner", json_object_new_string(""));
+	json_object_object_add(o, "annotations",
+			       s->annotations ? json_object_get(s->annotations) : json_object_new_object());
+	return o;
+}
