@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,7 +98,7 @@ void veil_launch_opts(struct veil_cli *cli, struct veil_launch *l, const char *i
 {
 	*o = (struct veil_monitor_opts){
 		.cfg = &cli->cfg, .root = veil_cli_state_dir(cli), .id = id, .bundle = l->bundle, .spec = &l->spec,
-		.rootfs = l->rootfs, .stdio = { l->stdio[0], l->stdio[1], l->stdio[2] }, .ready_fd = -1, .ack_fd = -1,
+		.rootfs = l->rootfs, .stdio = { l->stdio[0], l->stdio[1], l->stdio[2] }, .creator_fd = -1,
 		.signal_fd = -1,
 	};
 }
@@ -105,7 +106,7 @@ void veil_launch_opts(struct veil_cli *cli, struct veil_launch *l, const char *i
 /* The monitor process: it outlives `veil create` and is reaped by whoever
  * reaps orphans of the caller (conmon and the shim are subreapers). */
 static void __attribute__((noreturn)) monitor_child(struct veil_cli *cli, struct veil_launch *l, const char *id,
-						    int ready_fd, int ack_fd, pid_t creator)
+						    int creator_fd, pid_t creator)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != creator)
@@ -117,11 +118,10 @@ static void __attribute__((noreturn)) monitor_child(struct veil_cli *cli, struct
 	veil_err_t err = NULL;
 	struct veil_monitor_opts o;
 	veil_launch_opts(cli, l, id, &o);
-	o.ready_fd = ready_fd;
-	o.ack_fd = ack_fd;
+	o.creator_fd = creator_fd;
 	o.signal_fd = veil_monitor_block_signals(&err);
 	if (o.signal_fd < 0) {
-		(void)!write(ready_fd, "error: signals\n", 15);
+		(void)!write(creator_fd, "error: signals\n", 15);
 		_exit(1);
 	}
 	int rc = veil_monitor_run(&o, &err);
@@ -158,45 +158,33 @@ static int read_verdict(int fd, veil_err_t *err)
 int veil_cli_spawn_monitor(struct veil_cli *cli, struct veil_launch *l, const char *id, const char *pid_file,
 			   veil_err_t *err)
 {
-	int ready[2], ack[2];
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		return veil_fail(err, errno, "pipe");
-	if (pipe2(ack, O_CLOEXEC) < 0) {
-		close(ready[0]);
-		close(ready[1]);
-		return veil_fail(err, errno, "pipe");
-	}
+	int pair[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+		return veil_fail(err, errno, "socketpair");
 	pid_t creator = getpid();
 	pid_t pid = fork();
 	if (pid < 0) {
-		veil_fail(err, errno, "fork");
-		goto fail_pipes;
+		close(pair[0]);
+		close(pair[1]);
+		return veil_fail(err, errno, "fork");
 	}
 	if (pid == 0) {
-		close(ready[0]);
-		close(ack[1]);
-		monitor_child(cli, l, id, ready[1], ack[0], creator);
+		close(pair[0]);
+		monitor_child(cli, l, id, pair[1], creator);
 	}
-	close(ready[1]);
-	close(ack[0]);
-	int rc = read_verdict(ready[0], err);
-	close(ready[0]);
+	close(pair[1]);
+	cleanup_close int monitor = pair[0];
+	int rc = read_verdict(monitor, err);
 	if (rc == 0 && pid_file != NULL)
 		rc = veil_cli_write_pid_file(pid_file, pid, err);
-	if (rc == 0 && write(ack[1], "k", 1) != 1)
-		rc = veil_fail(err, errno, "releasing the container monitor");
-	close(ack[1]);
+	char confirm;
+	if (rc == 0 && (write(monitor, "k", 1) != 1 || read(monitor, &confirm, 1) != 1))
+		rc = veil_fail(err, 0, "the container monitor died while being released");
 	if (rc < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 	}
 	return rc;
-fail_pipes:
-	close(ready[0]);
-	close(ready[1]);
-	close(ack[0]);
-	close(ack[1]);
-	return -1;
 }
 
 int veil_cli_load_state(struct veil_cli *cli, const char *id, struct veil_state *s, veil_err_t *err)

@@ -47,7 +47,9 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 	veil_strv_push(argv, "-name");
 	veil_strv_pushf(argv, "veil-%s,debug-threads=on", cfg->name);
 	veil_strv_push(argv, "-machine");
-	/* microvm without ACPI finds its virtio-mmio devices on the kernel command line, which QEMU fills in. */
+	/* microvm without ACPI finds its virtio-mmio devices on the kernel command line, which QEMU fills in.
+	 * Without ACPI's MADT the guest brings up one CPU whatever -smp says; microvm with ACPI and
+	 * virtio-mmio devices hung at boot here (QEMU 7.2), so SMP guests are a known gap. */
 	if (strcmp(cfg->machine, "microvm") == 0)
 		veil_strv_push(argv, "microvm,acpi=off,x-option-roms=off");
 	else

@@ -1,24 +1,40 @@
 #include "error.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int veil_fail(veil_err_t *err, int errnum, const char *fmt, ...)
+static int vfail(veil_err_t *err, int errnum, bool append_strerror, const char *fmt, va_list ap)
 {
 	if (err == NULL || *err != NULL)
 		return -1;
 	struct veil_error *e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		abort();
-	va_list ap;
-	va_start(ap, fmt);
 	int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-	va_end(ap);
-	if (errnum != 0 && n >= 0 && (size_t)n < sizeof(e->msg))
+	if (append_strerror && errnum != 0 && n >= 0 && (size_t)n < sizeof(e->msg))
 		snprintf(e->msg + n, sizeof(e->msg) - (size_t)n, ": %s", strerror(errnum));
 	e->errnum = errnum;
 	*err = e;
+	return -1;
+}
+
+int veil_fail(veil_err_t *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(err, errnum, true, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int veil_fail_tagged(veil_err_t *err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(err, errnum, false, fmt, ap);
+	va_end(ap);
 	return -1;
 }
 

@@ -510,28 +510,30 @@ static void reap(struct monitor *m)
 
 static void report_ready(const struct veil_monitor_opts *o, const char *error)
 {
-	if (o->ready_fd < 0)
+	if (o->creator_fd < 0)
 		return;
 	char msg[1100];
 	int n = snprintf(msg, sizeof(msg), "%s%s\n", error ? "error: " : "ok", error ? error : "");
-	(void)!write(o->ready_fd, msg, (size_t)n);
-	close(o->ready_fd);
+	(void)!write(o->creator_fd, msg, (size_t)n);
 }
 
 /* Until the creator has recorded us (pid file, state), dying with it is what
- * keeps a killed `veil create` from leaving a VM behind. */
-static void wait_for_ack(const struct veil_monitor_opts *o)
+ * keeps a killed `veil create` from leaving a VM behind. The creator waits
+ * for our confirmation, so it cannot exit before we stop dying with it. */
+static void release_from_creator(const struct veil_monitor_opts *o)
 {
-	if (o->ack_fd < 0)
+	if (o->creator_fd < 0)
 		return;
 	char byte;
 	ssize_t n;
 	do
-		n = read(o->ack_fd, &byte, 1);
+		n = read(o->creator_fd, &byte, 1);
 	while (n < 0 && errno == EINTR);
-	close(o->ack_fd);
-	if (n == 1)
+	if (n == 1) {
 		prctl(PR_SET_PDEATHSIG, 0);
+		(void)!write(o->creator_fd, "r", 1);
+	}
+	close(o->creator_fd);
 }
 
 static int write_state(struct monitor *m, veil_err_t *err)
@@ -590,7 +592,7 @@ int veil_monitor_run(const struct veil_monitor_opts *o, veil_err_t *err)
 		veil_sandbox_destroy(&m.sb);
 		goto out;
 	}
-	wait_for_ack(o);
+	release_from_creator(o);
 
 	while (!m.done) {
 		veil_err_t loop_err = NULL;

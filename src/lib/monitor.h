@@ -20,8 +20,10 @@ struct veil_monitor_opts {
 	const char *rootfs;
 	int stdio[3];            /* the init process's host fds (a pty slave in all three for a terminal) */
 	bool start_now;          /* `veil run`: start the init without waiting for `veil start` */
-	int ready_fd;            /* -1, or where "ok" / "error: ..." is written once created */
-	int ack_fd;              /* -1, or a byte arrives here when the monitor may outlive its creator */
+	/* -1, or a socket to the creator (`veil create`): the monitor writes "ok"
+	 * or "error: ..." once created, then waits for a byte meaning "recorded",
+	 * stops dying with the creator, and confirms with a byte. */
+	int creator_fd;
 	int signal_fd;           /* signals the monitor receives, to forward to the container */
 };
 

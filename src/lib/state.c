@@ -101,8 +101,8 @@ int veil_state_read(const char *root, const char *id, struct veil_state *s, veil
 		int e = read_err->errnum;
 		veil_error_free(&read_err);
 		if (e == ENOENT && access(dir, F_OK) < 0)
-			return veil_fail(err, ENOENT, "container does not exist");
-		return veil_fail(err, EBADMSG, "container %s: state file missing or unreadable (a crashed create?); "
+			return veil_fail_tagged(err, ENOENT, "container does not exist");
+		return veil_fail_tagged(err, EBADMSG, "container %s: state file missing or unreadable (a crashed create?); "
 					       "delete --force removes it", id);
 	}
 	json_object *o = json_tokener_parse(text);
@@ -110,7 +110,7 @@ int veil_state_read(const char *root, const char *id, struct veil_state *s, veil
 	if (o == NULL || !json_object_object_get_ex(o, "pid", &pid) ||
 	    !json_object_object_get_ex(o, "pid_start", &start)) {
 		json_object_put(o);
-		return veil_fail(err, EBADMSG, "container %s: state file is corrupt; delete --force removes it", id);
+		return veil_fail_tagged(err, EBADMSG, "container %s: state file is corrupt; delete --force removes it", id);
 	}
 	s->id = dup_string_field(o, "id");
 	s->bundle = dup_string_field(o, "bundle");
@@ -124,7 +124,7 @@ int veil_state_read(const char *root, const char *id, struct veil_state *s, veil
 	json_object_put(o);
 	if (s->id == NULL || strcmp(s->id, id) != 0 || s->bundle == NULL || s->created == NULL) {
 		veil_state_free(s);
-		return veil_fail(err, EBADMSG, "container %s: state file is corrupt; delete --force removes it", id);
+		return veil_fail_tagged(err, EBADMSG, "container %s: state file is corrupt; delete --force removes it", id);
 	}
 	return 0;
 }

@@ -1,0 +1,97 @@
+/* The messages of the VM cache, carried as records of lib/control.h (one JSON
+ * object each, fds by SCM_RIGHTS): a client's request to the factory and the
+ * factory's reply, and the records between the factory and each keeper.
+ * Encoders build them; decoders check every field of what arrives, since a
+ * request may come from any process of a permitted uid. */
+#ifndef VEIL_CACHE_WIRE_H
+#define VEIL_CACHE_WIRE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/config.h"
+#include "lib/error.h"
+
+#define CACHE_PATH_MAX 4095
+/* x86 truncates the kernel command line at 2048 bytes, so nothing longer can describe a booted VM. */
+#define CACHE_PARAMS_MAX 2047
+#define CACHE_NAME_MAX 63
+/* [factory] vm_cache_number's upper bound. */
+#define CACHE_MAX_VMS 64
+
+/* What a cached VM must match for a client to take it instead of booting its own. */
+struct cache_shape {
+	const char *kernel;
+	const char *initrd;
+	const char *machine;
+	const char *kernel_params;
+	uint32_t memory_mib;
+	uint32_t vcpus;
+};
+
+/* Borrows the strings from cfg. Fails when cfg cannot describe a VM. */
+int cache_shape_from_config(const struct veil_config *cfg, struct cache_shape *shape, veil_err_t *err);
+bool cache_shape_equal(const struct cache_shape *a, const struct cache_shape *b);
+/* One line naming the first difference, for the client's "cold-boot instead" reason. */
+void cache_shape_diff(const struct cache_shape *want, const struct cache_shape *have, char *out, size_t size);
+
+enum cache_op { CACHE_OP_CLAIM, CACHE_OP_STATUS };
+
+struct cache_request {
+	enum cache_op op;
+	struct cache_shape shape; /* CLAIM only; strings borrowed from the decoded message */
+};
+
+json_object *cache_request_encode(enum cache_op op, const struct cache_shape *shape);
+int cache_request_decode(json_object *msg, struct cache_request *req, veil_err_t *err);
+
+/* Reply to CLAIM. Granted, it carries the VM's lifeline, QMP and agent
+ * channel; a second record carries its pidfd (a record holds at most
+ * VEIL_CTL_MAX_FDS fds). */
+struct cache_claim_reply {
+	bool granted;
+	const char *reason; /* refused: why, borrowed */
+	uint32_t root_ports;
+};
+
+json_object *cache_claim_reply_encode(const struct cache_claim_reply *r);
+int cache_claim_reply_decode(json_object *msg, struct cache_claim_reply *r, veil_err_t *err);
+
+enum cache_vm_state { CACHE_VM_BOOTING, CACHE_VM_PAUSED };
+
+struct cache_vm_status {
+	enum cache_vm_state state;
+	pid_t qemu_pid;       /* 0 while booting */
+	pid_t keeper_pid;
+	uint64_t age_ms;      /* since its boot started */
+	uint32_t boot_ms;     /* start to agent-ready; 0 while booting */
+	uint32_t vcpus;
+	uint32_t memory_mib;
+};
+
+struct cache_status {
+	pid_t pid;
+	uint32_t target;      /* vm_cache_number */
+	uint32_t claimed;     /* VMs handed out since the daemon started */
+	uint32_t failures;    /* boots that failed and VMs lost while pooled */
+	size_t n_vms;
+	struct cache_vm_status vms[CACHE_MAX_VMS];
+};
+
+json_object *cache_status_encode(const struct cache_status *s);
+int cache_status_decode(json_object *msg, struct cache_status *s, veil_err_t *err);
+const char *cache_vm_state_name(enum cache_vm_state state);
+
+/* Keeper -> factory, with the VM's pidfd, QMP and agent channel: booted, agent ready, paused. */
+struct cache_ready {
+	pid_t qemu_pid;
+	uint32_t boot_ms;
+	uint32_t root_ports;
+};
+
+json_object *cache_ready_encode(const struct cache_ready *r);
+int cache_ready_decode(json_object *msg, struct cache_ready *r, veil_err_t *err);
+
+#endif
