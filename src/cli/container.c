@@ -194,6 +194,16 @@ int veil_cli_load_state(struct veil_cli *cli, const char *id, struct veil_state 
 	return veil_state_read(veil_cli_state_dir(cli), id, s, err);
 }
 
+int veil_cli_container_status(struct veil_cli *cli, const char *id, const char **status, veil_err_t *err)
+{
+	struct veil_state s;
+	if (veil_cli_load_state(cli, id, &s, err) < 0)
+		return -1;
+	*status = veil_state_status(veil_cli_state_dir(cli), &s);
+	veil_state_free(&s);
+	return 0;
+}
+
 int veil_cli_monitor_call(struct veil_cli *cli, const char *id, json_object *req, json_object **reply,
 			  veil_err_t *err)
 {

@@ -36,6 +36,8 @@ int veil_cli_spawn_monitor(struct veil_cli *cli, struct veil_launch *l, const ch
 int veil_cli_write_pid_file(const char *path, pid_t pid, veil_err_t *err);
 
 int veil_cli_load_state(struct veil_cli *cli, const char *id, struct veil_state *s, veil_err_t *err);
+/* The container's status ("created", "running", "paused", "stopped", ...). */
+int veil_cli_container_status(struct veil_cli *cli, const char *id, const char **status, veil_err_t *err);
 /* One request to the container's monitor; reply may be NULL. */
 int veil_cli_monitor_call(struct veil_cli *cli, const char *id, json_object *req, json_object **reply,
 			  veil_err_t *err);

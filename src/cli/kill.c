@@ -26,11 +26,9 @@ static int parse_signal(const char *s)
 int veil_cli_kill(struct veil_cli *cli, const char *id, int sig, bool all, const char *exec_id)
 {
 	veil_err_t err = NULL;
-	struct veil_state s;
-	if (veil_cli_load_state(cli, id, &s, &err) < 0)
+	const char *status;
+	if (veil_cli_container_status(cli, id, &status, &err) < 0)
 		return veil_cli_report(&err);
-	const char *status = veil_state_status(veil_cli_state_dir(cli), &s);
-	veil_state_free(&s);
 	if (strcmp(status, "stopped") == 0) {
 		veil_fail(&err, 0, "container not running");
 		return veil_cli_report(&err);

@@ -12,11 +12,10 @@ static int vm_state_verb(struct veil_cli *cli, int argc, char **argv, const char
 	    veil_cli_require_id(op, argc, argv, &id) < 0)
 		return 1;
 	veil_err_t err = NULL;
-	struct veil_state s;
-	if (veil_cli_load_state(cli, id, &s, &err) < 0)
+	const char *status;
+	if (veil_cli_container_status(cli, id, &status, &err) < 0)
 		return veil_cli_report(&err);
-	bool alive = veil_state_monitor_alive(&s);
-	veil_state_free(&s);
+	bool alive = strcmp(status, "stopped") != 0;
 	if (!alive) {
 		veil_fail(&err, 0, "container not running");
 		return veil_cli_report(&err);

@@ -25,11 +25,10 @@ int veil_verb_ps(struct veil_cli *cli, int argc, char **argv)
 	if (veil_cli_require_id("ps", argc, argv, &id) < 0)
 		return 1;
 	veil_err_t err = NULL;
-	struct veil_state s;
-	if (veil_cli_load_state(cli, id, &s, &err) < 0)
+	const char *status;
+	if (veil_cli_container_status(cli, id, &status, &err) < 0)
 		return veil_cli_report(&err);
-	bool alive = veil_state_monitor_alive(&s);
-	veil_state_free(&s);
+	bool alive = strcmp(status, "stopped") != 0;
 	json_object *pids = NULL, *reply = NULL;
 	if (alive) {
 		json_object *req = veil_cli_op("ps");
