@@ -56,8 +56,9 @@ int veil_cli_delete(struct veil_cli *cli, const char *id, bool force)
 	veil_err_t err = NULL;
 	struct veil_state s;
 	if (veil_cli_load_state(cli, id, &s, &err) < 0) {
-		/* A create that crashed midway leaves a directory without a usable state: force removes it. */
-		if (!force || err->errnum != EBADMSG)
+		/* As runc: with --force, a container that is not there is already deleted, and one
+		 * whose create crashed midway (a directory without a usable state) is removed. */
+		if (!force || (err->errnum != EBADMSG && err->errnum != ENOENT))
 			return veil_cli_report(&err);
 		veil_error_free(&err);
 		cleanup_free char *dir = veil_state_dir(veil_cli_state_dir(cli), id);

@@ -102,6 +102,19 @@ static bool is_bind_mount(const struct oci_mount *m)
 	return false;
 }
 
+/* Propagation relative to the host, and crun's copy-up hints, have no meaning
+ * in a guest that shares no mount with the host: dropped rather than refused. */
+static bool option_meaningful_in_guest(const char *opt)
+{
+	static const char *const host_only[] = { "private", "rprivate", "shared", "rshared", "slave", "rslave",
+						 "unbindable", "runbindable", "tmpcopyup", "notmpcopyup",
+						 "copy-symlink" };
+	for (size_t i = 0; i < sizeof(host_only) / sizeof(host_only[0]); i++)
+		if (strcmp(opt, host_only[i]) == 0)
+			return false;
+	return true;
+}
+
 static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec, veil_err_t *err)
 {
 	Veil__Agent__V1__CreateContainerRequest req = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
@@ -113,8 +126,13 @@ static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec
 	cleanup_free Veil__Agent__V1__Mount *mounts = calloc(spec->n_mounts + 1, sizeof(*mounts));
 	cleanup_free Veil__Agent__V1__Mount **mount_ptrs = calloc(spec->n_mounts + 1, sizeof(*mount_ptrs));
 	cleanup_free char **ns = calloc(spec->n_namespaces + 1, sizeof(*ns));
-	if (mounts == NULL || mount_ptrs == NULL || ns == NULL)
+	size_t n_options = 0;
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		n_options += spec->mounts[i].n_options;
+	cleanup_free char **options = calloc(n_options + 1, sizeof(*options));
+	if (mounts == NULL || mount_ptrs == NULL || ns == NULL || options == NULL)
 		return veil_fail(err, ENOMEM, "create container");
+	char **next_option = options;
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct oci_mount *m = &spec->mounts[i];
 		if (is_bind_mount(m)) {
@@ -128,8 +146,11 @@ static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec
 		/* cgroup v1 does not exist in the guest; the container sees its v2 subtree. */
 		out->type = m->type == NULL ? (char *)"" : strcmp(m->type, "cgroup") == 0 ? (char *)"cgroup2" : m->type;
 		out->source = m->source ? m->source : out->type;
-		out->options = m->options;
-		out->n_options = m->n_options;
+		out->options = next_option;
+		for (size_t o = 0; o < m->n_options; o++)
+			if (option_meaningful_in_guest(m->options[o]))
+				out->options[out->n_options++] = m->options[o];
+		next_option += out->n_options;
 		mount_ptrs[req.n_mounts++] = out;
 	}
 	req.mounts = mount_ptrs;
