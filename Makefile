@@ -27,7 +27,7 @@ PROTO_GEN_C = $(BUILD)/gen/agent.pb-c.c
 PROTO_GEN_H = $(BUILD)/gen/agent.pb-c.h
 PROTO_SRC = src/proto/frame.c src/proto/rpc.c
 
-LIB_SRC = $(wildcard src/lib/*.c)
+LIB_SRC = $(wildcard src/lib/*.c) $(wildcard src/cache/*.c)
 HV_SRC = $(wildcard src/hv/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 AGENT_SRC = $(wildcard src/agent/*.c)
@@ -122,6 +122,7 @@ install: all
 	install -D -m 0755 $(BUILD)/veil $(DESTDIR)$(PREFIX)/bin/veil
 	install -D -m 0644 $(KERNEL) $(DESTDIR)$(DATADIR)/vmlinux
 	install -D -m 0644 $(INITRD) $(DESTDIR)$(DATADIR)/initrd.img
+	install -D -m 0644 config/veil-factory.service $(DESTDIR)/lib/systemd/system/veil-factory.service
 	sed -e 's|@KERNEL@|$(DATADIR)/vmlinux|' -e 's|@INITRD@|$(DATADIR)/initrd.img|' config/configuration.toml.in \
 		| install -D -m 0644 /dev/stdin $(DESTDIR)$(DEFAULTS_DIR)/configuration.toml
 

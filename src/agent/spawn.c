@@ -204,9 +204,15 @@ __attribute__((noreturn)) static void child_main(const struct child_ctx *x)
 	else if (enter_namespaces(x, &err) == 0 && setup_stdio(x, &err) == 0 && set_limits(x->proc, &err) == 0 &&
 		 set_credentials(x->proc, &err) == 0) {
 		int e = exec_program(x->argv, x->envp);
-		if (e == ENOENT)
+		/* runc's wording: podman and the shim map it to exit status 127. */
+		if (e == ENOENT && strchr(x->argv[0], '/') == NULL) {
 			f.code = VEIL_RPC_NOT_FOUND;
-		veil_fail(&err, e, "exec \"%s\"", x->argv[0]);
+			veil_fail(&err, 0, "exec: \"%s\": executable file not found in $PATH", x->argv[0]);
+		} else {
+			if (e == ENOENT)
+				f.code = VEIL_RPC_NOT_FOUND;
+			veil_fail(&err, e, "exec: \"%s\"", x->argv[0]);
+		}
 	}
 	snprintf(f.msg, sizeof(f.msg), "%s", err ? err->msg : "process setup failed");
 	ssize_t ignored = write(x->status, &f, sizeof(f));

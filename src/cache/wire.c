@@ -313,7 +313,8 @@ json_object *cache_ready_encode(const struct cache_ready *r)
 int cache_ready_decode(json_object *msg, struct cache_ready *r, veil_err_t *err)
 {
 	const char *what = "keeper ready";
-	if (get_pid(msg, "qemu_pid", &r->qemu_pid, what, err) < 0 || get_u32(msg, "boot_ms", UINT32_MAX, &r->boot_ms, what, err) < 0 ||
+	if (get_pid(msg, "qemu_pid", &r->qemu_pid, what, err) < 0 ||
+	    get_u32(msg, "boot_ms", UINT32_MAX, &r->boot_ms, what, err) < 0 ||
 	    get_u32(msg, "root_ports", 32, &r->root_ports, what, err) < 0)
 		return -1;
 	if (r->qemu_pid <= 0)

@@ -8,6 +8,8 @@
 #include "lib/error.h"
 #include "lib/log.h"
 
+#define VEIL_CLI_MAX_INHERITED 64
+
 struct veil_cli {
 	const char *config_path;
 	const char *root;        /* --root: overrides [runtime] state_dir */
@@ -17,6 +19,8 @@ struct veil_cli {
 	bool systemd_cgroup;
 	struct veil_config cfg;
 	bool cfg_loaded;
+	int inherited_fds[VEIL_CLI_MAX_INHERITED]; /* fds > 2 open when veil started */
+	int n_inherited_fds;
 };
 
 /* Loads the configuration once; --root and --debug take precedence over it. */
@@ -44,6 +48,7 @@ int veil_verb_list(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_pause(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_resume(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_features(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_factory(struct veil_cli *cli, int argc, char **argv);
 
 /* Verb bodies that other verbs reuse (run --detach is create + start). */
 int veil_cli_create(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,

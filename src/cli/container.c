@@ -111,10 +111,18 @@ static void __attribute__((noreturn)) monitor_child(struct veil_cli *cli, struct
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != creator)
 		_exit(1);
+	for (int i = 0; i < cli->n_inherited_fds; i++)
+		close(cli->inherited_fds[i]);
 	/* Off the caller's terminal session: its ^C is not the container's. */
 	setsid();
-	if (l->console_ctty)
+	if (l->console_ctty) {
 		ioctl(l->stdio[0], TIOCSCTTY, 0);
+		/* The pty is the container's stdio; what create inherited must close with
+		 * create, or a caller reading it to EOF (containerd's shim) waits forever. */
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		for (int fd = 0; fd < 3 && devnull >= 0; fd++)
+			dup2(devnull, fd);
+	}
 	veil_err_t err = NULL;
 	struct veil_monitor_opts o;
 	veil_launch_opts(cli, l, id, &o);

@@ -1,8 +1,11 @@
 /* veil: a runc-compatible OCI runtime that runs each container in a microVM. */
+#include <dirent.h>
 #include <getopt.h>
+#include <linux/close_range.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "proto/frame.h"
@@ -13,6 +16,7 @@ static const struct veil_verb verbs[] = {
 	{ "delete", "delete a container and its VM", veil_verb_delete },
 	{ "env", "show the effective configuration, host capabilities and accelerator", veil_verb_env },
 	{ "exec", "run a process in a running container", veil_verb_exec },
+	{ "factory", "run, inspect or stop the VM cache (init, status, destroy)", veil_verb_factory },
 	{ "features", "show the features this runtime implements (JSON)", veil_verb_features },
 	{ "kill", "send a signal to a container's process", veil_verb_kill },
 	{ "list", "list containers", veil_verb_list },
@@ -71,6 +75,23 @@ const char *veil_cli_state_dir(const struct veil_cli *cli)
 	return cli->root ? cli->root : cli->cfg.runtime.state_dir;
 }
 
+/* Callers leak fds (containerd's shim passes its own socket as fd 3): none
+ * may reach QEMU, hooks or mkfs, and a monitor, which outlives its caller,
+ * closes them. The factory's keeper is the one verb that is handed an fd. */
+static void note_inherited_fds(struct veil_cli *cli)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int self = d ? dirfd(d) : -1;
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+		int fd = atoi(e->d_name);
+		if (fd > 2 && fd != self && cli->n_inherited_fds < VEIL_CLI_MAX_INHERITED)
+			cli->inherited_fds[cli->n_inherited_fds++] = fd;
+	}
+	if (d != NULL)
+		closedir(d);
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_CONFIG = 256, OPT_ROOT, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_SHOW_PATHS };
@@ -87,6 +108,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct veil_cli cli = { .log_format = VEIL_LOG_TEXT };
+	note_inherited_fds(&cli);
 	int c;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {

@@ -11,6 +11,7 @@ void veil_vm_init(struct veil_vm *vm)
 	memset(vm, 0, sizeof(*vm));
 	vm->pidfd = -1;
 	vm->agent_fd = -1;
+	vm->lifeline_fd = -1;
 	veil_qmp_init(&vm->qmp);
 }
 

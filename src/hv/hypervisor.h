@@ -32,6 +32,9 @@ struct veil_vm_config {
 	const char *console_log;  /* serial console goes here */
 	const struct veil_disk *disks;
 	size_t n_disks;
+	/* Spare pcie-root-port devices for disks hot-plugged later (VM cache).
+	 * Hot-plug needs PCIe: with any, a microvm becomes a q35 board. */
+	uint32_t pcie_root_ports;
 };
 
 struct veil_vm {
@@ -40,6 +43,9 @@ struct veil_vm {
 	int pidfd;          /* readable when the VMM exits */
 	int agent_fd;       /* host end of the agent channel */
 	struct veil_qmp qmp;
+	int lifeline_fd;    /* cached VM: its keeper kills it once no process holds this; -1 if none */
+	uint32_t root_ports;      /* spare PCIe root ports, rp0.. */
+	uint32_t root_ports_used; /* bit i: rp<i> holds a hot-plugged device */
 };
 
 struct veil_hypervisor {
@@ -50,6 +56,8 @@ struct veil_hypervisor {
 	int (*resume)(struct veil_vm *vm, veil_err_t *err);
 	/* A raw management command; *ret (may be NULL) receives the result object. */
 	int (*command)(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err);
+	/* Adds a disk on a free root port of a VM started with pcie_root_ports. */
+	int (*hotplug_disk)(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err);
 	/* Kills and reaps the VMM, closes every fd. Idempotent, never fails. */
 	void (*teardown)(struct veil_vm *vm);
 };

@@ -2,11 +2,13 @@
  * socketpairs handed to QEMU as fds (no socket files to protect or leak). */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +19,8 @@
 #include "lib/strv.h"
 
 #define QMP_TIMEOUT_MS 10000
+/* SIGKILL takes effect at once; this only bounds a QEMU stuck in the kernel. */
+#define TEARDOWN_WAIT_MS 5000
 
 /* QEMU's option syntax splits on commas; a literal comma is written twice. */
 static char *qemu_escape(const char *s)
@@ -46,14 +50,20 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 	veil_strv_push(argv, cfg->vmm_path);
 	veil_strv_push(argv, "-name");
 	veil_strv_pushf(argv, "veil-%s,debug-threads=on", cfg->name);
+	/* Root ports need PCIe. microvm's PCIe host is reachable only through ECAM,
+	 * which the guest kernel lacks (CONFIG_PCI_MMCONFIG); q35 hot-plugs through
+	 * ACPI with the kernel as it is. */
+	const char *machine = cfg->pcie_root_ports > 0 && strcmp(cfg->machine, "microvm") == 0 ? "q35" : cfg->machine;
+	bool mmio = strcmp(machine, "microvm") == 0;
+	const char *transport = mmio ? "device" : "pci";
 	veil_strv_push(argv, "-machine");
 	/* microvm without ACPI finds its virtio-mmio devices on the kernel command line, which QEMU fills in.
 	 * Without ACPI's MADT the guest brings up one CPU whatever -smp says; microvm with ACPI and
 	 * virtio-mmio devices hung at boot here (QEMU 7.2), so SMP guests are a known gap. */
-	if (strcmp(cfg->machine, "microvm") == 0)
+	if (mmio)
 		veil_strv_push(argv, "microvm,acpi=off,x-option-roms=off");
 	else
-		veil_strv_push(argv, cfg->machine);
+		veil_strv_push(argv, machine);
 	veil_strv_push(argv, "-accel");
 	veil_strv_push(argv, cfg->use_kvm ? "kvm" : "tcg");
 	veil_strv_push(argv, "-cpu");
@@ -67,14 +77,22 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
 		"-chardev", "socket,id=qmp,fd=3", "-mon", "chardev=qmp,mode=control",
-		"-device", "virtio-serial-device,max_ports=2",
 		"-chardev", "socket,id=agent,fd=4",
-		"-device", "virtserialport,chardev=agent,name=veil.agent",
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
-		"-device", "virtio-rng-device,rng=rng0",
 	};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		veil_strv_push(argv, fixed[i]);
+	veil_strv_push(argv, "-device");
+	veil_strv_pushf(argv, "virtio-serial-%s,max_ports=2", transport);
+	veil_strv_push(argv, "-device");
+	veil_strv_push(argv, "virtserialport,chardev=agent,name=veil.agent");
+	veil_strv_push(argv, "-device");
+	veil_strv_pushf(argv, "virtio-rng-%s,rng=rng0", transport);
+	for (uint32_t i = 0; i < cfg->pcie_root_ports; i++) {
+		veil_strv_push(argv, "-device");
+		/* Each port needs its own chassis/slot pair. */
+		veil_strv_pushf(argv, "pcie-root-port,id=rp%u,chassis=%u", i, i + 1);
+	}
 	veil_strv_push(argv, "-chardev");
 	veil_strv_pushf(argv, "file,id=console,path=%s", console);
 	veil_strv_push(argv, "-serial");
@@ -94,7 +112,7 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 		veil_strv_pushf(argv, "if=none,id=disk%zu,file=%s,format=raw,readonly=%s,cache=unsafe", i, path,
 				cfg->disks[i].readonly ? "on" : "off");
 		veil_strv_push(argv, "-device");
-		veil_strv_pushf(argv, "virtio-blk-device,drive=disk%zu,serial=%s", i, cfg->disks[i].serial);
+		veil_strv_pushf(argv, "virtio-blk-%s,drive=disk%zu,serial=%s", transport, i, cfg->disks[i].serial);
 	}
 }
 
@@ -117,11 +135,25 @@ static int fail_with_qemu_stderr(veil_err_t *err, int stderr_fd, const char *wha
 static void qemu_teardown(struct veil_vm *vm)
 {
 	if (vm->pid > 0) {
-		kill(vm->pid, SIGKILL);
-		while (waitpid(vm->pid, NULL, 0) < 0 && errno == EINTR)
+		/* Through the pidfd: a cached VM's QEMU is its keeper's child, reaped
+		 * there, so its pid could be reused by the time we signal it. */
+		if (vm->pidfd >= 0)
+			syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0);
+		else
+			kill(vm->pid, SIGKILL);
+		int rc;
+		while ((rc = waitpid(vm->pid, NULL, 0)) < 0 && errno == EINTR)
 			;
+		if (rc < 0 && errno == ECHILD && vm->pidfd >= 0) {
+			struct pollfd gone = { .fd = vm->pidfd, .events = POLLIN };
+			while (poll(&gone, 1, TEARDOWN_WAIT_MS) < 0 && errno == EINTR)
+				;
+		}
 		vm->pid = 0;
 	}
+	if (vm->lifeline_fd >= 0)
+		close(vm->lifeline_fd);
+	vm->lifeline_fd = -1;
 	if (vm->pidfd >= 0)
 		close(vm->pidfd);
 	vm->pidfd = -1;
@@ -182,6 +214,7 @@ static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 		return -1;
 	}
 	vm->hv = &veil_hypervisor_qemu;
+	vm->root_ports = cfg->pcie_root_ports;
 	vm->pidfd = veil_pidfd_open(vm->pid);
 	if (vm->pidfd < 0) {
 		close(qmp_fd);
@@ -216,11 +249,71 @@ static int qemu_resume(struct veil_vm *vm, veil_err_t *err)
 	return qemu_command(vm, "cont", NULL, NULL, err);
 }
 
+static int free_root_port(const struct veil_vm *vm, veil_err_t *err)
+{
+	for (uint32_t i = 0; i < vm->root_ports && i < 32; i++)
+		if (!(vm->root_ports_used & (1u << i)))
+			return (int)i;
+	return veil_fail(err, ENOSPC, "no free PCIe root port to hot-plug into (the VM has %u)", vm->root_ports);
+}
+
+static void set_str(json_object *o, const char *key, const char *value)
+{
+	json_object_object_add(o, key, json_object_new_string(value));
+}
+
+static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err)
+{
+	int port = free_root_port(vm, err);
+	if (port < 0)
+		return -1;
+	char node[32], id[32], bus[32];
+	snprintf(node, sizeof(node), "hp-drive%d", port);
+	snprintf(id, sizeof(id), "hp-disk%d", port);
+	snprintf(bus, sizeof(bus), "rp%d", port);
+
+	json_object *file = json_object_new_object();
+	set_str(file, "driver", "file");
+	set_str(file, "filename", disk->path);
+	/* cache=unsafe, as the disks given at start. */
+	json_object *cache = json_object_new_object();
+	json_object_object_add(cache, "no-flush", json_object_new_boolean(1));
+	json_object *drive = json_object_new_object();
+	set_str(drive, "driver", "raw");
+	set_str(drive, "node-name", node);
+	json_object_object_add(drive, "read-only", json_object_new_boolean(disk->readonly));
+	json_object_object_add(drive, "cache", cache);
+	json_object_object_add(drive, "file", file);
+	int rc = qemu_command(vm, "blockdev-add", drive, NULL, err);
+	json_object_put(drive);
+	if (rc < 0)
+		return veil_fail_context(err, "hot-plugging %s", disk->path);
+
+	json_object *dev = json_object_new_object();
+	set_str(dev, "driver", "virtio-blk-pci");
+	set_str(dev, "id", id);
+	set_str(dev, "drive", node);
+	set_str(dev, "bus", bus);
+	set_str(dev, "serial", disk->serial);
+	rc = qemu_command(vm, "device_add", dev, NULL, err);
+	json_object_put(dev);
+	if (rc < 0) {
+		json_object *del = json_object_new_object();
+		set_str(del, "node-name", node);
+		qemu_command(vm, "blockdev-del", del, NULL, NULL);
+		json_object_put(del);
+		return veil_fail_context(err, "hot-plugging %s", disk->path);
+	}
+	vm->root_ports_used |= 1u << port;
+	return 0;
+}
+
 const struct veil_hypervisor veil_hypervisor_qemu = {
 	.name = "qemu",
 	.start = qemu_start,
 	.pause = qemu_pause,
 	.resume = qemu_resume,
 	.command = qemu_command,
+	.hotplug_disk = qemu_hotplug_disk,
 	.teardown = qemu_teardown,
 };

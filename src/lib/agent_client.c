@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -209,4 +210,29 @@ int veil_agent_call(struct veil_agent_client *c, enum veil_method m, const Proto
 		return -1;
 	int code;
 	return veil_agent_decode_response(m, payload, len, resp, &code, err);
+}
+
+int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *err)
+{
+	uint8_t entropy[64];
+	if (getrandom(entropy, sizeof(entropy), 0) != (ssize_t)sizeof(entropy))
+		return veil_fail(err, errno, "getrandom");
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	Veil__Agent__V1__HelloRequest req = VEIL__AGENT__V1__HELLO_REQUEST__INIT;
+	req.protocol_version = VEIL_PROTOCOL_VERSION;
+	req.entropy.data = entropy;
+	req.entropy.len = sizeof(entropy);
+	req.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+	ProtobufCMessage *resp = NULL;
+	int rc = veil_agent_call(c, VEIL_METHOD_HELLO, &req.base, &resp, timeout_ms, err);
+	explicit_bzero(entropy, sizeof(entropy));
+	if (rc < 0)
+		return -1;
+	Veil__Agent__V1__HelloResponse *hr = (Veil__Agent__V1__HelloResponse *)resp;
+	rc = hr->protocol_version == VEIL_PROTOCOL_VERSION
+		     ? 0
+		     : veil_fail(err, 0, "agent speaks protocol %u, veil %u", hr->protocol_version, VEIL_PROTOCOL_VERSION);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
 }

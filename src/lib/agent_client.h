@@ -41,6 +41,9 @@ int veil_agent_send(struct veil_agent_client *c, enum veil_method m, const Proto
  * is the method's response message. An agent error becomes *err. */
 int veil_agent_call(struct veil_agent_client *c, enum veil_method m, const ProtobufCMessage *req,
 		    ProtobufCMessage **resp, int timeout_ms, veil_err_t *err);
+/* The handshake: protocol check, fresh entropy for the guest RNG and the host's
+ * clock. Repeated when a pre-booted VM is handed to a new tenant. */
+int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *err);
 /* Decodes a Response envelope for method m (for async responses). */
 int veil_agent_decode_response(enum veil_method m, const uint8_t *payload, size_t len, ProtobufCMessage **resp,
 			       int *code, veil_err_t *err);

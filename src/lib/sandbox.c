@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/cache.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/host.h"
@@ -58,27 +59,11 @@ static long long elapsed_ms(const struct timespec *since)
 
 static int hello(struct veil_sandbox *sb, int timeout_ms, veil_err_t *err)
 {
-	uint8_t entropy[64];
-	if (getrandom(entropy, sizeof(entropy), 0) != (ssize_t)sizeof(entropy))
-		return veil_fail(err, errno, "getrandom");
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	Veil__Agent__V1__HelloRequest req = VEIL__AGENT__V1__HELLO_REQUEST__INIT;
-	req.protocol_version = VEIL_PROTOCOL_VERSION;
-	req.entropy.data = entropy;
-	req.entropy.len = sizeof(entropy);
-	req.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
-	ProtobufCMessage *resp = NULL;
-	if (veil_agent_call(&sb->agent, VEIL_METHOD_HELLO, &req.base, &resp, timeout_ms, err) < 0) {
-		if ((*err)->errnum == ETIMEDOUT)
-			return veil_fail_context(err, "guest never reported ready (agent.dial_timeout = %d s)",
-						 timeout_ms / 1000);
-		return veil_fail_context(err, "waiting for the guest agent");
-	}
-	Veil__Agent__V1__HelloResponse *hr = (Veil__Agent__V1__HelloResponse *)resp;
-	log_debug("agent %s ready, protocol %u", hr->agent_version, hr->protocol_version);
-	protobuf_c_message_free_unpacked(resp, NULL);
-	return 0;
+	if (veil_agent_hello(&sb->agent, timeout_ms, err) == 0)
+		return 0;
+	if ((*err)->errnum == ETIMEDOUT)
+		return veil_fail_context(err, "guest never reported ready (agent.dial_timeout = %d s)", timeout_ms / 1000);
+	return veil_fail_context(err, "waiting for the guest agent");
 }
 
 /* The VM is the isolation boundary: namespaces the guest kernel cannot or
@@ -233,11 +218,42 @@ static void vm_size(const struct veil_config *cfg, const struct oci_spec *spec, 
 		*vcpus = 64;
 }
 
+/* A paused VM of exactly this shape from the factory skips the boot. Returns
+ * 1 when adopted, 0 to cold-boot (one log line says why), -1 on error. */
+static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cfg, uint32_t memory_mib,
+			   uint32_t vcpus, int signal_fd, veil_err_t *err)
+{
+	struct veil_config sized = *cfg;
+	sized.qemu.default_memory = memory_mib;
+	sized.qemu.default_vcpus = vcpus;
+	char why[256];
+	int claimed = veil_cache_claim(&sized, &sb->vm, why, sizeof(why), err);
+	if (claimed <= 0) {
+		if (claimed == 0 && cfg->factory.vm_cache_number > 0)
+			log_info("container %s: cold boot: %s", sb->id, why);
+		return claimed;
+	}
+	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
+	const struct veil_disk rootfs = { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true };
+	veil_err_t adopt_err = NULL;
+	if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, sb->request_timeout_ms, &adopt_err) == 0)
+		return 1;
+	log_warn("container %s: cold boot: the cached VM failed: %s", sb->id, adopt_err->msg);
+	veil_error_free(&adopt_err);
+	sb->vm.hv->teardown(&sb->vm);
+	veil_agent_client_release(&sb->agent);
+	veil_vm_init(&sb->vm);
+	return 0;
+}
+
 static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
 		   int signal_fd, veil_err_t *err)
 {
 	uint32_t memory_mib, vcpus;
 	vm_size(cfg, spec, &memory_mib, &vcpus);
+	int adopted = adopt_cached_vm(sb, cfg, memory_mib, vcpus, signal_fd, err);
+	if (adopted != 0)
+		return adopted < 0 ? -1 : 0;
 	struct veil_host_caps caps;
 	struct veil_accel_decision accel;
 	veil_host_probe(cfg, &caps);

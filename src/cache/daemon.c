@@ -1,0 +1,696 @@
+/* The factory daemon: one poll(2) loop that keeps vm_cache_number keepers
+ * (keeper.c) booting or holding a paused VM, and answers claims and status
+ * requests on the endpoint. Booting happens in the keepers, so a claim is
+ * answered at once even while VMs boot. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/factory.h"
+#include "cache/instance.h"
+#include "lib/cleanup.h"
+#include "lib/control.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "lib/spawn.h"
+#include "lib/strv.h"
+
+#define MAX_CONNS 32
+/* A client sends its request right after connecting; one that does not is dropped. */
+#define CONN_TIMEOUT_MS 2000
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+/* Beyond dial_timeout: QEMU's own start-up (QMP greeting) and slack. */
+#define BOOT_SLACK_MS 15000
+#define STOP_GRACE_MS 5000
+
+enum slot_state { SLOT_IDLE, SLOT_BOOTING, SLOT_READY };
+
+struct slot {
+	enum slot_state state;
+	char name[96];
+	pid_t keeper;          /* 0 when none or reaped */
+	int ctl;               /* our end of the keeper's socketpair: the VM's lifeline */
+	int pidfd, qmp_fd, agent_fd; /* READY: what a claim hands out */
+	pid_t qemu;
+	uint32_t root_ports, boot_ms;
+	long long started_ms;  /* when its boot began */
+	long long retry_at_ms; /* IDLE: no boot before */
+	unsigned failures;     /* in a row, for the back-off */
+};
+
+struct conn {
+	int fd; /* -1: free */
+	long long deadline_ms;
+};
+
+struct daemon {
+	const struct veil_factory_opts *o;
+	struct cache_instance in;
+	struct cache_shape shape;
+	pid_t pid;
+	struct slot slots[CACHE_MAX_VMS];
+	size_t n_slots;
+	struct conn conns[MAX_CONNS];
+	int listen_fd;
+	int signal_fd;
+	unsigned seq;
+	size_t max_booting;
+	long long boot_timeout_ms;
+	uint32_t claimed, failures;
+	unsigned rejected;       /* requests refused since the last warning */
+	long long rejected_logged_ms;
+	bool stopping;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* ---- slots ---- */
+
+static void slot_clear(struct slot *s)
+{
+	close_fd(&s->ctl);
+	close_fd(&s->pidfd);
+	close_fd(&s->qmp_fd);
+	close_fd(&s->agent_fd);
+	s->qemu = 0;
+	s->state = SLOT_IDLE;
+}
+
+/* A VM or boot was lost: kill what remains of it, boot another after a back-off. */
+static void slot_lost(struct daemon *d, struct slot *s, const char *why)
+{
+	log_warn("factory: cached VM %s %s: %s", s->name, s->state == SLOT_READY ? "lost" : "failed to boot", why);
+	/* Not yet reaped, so the pid cannot have been reused. */
+	if (s->keeper > 0)
+		kill(s->keeper, SIGKILL);
+	s->keeper = 0;
+	slot_clear(s);
+	/* A keeper removes its VM's console as it exits, unless it was killed. */
+	char console[PATH_MAX];
+	cache_console_path(&d->in, s->name, console, sizeof(console));
+	unlink(console);
+	s->failures++;
+	d->failures++;
+	unsigned shift = s->failures - 1 < 10 ? s->failures - 1 : 10;
+	long long delay = (long long)BACKOFF_MIN_MS << shift;
+	s->retry_at_ms = now_ms() + (delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS);
+}
+
+static int slot_start(struct daemon *d, struct slot *s, veil_err_t *err)
+{
+	int pair[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		return veil_fail(err, errno, "socketpair");
+	cleanup_close int keeper_end = pair[1];
+	s->ctl = pair[0];
+	cache_vm_name(&d->in, d->pid, ++d->seq, s->name, sizeof(s->name));
+	char console[PATH_MAX];
+	cache_console_path(&d->in, s->name, console, sizeof(console));
+
+	cleanup_strv struct veil_strv argv = { 0 };
+	for (char *const *a = d->o->veil_argv; *a != NULL; a++)
+		veil_strv_push(&argv, *a);
+	static const char *const tail[] = { "factory", "keeper", "--name" };
+	for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
+		veil_strv_push(&argv, tail[i]);
+	veil_strv_push(&argv, s->name);
+	veil_strv_push(&argv, "--console");
+	veil_strv_push(&argv, console);
+	/* Its own session, and no parent-death signal: a claimed VM outlives the factory. */
+	struct veil_spawn_opts opts = {
+		.pass_fds = &keeper_end, .n_pass_fds = 1, .stdout_fd = -1, .stderr_fd = STDERR_FILENO,
+		.new_session = true,
+	};
+	if (veil_spawn(argv.items, &opts, &s->keeper, err) < 0) {
+		close_fd(&s->ctl);
+		return -1;
+	}
+	s->state = SLOT_BOOTING;
+	s->started_ms = now_ms();
+	s->boot_ms = 0;
+	log_debug("factory: booting cached VM %s (keeper %d)", s->name, (int)s->keeper);
+	return 0;
+}
+
+static void on_ready(struct daemon *d, struct slot *s, json_object *msg, int fds[VEIL_CTL_MAX_FDS])
+{
+	struct cache_ready ready;
+	veil_err_t err = NULL;
+	if (cache_ready_decode(msg, &ready, &err) < 0 || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
+		for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
+			close_fd(&fds[i]);
+		slot_lost(d, s, err ? err->msg : "keeper sent no channels");
+		veil_error_free(&err);
+		return;
+	}
+	s->pidfd = fds[0];
+	s->qmp_fd = fds[1];
+	s->agent_fd = fds[2];
+	s->qemu = ready.qemu_pid;
+	s->root_ports = ready.root_ports;
+	s->boot_ms = ready.boot_ms;
+	s->state = SLOT_READY;
+	s->failures = 0;
+	log_info("factory: cached VM %s ready (QEMU %d, agent ready in %u ms)", s->name, (int)s->qemu, s->boot_ms);
+}
+
+static void on_keeper(struct daemon *d, struct slot *s)
+{
+	json_object *msg = NULL;
+	int fds[VEIL_CTL_MAX_FDS];
+	veil_err_t err = NULL;
+	int rc = veil_ctl_recv(s->ctl, &msg, fds, 0, &err);
+	if (rc == 0 && msg != NULL && s->state == SLOT_BOOTING) {
+		on_ready(d, s, msg, fds);
+		json_object_put(msg);
+		return;
+	}
+	/* Anything else from a keeper is noise; only its end matters. */
+	bool ended = rc < 0 || msg == NULL;
+	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
+		close_fd(&fds[i]);
+	json_object_put(msg);
+	veil_error_free(&err);
+	if (ended)
+		slot_lost(d, s, s->state == SLOT_BOOTING ? "its keeper gave up (see the log)" : "its keeper exited");
+}
+
+static void reap(struct daemon *d)
+{
+	pid_t pid;
+	int status;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < d->n_slots; i++) {
+			struct slot *s = &d->slots[i];
+			if (s->keeper != pid)
+				continue;
+			s->keeper = 0;
+			if (s->state != SLOT_IDLE)
+				slot_lost(d, s, "its keeper exited");
+		}
+	}
+}
+
+static size_t count_state(const struct daemon *d, enum slot_state state)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < d->n_slots; i++)
+		n += d->slots[i].state == state;
+	return n;
+}
+
+/* Starts due boots and gives up on boots past their deadline. */
+static void schedule(struct daemon *d, long long now)
+{
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->state == SLOT_BOOTING && now - s->started_ms > d->boot_timeout_ms)
+			slot_lost(d, s, "no agent-ready VM in time");
+	}
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->state != SLOT_IDLE || s->retry_at_ms > now || count_state(d, SLOT_BOOTING) >= d->max_booting)
+			continue;
+		veil_err_t err = NULL;
+		if (slot_start(d, s, &err) < 0) {
+			slot_lost(d, s, err->msg);
+			veil_error_free(&err);
+		}
+	}
+}
+
+/* ---- clients ---- */
+
+/* Refusals are logged, but a flood of them must not flood the log. */
+static void note_rejected(struct daemon *d, const char *why)
+{
+	d->rejected++;
+	long long now = now_ms();
+	if (now - d->rejected_logged_ms < 1000)
+		return;
+	log_warn("factory: refused %u request(s) since the last report; latest: %s", d->rejected, why);
+	d->rejected = 0;
+	d->rejected_logged_ms = now;
+}
+
+static void reply(struct conn *c, json_object *msg, const int *fds, int n_fds)
+{
+	veil_err_t err = NULL;
+	if (veil_ctl_send(c->fd, msg, fds, n_fds, &err) < 0) {
+		log_debug("factory: reply lost: %s", err->msg);
+		veil_error_free(&err);
+	}
+	json_object_put(msg);
+}
+
+static void handle_claim(struct daemon *d, struct conn *c, const struct cache_request *req)
+{
+	struct cache_claim_reply r = { .granted = false };
+	char why[256];
+	if (!cache_shape_equal(&req->shape, &d->shape)) {
+		cache_shape_diff(&req->shape, &d->shape, why, sizeof(why));
+		r.reason = why;
+		reply(c, cache_claim_reply_encode(&r), NULL, 0);
+		return;
+	}
+	struct slot *s = NULL;
+	for (size_t i = 0; i < d->n_slots && s == NULL; i++) {
+		if (d->slots[i].state != SLOT_READY)
+			continue;
+		/* A VM that died since the last poll is not handed out. */
+		struct pollfd exited = { .fd = d->slots[i].pidfd, .events = POLLIN };
+		if (poll(&exited, 1, 0) == 0)
+			s = &d->slots[i];
+		else
+			slot_lost(d, &d->slots[i], "QEMU exited");
+	}
+	if (s == NULL) {
+		snprintf(why, sizeof(why), "pool empty (%zu of %zu VMs booting)", count_state(d, SLOT_BOOTING), d->n_slots);
+		r.reason = why;
+		reply(c, cache_claim_reply_encode(&r), NULL, 0);
+		return;
+	}
+	r.granted = true;
+	r.root_ports = s->root_ports;
+	json_object *msg = cache_claim_reply_encode(&r);
+	const int fds[] = { s->ctl, s->qmp_fd, s->agent_fd };
+	veil_err_t err = NULL;
+	int rc = veil_ctl_send(c->fd, msg, fds, 3, &err);
+	json_object_put(msg);
+	if (rc < 0) {
+		/* Nothing left this process: the VM stays pooled. */
+		log_debug("factory: claim not delivered: %s", err->msg);
+		veil_error_free(&err);
+		return;
+	}
+	/* From here the client holds the lifeline: if it dies, even before
+	 * reading the reply, the VM dies with it. */
+	msg = json_object_new_object();
+	json_object_object_add(msg, "pidfd", json_object_new_boolean(1));
+	reply(c, msg, &s->pidfd, 1);
+	msg = json_object_new_object();
+	json_object_object_add(msg, "claimed", json_object_new_boolean(1));
+	if (veil_ctl_send(s->ctl, msg, NULL, 0, &err) < 0)
+		veil_error_free(&err);
+	json_object_put(msg);
+	log_info("factory: cached VM %s (QEMU %d) claimed", s->name, (int)s->qemu);
+	s->keeper = 0; /* still our child, reaped by reap(); no longer this slot's */
+	slot_clear(s);
+	s->retry_at_ms = now_ms();
+	d->claimed++;
+}
+
+static void handle_status(struct daemon *d, struct conn *c)
+{
+	struct cache_status st = {
+		.pid = d->pid, .target = (uint32_t)d->n_slots, .claimed = d->claimed, .failures = d->failures,
+	};
+	long long now = now_ms();
+	for (size_t i = 0; i < d->n_slots; i++) {
+		const struct slot *s = &d->slots[i];
+		if (s->state == SLOT_IDLE)
+			continue;
+		st.vms[st.n_vms++] = (struct cache_vm_status){
+			.state = s->state == SLOT_READY ? CACHE_VM_PAUSED : CACHE_VM_BOOTING,
+			.qemu_pid = s->qemu,
+			.keeper_pid = s->keeper,
+			.age_ms = (uint64_t)(now - s->started_ms),
+			.boot_ms = s->boot_ms,
+			.vcpus = d->shape.vcpus,
+			.memory_mib = d->shape.memory_mib,
+		};
+	}
+	reply(c, cache_status_encode(&st), NULL, 0);
+}
+
+static void on_conn(struct daemon *d, struct conn *c)
+{
+	json_object *msg = NULL;
+	int fds[VEIL_CTL_MAX_FDS];
+	veil_err_t err = NULL;
+	int rc = veil_ctl_recv(c->fd, &msg, fds, 0, &err);
+	/* Clients have no reason to send fds. */
+	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
+		close_fd(&fds[i]);
+	struct cache_request req;
+	if (rc < 0) {
+		note_rejected(d, err->msg);
+	} else if (msg != NULL && cache_request_decode(msg, &req, &err) < 0) {
+		note_rejected(d, err->msg);
+		reply(c, veil_ctl_error_reply(err->msg), NULL, 0);
+	} else if (msg != NULL && req.op == CACHE_OP_CLAIM) {
+		handle_claim(d, c, &req);
+	} else if (msg != NULL) {
+		handle_status(d, c);
+	}
+	veil_error_free(&err);
+	json_object_put(msg);
+	close_fd(&c->fd);
+}
+
+static void accept_conns(struct daemon *d)
+{
+	for (;;) {
+		pid_t peer;
+		veil_err_t err = NULL;
+		int fd = veil_ctl_accept(d->listen_fd, &peer, &err);
+		if (fd < 0) {
+			bool more = err->errnum == EPERM || err->errnum == ECONNABORTED;
+			if (err->errnum == EPERM)
+				note_rejected(d, err->msg);
+			else if (err->errnum != EAGAIN && err->errnum != ECONNABORTED)
+				log_warn("factory: %s", err->msg);
+			veil_error_free(&err);
+			if (!more)
+				return;
+			continue;
+		}
+		struct conn *c = NULL;
+		for (int i = 0; i < MAX_CONNS && c == NULL; i++)
+			if (d->conns[i].fd < 0)
+				c = &d->conns[i];
+		if (c == NULL) {
+			note_rejected(d, "too many connections at once");
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->deadline_ms = now_ms() + CONN_TIMEOUT_MS;
+	}
+}
+
+/* ---- the loop ---- */
+
+enum src { SRC_SIGNAL, SRC_LISTEN, SRC_CONN, SRC_KEEPER, SRC_QEMU };
+
+struct watch {
+	enum src src;
+	size_t index;
+};
+
+static int poll_timeout(const struct daemon *d, long long now)
+{
+	long long next = -1;
+	size_t booting = count_state(d, SLOT_BOOTING);
+	for (size_t i = 0; i < d->n_slots; i++) {
+		const struct slot *s = &d->slots[i];
+		long long at = -1;
+		if (s->state == SLOT_IDLE && booting < d->max_booting)
+			at = s->retry_at_ms;
+		else if (s->state == SLOT_BOOTING)
+			at = s->started_ms + d->boot_timeout_ms + 1;
+		if (at >= 0 && (next < 0 || at < next))
+			next = at;
+	}
+	for (int i = 0; i < MAX_CONNS; i++)
+		if (d->conns[i].fd >= 0 && (next < 0 || d->conns[i].deadline_ms < next))
+			next = d->conns[i].deadline_ms;
+	if (next < 0)
+		return -1;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+static void on_signal(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+	while (read(d->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			reap(d);
+		} else if (!d->stopping) {
+			log_info("factory: stopping on signal %u", si.ssi_signo);
+			d->stopping = true;
+		}
+	}
+}
+
+static void serve(struct daemon *d)
+{
+	struct pollfd pfds[2 + MAX_CONNS + 2 * CACHE_MAX_VMS];
+	struct watch w[sizeof(pfds) / sizeof(pfds[0])];
+	while (!d->stopping) {
+		long long now = now_ms();
+		schedule(d, now);
+		nfds_t n = 0;
+		pfds[n] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
+		w[n++] = (struct watch){ SRC_SIGNAL, 0 };
+		pfds[n] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
+		w[n++] = (struct watch){ SRC_LISTEN, 0 };
+		for (size_t i = 0; i < MAX_CONNS; i++) {
+			if (d->conns[i].fd < 0)
+				continue;
+			pfds[n] = (struct pollfd){ .fd = d->conns[i].fd, .events = POLLIN };
+			w[n++] = (struct watch){ SRC_CONN, i };
+		}
+		for (size_t i = 0; i < d->n_slots; i++) {
+			const struct slot *s = &d->slots[i];
+			if (s->state == SLOT_IDLE)
+				continue;
+			pfds[n] = (struct pollfd){ .fd = s->ctl, .events = POLLIN };
+			w[n++] = (struct watch){ SRC_KEEPER, i };
+			if (s->state == SLOT_READY) {
+				pfds[n] = (struct pollfd){ .fd = s->pidfd, .events = POLLIN };
+				w[n++] = (struct watch){ SRC_QEMU, i };
+			}
+		}
+		if (poll(pfds, n, poll_timeout(d, now)) < 0 && errno != EINTR) {
+			log_error("factory: poll: %s", strerror(errno));
+			return;
+		}
+		/* Each handler may close fds that later entries name: recheck the state first. */
+		for (nfds_t i = 0; i < n; i++) {
+			if (pfds[i].revents == 0)
+				continue;
+			size_t k = w[i].index;
+			switch (w[i].src) {
+			case SRC_SIGNAL: on_signal(d); break;
+			case SRC_LISTEN: accept_conns(d); break;
+			case SRC_CONN:
+				if (d->conns[k].fd == pfds[i].fd)
+					on_conn(d, &d->conns[k]);
+				break;
+			case SRC_KEEPER:
+				if (d->slots[k].state != SLOT_IDLE && d->slots[k].ctl == pfds[i].fd)
+					on_keeper(d, &d->slots[k]);
+				break;
+			case SRC_QEMU:
+				if (d->slots[k].state == SLOT_READY && d->slots[k].pidfd == pfds[i].fd)
+					slot_lost(d, &d->slots[k], "QEMU exited");
+				break;
+			}
+		}
+		now = now_ms();
+		for (int i = 0; i < MAX_CONNS; i++)
+			if (d->conns[i].fd >= 0 && d->conns[i].deadline_ms <= now) {
+				note_rejected(d, "no request in time");
+				close_fd(&d->conns[i].fd);
+			}
+	}
+}
+
+/* Lets go of every pooled VM; their keepers kill them and exit. */
+static void release_pool(struct daemon *d)
+{
+	pid_t keepers[CACHE_MAX_VMS];
+	size_t n = 0;
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->keeper > 0)
+			keepers[n++] = s->keeper;
+		s->keeper = 0;
+		slot_clear(s);
+	}
+	long long deadline = now_ms() + STOP_GRACE_MS;
+	for (size_t i = 0; i < n; i++) {
+		while (waitpid(keepers[i], NULL, WNOHANG) == 0) {
+			if (now_ms() >= deadline) {
+				/* Its QEMU follows by the parent-death signal. */
+				kill(keepers[i], SIGKILL);
+				waitpid(keepers[i], NULL, 0);
+				break;
+			}
+			usleep(10000);
+		}
+	}
+}
+
+static int block_signals(veil_err_t *err)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return veil_fail(err, errno, "sigprocmask");
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return veil_fail(err, errno, "signalfd");
+	return fd;
+}
+
+static int write_pid_file(const char *path, pid_t pid, veil_err_t *err)
+{
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+	return veil_write_file_atomic(path, buf, (size_t)len, err);
+}
+
+/* With --detach: the parent waits on a pipe until the daemon serves its
+ * endpoint (empty message) or fails (the error's text), and reports that. */
+static int detach(int *notify_fd, bool *is_daemon, veil_err_t *err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return veil_fail(err, errno, "pipe");
+	pid_t child = fork();
+	if (child < 0) {
+		close(p[0]);
+		close(p[1]);
+		return veil_fail(err, errno, "fork");
+	}
+	if (child == 0) {
+		close(p[0]);
+		setsid();
+		*notify_fd = p[1];
+		*is_daemon = true;
+		return 0;
+	}
+	close(p[1]);
+	char msg[1024];
+	size_t have = 0;
+	ssize_t n;
+	while (have < sizeof(msg) - 1 && (n = read(p[0], msg + have, sizeof(msg) - 1 - have)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			break;
+		have += (size_t)n;
+	}
+	close(p[0]);
+	msg[have] = '\0';
+	if (have > 0)
+		return veil_fail(err, 0, "%s", msg);
+	int status;
+	if (waitpid(child, &status, WNOHANG) == child)
+		return veil_fail(err, 0, "the factory exited during start-up");
+	printf("factory started (pid %d)\n", (int)child);
+	return 0;
+}
+
+static void notify(int *fd, const veil_err_t *err)
+{
+	if (*fd < 0)
+		return;
+	if (err != NULL && *err != NULL)
+		(void)!write(*fd, (*err)->msg, strlen((*err)->msg));
+	close_fd(fd);
+	/* Detached for good: nobody reads our stdio any more. */
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
+	}
+}
+
+static int setup(struct daemon *d, veil_err_t *err)
+{
+	int killed = cache_cleanup_leftovers(&d->in);
+	if (killed > 0)
+		log_warn("factory: cleaned up %d process(es) of a previous factory", killed);
+	if ((d->signal_fd = block_signals(err)) < 0)
+		return -1;
+	if ((d->listen_fd = veil_ctl_listen(d->in.endpoint, err)) < 0)
+		return -1;
+	if (d->o->pid_file != NULL && write_pid_file(d->o->pid_file, d->pid, err) < 0)
+		return -1;
+	return 0;
+}
+
+int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_err_t *err)
+{
+	const struct veil_config *cfg = o->cfg;
+	*is_daemon = !o->detach;
+	if (cfg->factory.vm_cache_number == 0)
+		return veil_fail(err, 0, "the VM cache is disabled ([factory] vm_cache_number = 0)");
+	if (cfg->factory.pcie_root_port == 0)
+		return veil_fail(err, 0, "the VM cache needs [factory] pcie_root_port >= 1 to hot-plug containers' disks");
+	struct daemon *d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return veil_fail(err, ENOMEM, "factory");
+	d->o = o;
+	d->listen_fd = d->signal_fd = -1;
+	d->n_slots = cfg->factory.vm_cache_number;
+	for (size_t i = 0; i < d->n_slots; i++)
+		d->slots[i] = (struct slot){ .ctl = -1, .pidfd = -1, .qmp_fd = -1, .agent_fd = -1 };
+	for (int i = 0; i < MAX_CONNS; i++)
+		d->conns[i].fd = -1;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	d->max_booting = cpus > 0 ? (size_t)cpus : 1;
+	d->boot_timeout_ms = (long long)cfg->agent.dial_timeout * 1000 + BOOT_SLACK_MS;
+
+	int rc = -1, notify_fd = -1;
+	pid_t holder;
+	cleanup_close int lock_fd = -1;
+	if (cache_shape_from_config(cfg, &d->shape, err) < 0 ||
+	    cache_instance_init(&d->in, cfg->factory.vm_cache_endpoint, err) < 0 ||
+	    (lock_fd = cache_lock(&d->in, &holder, err)) < 0)
+		goto out;
+	if (o->detach && (detach(&notify_fd, is_daemon, err) < 0 || !*is_daemon)) {
+		rc = *err == NULL ? 0 : -1;
+		goto out;
+	}
+	d->pid = getpid();
+	if (cache_lock_set_pid(lock_fd, d->pid, err) < 0 || setup(d, err) < 0) {
+		notify(&notify_fd, err);
+		cache_remove_files(&d->in);
+		goto out;
+	}
+	log_info("factory %d: keeping %zu VMs ready on %s", (int)d->pid, d->n_slots, d->in.endpoint);
+	if (!o->detach)
+		printf("factory running (pid %d): keeping %zu VMs ready on %s\n", (int)d->pid, d->n_slots, d->in.endpoint);
+	fflush(stdout);
+	notify(&notify_fd, err);
+	serve(d);
+	close_fd(&d->listen_fd);
+	for (int i = 0; i < MAX_CONNS; i++)
+		close_fd(&d->conns[i].fd);
+	release_pool(d);
+	cache_cleanup_leftovers(&d->in);
+	if (o->pid_file != NULL)
+		unlink(o->pid_file);
+	cache_remove_files(&d->in);
+	log_info("factory %d: stopped", (int)d->pid);
+	rc = 0;
+out:
+	close_fd(&d->signal_fd);
+	close_fd(&d->listen_fd);
+	free(d);
+	return rc;
+}

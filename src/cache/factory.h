@@ -1,0 +1,42 @@
+/* The factory: a daemon that keeps [factory] vm_cache_number VMs booted and
+ * paused, hands them out on its endpoint, and the commands around it. */
+#ifndef VEIL_CACHE_FACTORY_H
+#define VEIL_CACHE_FACTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cache/wire.h"
+#include "lib/config.h"
+#include "lib/error.h"
+
+/* The keeper's end of its control socket. */
+#define CACHE_KEEPER_FD 3
+
+struct veil_factory_opts {
+	const struct veil_config *cfg;
+	/* veil itself and its global options (configuration file, logging):
+	 * keepers run it with "factory keeper ..." appended. NULL-terminated. */
+	char *const *veil_argv;
+	bool detach;
+	const char *pid_file; /* NULL: none */
+};
+
+/* Runs the daemon until SIGTERM, SIGINT or SIGHUP. With detach, the call
+ * returns 0 in the parent once the daemon serves its endpoint, and the
+ * daemon returns from it when it stops; *is_daemon tells which is which. */
+int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_err_t *err);
+
+/* A keeper: boots cached VM `name` with its console in `console`, hands it
+ * over on CACHE_KEEPER_FD and stays QEMU's parent until the VM is gone. */
+int veil_factory_keeper(const struct veil_config *cfg, const char *name, const char *console, veil_err_t *err);
+
+/* 1 with *st filled; 0 if no factory serves the endpoint. */
+int veil_factory_status(const struct veil_config *cfg, struct cache_status *st, veil_err_t *err);
+
+/* Stops the daemon (SIGTERM, SIGKILL after a grace period), kills every
+ * pooled VM and removes the instance's files. Claimed VMs are left to their
+ * containers. *was_running tells whether a daemon was stopped. */
+int veil_factory_destroy(const struct veil_config *cfg, bool *was_running, veil_err_t *err);
+
+#endif

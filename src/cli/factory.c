@@ -1,0 +1,327 @@
+/* veil factory: the VM cache daemon (init), what it holds (status), and its
+ * removal (destroy). Two hidden sub-commands: `keeper`, which the daemon runs
+ * once per cached VM, and `claim-test`, which claims and readies one VM the
+ * way a container's start does, for tests and benchmarks. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/cache.h"
+#include "cache/factory.h"
+#include "cli/cli.h"
+#include "lib/cleanup.h"
+#include "lib/strv.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: veil factory init [--detach] [--pid-file FILE]\n"
+		     "       veil factory status [--json]\n"
+		     "       veil factory destroy\n");
+}
+
+/* Options are taken only where the sub-command has them. */
+static bool parse(int argc, char **argv, const struct option *opts, const char *shortopts,
+		  void (*take)(void *ctx, int opt), void *ctx)
+{
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			return false;
+		take(ctx, c);
+	}
+	return optind == argc;
+}
+
+struct init_args {
+	bool detach;
+	const char *pid_file;
+};
+
+static void take_init(void *ctx, int opt)
+{
+	struct init_args *a = ctx;
+	if (opt == 'd')
+		a->detach = true;
+	else
+		a->pid_file = optarg;
+}
+
+static int factory_init(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "detach", no_argument, NULL, 'd' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ 0 },
+	};
+	struct init_args a = { 0 };
+	if (!parse(argc, argv, opts, "+", take_init, &a)) {
+		usage(stderr);
+		return 1;
+	}
+	veil_err_t err = NULL;
+	if (veil_cli_config(cli, &err) < 0)
+		return veil_cli_report(&err);
+	/* Keepers run this very binary with this invocation's configuration and logging. */
+	cleanup_strv struct veil_strv self = { 0 };
+	veil_strv_push(&self, "/proc/self/exe");
+	veil_strv_push(&self, "--config");
+	veil_strv_push(&self, cli->cfg.path);
+	if (cli->debug)
+		veil_strv_push(&self, "--debug");
+	if (cli->log_file != NULL) {
+		veil_strv_push(&self, "--log");
+		veil_strv_push(&self, cli->log_file);
+		veil_strv_push(&self, "--log-format");
+		veil_strv_push(&self, cli->log_format == VEIL_LOG_JSON ? "json" : "text");
+	}
+	const struct veil_factory_opts o = {
+		.cfg = &cli->cfg, .veil_argv = self.items, .detach = a.detach, .pid_file = a.pid_file,
+	};
+	bool is_daemon;
+	if (veil_factory_run(&o, &is_daemon, &err) < 0) {
+		/* A detached daemon has nobody to tell but the log. */
+		if (is_daemon && a.detach) {
+			log_error("%s", err->msg);
+			veil_error_free(&err);
+			return 1;
+		}
+		return veil_cli_report(&err);
+	}
+	return 0;
+}
+
+static void take_flag(void *ctx, int opt)
+{
+	(void)opt;
+	*(bool *)ctx = true;
+}
+
+/* From the kernel's accounting of the process: kB, or -1 if it is gone. */
+static void memory_of(pid_t pid, long *rss, long *pss)
+{
+	char path[64], line[128];
+	*rss = *pss = -1;
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	cleanup_fclose FILE *f = pid > 0 ? fopen(path, "re") : NULL;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		sscanf(line, "Rss: %ld kB", rss);
+		sscanf(line, "Pss: %ld kB", pss);
+	}
+}
+
+static void print_json(const struct cache_status *st, bool running)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "running", json_object_new_boolean(running));
+	if (running) {
+		json_object_object_add(o, "pid", json_object_new_int(st->pid));
+		json_object_object_add(o, "target", json_object_new_int64(st->target));
+		json_object_object_add(o, "claimed", json_object_new_int64(st->claimed));
+		json_object_object_add(o, "failures", json_object_new_int64(st->failures));
+		json_object *vms = json_object_new_array();
+		for (size_t i = 0; i < st->n_vms; i++) {
+			const struct cache_vm_status *v = &st->vms[i];
+			long rss, pss;
+			memory_of(v->qemu_pid, &rss, &pss);
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "state", json_object_new_string(cache_vm_state_name(v->state)));
+			json_object_object_add(e, "qemu_pid", json_object_new_int(v->qemu_pid));
+			json_object_object_add(e, "keeper_pid", json_object_new_int(v->keeper_pid));
+			json_object_object_add(e, "age_ms", json_object_new_int64((int64_t)v->age_ms));
+			json_object_object_add(e, "boot_ms", json_object_new_int64(v->boot_ms));
+			json_object_object_add(e, "rss_kib", json_object_new_int64(rss));
+			json_object_object_add(e, "pss_kib", json_object_new_int64(pss));
+			json_object_object_add(e, "vcpus", json_object_new_int64(v->vcpus));
+			json_object_object_add(e, "memory_mib", json_object_new_int64(v->memory_mib));
+			json_object_array_add(vms, e);
+		}
+		json_object_object_add(o, "vms", vms);
+	}
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static void print_table(const struct cache_status *st)
+{
+	size_t ready = 0;
+	for (size_t i = 0; i < st->n_vms; i++)
+		ready += st->vms[i].state == CACHE_VM_PAUSED;
+	printf("factory pid %d: %zu of %u VMs ready, %u claimed, %u failures\n", (int)st->pid, ready, st->target,
+	       st->claimed, st->failures);
+	printf("%-9s %-8s %9s %9s %11s %11s %5s %10s\n", "QEMU PID", "STATE", "AGE", "BOOT", "RSS", "PSS", "VCPUS",
+	       "MEMORY");
+	for (size_t i = 0; i < st->n_vms; i++) {
+		const struct cache_vm_status *v = &st->vms[i];
+		long rss, pss;
+		memory_of(v->qemu_pid, &rss, &pss);
+		char qemu[16] = "-";
+		if (v->qemu_pid > 0)
+			snprintf(qemu, sizeof(qemu), "%d", (int)v->qemu_pid);
+		printf("%-9s %-8s %8.1fs %8.1fs %7.1f MiB %7.1f MiB %5u %6u MiB\n", qemu, cache_vm_state_name(v->state),
+		       (double)v->age_ms / 1000, (double)v->boot_ms / 1000, rss < 0 ? 0.0 : (double)rss / 1024,
+		       pss < 0 ? 0.0 : (double)pss / 1024, v->vcpus, v->memory_mib);
+	}
+}
+
+static int factory_status(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
+	bool json = false;
+	if (!parse(argc, argv, opts, "+", take_flag, &json)) {
+		usage(stderr);
+		return 1;
+	}
+	veil_err_t err = NULL;
+	if (veil_cli_config(cli, &err) < 0)
+		return veil_cli_report(&err);
+	static struct cache_status st;
+	int rc = veil_factory_status(&cli->cfg, &st, &err);
+	if (rc < 0)
+		return veil_cli_report(&err);
+	/* As kata-runtime: a factory that is off is a state, not an error. */
+	if (json)
+		print_json(&st, rc == 1);
+	else if (rc == 0)
+		printf("factory is off\n");
+	else
+		print_table(&st);
+	return 0;
+}
+
+static int factory_destroy(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { 0 } };
+	if (!parse(argc, argv, opts, "+", take_flag, NULL)) {
+		usage(stderr);
+		return 1;
+	}
+	veil_err_t err = NULL;
+	bool was_running;
+	if (veil_cli_config(cli, &err) < 0 || veil_factory_destroy(&cli->cfg, &was_running, &err) < 0)
+		return veil_cli_report(&err);
+	printf(was_running ? "factory destroyed\n" : "factory is off\n");
+	return 0;
+}
+
+struct keeper_args {
+	const char *name, *console;
+};
+
+static void take_keeper(void *ctx, int opt)
+{
+	struct keeper_args *a = ctx;
+	if (opt == 'n')
+		a->name = optarg;
+	else
+		a->console = optarg;
+}
+
+static int factory_keeper(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "console", required_argument, NULL, 'c' },
+		{ 0 },
+	};
+	struct keeper_args a = { 0 };
+	if (!parse(argc, argv, opts, "+", take_keeper, &a) || a.name == NULL || a.console == NULL) {
+		fprintf(stderr, "veil factory keeper: run by the factory only\n");
+		return 1;
+	}
+	veil_err_t err = NULL;
+	if (veil_cli_config(cli, &err) < 0 || veil_factory_keeper(&cli->cfg, a.name, a.console, &err) < 0) {
+		log_error("%s", err->msg);
+		veil_error_free(&err);
+		return 1;
+	}
+	return 0;
+}
+
+struct claim_args {
+	const char *image;
+	bool hold;
+};
+
+static void take_claim(void *ctx, int opt)
+{
+	struct claim_args *a = ctx;
+	if (opt == 'i')
+		a->image = optarg;
+	else
+		a->hold = true;
+}
+
+/* Claims a VM and readies it with IMAGE as its rootfs disk, exactly as a
+ * container's start does; prints "qemu PID". With --hold, keeps the VM until
+ * SIGTERM or SIGINT. Exit status 2: no VM, and why on stderr. */
+static int factory_claim_test(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "image", required_argument, NULL, 'i' },
+		{ "hold", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct claim_args a = { 0 };
+	if (!parse(argc, argv, opts, "+", take_claim, &a) || a.image == NULL) {
+		fprintf(stderr, "usage: veil factory claim-test --image FILE [--hold]\n");
+		return 1;
+	}
+	veil_err_t err = NULL;
+	if (veil_cli_config(cli, &err) < 0)
+		return veil_cli_report(&err);
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigprocmask(SIG_BLOCK, &stop, NULL);
+	struct veil_vm vm;
+	char why[256];
+	int rc = veil_cache_claim(&cli->cfg, &vm, why, sizeof(why), &err);
+	if (rc < 0)
+		return veil_cli_report(&err);
+	if (rc == 0) {
+		fprintf(stderr, "veil: no cached VM: %s\n", why);
+		return 2;
+	}
+	struct veil_agent_client agent;
+	veil_agent_client_init(&agent, vm.agent_fd, vm.pidfd, -1);
+	const struct veil_disk rootfs = { .path = a.image, .serial = "veil-rootfs", .readonly = true };
+	rc = veil_cache_adopt(&vm, &agent, &rootfs, (int)cli->cfg.agent.request_timeout * 1000, &err);
+	if (rc == 0) {
+		printf("qemu %d\n", (int)vm.pid);
+		fflush(stdout);
+		int sig;
+		if (a.hold)
+			sigwait(&stop, &sig);
+	}
+	veil_agent_client_release(&agent);
+	vm.hv->teardown(&vm);
+	return rc < 0 ? veil_cli_report(&err) : 0;
+}
+
+int veil_verb_factory(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*run)(struct veil_cli *cli, int argc, char **argv);
+	} subs[] = {
+		{ "init", factory_init },
+		{ "status", factory_status },
+		{ "destroy", factory_destroy },
+		{ "keeper", factory_keeper },
+		{ "claim-test", factory_claim_test },
+	};
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].run(cli, argc - 1, argv + 1);
+	fprintf(stderr, "veil factory: unknown sub-command \"%s\"\n", argv[1]);
+	usage(stderr);
+	return 1;
+}

@@ -1,0 +1,44 @@
+/* Feeds arbitrary records, parsed as the factory's socket parses them
+ * (lib/control.c), to the VM cache's decoders: claim and status requests
+ * come from any process of a permitted uid; the replies and the keeper's
+ * record are decoded on the other side. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/wire.h"
+#include "lib/control.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > VEIL_CTL_MAX_RECORD)
+		return 0;
+	char *text = malloc(size + 1);
+	if (text == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	json_object *msg = json_tokener_parse(text);
+	free(text);
+	if (msg == NULL)
+		return 0;
+	veil_err_t err = NULL;
+	struct cache_request req;
+	if (cache_request_decode(msg, &req, &err) == 0 && req.op == CACHE_OP_CLAIM) {
+		/* What the daemon does next with a decoded claim. */
+		char why[256];
+		cache_shape_diff(&req.shape, &req.shape, why, sizeof(why));
+	}
+	veil_error_free(&err);
+	struct cache_claim_reply reply;
+	cache_claim_reply_decode(msg, &reply, &err);
+	veil_error_free(&err);
+	static struct cache_status status;
+	cache_status_decode(msg, &status, &err);
+	veil_error_free(&err);
+	struct cache_ready ready;
+	cache_ready_decode(msg, &ready, &err);
+	veil_error_free(&err);
+	json_object_put(msg);
+	return 0;
+}

@@ -1,0 +1,202 @@
+#!/bin/bash
+# veil factory: the VM cache daemon against real QEMU, on a private endpoint.
+source "$(dirname "$0")/lib.sh"
+write_config
+SOCK="$TEST_TMP/cache.sock"
+cat >>"$CONF" <<TOML
+
+[factory]
+vm_cache_number = 2
+vm_cache_endpoint = "$SOCK"
+TOML
+LOG="$TEST_TMP/veil.log"
+IMG="$TEST_TMP/rootfs.img"
+truncate -s 1M "$IMG"
+FACTORY=("$VEIL_BIN" --config "$CONF" --log "$LOG" factory)
+factory() { "${FACTORY[@]}" "$@"; }
+
+# Every process of this endpoint's instance carries its tag.
+TAG=""
+instance_procs() { [ -n "$TAG" ] && pgrep -f "cache-$TAG-" | grep -vx "$$"; }
+finish() {
+	# Claim-test clients of a test that failed half-way hold VMs until told to stop.
+	[ -n "${c1:-}${c2:-}" ] && kill -9 ${c1:-} ${c2:-} 2>/dev/null
+	factory destroy >/dev/null 2>&1
+	[ -n "$TAG" ] && pkill -9 -f "cache-$TAG-" 2>/dev/null
+	cleanup_test_tmp
+}
+trap finish EXIT
+
+skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $1"; }
+status_json() { factory status --json 2>/dev/null; }
+paused_count() { status_json | jq '[.vms[]? | select(.state == "paused")] | length'; }
+paused_pids() { status_json | jq -r '[.vms[]? | select(.state == "paused") | .qemu_pid] | sort | join(" ")'; }
+# wait_until SECONDS CMD...: polls until CMD succeeds.
+wait_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
+pool_full() { [ "$(paused_count)" = 2 ]; }
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+
+# ---- start, status, single instance ----
+# Not through the function: $! must be veil's own pid.
+"${FACTORY[@]}" init >"$TEST_TMP/init.out" 2>&1 &
+DAEMON=$!
+wait_until 120 pool_full
+ok $? "init boots the pool to vm_cache_number = 2 paused VMs"
+first=$(paused_pids)
+TAG=$(tr '\0' '\n' <"/proc/${first%% *}/cmdline" | sed -n 's/^veil-cache-\([0-9a-f]*\)-.*/\1/p')
+json=$(status_json)
+is "$(jq -r '.running' <<<"$json")|$(jq -r '.pid' <<<"$json")" "true|$DAEMON" "status --json names the daemon"
+is "$(jq -r '[.vms[] | (.rss_kib > 0 and .pss_kib > 0 and .vcpus == 1 and .memory_mib == 256)] | all' <<<"$json")" \
+	true "each VM reports RSS, PSS, vCPUs and memory"
+factory status >"$TEST_TMP/status.txt"
+grep -q "^factory pid $DAEMON: 2 of 2 VMs ready" "$TEST_TMP/status.txt" &&
+	[ "$(grep -c ' paused ' "$TEST_TMP/status.txt")" = 2 ]
+ok $? "status prints the daemon and a line per VM"
+is "$(stat -c %a "$SOCK")" 600 "the endpoint is mode 0600"
+
+out=$(factory init 2>&1); rc=$?
+is "$rc|$out" "1|veil: factory is already running (pid $DAEMON)" "a second init is refused, naming the running one"
+kill -0 "$DAEMON"
+ok $? "the first daemon is unaffected"
+
+# ---- claims ----
+out=$(factory claim-test --image "$IMG"); rc=$?
+claimed=${out#qemu }
+[ "$rc" = 0 ] && [[ " $first " == *" $claimed "* ]]
+ok $? "a claim hands out one of the pooled VMs (hot-plugged disk, resumed, agent answered)"
+wait_until 10 gone "$claimed"
+ok $? "the claimed VM dies with its client"
+wait_until 120 pool_full
+ok $? "the pool refills to 2 after a claim"
+[[ " $(paused_pids) " != *" $claimed "* ]]
+ok $? "the claimed VM is no longer in the pool"
+
+# Two claims at once never get the same VM.
+"${FACTORY[@]}" claim-test --image "$IMG" --hold >"$TEST_TMP/c1" 2>&1 &
+c1=$!
+"${FACTORY[@]}" claim-test --image "$IMG" --hold >"$TEST_TMP/c2" 2>&1 &
+c2=$!
+wait_until 30 grep -qs qemu "$TEST_TMP/c1" && wait_until 30 grep -qs qemu "$TEST_TMP/c2"
+q1=$(awk '{print $2}' "$TEST_TMP/c1")
+q2=$(awk '{print $2}' "$TEST_TMP/c2")
+[ -n "$q1" ] && [ -n "$q2" ] && [ "$q1" != "$q2" ]
+ok $? "two simultaneous claims get two different VMs"
+{ kill -9 "$c1"; wait "$c1"; } 2>/dev/null
+wait_until 10 gone "$q1"
+ok $? "a client killed while holding its VM does not leak it"
+
+factory destroy >/dev/null 2>&1 &
+destroyer=$!
+wait_until 30 gone "$DAEMON"
+wait "$destroyer"
+kill -0 "$q2" 2>/dev/null
+ok $? "destroy leaves a claimed VM to its client"
+kill -TERM "$c2"
+wait "$c2"
+wait_until 10 gone "$q2"
+ok $? "which tears it down when done"
+# The last claimed VM's keeper removes the directory as it goes.
+nothing_left() { [ -z "$(instance_procs)" ] && [ ! -e "$SOCK" ] && [ ! -e "$SOCK.d" ]; }
+wait_until 10 nothing_left
+ok $? "destroy leaves no process, socket, lock or file (found: $(instance_procs) $(ls -d "$SOCK"* 2>/dev/null))"
+is "$(factory status)" "factory is off" "status says the factory is off"
+is "$(status_json)" '{"running":false}' "and so does status --json"
+factory destroy >/dev/null
+ok $? "destroy without a factory succeeds"
+
+# ---- losses and leftovers ----
+factory init --detach --pid-file "$TEST_TMP/factory.pid" >/dev/null
+ok $? "init --detach returns once the daemon serves"
+DAEMON=$(cat "$TEST_TMP/factory.pid")
+is "$(status_json | jq .pid)" "$DAEMON" "the pid file names the daemon"
+wait_until 120 pool_full
+before=$(paused_pids)
+victim=${before%% *}
+kill -9 "$victim"
+replaced() { pool_full && [[ " $(paused_pids) " != *" $victim "* ]]; }
+wait_until 120 replaced && [ "$(status_json | jq .failures)" -ge 1 ]
+ok $? "a cached QEMU that dies is replaced and counted"
+after=$(paused_pids)
+
+# Garbage: random bytes, wrong JSON, oversize records, silent clients.
+/usr/bin/python3 - "$SOCK" <<'PY'
+import os, socket, sys
+for i in range(200):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    msg = [os.urandom(300), b'{"op":"claim","shape":{"kernel":7}}', b'{' * 70000, b'[1,2,3]', b''][i % 5]
+    try:
+        if msg:
+            s.send(msg)
+    except OSError:
+        pass
+    s.close()
+PY
+kill -0 "$DAEMON" && [ "$(paused_pids)" = "$after" ]
+ok $? "a flood of garbage is rejected with the daemon and pool intact"
+
+# Another uid reaching the socket (made reachable on purpose) is turned away by SO_PEERCRED.
+chmod 711 "$TEST_TMP"
+chmod 666 "$SOCK"
+reply=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 - "$SOCK" 2>&1 <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+try:
+    s.send(b'{"op":"status"}')
+    print(s.recv(65536).decode() or "closed")
+except OSError as e:
+    print("closed", e.errno)
+PY
+)
+chmod 600 "$SOCK"
+chmod 700 "$TEST_TMP"
+[[ "$reply" == closed* ]] && kill -0 "$DAEMON"
+ok $? "a peer of another uid gets nothing and the daemon lives (got: ${reply:0:60})"
+
+# The daemon dies hard while a pooled keeper cannot react (stopped): the next init cleans up.
+stuck=$(status_json | jq '.vms[0].keeper_pid')
+stuck_qemu=$(status_json | jq '.vms[0].qemu_pid')
+kill -STOP "$stuck"
+kill -9 "$DAEMON"
+[ -S "$SOCK" ] && [ -e "$SOCK.d/lock" ]
+ok $? "a daemon killed by SIGKILL leaves its socket and lock behind"
+factory init --detach >/dev/null
+ok $? "the next init starts despite them"
+wait_until 10 gone "$stuck" && wait_until 10 gone "$stuck_qemu"
+ok $? "and has killed the stray pooled keeper and its QEMU"
+DAEMON=$(status_json | jq .pid)
+wait_until 120 pool_full
+ok $? "the new daemon fills its pool"
+
+# ---- containers on cached VMs (needs veil run to claim) ----
+make_bundle "$TEST_TMP/bundle" sh -c 'head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; date +%s'
+claims=$(status_json | jq .claimed)
+veil run --bundle "$TEST_TMP/bundle" "$(cid rng1)" >"$TEST_TMP/rng1" 2>"$TEST_TMP/rng1.err"
+rc1=$?
+if [ "$(status_json | jq .claimed)" = "$claims" ]; then
+	skip "veil run does not claim cached VMs yet"
+	skip "veil run does not claim cached VMs yet"
+else
+	veil run --bundle "$TEST_TMP/bundle" "$(cid rng2)" >"$TEST_TMP/rng2" 2>"$TEST_TMP/rng2.err"
+	rc2=$?
+	r1=$(head -n 1 "$TEST_TMP/rng1")
+	r2=$(head -n 1 "$TEST_TMP/rng2")
+	[ "$rc1$rc2" = 00 ] && [ "${#r1}" = 64 ] && [ "${#r2}" = 64 ] && [ "$r1" != "$r2" ] &&
+		[ "$(status_json | jq .claimed)" = $((claims + 2)) ]
+	ok $? "two containers on two claimed VMs read different bytes from /dev/urandom"
+	guest=$(tail -n 1 "$TEST_TMP/rng2")
+	[ $(( $(date +%s) - guest )) -le 5 ]
+	ok $? "the claimed VM's clock was set at claim time (guest $guest, host $(date +%s))"
+fi
+
+factory destroy >/dev/null
+wait_until 10 nothing_left
+ok $? "destroy again leaves nothing (found: $(instance_procs) $(ls -d "$SOCK"* 2>/dev/null))"
