@@ -12,6 +12,8 @@ packages=(
 	qemu-system-x86 erofs-utils
 	# demo and tests
 	busybox-static jq clang libclang-rt-14-dev procps
+	# client integration tests (podman.t, containerd.t); script(1) is in bsdutils
+	podman runc containerd umoci
 )
 
 missing=()
