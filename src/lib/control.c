@@ -12,20 +12,36 @@
 
 #include "lib/cleanup.h"
 
-static int make_address(const char *path, struct sockaddr_un *addr, veil_err_t *err)
+/* sun_path holds 107 bytes, less than a state root plus a 64-character ID can
+ * need; a longer path is reached through /proc/self/fd/N of its directory,
+ * which *dirfd keeps open until the bind or connect is done. */
+static int make_address(const char *path, struct sockaddr_un *addr, int *dirfd, veil_err_t *err)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(addr->sun_path))
+	*dirfd = -1;
+	if (strlen(path) < sizeof(addr->sun_path)) {
+		memcpy(addr->sun_path, path, strlen(path) + 1);
+		return 0;
+	}
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL || strlen(slash) > 64)
 		return veil_fail(err, ENAMETOOLONG, "control socket path %s", path);
-	memcpy(addr->sun_path, path, strlen(path) + 1);
+	cleanup_free char *dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL)
+		return veil_fail(err, ENOMEM, "control socket path");
+	*dirfd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0)
+		return veil_fail(err, errno, "%s", dir);
+	snprintf(addr->sun_path, sizeof(addr->sun_path), "/proc/self/fd/%d%s", *dirfd, slash);
 	return 0;
 }
 
 int veil_ctl_listen(const char *path, veil_err_t *err)
 {
 	struct sockaddr_un addr;
-	if (make_address(path, &addr, err) < 0)
+	cleanup_close int dirfd = -1;
+	if (make_address(path, &addr, &dirfd, err) < 0)
 		return -1;
 	cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -60,7 +76,8 @@ int veil_ctl_accept(int listen_fd, pid_t *peer_pid, veil_err_t *err)
 int veil_ctl_connect(const char *path, veil_err_t *err)
 {
 	struct sockaddr_un addr;
-	if (make_address(path, &addr, err) < 0)
+	cleanup_close int dirfd = -1;
+	if (make_address(path, &addr, &dirfd, err) < 0)
 		return -1;
 	cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -169,3 +169,13 @@ done
 is "$leaks" 0 "kill -9 of create at 5 points, then delete --force: no VM, no state left"
 
 is "$(veil features | jq -r .ociVersionMax)" 1.2.0 "features reports the OCI version range"
+
+# A 64-character ID (podman's) under a long state root still has a reachable monitor.
+LONG=$(printf 'a%.0s' $(seq 1 60))$$
+LONG=${LONG:0:64}
+make_bundle "$B" sleep 1000
+"$VEIL_BIN" --config "$CONF" --root "$TEST_TMP/a-rather-long-state-root-directory" create --bundle "$B" "$LONG" >/dev/null 2>&1
+is "$("$VEIL_BIN" --config "$CONF" --root "$TEST_TMP/a-rather-long-state-root-directory" state "$LONG" | jq -r .status)" created \
+	"a monitor socket path longer than sun_path is still reached"
+"$VEIL_BIN" --config "$CONF" --root "$TEST_TMP/a-rather-long-state-root-directory" delete --force "$LONG"
+ok "$(pgrep -f "qemu-system.*-name veil-$LONG" >/dev/null; [ $? -ne 0 ]; echo $?)" "and delete --force of it leaves no VM"
