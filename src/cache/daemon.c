@@ -538,26 +538,8 @@ static void release_pool(struct daemon *d)
 
 static int block_signals(veil_err_t *err)
 {
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGCHLD);
-	signal(SIGPIPE, SIG_IGN);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return veil_fail(err, errno, "sigprocmask");
-	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		return veil_fail(err, errno, "signalfd");
-	return fd;
-}
-
-static int write_pid_file(const char *path, pid_t pid, veil_err_t *err)
-{
-	char buf[32];
-	int len = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-	return veil_write_file_atomic(path, buf, (size_t)len, err);
+	static const int taken[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD };
+	return veil_signalfd_for(taken, sizeof(taken) / sizeof(taken[0]), err);
 }
 
 /* With --detach: the parent waits on a pipe until the daemon serves its
@@ -628,7 +610,7 @@ static int setup(struct daemon *d, veil_err_t *err)
 		return -1;
 	if ((d->listen_fd = veil_ctl_listen(d->in.endpoint, err)) < 0)
 		return -1;
-	if (d->o->pid_file != NULL && write_pid_file(d->o->pid_file, d->pid, err) < 0)
+	if (d->o->pid_file != NULL && veil_write_pid_file(d->o->pid_file, d->pid, err) < 0)
 		return -1;
 	return 0;
 }

@@ -22,14 +22,6 @@
 #include "lib/monitor.h"
 #include "lib/sandbox.h"
 
-int veil_cli_write_pid_file(const char *path, pid_t pid, veil_err_t *err)
-{
-	char text[32];
-	int n = snprintf(text, sizeof(text), "%d", pid);
-	/* conmon and the shim read it as soon as it exists: write it whole or not at all. */
-	return veil_write_file_atomic(path, text, (size_t)n, err);
-}
-
 int veil_cli_load_bundle(struct veil_cli *cli, struct veil_launch *l, const char *bundle, veil_err_t *err)
 {
 	memset(l, 0, sizeof(*l));
@@ -184,7 +176,7 @@ int veil_cli_spawn_monitor(struct veil_cli *cli, struct veil_launch *l, const ch
 	cleanup_close int monitor = pair[0];
 	int rc = read_verdict(monitor, err);
 	if (rc == 0 && pid_file != NULL)
-		rc = veil_cli_write_pid_file(pid_file, pid, err);
+		rc = veil_write_pid_file(pid_file, pid, err);
 	char confirm;
 	if (rc == 0 && (write(monitor, "k", 1) != 1 || read(monitor, &confirm, 1) != 1))
 		rc = veil_fail(err, 0, "the container monitor died while being released");

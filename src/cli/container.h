@@ -33,7 +33,6 @@ void veil_launch_release(struct veil_launch *l);
 /* Forks the monitor and returns once the container is created (or failed). */
 int veil_cli_spawn_monitor(struct veil_cli *cli, struct veil_launch *l, const char *id, const char *pid_file,
 			   veil_err_t *err);
-int veil_cli_write_pid_file(const char *path, pid_t pid, veil_err_t *err);
 
 int veil_cli_load_state(struct veil_cli *cli, const char *id, struct veil_state *s, veil_err_t *err);
 /* The container's status ("created", "running", "paused", "stopped", ...). */

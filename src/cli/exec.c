@@ -247,7 +247,7 @@ static int run_exec(struct veil_cli *cli, const char *id, const struct exec_args
 		int signal_fd = veil_monitor_block_signals(&err);
 		int rc = signal_fd < 0 ? -1 : 0;
 		if (rc == 0 && a->pid_file != NULL)
-			rc = veil_cli_write_pid_file(a->pid_file, getpid(), &err);
+			rc = veil_write_pid_file(a->pid_file, getpid(), &err);
 		if (rc == 0)
 			rc = exec_client(sock, exec_id, process, fds, signal_fd, -1, &err);
 		veil_tty_restore(&raw);
@@ -289,7 +289,7 @@ static int run_exec(struct veil_cli *cli, const char *id, const struct exec_args
 			  strncmp(verdict, "error: ", 7) == 0 ? verdict + 7 : "the exec client died");
 		return veil_cli_report(&err);
 	}
-	if (a->pid_file != NULL && veil_cli_write_pid_file(a->pid_file, pid, &err) < 0)
+	if (a->pid_file != NULL && veil_write_pid_file(a->pid_file, pid, &err) < 0)
 		return veil_cli_report(&err);
 	return 0;
 }

@@ -39,7 +39,7 @@ static int run_foreground(struct veil_cli *cli, const char *id, const char *bund
 	veil_launch_opts(cli, &l, id, &o);
 	o.start_now = true;
 	o.signal_fd = signal_fd;
-	int rc = pid_file ? veil_cli_write_pid_file(pid_file, getpid(), &err) : 0;
+	int rc = pid_file ? veil_write_pid_file(pid_file, getpid(), &err) : 0;
 	if (rc == 0)
 		rc = veil_monitor_run(&o, &err);
 	veil_tty_restore(&raw);

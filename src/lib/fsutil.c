@@ -76,6 +76,13 @@ int veil_write_file_atomic(const char *path, const void *data, size_t len, veil_
 	return 0;
 }
 
+int veil_write_pid_file(const char *path, pid_t pid, veil_err_t *err)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%d", (int)pid);
+	return veil_write_file_atomic(path, text, (size_t)n, err);
+}
+
 char *veil_read_file(const char *path, size_t max, size_t *len, veil_err_t *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -11,6 +11,8 @@ int veil_mkdir_p(const char *path, mode_t mode, veil_err_t *err);
 void veil_remove_tree(const char *path);
 /* Writes data to path atomically (temp file + fsync + rename), mode 0600. */
 int veil_write_file_atomic(const char *path, const void *data, size_t len, veil_err_t *err);
+/* Writes a pid file whole or not at all: conmon and the shim read it as soon as it exists. */
+int veil_write_pid_file(const char *path, pid_t pid, veil_err_t *err);
 /* Reads a whole file of at most max bytes; NUL-terminated. */
 char *veil_read_file(const char *path, size_t max, size_t *len, veil_err_t *err);
 

@@ -16,6 +16,7 @@
 #include "lib/hooks.h"
 #include "lib/log.h"
 #include "lib/sandbox.h"
+#include "lib/spawn.h"
 #include "lib/state.h"
 #include "lib/stdio_relay.h"
 
@@ -54,17 +55,7 @@ struct monitor {
 int veil_monitor_block_signals(veil_err_t *err)
 {
 	static const int taken[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
-	sigset_t set;
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++)
-		sigaddset(&set, taken[i]);
-	signal(SIGPIPE, SIG_IGN);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return veil_fail(err, errno, "sigprocmask");
-	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		return veil_fail(err, errno, "signalfd");
-	return fd;
+	return veil_signalfd_for(taken, sizeof(taken) / sizeof(taken[0]), err);
 }
 
 /* ---- agent frames are routed to the relay they belong to ---- */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,4 +124,19 @@ int veil_run_program(char *const argv[], veil_err_t *err)
 	if (WIFSIGNALED(status))
 		return veil_fail(err, 0, "%s killed by signal %d", argv[0], WTERMSIG(status));
 	return veil_fail(err, 0, "%s failed (exit %d)%s%s", argv[0], WEXITSTATUS(status), line[0] ? ": " : "", line);
+}
+
+int veil_signalfd_for(const int *signals, size_t n, veil_err_t *err)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (size_t i = 0; i < n; i++)
+		sigaddset(&set, signals[i]);
+	signal(SIGPIPE, SIG_IGN);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return veil_fail(err, errno, "sigprocmask");
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		return veil_fail(err, errno, "signalfd");
+	return fd;
 }

@@ -3,6 +3,7 @@
 #define VEIL_SPAWN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include "lib/error.h"
@@ -23,5 +24,9 @@ int veil_spawn(char *const argv[], const struct veil_spawn_opts *opts, pid_t *pi
 int veil_run_program(char *const argv[], veil_err_t *err);
 
 int veil_pidfd_open(pid_t pid);
+
+/* Blocks the given signals and returns a signalfd for them (SIGPIPE is
+ * ignored): long-lived processes take signals in their event loop. */
+int veil_signalfd_for(const int *signals, size_t n, veil_err_t *err);
 
 #endif
