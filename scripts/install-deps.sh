@@ -14,6 +14,8 @@ packages=(
 	busybox-static jq clang libclang-rt-14-dev procps
 	# client integration tests (podman.t, containerd.t); script(1) is in bsdutils
 	podman runc containerd umoci
+	# network.t: network namespaces, veth, tc mirred between veth and tap
+	iproute2
 )
 
 missing=()

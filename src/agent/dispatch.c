@@ -15,6 +15,7 @@
 #include "agent/container.h"
 #include "agent/hello.h"
 #include "agent/log.h"
+#include "agent/network.h"
 #include "agent/spawn.h"
 #include "agent/validate.h"
 #include "proto/rpc.h"
@@ -300,6 +301,15 @@ static int handle_destroy(const Veil__Agent__V1__DestroyContainerRequest *req, s
 	return 0;
 }
 
+static int handle_configure_interface(const Veil__Agent__V1__ConfigureInterfaceRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__ConfigureInterfaceResponse resp = VEIL__AGENT__V1__CONFIGURE_INTERFACE_RESPONSE__INIT;
+	if (agent_configure_interface(req, &r->code, &r->err) < 0)
+		return -1;
+	r->resp = &resp.base;
+	return 0;
+}
+
 static void handle_shutdown(uint32_t stream)
 {
 	Veil__Agent__V1__ShutdownResponse resp = VEIL__AGENT__V1__SHUTDOWN_RESPONSE__INIT;
@@ -327,6 +337,8 @@ static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, stru
 		return handle_resize(m, r);
 	case VEIL_METHOD_DESTROY_CONTAINER:
 		return handle_destroy(m, r);
+	case VEIL_METHOD_CONFIGURE_INTERFACE:
+		return handle_configure_interface(m, r);
 	case VEIL_METHOD_SHUTDOWN:
 		handle_shutdown(stream);
 		break;

@@ -435,6 +435,123 @@ static int validate_resize(const Veil__Agent__V1__ResizeTerminalRequest *r, veil
 	return 0;
 }
 
+/* ---- network ---- */
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int agent_parse_mac(const char *s, uint8_t mac[6])
+{
+	if (strlen(s) != 17)
+		return -1;
+	for (int i = 0; i < 6; i++) {
+		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
+			return -1;
+		mac[i] = (uint8_t)(hi << 4 | lo);
+	}
+	/* A multicast or all-zero address never names a NIC. */
+	bool zero = true;
+	for (int i = 0; i < 6; i++)
+		zero = zero && mac[i] == 0;
+	return (mac[0] & 1) || zero ? -1 : 0;
+}
+
+/* Parses a dotted quad ending at *end (exclusive), as inet_pton does but
+ * without a locale or libc quirks to reason about. */
+static int parse_quad(const char *s, const char *end, uint32_t *addr)
+{
+	uint8_t b[4];
+	const char *p = s;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = 0;
+		const char *start = p;
+		while (p < end && *p >= '0' && *p <= '9' && p - start < 3)
+			v = v * 10 + (unsigned)(*p++ - '0');
+		if (p == start || v > 255 || (p - start > 1 && *start == '0'))
+			return -1;
+		b[i] = (uint8_t)v;
+		if (i < 3 && (p >= end || *p++ != '.'))
+			return -1;
+	}
+	if (p != end)
+		return -1;
+	memcpy(addr, b, 4);
+	return 0;
+}
+
+int agent_parse_ipv4(const char *s, uint32_t *addr)
+{
+	return parse_quad(s, s + strlen(s), addr);
+}
+
+int agent_parse_ipv4_cidr(const char *s, uint32_t *addr, unsigned *prefix)
+{
+	const char *slash = strchr(s, '/');
+	if (slash == NULL || parse_quad(s, slash, addr) < 0)
+		return -1;
+	const char *p = slash + 1;
+	size_t digits = strlen(p);
+	if (digits == 0 || digits > 2 || (digits == 2 && p[0] == '0'))
+		return -1;
+	unsigned v = 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (v < 1 || v > 32)
+		return -1;
+	*prefix = v;
+	return 0;
+}
+
+int agent_validate_ifname(const char *name, veil_err_t *err)
+{
+	size_t len = strlen(name);
+	/* IFNAMSIZ - 1; "." and ".." would be directories in /sys/class/net. */
+	if (len == 0 || len > 15)
+		return veil_fail(err, 0, "interface name must be 1..15 characters");
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return veil_fail(err, 0, "interface name \"%s\" is not allowed", name);
+	for (size_t i = 0; i < len; i++)
+		if (!is_alnum(name[i]) && name[i] != '_' && name[i] != '.' && name[i] != '-')
+			return veil_fail(err, 0, "interface name contains a character outside [A-Za-z0-9_.-]");
+	return 0;
+}
+
+static int validate_configure_interface(const Veil__Agent__V1__ConfigureInterfaceRequest *r, veil_err_t *err)
+{
+	uint8_t mac[6];
+	if (agent_parse_mac(r->mac, mac) < 0)
+		return veil_fail(err, 0, "mac \"%.32s\" is not a unicast aa:bb:cc:dd:ee:ff address", r->mac);
+	if (agent_validate_ifname(r->name, err) < 0)
+		return -1;
+	/* 68 is IPv4's minimum; 65535 the largest an ethernet device takes. */
+	if (r->mtu != 0 && (r->mtu < 68 || r->mtu > 65535))
+		return veil_fail(err, 0, "mtu %u is not in 68..65535", r->mtu);
+	if (r->n_addresses > AGENT_MAX_ADDRESSES)
+		return veil_fail(err, 0, "more than %d addresses", AGENT_MAX_ADDRESSES);
+	for (size_t i = 0; i < r->n_addresses; i++) {
+		uint32_t addr;
+		unsigned prefix;
+		if (agent_parse_ipv4_cidr(r->addresses[i], &addr, &prefix) < 0)
+			return veil_fail(err, 0, "address \"%.32s\" is not a.b.c.d/len", r->addresses[i]);
+	}
+	uint32_t gw;
+	if (r->gateway[0] != '\0' && agent_parse_ipv4(r->gateway, &gw) < 0)
+		return veil_fail(err, 0, "gateway \"%.32s\" is not a.b.c.d", r->gateway);
+	return 0;
+}
+
 int agent_validate_request(int method, const ProtobufCMessage *msg, int *code, veil_err_t *err)
 {
 	*code = VEIL_RPC_INVALID_ARGUMENT;
@@ -460,6 +577,8 @@ int agent_validate_request(int method, const ProtobufCMessage *msg, int *code, v
 		const Veil__Agent__V1__DestroyContainerRequest *r = (const void *)msg;
 		return agent_validate_id("container_id", r->container_id, err);
 	}
+	case VEIL_METHOD_CONFIGURE_INTERFACE:
+		return validate_configure_interface((const Veil__Agent__V1__ConfigureInterfaceRequest *)msg, err);
 	case VEIL_METHOD_SHUTDOWN:
 	case VEIL_METHOD_COUNT:
 		break;

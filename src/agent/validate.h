@@ -5,6 +5,7 @@
 #define VEIL_AGENT_VALIDATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/error.h"
 #include "proto/rpc.h"
@@ -25,6 +26,7 @@
 #define AGENT_MAX_GIDS 64
 #define AGENT_ENTROPY_MIN 32
 #define AGENT_ENTROPY_MAX 512
+#define AGENT_MAX_ADDRESSES 16
 /* mount(2) reads at most one page of data options. */
 #define AGENT_MOUNT_DATA_MAX 4096
 
@@ -42,6 +44,19 @@ int agent_mount_options(const Veil__Agent__V1__Mount *m, unsigned long *flags, c
 
 /* CreateContainerRequest.namespaces -> CLONE_NEW* flags. */
 int agent_namespace_flags(char *const *names, size_t n, int *flags, int *code, veil_err_t *err);
+
+/* "aa:bb:cc:dd:ee:ff" (either case) -> 6 bytes; unicast only. 0 or -1. */
+int agent_parse_mac(const char *s, uint8_t mac[6]);
+
+/* Strict dotted quad "a.b.c.d" (no leading zeros, no spaces) -> address in
+ * network byte order. 0 or -1. */
+int agent_parse_ipv4(const char *s, uint32_t *addr);
+
+/* "a.b.c.d/len" with len 1..32 -> address (network order) and prefix length. */
+int agent_parse_ipv4_cidr(const char *s, uint32_t *addr, unsigned *prefix);
+
+/* A Linux interface name: 1..15 bytes of [A-Za-z0-9_.-], not "." or "..". */
+int agent_validate_ifname(const char *name, veil_err_t *err);
 
 /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE, or -1 if the name is unknown. */
 int agent_rlimit_resource(const char *name);

@@ -24,14 +24,14 @@
  * that is neither root nor ours. */
 int veil_cache_claim(const struct veil_config *cfg, struct veil_vm *vm, char *why, size_t why_len, veil_err_t *err);
 
-/* Readies a claimed VM for a container: hot-plugs the rootfs image on a
- * spare root port, resumes the VM, and greets the agent again so that the
- * guest's clock is set and its entropy reseeded from this host now, not from
+/* Readies a claimed VM for a container: hot-plugs the rootfs image (and the
+ * NIC, unless nic is NULL) on spare root ports, resumes the VM, and greets
+ * the agent again so that the guest's clock is set and its entropy reseeded from this host now, not from
  * when the VM was booted. agent must be initialised on vm->agent_fd and
  * vm->pidfd. On failure the VM is unusable: tear it down (and cold-boot,
  * if the container should still start). */
 int veil_cache_adopt(struct veil_vm *vm, struct veil_agent_client *agent, const struct veil_disk *rootfs,
-		     int timeout_ms, veil_err_t *err);
+		     const struct veil_nic *nic, int timeout_ms, veil_err_t *err);
 
 
 #endif

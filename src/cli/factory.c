@@ -289,7 +289,7 @@ static int factory_claim_test(struct veil_cli *cli, int argc, char **argv)
 	struct veil_agent_client agent;
 	veil_agent_client_init(&agent, vm.agent_fd, vm.pidfd, -1);
 	const struct veil_disk rootfs = { .path = a.image, .serial = "veil-rootfs", .readonly = true };
-	rc = veil_cache_adopt(&vm, &agent, &rootfs, (int)cli->cfg.agent.request_timeout * 1000, &err);
+	rc = veil_cache_adopt(&vm, &agent, &rootfs, NULL, (int)cli->cfg.agent.request_timeout * 1000, &err);
 	if (rc == 0) {
 		printf("qemu %d\n", (int)vm.pid);
 		fflush(stdout);

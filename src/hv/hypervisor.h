@@ -17,6 +17,11 @@ struct veil_disk {
 	bool readonly;
 };
 
+struct veil_nic {
+	int tap_fd;      /* borrowed: the VMM gets its own copy */
+	const char *mac; /* "aa:bb:cc:dd:ee:ff", the guest NIC's */
+};
+
 struct veil_vm_config {
 	const char *name;
 	const char *vmm_path;
@@ -32,6 +37,7 @@ struct veil_vm_config {
 	const char *console_log;  /* serial console goes here */
 	const struct veil_disk *disks;
 	size_t n_disks;
+	const struct veil_nic *nic; /* NULL: no network */
 	/* Spare pcie-root-port devices for disks hot-plugged later (VM cache).
 	 * Hot-plug needs PCIe: with any, a microvm becomes a q35 board. */
 	uint32_t pcie_root_ports;
@@ -58,6 +64,8 @@ struct veil_hypervisor {
 	int (*command)(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err);
 	/* Adds a disk on a free root port of a VM started with pcie_root_ports. */
 	int (*hotplug_disk)(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err);
+	/* Adds a virtio-net NIC backed by a tap fd on a free root port, as hotplug_disk. */
+	int (*hotplug_nic)(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err);
 	/* Kills and reaps the VMM, closes every fd. Idempotent, never fails. */
 	void (*teardown)(struct veil_vm *vm);
 };

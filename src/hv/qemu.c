@@ -114,6 +114,13 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 		veil_strv_push(argv, "-device");
 		veil_strv_pushf(argv, "virtio-blk-%s,drive=disk%zu,serial=%s", transport, i, cfg->disks[i].serial);
 	}
+	if (cfg->nic != NULL) {
+		/* The tap is the third fd passed, after QMP's and the agent's. */
+		veil_strv_push(argv, "-netdev");
+		veil_strv_push(argv, "tap,id=net0,fd=5");
+		veil_strv_push(argv, "-device");
+		veil_strv_pushf(argv, "virtio-net-%s,netdev=net0,mac=%s", transport, cfg->nic->mac);
+	}
 }
 
 /* QEMU reports why it refused to start on stderr; surface its last line. */
@@ -200,9 +207,9 @@ static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 		for (size_t i = 0; i < argv.len; i++)
 			log_debug("qemu argv[%zu] = %s", i, argv.items[i]);
 	}
-	const int pass[] = { qmp_child, agent_child };
+	const int pass[] = { qmp_child, agent_child, cfg->nic != NULL ? cfg->nic->tap_fd : -1 };
 	struct veil_spawn_opts opts = {
-		.pass_fds = pass, .n_pass_fds = 2, .stdout_fd = stderr_fd, .stderr_fd = stderr_fd,
+		.pass_fds = pass, .n_pass_fds = cfg->nic != NULL ? 3 : 2, .stdout_fd = stderr_fd, .stderr_fd = stderr_fd,
 		.new_session = true, .die_with_parent = true,
 	};
 	int spawned = veil_spawn(argv.items, &opts, &vm->pid, err);
@@ -262,6 +269,15 @@ static void set_str(json_object *o, const char *key, const char *value)
 	json_object_object_add(o, key, json_object_new_string(value));
 }
 
+/* Rolls back one step of a failed hot-plug; best effort, the caller reports the failure. */
+static void undo(struct veil_vm *vm, const char *cmd, const char *key, const char *value)
+{
+	json_object *args = json_object_new_object();
+	set_str(args, key, value);
+	qemu_command(vm, cmd, args, NULL, NULL);
+	json_object_put(args);
+}
+
 static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err)
 {
 	int port = free_root_port(vm, err);
@@ -298,11 +314,53 @@ static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, v
 	rc = qemu_command(vm, "device_add", dev, NULL, err);
 	json_object_put(dev);
 	if (rc < 0) {
-		json_object *del = json_object_new_object();
-		set_str(del, "node-name", node);
-		qemu_command(vm, "blockdev-del", del, NULL, NULL);
-		json_object_put(del);
+		undo(vm, "blockdev-del", "node-name", node);
 		return veil_fail_context(err, "hot-plugging %s", disk->path);
+	}
+	vm->root_ports_used |= 1u << port;
+	return 0;
+}
+
+static int qemu_hotplug_nic(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err)
+{
+	int port = free_root_port(vm, err);
+	if (port < 0)
+		return -1;
+	char fdname[32], netdev[32], id[32], bus[32];
+	snprintf(fdname, sizeof(fdname), "hp-tapfd%d", port);
+	snprintf(netdev, sizeof(netdev), "hp-netdev%d", port);
+	snprintf(id, sizeof(id), "hp-nic%d", port);
+	snprintf(bus, sizeof(bus), "rp%d", port);
+
+	json_object *getfd = json_object_new_object();
+	set_str(getfd, "fdname", fdname);
+	int rc = veil_qmp_execute_fd(&vm->qmp, "getfd", getfd, nic->tap_fd, NULL, QMP_TIMEOUT_MS, err);
+	json_object_put(getfd);
+	if (rc < 0)
+		return veil_fail_context(err, "hot-plugging a NIC");
+
+	json_object *net = json_object_new_object();
+	set_str(net, "type", "tap");
+	set_str(net, "id", netdev);
+	set_str(net, "fd", fdname);
+	rc = qemu_command(vm, "netdev_add", net, NULL, err);
+	json_object_put(net);
+	if (rc < 0) {
+		undo(vm, "closefd", "fdname", fdname);
+		return veil_fail_context(err, "hot-plugging a NIC");
+	}
+
+	json_object *dev = json_object_new_object();
+	set_str(dev, "driver", "virtio-net-pci");
+	set_str(dev, "id", id);
+	set_str(dev, "netdev", netdev);
+	set_str(dev, "bus", bus);
+	set_str(dev, "mac", nic->mac);
+	rc = qemu_command(vm, "device_add", dev, NULL, err);
+	json_object_put(dev);
+	if (rc < 0) {
+		undo(vm, "netdev_del", "id", netdev);
+		return veil_fail_context(err, "hot-plugging a NIC");
 	}
 	vm->root_ports_used |= 1u << port;
 	return 0;
@@ -315,5 +373,6 @@ const struct veil_hypervisor veil_hypervisor_qemu = {
 	.resume = qemu_resume,
 	.command = qemu_command,
 	.hotplug_disk = qemu_hotplug_disk,
+	.hotplug_nic = qemu_hotplug_nic,
 	.teardown = qemu_teardown,
 };

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,8 +106,35 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* QEMU takes an fd passed with SCM_RIGHTS along with the bytes of the
+ * command that uses it (getfd), so it rides on the command's first byte. */
+static int send_with_fd(int sock, const char *p, size_t len, int fd)
+{
+	char control[CMSG_SPACE(sizeof(int))];
+	memset(control, 0, sizeof(control));
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	ssize_t n;
+	while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -1;
+	return write_all(sock, p + 1, len - 1);
+}
+
 int veil_qmp_execute(struct veil_qmp *q, const char *cmd, json_object *args, json_object **ret, int timeout_ms,
 		     veil_err_t *err)
+{
+	return veil_qmp_execute_fd(q, cmd, args, -1, ret, timeout_ms, err);
+}
+
+int veil_qmp_execute_fd(struct veil_qmp *q, const char *cmd, json_object *args, int fd, json_object **ret,
+			int timeout_ms, veil_err_t *err)
 {
 	long long deadline = now_ms() + timeout_ms;
 	json_object *req = json_object_new_object();
@@ -114,7 +142,7 @@ int veil_qmp_execute(struct veil_qmp *q, const char *cmd, json_object *args, jso
 	if (args != NULL)
 		json_object_object_add(req, "arguments", json_object_get(args));
 	const char *text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	int rc = write_all(q->fd, text, strlen(text));
+	int rc = fd >= 0 ? send_with_fd(q->fd, text, strlen(text), fd) : write_all(q->fd, text, strlen(text));
 	json_object_put(req);
 	if (rc < 0 || write_all(q->fd, "\n", 1) < 0)
 		return veil_fail(err, errno, "QMP: sending %s", cmd);

@@ -23,6 +23,9 @@ int veil_qmp_open(struct veil_qmp *q, int fd, int timeout_ms, veil_err_t *err);
 /* Runs one command; events that arrive meanwhile are skipped. args is borrowed. */
 int veil_qmp_execute(struct veil_qmp *q, const char *cmd, json_object *args, json_object **ret, int timeout_ms,
 		     veil_err_t *err);
+/* As veil_qmp_execute, passing fd (borrowed) to QEMU with the command (getfd). */
+int veil_qmp_execute_fd(struct veil_qmp *q, const char *cmd, json_object *args, int fd, json_object **ret,
+			int timeout_ms, veil_err_t *err);
 void veil_qmp_close(struct veil_qmp *q);
 
 #endif

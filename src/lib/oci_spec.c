@@ -349,6 +349,18 @@ static int parse_namespace(struct jfield e, void *out, const void *ctx, veil_err
 	return parse_string(member(e, "type"), true, check_namespace_type, out, err);
 }
 
+/* Only a network namespace's path means something to veil: the host netns
+ * whose interface the VM takes over. Other paths would join host namespaces
+ * the guest cannot see, and stay ignored. */
+static int parse_netns_path(struct jfield namespaces, struct oci_spec *s, veil_err_t *err)
+{
+	for (size_t i = 0; i < s->n_namespaces; i++)
+		if (strcmp(s->namespaces[i], "network") == 0)
+			return parse_string(member(element(namespaces, i), "path"), false, check_absolute, &s->netns_path,
+					    err);
+	return 0;
+}
+
 static int parse_gid(struct jfield e, void *out, const void *ctx, veil_err_t *err)
 {
 	(void)ctx;
@@ -429,6 +441,7 @@ static int parse_linux(struct jfield f, struct oci_spec *s, veil_err_t *err)
 	if (check_object(f, false, err) < 0 ||
 	    PARSE_ARRAY(namespaces, MAX_ENTRIES, parse_namespace, NULL, &s->namespaces, &s->n_namespaces, err) < 0 ||
 	    check_unique_types(namespaces, s->namespaces, s->n_namespaces, sizeof(*s->namespaces), 0, err) < 0 ||
+	    parse_netns_path(namespaces, s, err) < 0 ||
 	    parse_strings(member(f, "maskedPaths"), check_absolute, &s->masked_paths, &s->n_masked_paths, err) < 0 ||
 	    parse_strings(member(f, "readonlyPaths"), check_absolute, &s->readonly_paths, &s->n_readonly_paths,
 			  err) < 0 ||
@@ -592,6 +605,7 @@ void oci_spec_free(struct oci_spec *spec)
 	}
 	free(spec->mounts);
 	free_strings(spec->namespaces, spec->n_namespaces);
+	free(spec->netns_path);
 	free_strings(spec->masked_paths, spec->n_masked_paths);
 	free_strings(spec->readonly_paths, spec->n_readonly_paths);
 	free_hooks(spec->hooks_prestart, spec->n_prestart);

@@ -68,6 +68,7 @@ struct oci_spec {
 	size_t n_mounts;
 	char **namespaces;  /* linux.namespaces[].type, e.g. "pid"; no type twice */
 	size_t n_namespaces;
+	char *netns_path;   /* the network entry's path (an existing netns to use); NULL if none */
 	char **masked_paths;
 	size_t n_masked_paths;
 	char **readonly_paths;

@@ -15,6 +15,7 @@
 #include "lib/fsutil.h"
 #include "lib/host.h"
 #include "lib/log.h"
+#include "lib/network.h"
 #include "lib/rootfs_image.h"
 
 #define ROOTFS_SERIAL "veil-rootfs"
@@ -100,7 +101,10 @@ static bool option_meaningful_in_guest(const char *opt)
 	return true;
 }
 
-static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec, veil_err_t *err)
+/* own_netns: whether the container's init gets a network namespace of its
+ * own. Not when the host handed the VM a netns: the guest's interface lives
+ * in the guest's root namespace, and the VM is the boundary around it. */
+static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec, bool own_netns, veil_err_t *err)
 {
 	Veil__Agent__V1__CreateContainerRequest req = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
 	req.container_id = sb->id;
@@ -140,7 +144,7 @@ static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec
 	}
 	req.mounts = mount_ptrs;
 	for (size_t i = 0; i < spec->n_namespaces; i++)
-		if (namespace_in_guest(spec->namespaces[i]))
+		if (namespace_in_guest(spec->namespaces[i]) && (own_netns || strcmp(spec->namespaces[i], "network") != 0))
 			ns[req.n_namespaces++] = spec->namespaces[i];
 	req.namespaces = ns;
 	req.masked_paths = spec->masked_paths;
@@ -221,7 +225,7 @@ static void vm_size(const struct veil_config *cfg, const struct oci_spec *spec, 
 /* A paused VM of exactly this shape from the factory skips the boot. Returns
  * 1 when adopted, 0 to cold-boot (one log line says why), -1 on error. */
 static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cfg, uint32_t memory_mib,
-			   uint32_t vcpus, int signal_fd, veil_err_t *err)
+			   uint32_t vcpus, const struct veil_nic *nic, int signal_fd, veil_err_t *err)
 {
 	struct veil_config sized = *cfg;
 	sized.qemu.default_memory = memory_mib;
@@ -236,7 +240,7 @@ static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cf
 	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
 	const struct veil_disk rootfs = { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true };
 	veil_err_t adopt_err = NULL;
-	if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, sb->request_timeout_ms, &adopt_err) == 0)
+	if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, nic, sb->request_timeout_ms, &adopt_err) == 0)
 		return 1;
 	log_warn("container %s: cold boot: the cached VM failed: %s", sb->id, adopt_err->msg);
 	veil_error_free(&adopt_err);
@@ -247,11 +251,11 @@ static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cf
 }
 
 static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
-		   int signal_fd, veil_err_t *err)
+		   const struct veil_nic *nic, int signal_fd, veil_err_t *err)
 {
 	uint32_t memory_mib, vcpus;
 	vm_size(cfg, spec, &memory_mib, &vcpus);
-	int adopted = adopt_cached_vm(sb, cfg, memory_mib, vcpus, signal_fd, err);
+	int adopted = adopt_cached_vm(sb, cfg, memory_mib, vcpus, nic, signal_fd, err);
 	if (adopted != 0)
 		return adopted < 0 ? -1 : 0;
 	struct veil_host_caps caps;
@@ -281,6 +285,7 @@ static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const
 		.console_log = sb->console_log,
 		.disks = disks,
 		.n_disks = 1,
+		.nic = nic,
 	};
 	const struct veil_hypervisor *hv = &veil_hypervisor_qemu;
 	if (hv->start(&sb->vm, &vmc, err) < 0)
@@ -289,10 +294,35 @@ static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const
 	return hello(sb, (int)cfg->agent.dial_timeout * 1000, err);
 }
 
+/* Tells the agent to give the guest NIC the veth's identity. */
+static int configure_interface(struct veil_sandbox *sb, const struct veil_netif *netif, veil_err_t *err)
+{
+	char *addresses[VEIL_NET_MAX_ADDRS];
+	Veil__Agent__V1__ConfigureInterfaceRequest req = VEIL__AGENT__V1__CONFIGURE_INTERFACE_REQUEST__INIT;
+	req.mac = (char *)netif->mac;
+	/* The name the container would have seen in its netns. */
+	req.name = (char *)netif->veth;
+	req.mtu = netif->mtu;
+	for (size_t i = 0; i < netif->n_addresses; i++)
+		addresses[i] = (char *)netif->addresses[i];
+	req.addresses = addresses;
+	req.n_addresses = netif->n_addresses;
+	req.gateway = (char *)netif->gateway;
+	ProtobufCMessage *resp = NULL;
+	if (veil_agent_call(&sb->agent, VEIL_METHOD_CONFIGURE_INTERFACE, &req.base, &resp, sb->request_timeout_ms,
+			    err) < 0)
+		return veil_fail_context(err, "configuring the guest's network interface");
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
 int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, const char *state_dir,
 			const char *id, const struct oci_spec *spec, const char *rootfs, int signal_fd,
 			veil_err_t *err)
 {
+	/* The tap lives as long as an fd to it: ours until QEMU holds its own. */
+	cleanup_close int tap_fd = -1;
+	struct veil_netif netif = { 0 };
 	memset(sb, 0, sizeof(*sb));
 	veil_vm_init(&sb->vm);
 	veil_agent_client_init(&sb->agent, -1, -1, -1);
@@ -311,10 +341,15 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 	if (veil_rootfs_image_build(rootfs, sb->image_path, err) < 0)
 		goto fail;
 	long long t_image = elapsed_ms(&t0);
-	if (boot_vm(sb, cfg, spec, signal_fd, err) < 0)
+	if (spec->netns_path != NULL && veil_net_attach(spec->netns_path, &netif, &tap_fd, err) < 0)
+		goto fail;
+	const struct veil_nic nic = { .tap_fd = tap_fd, .mac = netif.mac };
+	if (boot_vm(sb, cfg, spec, tap_fd >= 0 ? &nic : NULL, signal_fd, err) < 0)
 		goto fail;
 	long long t_ready = elapsed_ms(&t0);
-	if (create_container(sb, spec, err) < 0)
+	if (tap_fd >= 0 && configure_interface(sb, &netif, err) < 0)
+		goto fail;
+	if (create_container(sb, spec, tap_fd < 0, err) < 0)
 		goto fail;
 	log_info("container %s: rootfs image %lld ms, agent ready %lld ms, created %lld ms", id, t_image, t_ready,
 		 elapsed_ms(&t0));

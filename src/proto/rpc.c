@@ -29,6 +29,9 @@ static const struct method_entry methods[VEIL_METHOD_COUNT] = {
 					    &veil__agent__v1__destroy_container_response__descriptor },
 	[VEIL_METHOD_SHUTDOWN] = { "Shutdown", &veil__agent__v1__shutdown_request__descriptor,
 				   &veil__agent__v1__shutdown_response__descriptor },
+	[VEIL_METHOD_CONFIGURE_INTERFACE] = { "ConfigureInterface",
+					      &veil__agent__v1__configure_interface_request__descriptor,
+					      &veil__agent__v1__configure_interface_response__descriptor },
 };
 
 const char *veil_method_name(enum veil_method m)

@@ -609,6 +609,87 @@ static void test_targets(void)
 	CHECK(code_of(VEIL_METHOD_DESTROY_CONTAINER, &d.base) == VEIL_RPC_INVALID_ARGUMENT, "destroy '..' rejected");
 }
 
+static void test_configure_interface(void)
+{
+	char *addrs[AGENT_MAX_ADDRESSES + 1];
+	for (int i = 0; i <= AGENT_MAX_ADDRESSES; i++)
+		addrs[i] = "10.0.0.2/24";
+	Veil__Agent__V1__ConfigureInterfaceRequest r = VEIL__AGENT__V1__CONFIGURE_INTERFACE_REQUEST__INIT;
+	const int m = VEIL_METHOD_CONFIGURE_INTERFACE;
+	r.mac = "02:42:AC:11:00:02";
+	r.name = "eth0";
+	r.mtu = 1500;
+	r.addresses = addrs;
+	r.n_addresses = 1;
+	r.gateway = "10.0.0.1";
+	CHECK(code_of(m, &r.base) == 0, "configure interface accepted");
+	r.n_addresses = AGENT_MAX_ADDRESSES;
+	r.mtu = 0;
+	r.gateway = "";
+	CHECK(code_of(m, &r.base) == 0, "%d addresses, mtu 0 and no gateway accepted", AGENT_MAX_ADDRESSES);
+	r.n_addresses = AGENT_MAX_ADDRESSES + 1;
+	CHECK(code_of(m, &r.base) == VEIL_RPC_INVALID_ARGUMENT, "%d addresses rejected", AGENT_MAX_ADDRESSES + 1);
+	r.n_addresses = 1;
+
+	static const char *const bad_macs[] = { "", "02:42:ac:11:00", "02:42:ac:11:00:02:03", "02-42-ac-11-00-02",
+						"02:42:ac:11:00:0g", "01:00:5e:00:00:01", "00:00:00:00:00:00",
+						"02:42:ac:11:00:2", " 2:42:ac:11:00:02" };
+	bool all = true;
+	for (size_t i = 0; i < sizeof(bad_macs) / sizeof(bad_macs[0]); i++) {
+		r.mac = (char *)bad_macs[i];
+		all = all && code_of(m, &r.base) == VEIL_RPC_INVALID_ARGUMENT;
+	}
+	CHECK(all, "malformed, multicast and zero MACs rejected");
+	r.mac = "02:42:ac:11:00:02";
+
+	static const char *const bad_names[] = { "", ".", "..", "eth0/x", "a b", "0123456789abcdef", "eth\n0", "et:h" };
+	all = true;
+	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		r.name = (char *)bad_names[i];
+		all = all && code_of(m, &r.base) == VEIL_RPC_INVALID_ARGUMENT;
+	}
+	CHECK(all, "empty, path-like, over-long and odd interface names rejected");
+	r.name = "0123456789abcde";
+	CHECK(code_of(m, &r.base) == 0, "a 15-character interface name accepted");
+	r.name = "eth0";
+
+	r.mtu = 67;
+	CHECK(code_of(m, &r.base) == VEIL_RPC_INVALID_ARGUMENT, "mtu 67 rejected");
+	r.mtu = 65536;
+	CHECK(code_of(m, &r.base) == VEIL_RPC_INVALID_ARGUMENT, "mtu 65536 rejected");
+	r.mtu = 68;
+	CHECK(code_of(m, &r.base) == 0, "mtu 68 accepted");
+
+	static const char *const bad_cidrs[] = { "10.0.0.2", "10.0.0.2/", "10.0.0.2/0", "10.0.0.2/33", "10.0.0.2/024",
+						 "10.0.0/24", "10.0.0.256/24", "10.0.0.02/24", "10.0.0.2/2a",
+						 " 10.0.0.2/24", "10.0.0.2/24 ", "10..0.2/24", "1.2.3.4.5/8", "/24" };
+	all = true;
+	for (size_t i = 0; i < sizeof(bad_cidrs) / sizeof(bad_cidrs[0]); i++) {
+		addrs[0] = (char *)bad_cidrs[i];
+		all = all && code_of(m, &r.base) == VEIL_RPC_INVALID_ARGUMENT;
+	}
+	CHECK(all, "malformed addresses rejected");
+	addrs[0] = "0.0.0.0/32";
+	CHECK(code_of(m, &r.base) == 0, "a /32 address accepted");
+	addrs[0] = "10.0.0.2/24";
+
+	static const char *const bad_gws[] = { "10.0.0.1/24", "10.0.0", "256.0.0.1", "gateway", "10.0.0.1 " };
+	all = true;
+	for (size_t i = 0; i < sizeof(bad_gws) / sizeof(bad_gws[0]); i++) {
+		r.gateway = (char *)bad_gws[i];
+		all = all && code_of(m, &r.base) == VEIL_RPC_INVALID_ARGUMENT;
+	}
+	CHECK(all, "malformed gateways rejected");
+
+	uint32_t a;
+	unsigned prefix;
+	CHECK(agent_parse_ipv4_cidr("192.168.1.7/20", &a, &prefix) == 0 && prefix == 20 &&
+		      memcmp(&a, (const uint8_t[]){ 192, 168, 1, 7 }, 4) == 0,
+	      "a.b.c.d/len parses to network byte order");
+	uint8_t mac[6];
+	CHECK(agent_parse_mac("0a:Bc:de:F0:12:34", mac) == 0 && mac[1] == 0xbc && mac[5] == 0x34, "MACs parse in either case");
+}
+
 int main(void)
 {
 	test_ids();
@@ -624,5 +705,6 @@ int main(void)
 	test_exec_bounds();
 	test_exec_streams();
 	test_targets();
+	test_configure_interface();
 	return tap_done();
 }

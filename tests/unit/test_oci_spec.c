@@ -151,6 +151,7 @@ static void test_default_round_trip(void)
 	for (size_t i = 0; ns_ok && i < 5; i++)
 		ns_ok = strcmp(spec.namespaces[i], ns[i]) == 0;
 	CHECK(ns_ok, "namespaces pid, network, ipc, uts, mount");
+	CHECK(spec.netns_path == NULL, "a network namespace without a path has no netns_path");
 	CHECK(spec.n_masked_paths == 11 && strcmp(spec.masked_paths[0], "/proc/acpi") == 0, "maskedPaths");
 	CHECK(spec.n_readonly_paths == 5 && strcmp(spec.readonly_paths[4], "/proc/sysrq-trigger") == 0,
 	      "readonlyPaths");
@@ -239,6 +240,7 @@ static void test_every_field(void)
 	CHECK(spec.n_namespaces == 4 && strcmp(spec.namespaces[1], "user") == 0 &&
 		      strcmp(spec.namespaces[3], "network") == 0,
 	      "namespaces");
+	CHECK(spec.netns_path != NULL && strcmp(spec.netns_path, "/x") == 0, "the network namespace's path is kept");
 	CHECK(spec.n_masked_paths == 1 && spec.n_readonly_paths == 2 && strcmp(spec.readonly_paths[1], "/proc/bus") == 0,
 	      "masked and read-only paths");
 	CHECK(spec.memory_limit == 536870912 && spec.cpu_quota == -1 && spec.cpu_period == 100000 &&
@@ -362,6 +364,10 @@ static void test_mount_and_linux_errors(void)
 			 "linux.namespaces[0].type must be one of pid, network, mount, ipc, uts, user, cgroup, time");
 	expect_top_error("'linux': {'namespaces': [{'path': '/proc/1/ns/pid'}]}", "linux.namespaces[0].type is required");
 	expect_top_error("'linux': {'namespaces': ['pid']}", "linux.namespaces[0] must be an object");
+	expect_top_error("'linux': {'namespaces': [{'type': 'network', 'path': 'var/run/netns/x'}]}",
+			 "linux.namespaces[0].path must be an absolute path");
+	expect_top_error("'linux': {'namespaces': [{'type': 'network', 'path': 7}]}",
+			 "linux.namespaces[0].path must be a string");
 	expect_top_error("'linux': {'namespaces': [{'type': 'pid'}, {'type': 'uts'}, {'type': 'pid'}]}",
 			 "linux.namespaces[2].type repeats pid");
 	expect_top_error("'linux': {'maskedPaths': ['proc/kcore']}", "linux.maskedPaths[0] must be an absolute path");
