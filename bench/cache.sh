@@ -24,16 +24,7 @@ trap cleanup EXIT
 "$here/../scripts/busybox-bundle.sh" "$work/bundle" "$build/veil" true
 # write_config CACHED_VMS
 write_config() {
-	cat >"$work/conf.toml" <<TOML
-[hypervisor.qemu]
-kernel = "$build/guest/vmlinux"
-initrd = "$build/guest/initrd.img"
-[runtime]
-state_dir = "$work/state"
-[factory]
-vm_cache_number = $1
-vm_cache_endpoint = "$work/cache.sock"
-TOML
+	bench_config "$work/conf.toml" "$build" "$work" "$(printf '[factory]\nvm_cache_number = %s\nvm_cache_endpoint = "%s"' "$1" "$work/cache.sock")"
 }
 
 paused() { "${veil[@]}" factory status --json | jq '[.vms[]? | select(.state == "paused")] | length'; }

@@ -12,13 +12,7 @@ trap 'rm -rf "$work"' EXIT
 source "$here/stats.sh"
 
 "$here/../scripts/busybox-bundle.sh" "$work/bundle" "$build/veil" true
-cat >"$work/conf.toml" <<TOML
-[hypervisor.qemu]
-kernel = "$build/guest/vmlinux"
-initrd = "$build/guest/initrd.img"
-[runtime]
-state_dir = "$work/state"
-TOML
+bench_config "$work/conf.toml" "$build" "$work"
 
 # Bare boot: an initramfs whose /init powers the VM off at once.
 mkdir -p "$work/bare"

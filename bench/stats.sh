@@ -1,5 +1,12 @@
-# Median / p90 helpers for benchmark scripts (sourced). Values in ms.
+# Helpers for benchmark scripts (sourced): statistics in ms, and the veil
+# configuration every benchmark runs with.
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 p90() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.9+0.999); if (i<1) i=1; print a[i]}'; }
 report() { local name=$1; shift; printf '%-45s n=%-3d median %6d ms  p90 %6d ms\n' "$name" "$#" "$(median "$@")" "$(p90 "$@")"; }
 ratio() { awk -v a="$2" -v b="$3" -v n="$1" 'BEGIN {printf "%-45s %.2fx  (difference %d ms)\n", n, a / b, a - b}'; }
+
+# bench_config FILE BUILD WORK [TOML_LINES]: a config for BUILD's guest with state under WORK.
+bench_config() {
+	printf '[hypervisor.qemu]\nkernel = "%s"\ninitrd = "%s"\n[runtime]\nstate_dir = "%s"\n%s\n' \
+		"$2/guest/vmlinux" "$2/guest/initrd.img" "$3/state" "${4:-}" >"$1"
+}
