@@ -3,13 +3,12 @@
 #define VEIL_AGENT_CLOCK_H
 
 #include <stdint.h>
-#include <time.h>
+
+#include "lib/clock.h"
 
 static inline int64_t agent_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return veil_now_ms();
 }
 
 /* Milliseconds from now until deadline, for poll(2); never negative. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent/validate.h"
+#include "lib/clock.h"
 
 /* A hot-plugged NIC appears once the guest has probed it; on TCG that took
  * well under a second, 5 s bounds a guest that never sees it. */
@@ -161,13 +162,6 @@ static int find_by_mac(const uint8_t mac[6], char name[IFNAMSIZ])
 	return found > 0 ? found : 0;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int agent_configure_interface(const Veil__Agent__V1__ConfigureInterfaceRequest *req, int *code, veil_err_t *err)
 {
 	*code = VEIL_RPC_INTERNAL;
@@ -176,8 +170,8 @@ int agent_configure_interface(const Veil__Agent__V1__ConfigureInterfaceRequest *
 		return veil_fail(err, EINVAL, "mac");
 	char current[IFNAMSIZ] = "";
 	int ifindex;
-	long long deadline = now_ms() + NIC_WAIT_MS;
-	while ((ifindex = find_by_mac(mac, current)) == 0 && now_ms() < deadline) {
+	long long deadline = veil_now_ms() + NIC_WAIT_MS;
+	while ((ifindex = find_by_mac(mac, current)) == 0 && veil_now_ms() < deadline) {
 		struct timespec pause = { .tv_nsec = NIC_POLL_MS * 1000000L };
 		nanosleep(&pause, NULL);
 	}

@@ -19,6 +19,7 @@
 #include "cache/factory.h"
 #include "cache/instance.h"
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 #include "lib/control.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -73,13 +74,6 @@ struct daemon {
 	bool stopping;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -116,7 +110,7 @@ static void slot_lost(struct daemon *d, struct slot *s, const char *why)
 	d->failures++;
 	unsigned shift = s->failures - 1 < 10 ? s->failures - 1 : 10;
 	long long delay = (long long)BACKOFF_MIN_MS << shift;
-	s->retry_at_ms = now_ms() + (delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS);
+	s->retry_at_ms = veil_now_ms() + (delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS);
 }
 
 static int slot_start(struct daemon *d, struct slot *s, veil_err_t *err)
@@ -149,7 +143,7 @@ static int slot_start(struct daemon *d, struct slot *s, veil_err_t *err)
 		return -1;
 	}
 	s->state = SLOT_BOOTING;
-	s->started_ms = now_ms();
+	s->started_ms = veil_now_ms();
 	s->boot_ms = 0;
 	log_debug("factory: booting cached VM %s (keeper %d)", s->name, (int)s->keeper);
 	return 0;
@@ -248,7 +242,7 @@ static void schedule(struct daemon *d, long long now)
 static void note_rejected(struct daemon *d, const char *why)
 {
 	d->rejected++;
-	long long now = now_ms();
+	long long now = veil_now_ms();
 	if (now - d->rejected_logged_ms < 1000)
 		return;
 	log_warn("factory: refused %u request(s) since the last report; latest: %s", d->rejected, why);
@@ -319,7 +313,7 @@ static void handle_claim(struct daemon *d, struct conn *c, const struct cache_re
 	log_info("factory: cached VM %s (QEMU %d) claimed", s->name, (int)s->qemu);
 	s->keeper = 0; /* still our child, reaped by reap(); no longer this slot's */
 	slot_clear(s);
-	s->retry_at_ms = now_ms();
+	s->retry_at_ms = veil_now_ms();
 	d->claimed++;
 }
 
@@ -328,7 +322,7 @@ static void handle_status(struct daemon *d, struct conn *c)
 	struct cache_status st = {
 		.pid = d->pid, .target = (uint32_t)d->n_slots, .claimed = d->claimed, .failures = d->failures,
 	};
-	long long now = now_ms();
+	long long now = veil_now_ms();
 	for (size_t i = 0; i < d->n_slots; i++) {
 		const struct slot *s = &d->slots[i];
 		if (s->state == SLOT_IDLE)
@@ -398,7 +392,7 @@ static void accept_conns(struct daemon *d)
 			continue;
 		}
 		c->fd = fd;
-		c->deadline_ms = now_ms() + CONN_TIMEOUT_MS;
+		c->deadline_ms = veil_now_ms() + CONN_TIMEOUT_MS;
 	}
 }
 
@@ -451,7 +445,7 @@ static void serve(struct daemon *d)
 	struct pollfd pfds[2 + MAX_CONNS + 2 * CACHE_MAX_VMS];
 	struct watch w[sizeof(pfds) / sizeof(pfds[0])];
 	while (!d->stopping) {
-		long long now = now_ms();
+		long long now = veil_now_ms();
 		schedule(d, now);
 		nfds_t n = 0;
 		pfds[n] = (struct pollfd){ .fd = d->signal_fd, .events = POLLIN };
@@ -501,7 +495,7 @@ static void serve(struct daemon *d)
 				break;
 			}
 		}
-		now = now_ms();
+		now = veil_now_ms();
 		for (int i = 0; i < MAX_CONNS; i++)
 			if (d->conns[i].fd >= 0 && d->conns[i].deadline_ms <= now) {
 				note_rejected(d, "no request in time");
@@ -522,10 +516,10 @@ static void release_pool(struct daemon *d)
 		s->keeper = 0;
 		slot_clear(s);
 	}
-	long long deadline = now_ms() + STOP_GRACE_MS;
+	long long deadline = veil_now_ms() + STOP_GRACE_MS;
 	for (size_t i = 0; i < n; i++) {
 		while (waitpid(keepers[i], NULL, WNOHANG) == 0) {
-			if (now_ms() >= deadline) {
+			if (veil_now_ms() >= deadline) {
 				/* Its QEMU follows by the parent-death signal. */
 				kill(keepers[i], SIGKILL);
 				waitpid(keepers[i], NULL, 0);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
@@ -250,13 +251,6 @@ static void kill_leftover(const struct cache_instance *in, pid_t pid, int *pidfd
 	pidfds[(*n)++] = veil_steal_fd(pidfd);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int cache_cleanup_leftovers(const struct cache_instance *in)
 {
 	int pidfds[MAX_LEFTOVERS], n = 0;
@@ -271,10 +265,10 @@ int cache_cleanup_leftovers(const struct cache_instance *in)
 			if (proc_entry_pid(e) > 0)
 				kill_leftover(in, proc_entry_pid(e), pidfds, &n);
 		closedir(d);
-		long long deadline = now_ms() + LEFTOVER_WAIT_MS;
+		long long deadline = veil_now_ms() + LEFTOVER_WAIT_MS;
 		for (int i = 0; i < n; i++) {
 			struct pollfd p = { .fd = pidfds[i], .events = POLLIN };
-			long long left = deadline - now_ms();
+			long long left = deadline - veil_now_ms();
 			if (poll(&p, 1, left > 0 ? (int)left : 0) == 0)
 				log_warn("factory: a leftover process outlived SIGKILL for %d ms", LEFTOVER_WAIT_MS);
 		}

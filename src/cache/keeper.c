@@ -20,16 +20,10 @@
 #include "cache/factory.h"
 #include "cache/instance.h"
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 #include "lib/control.h"
 #include "lib/host.h"
 #include "lib/log.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The guest's last words explain most boot failures. */
 static void log_console_tail(const char *console)
@@ -153,12 +147,12 @@ int veil_factory_keeper(const struct veil_config *cfg, const char *name, const c
 
 	struct veil_vm vm;
 	veil_vm_init(&vm);
-	long long t0 = now_ms();
+	long long t0 = veil_now_ms();
 	int rc = boot(&vm, cfg, name, console, err);
 	if (rc == 0)
-		rc = hand_over(&vm, now_ms() - t0, cfg->factory.pcie_root_port, err);
+		rc = hand_over(&vm, veil_now_ms() - t0, cfg->factory.pcie_root_port, err);
 	if (rc == 0) {
-		log_debug("cached VM %s: QEMU %d ready in %lld ms", name, (int)vm.pid, now_ms() - t0);
+		log_debug("cached VM %s: QEMU %d ready in %lld ms", name, (int)vm.pid, veil_now_ms() - t0);
 		keep(&vm, name);
 	} else {
 		veil_fail_context(err, "cached VM %s", name);

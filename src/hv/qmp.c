@@ -9,18 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 
 void veil_qmp_init(struct veil_qmp *q)
 {
 	memset(q, 0, sizeof(*q));
 	q->fd = -1;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Reads one JSON line, bounded in length and time. */
@@ -63,7 +57,7 @@ static json_object *read_message(struct veil_qmp *q, long long deadline, veil_er
 			q->buf = grown;
 			q->cap = cap;
 		}
-		long long left = deadline - now_ms();
+		long long left = deadline - veil_now_ms();
 		if (left <= 0) {
 			veil_fail(err, 0, "QMP: timed out waiting for QEMU");
 			return NULL;
@@ -136,7 +130,7 @@ int veil_qmp_execute(struct veil_qmp *q, const char *cmd, json_object *args, jso
 int veil_qmp_execute_fd(struct veil_qmp *q, const char *cmd, json_object *args, int fd, json_object **ret,
 			int timeout_ms, veil_err_t *err)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = veil_now_ms() + timeout_ms;
 	json_object *req = json_object_new_object();
 	json_object_object_add(req, "execute", json_object_new_string(cmd));
 	if (args != NULL)
@@ -171,7 +165,7 @@ int veil_qmp_execute_fd(struct veil_qmp *q, const char *cmd, json_object *args, 
 int veil_qmp_open(struct veil_qmp *q, int fd, int timeout_ms, veil_err_t *err)
 {
 	q->fd = fd;
-	json_object *greeting = read_message(q, now_ms() + timeout_ms, err);
+	json_object *greeting = read_message(q, veil_now_ms() + timeout_ms, err);
 	if (greeting == NULL)
 		return veil_fail_context(err, "QMP greeting");
 	bool ok = json_object_object_get_ex(greeting, "QMP", NULL);

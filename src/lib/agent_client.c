@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 
 void veil_agent_client_init(struct veil_agent_client *c, int fd, int vm_pidfd, int signal_fd)
 {
@@ -155,23 +156,16 @@ int veil_agent_pump(struct veil_agent_client *c, veil_err_t *err)
 	return dispatch(c, 0, NULL, NULL, err);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for the response to request `id`; fails on timeout, VM exit or signal. */
 static int await_response(struct veil_agent_client *c, uint32_t id, int timeout_ms, uint8_t **payload, size_t *len,
 			  veil_err_t *err)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = veil_now_ms() + timeout_ms;
 	*payload = NULL;
 	if (dispatch(c, id, payload, len, err) < 0)
 		return -1;
 	while (*payload == NULL) {
-		long long left = deadline - now_ms();
+		long long left = deadline - veil_now_ms();
 		if (left <= 0)
 			return veil_fail(err, ETIMEDOUT, "the agent did not answer within %d s", timeout_ms / 1000);
 		struct pollfd pfds[3] = {

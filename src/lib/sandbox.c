@@ -12,6 +12,7 @@
 
 #include "cache/cache.h"
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 #include "lib/fsutil.h"
 #include "lib/host.h"
 #include "lib/log.h"
@@ -49,13 +50,6 @@ int veil_validate_id(const char *id, veil_err_t *err)
 			return veil_fail(err, 0, "invalid container id format: %s", id);
 	}
 	return 0;
-}
-
-static long long elapsed_ms(const struct timespec *since)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - since->tv_sec) * 1000LL + (now.tv_nsec - since->tv_nsec) / 1000000;
 }
 
 static int hello(struct veil_sandbox *sb, int timeout_ms, veil_err_t *err)
@@ -336,23 +330,22 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 	if (access(sb->dir, W_OK) < 0)
 		return veil_fail(err, errno, "state directory %s", sb->dir);
 
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long long t0 = veil_now_ms();
 	if (veil_rootfs_image_build(rootfs, sb->image_path, err) < 0)
 		goto fail;
-	long long t_image = elapsed_ms(&t0);
+	long long t_image = veil_now_ms() - t0;
 	if (spec->netns_path != NULL && veil_net_attach(spec->netns_path, &netif, &tap_fd, err) < 0)
 		goto fail;
 	const struct veil_nic nic = { .tap_fd = tap_fd, .mac = netif.mac };
 	if (boot_vm(sb, cfg, spec, tap_fd >= 0 ? &nic : NULL, signal_fd, err) < 0)
 		goto fail;
-	long long t_ready = elapsed_ms(&t0);
+	long long t_ready = veil_now_ms() - t0;
 	if (tap_fd >= 0 && configure_interface(sb, &netif, err) < 0)
 		goto fail;
 	if (create_container(sb, spec, tap_fd < 0, err) < 0)
 		goto fail;
 	log_info("container %s: rootfs image %lld ms, agent ready %lld ms, created %lld ms", id, t_image, t_ready,
-		 elapsed_ms(&t0));
+		 veil_now_ms() - t0);
 	return 0;
 fail:
 	veil_sandbox_destroy(sb);
