@@ -44,9 +44,7 @@ static int run_foreground(struct veil_cli *cli, const char *id, const char *bund
 		rc = veil_monitor_run(&o, &err);
 	veil_tty_restore(&raw);
 	if (rc >= 0) {
-		char status[64];
-		snprintf(status, sizeof(status), "stopped");
-		struct veil_state s = { .id = (char *)id, .bundle = l.bundle, .rootfs = l.rootfs, .created = status };
+		struct veil_state s = { .id = (char *)id, .bundle = l.bundle, .rootfs = l.rootfs, .created = (char *)"" };
 		json_object *st = veil_state_oci_json(&s, "stopped");
 		veil_err_t hook_err = NULL;
 		if (veil_hooks_run("poststop", l.spec.hooks_poststop, l.spec.n_poststop, json_object_to_json_string(st),

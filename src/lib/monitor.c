@@ -50,6 +50,7 @@ struct monitor {
 	struct conn conns[MAX_CONNS];
 	bool done;
 	struct veil_exit_status init_status;
+	char created[64];   /* RFC 3339, as written to state.json */
 };
 
 int veil_monitor_block_signals(veil_err_t *err)
@@ -157,12 +158,19 @@ static void notify_exit(struct monitor *m, struct proc *p)
 
 /* ---- lifecycle ---- */
 
+/* The container's state as state.json records it; strings are borrowed. */
+static struct veil_state monitor_state(struct monitor *m)
+{
+	return (struct veil_state){
+		.id = (char *)m->o->id, .bundle = (char *)m->o->bundle, .rootfs = (char *)m->o->rootfs,
+		.created = m->created, .pid = getpid(), .pid_start = veil_process_start_time(getpid()),
+		.annotations = m->o->spec->annotations,
+	};
+}
+
 static void state_json_text(struct monitor *m, const char *status, char **out)
 {
-	struct veil_state s = {
-		.id = (char *)m->o->id, .bundle = (char *)m->o->bundle, .rootfs = (char *)m->o->rootfs,
-		.created = (char *)"", .pid = getpid(), .annotations = m->o->spec->annotations,
-	};
+	struct veil_state s = monitor_state(m);
 	json_object *o = veil_state_oci_json(&s, status);
 	*out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -529,13 +537,8 @@ static void release_from_creator(const struct veil_monitor_opts *o)
 
 static int write_state(struct monitor *m, veil_err_t *err)
 {
-	char created[64];
-	veil_rfc3339_now(created, sizeof(created));
-	struct veil_state s = {
-		.id = (char *)m->o->id, .bundle = (char *)m->o->bundle, .rootfs = (char *)m->o->rootfs,
-		.created = created, .pid = getpid(), .pid_start = veil_process_start_time(getpid()),
-		.annotations = m->o->spec->annotations,
-	};
+	veil_rfc3339_now(m->created, sizeof(m->created));
+	struct veil_state s = monitor_state(m);
 	return veil_state_write(m->o->root, &s, err);
 }
 
