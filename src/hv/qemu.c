@@ -278,6 +278,21 @@ static void undo(struct veil_vm *vm, const char *cmd, const char *key, const cha
 	json_object_put(args);
 }
 
+/* device_add of a PCI device on root port `bus`, with its two own properties. */
+static int device_add(struct veil_vm *vm, const char *driver, const char *id, const char *bus,
+		      const char *const props[2][2], veil_err_t *err)
+{
+	json_object *dev = json_object_new_object();
+	set_str(dev, "driver", driver);
+	set_str(dev, "id", id);
+	set_str(dev, "bus", bus);
+	for (int i = 0; i < 2; i++)
+		set_str(dev, props[i][0], props[i][1]);
+	int rc = qemu_command(vm, "device_add", dev, NULL, err);
+	json_object_put(dev);
+	return rc;
+}
+
 static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err)
 {
 	int port = free_root_port(vm, err);
@@ -305,15 +320,8 @@ static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, v
 	if (rc < 0)
 		return veil_fail_context(err, "hot-plugging %s", disk->path);
 
-	json_object *dev = json_object_new_object();
-	set_str(dev, "driver", "virtio-blk-pci");
-	set_str(dev, "id", id);
-	set_str(dev, "drive", node);
-	set_str(dev, "bus", bus);
-	set_str(dev, "serial", disk->serial);
-	rc = qemu_command(vm, "device_add", dev, NULL, err);
-	json_object_put(dev);
-	if (rc < 0) {
+	const char *const blk[][2] = { { "drive", node }, { "serial", disk->serial } };
+	if (device_add(vm, "virtio-blk-pci", id, bus, blk, err) < 0) {
 		undo(vm, "blockdev-del", "node-name", node);
 		return veil_fail_context(err, "hot-plugging %s", disk->path);
 	}
@@ -350,15 +358,8 @@ static int qemu_hotplug_nic(struct veil_vm *vm, const struct veil_nic *nic, veil
 		return veil_fail_context(err, "hot-plugging a NIC");
 	}
 
-	json_object *dev = json_object_new_object();
-	set_str(dev, "driver", "virtio-net-pci");
-	set_str(dev, "id", id);
-	set_str(dev, "netdev", netdev);
-	set_str(dev, "bus", bus);
-	set_str(dev, "mac", nic->mac);
-	rc = qemu_command(vm, "device_add", dev, NULL, err);
-	json_object_put(dev);
-	if (rc < 0) {
+	const char *const net_props[][2] = { { "netdev", netdev }, { "mac", nic->mac } };
+	if (device_add(vm, "virtio-net-pci", id, bus, net_props, err) < 0) {
 		undo(vm, "netdev_del", "id", netdev);
 		return veil_fail_context(err, "hot-plugging a NIC");
 	}
