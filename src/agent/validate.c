@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 
+#include "lib/hex.h"
 #include "proto/frame.h"
 
 /* Paths become syscall arguments; PATH_MAX bounds what the kernel accepts anyway. */
@@ -437,23 +438,12 @@ static int validate_resize(const Veil__Agent__V1__ResizeTerminalRequest *r, veil
 
 /* ---- network ---- */
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int agent_parse_mac(const char *s, uint8_t mac[6])
 {
 	if (strlen(s) != 17)
 		return -1;
 	for (int i = 0; i < 6; i++) {
-		int hi = hex_digit(s[3 * i]), lo = hex_digit(s[3 * i + 1]);
+		int hi = veil_hex_value((unsigned char)s[3 * i]), lo = veil_hex_value((unsigned char)s[3 * i + 1]);
 		if (hi < 0 || lo < 0 || (i < 5 && s[3 * i + 2] != ':'))
 			return -1;
 		mac[i] = (uint8_t)(hi << 4 | lo);

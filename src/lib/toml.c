@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hex.h"
+
 /* How a table came to exist decides who may still define or extend it. */
 enum table_origin {
 	ORIGIN_IMPLICIT, /* named on the way to a deeper [header]; one [header] may still define it */
@@ -308,17 +310,6 @@ static int buf_put(struct buf *b, const char *src, size_t n)
 	return 0;
 }
 
-static int hex_value(int c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* At a backslash in a basic string: decodes one escape into out. */
 static int parse_escape(struct parser *p, char out[4], size_t *n)
 {
@@ -342,7 +333,7 @@ static int parse_escape(struct parser *p, char out[4], size_t *n)
 	uint32_t cp = 0;
 	advance(p);
 	for (int i = 0; i < digits; i++) {
-		int h = hex_value(peek(p));
+		int h = veil_hex_value(peek(p));
 		if (h < 0)
 			return fail_at(p->err, at, "\\%c needs %d hexadecimal digits", c, digits);
 		cp = cp << 4 | (uint32_t)h;
@@ -632,7 +623,7 @@ static bool looks_like_date(const char *tok, size_t n)
 
 static int digit_value(int c, unsigned base)
 {
-	int d = hex_value(c);
+	int d = veil_hex_value(c);
 	return d >= 0 && (unsigned)d < base ? d : -1;
 }
 
