@@ -1,8 +1,10 @@
 #include "agent/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/kfile.h"
 #include "agent/log.h"
 #include "lib/cleanup.h"
 
@@ -18,25 +21,13 @@
 
 static const char *const controllers[] = { "+memory", "+pids", "+cpu" };
 
-static int write_file(const char *path, const char *value)
-{
-	cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	size_t len = strlen(value);
-	ssize_t n = write(fd, value, len);
-	if (n >= 0 && (size_t)n != len)
-		errno = EIO;
-	return n == (ssize_t)len ? 0 : -1;
-}
-
 static void enable_controllers(const char *dir)
 {
 	char path[256];
 	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
 	/* One at a time: the kernel rejects the whole write if any one is missing. */
 	for (size_t i = 0; i < sizeof(controllers) / sizeof(controllers[0]); i++)
-		if (write_file(path, controllers[i]) < 0)
+		if (agent_write_file(path, controllers[i]) < 0)
 			agent_log_debug("%s: %s: %s", path, controllers[i], strerror(errno));
 }
 
@@ -59,7 +50,7 @@ static int set_limit(const char *id, const char *file, const char *value, veil_e
 {
 	char path[256];
 	cgroup_path(path, sizeof(path), id, file);
-	if (write_file(path, value) < 0)
+	if (agent_write_file(path, value) < 0)
 		return veil_fail(err, errno, "setting %s to %s", file, value);
 	return 0;
 }
@@ -134,11 +125,39 @@ bool agent_cgroup_populated(const char *id)
 	return false;
 }
 
+/* Writes the path of some cgroup directly below dir into child; 0 if there is none. */
+static int first_child(const char *dir, char *child, size_t size)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d)) != NULL) {
+		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		/* Too long to name: its rmdir below fails and says so. */
+		int n = snprintf(child, size, "%s/%s", dir, e->d_name);
+		found = n > 0 && (size_t)n < size;
+	}
+	closedir(d);
+	return found;
+}
+
 int agent_cgroup_remove(const char *id, veil_err_t *err)
 {
-	char path[256];
-	cgroup_path(path, sizeof(path), id, NULL);
-	if (rmdir(path) < 0 && errno != ENOENT)
-		return veil_fail(err, errno, "rmdir %s", path);
-	return 0;
+	char top[256], path[PATH_MAX], child[PATH_MAX];
+	cgroup_path(top, sizeof(top), id, NULL);
+	/* The container may have made cgroups of its own (systemd does), and
+	 * rmdir takes only leaves: remove the deepest first, one at a time. A
+	 * loop rather than recursion, as the container chose the depth. */
+	for (;;) {
+		snprintf(path, sizeof(path), "%s", top);
+		while (first_child(path, child, sizeof(child)))
+			memcpy(path, child, sizeof(path));
+		if (rmdir(path) < 0 && !(errno == ENOENT && strcmp(path, top) == 0))
+			return veil_fail(err, errno, "rmdir %s", path);
+		if (strcmp(path, top) == 0)
+			return 0;
+	}
 }

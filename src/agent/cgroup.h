@@ -17,7 +17,7 @@ int agent_cgroup_signal(const char *id, int sig, veil_err_t *err);
 /* SIGKILLs the whole cgroup at once (cgroup.kill), so forks cannot race the kill. */
 int agent_cgroup_kill(const char *id, veil_err_t *err);
 bool agent_cgroup_populated(const char *id);
-/* Removes the cgroup; it must be empty. Missing is fine. */
+/* Removes the cgroup and any the container made below it; they must be empty. Missing is fine. */
 int agent_cgroup_remove(const char *id, veil_err_t *err);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "agent/clock.h"
 #include "agent/log.h"
+#include "agent/wipe.h"
 #include "lib/cleanup.h"
 
 #define PORT_NAME "veil.agent"
@@ -28,7 +29,8 @@ static struct {
 	bool waiting; /* the port reported hang-up: do not poll it until wake or retry */
 	int64_t retry_at;
 	struct veil_frame_reader reader;
-	uint8_t *out;
+	size_t reader_high; /* beyond this, reader.buf holds only zeros */
+	uint8_t *out;       /* beyond out_len, nothing queued earlier survives */
 	size_t out_head, out_len, out_cap;
 } ch = { .fd = -1 };
 
@@ -73,6 +75,12 @@ int agent_channel_open(veil_err_t *err)
 	if (fcntl(ch.fd, F_SETOWN, getpid()) < 0 || fcntl(ch.fd, F_SETFL, O_NONBLOCK | O_ASYNC) < 0)
 		return veil_fail(err, errno, "%s: enabling SIGIO", devpath);
 	veil_frame_reader_init(&ch.reader);
+	/* At its bound from the start, the frame buffer never grows, so realloc
+	 * never moves it away and leaves the host's bytes in freed heap. */
+	ch.reader.cap = VEIL_FRAME_HEADER_LEN + VEIL_FRAME_MAX_PAYLOAD;
+	ch.reader.buf = malloc(ch.reader.cap);
+	if (ch.reader.buf == NULL)
+		return veil_fail(err, ENOMEM, "frame buffer");
 	agent_log_debug("channel %s open", devpath);
 	return 0;
 }
@@ -105,9 +113,28 @@ void agent_channel_tick(void)
 		ch.waiting = false;
 }
 
+/* Sent bytes are wiped as soon as they are gone, so that output sent along
+ * with a Scrub response does not outlive it. */
 static void drop_output(void)
 {
+	if (ch.out != NULL)
+		explicit_bzero(ch.out, ch.out_len);
 	ch.out_head = ch.out_len = 0;
+}
+
+/* Wipes what the frame buffer holds but for the bytes [keep_from, reader.len). */
+static void wipe_input(size_t keep_from)
+{
+	explicit_bzero(ch.reader.buf, keep_from);
+	explicit_bzero(ch.reader.buf + ch.reader.len, ch.reader_high - ch.reader.len);
+	ch.reader_high = ch.reader.len;
+}
+
+static void drop_input(void)
+{
+	ch.reader.consumed = 0;
+	ch.reader.len = 0;
+	wipe_input(0);
 }
 
 static void hang_up(const struct agent_channel_ops *ops)
@@ -116,7 +143,7 @@ static void hang_up(const struct agent_channel_ops *ops)
 	ch.connected = false;
 	ch.waiting = true;
 	ch.retry_at = agent_now_ms() + RECONNECT_RETRY_MS;
-	veil_frame_reader_release(&ch.reader);
+	drop_input();
 	drop_output();
 	if (was_connected) {
 		agent_log_debug("host disconnected");
@@ -160,6 +187,8 @@ static void read_frames(const struct agent_channel_ops *ops)
 			return;
 		}
 		veil_frame_reader_commit(&ch.reader, (size_t)n);
+		if (ch.reader.len > ch.reader_high)
+			ch.reader_high = ch.reader.len;
 		budget -= (size_t)n < budget ? (size_t)n : budget;
 		struct veil_frame_header h;
 		const uint8_t *payload;
@@ -193,13 +222,14 @@ static void queue(const void *p, size_t len)
 	if (ch.out_len + len > ch.out_cap) {
 		if (ch.out_head > 0) {
 			memmove(ch.out, ch.out + ch.out_head, ch.out_len - ch.out_head);
+			explicit_bzero(ch.out + ch.out_len - ch.out_head, ch.out_head);
 			ch.out_len -= ch.out_head;
 			ch.out_head = 0;
 		}
 		size_t cap = ch.out_cap ? ch.out_cap : 64u << 10;
 		while (cap < ch.out_len + len)
 			cap *= 2;
-		uint8_t *grown = realloc(ch.out, cap);
+		uint8_t *grown = agent_wipe_realloc(ch.out, ch.out_len, cap);
 		if (grown == NULL)
 			agent_fatal("out of memory for the output queue");
 		ch.out = grown;
@@ -227,6 +257,13 @@ void agent_channel_send_window(uint32_t stream_id, uint32_t credit)
 	const uint8_t be[4] = { (uint8_t)(credit >> 24), (uint8_t)(credit >> 16), (uint8_t)(credit >> 8),
 				(uint8_t)credit };
 	agent_channel_send(VEIL_FRAME_WINDOW, 0, stream_id, be, sizeof(be));
+}
+
+void agent_channel_wipe(void)
+{
+	wipe_input(ch.reader.consumed);
+	if (ch.out != NULL)
+		explicit_bzero(ch.out, ch.out_head);
 }
 
 bool agent_channel_congested(void)

@@ -32,6 +32,10 @@ void agent_channel_handle(short revents, const struct agent_channel_ops *ops);
 /* Queues one frame (dropped when no host is connected) and writes what the port takes. */
 void agent_channel_send(uint8_t type, uint8_t flags, uint32_t stream_id, const void *payload, size_t len);
 void agent_channel_send_window(uint32_t stream_id, uint32_t credit);
+/* Wipes what the frame buffer and the output queue hold besides frames not
+ * yet dispatched or sent (Scrub). Frames already dispatched go too, the one
+ * being handled included. */
+void agent_channel_wipe(void);
 /* True while so much output is queued that process output should not be read. */
 bool agent_channel_congested(void);
 /* Writes the whole queue, waiting up to timeout_ms, for a reply that must leave before a reboot. */

@@ -11,6 +11,7 @@
 #include "agent/clock.h"
 #include "agent/log.h"
 #include "agent/rootfs.h"
+#include "agent/wipe.h"
 
 /* How long DestroyContainer waits for SIGKILLed processes to leave the cgroup. */
 #define KILL_WAIT_MS 5000
@@ -30,7 +31,7 @@ struct agent_container *agent_container_find(const char *id)
 	return NULL;
 }
 
-static size_t count(void)
+size_t agent_container_count(void)
 {
 	size_t n = 0;
 	for (struct agent_container *c = containers; c != NULL; c = c->next)
@@ -43,7 +44,7 @@ static void teardown(const char *id)
 	veil_err_t err = NULL;
 	if (agent_cgroup_remove(id, &err) < 0) {
 		agent_log_error("container %s: %s", id, err->msg);
-		veil_error_free(&err);
+		agent_wipe_error(&err);
 	}
 	agent_rootfs_unmount(id);
 }
@@ -56,7 +57,7 @@ struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerR
 		*code = VEIL_RPC_ALREADY_EXISTS;
 		return veil_fail(err, 0, "container %s already exists", spec->container_id), NULL;
 	}
-	if (count() >= AGENT_MAX_CONTAINERS)
+	if (agent_container_count() >= AGENT_MAX_CONTAINERS)
 		return veil_fail(err, 0, "at most %d containers per VM", AGENT_MAX_CONTAINERS), NULL;
 	struct agent_container *c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -70,7 +71,7 @@ struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerR
 		if ((*err)->errnum == ENOENT)
 			*code = VEIL_RPC_NOT_FOUND;
 		teardown(c->id);
-		free(c);
+		agent_wipe_free(c);
 		return NULL;
 	}
 	c->spec = spec;
@@ -84,7 +85,7 @@ void agent_container_kill(struct agent_container *c)
 	veil_err_t err = NULL;
 	if (agent_cgroup_kill(c->id, &err) < 0) {
 		agent_log_error("container %s: %s", c->id, err->msg);
-		veil_error_free(&err);
+		agent_wipe_error(&err);
 	}
 	int64_t deadline = agent_now_ms() + KILL_WAIT_MS;
 	for (;;) {
@@ -115,8 +116,8 @@ void agent_container_remove(struct agent_container *c)
 		c->processes = p->next;
 		agent_process_free(p);
 	}
-	protobuf_c_message_free_unpacked(&c->spec->base, NULL);
-	free(c);
+	protobuf_c_message_free_unpacked(&c->spec->base, &agent_wipe_allocator);
+	agent_wipe_free(c);
 }
 
 struct agent_process *agent_container_process(const struct agent_container *c, const char *exec_id)

@@ -21,8 +21,10 @@ struct agent_container {
 };
 
 struct agent_container *agent_container_first(void);
+size_t agent_container_count(void);
 struct agent_container *agent_container_find(const char *id);
-/* Sets up rootfs and cgroup; takes ownership of spec on success. */
+/* Sets up rootfs and cgroup; takes ownership of spec (unpacked with
+ * agent_wipe_allocator) on success. */
 struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, int *code,
 					       veil_err_t *err);
 /* SIGKILLs the container's cgroup and reaps until it is empty (or a timeout passes). */

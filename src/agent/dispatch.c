@@ -16,8 +16,10 @@
 #include "agent/hello.h"
 #include "agent/log.h"
 #include "agent/network.h"
+#include "agent/scrub.h"
 #include "agent/spawn.h"
 #include "agent/validate.h"
+#include "agent/wipe.h"
 #include "proto/rpc.h"
 
 /* A WaitProcess whose response is withheld. Keyed by ids rather than by
@@ -45,7 +47,8 @@ static void respond(uint32_t stream, int code, const char *message, const Protob
 	if (buf == NULL)
 		agent_fatal("cannot pack a response");
 	agent_channel_send(VEIL_FRAME_RESPONSE, 0, stream, buf, len);
-	free(buf);
+	/* An error message may quote the request. */
+	agent_wipe_free(buf);
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(struct reply *r, int code, const char *fmt, ...)
@@ -138,7 +141,7 @@ void agent_dispatch_answer_waits(void)
 		struct pending_wait *w = *pp;
 		if (try_answer(w)) {
 			*pp = w->next;
-			free(w);
+			agent_wipe_free(w);
 		} else {
 			pp = &w->next;
 		}
@@ -150,7 +153,7 @@ void agent_dispatch_disconnect(void)
 	while (waits != NULL) {
 		struct pending_wait *w = waits;
 		waits = w->next;
-		free(w);
+		agent_wipe_free(w);
 	}
 	for (struct agent_container *c = agent_container_first(); c != NULL; c = c->next)
 		for (struct agent_process *p = c->processes; p != NULL; p = p->next)
@@ -284,6 +287,19 @@ static int handle_resize(const Veil__Agent__V1__ResizeTerminalRequest *req, stru
 	return 0;
 }
 
+/* Forgets a container whose processes were killed. Waiters get the exit
+ * statuses, with the streams closed first as always; those still waiting once
+ * the container is gone (an init never started, a process that survived the
+ * kill) get NOT_FOUND. */
+static void forget_container(struct agent_container *c)
+{
+	for (struct agent_process *p = c->processes; p != NULL; p = p->next)
+		agent_process_close_outputs(p);
+	agent_dispatch_answer_waits();
+	agent_container_remove(c);
+	agent_dispatch_answer_waits();
+}
+
 static int handle_destroy(const Veil__Agent__V1__DestroyContainerRequest *req, struct reply *r)
 {
 	static Veil__Agent__V1__DestroyContainerResponse resp = VEIL__AGENT__V1__DESTROY_CONTAINER_RESPONSE__INIT;
@@ -291,12 +307,7 @@ static int handle_destroy(const Veil__Agent__V1__DestroyContainerRequest *req, s
 	if (c == NULL)
 		return -1;
 	agent_container_kill(c);
-	/* Waiters get the exit statuses, with the streams closed first as always. */
-	for (struct agent_process *p = c->processes; p != NULL; p = p->next)
-		agent_process_close_outputs(p);
-	agent_dispatch_answer_waits();
-	agent_container_remove(c);
-	agent_dispatch_answer_waits();
+	forget_container(c);
 	r->resp = &resp.base;
 	return 0;
 }
@@ -319,6 +330,24 @@ static void handle_shutdown(uint32_t stream)
 	agent_poweroff();
 }
 
+static int handle_scrub(struct reply *r)
+{
+	static Veil__Agent__V1__ScrubResponse resp;
+	resp = (Veil__Agent__V1__ScrubResponse)VEIL__AGENT__V1__SCRUB_RESPONSE__INIT;
+	agent_scrub_processes();
+	for (struct agent_container *c; (c = agent_container_first()) != NULL;)
+		forget_container(c);
+	int rc = agent_scrub_guest(&resp, &r->err);
+	/* Called from here, it wipes the depth at which earlier handlers' frames lay. */
+	agent_scrub_wipe_stack();
+	if (rc < 0) {
+		r->code = VEIL_RPC_INTERNAL;
+		return -1;
+	}
+	r->resp = &resp.base;
+	return 0;
+}
+
 static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, struct reply *r)
 {
 	const void *m = *msg;
@@ -339,6 +368,8 @@ static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, stru
 		return handle_destroy(m, r);
 	case VEIL_METHOD_CONFIGURE_INTERFACE:
 		return handle_configure_interface(m, r);
+	case VEIL_METHOD_SCRUB:
+		return handle_scrub(r);
 	case VEIL_METHOD_SHUTDOWN:
 		handle_shutdown(stream);
 		break;
@@ -352,7 +383,7 @@ static void handle_request(uint32_t stream, const uint8_t *payload, size_t len)
 {
 	int method, code;
 	const char *why = NULL;
-	ProtobufCMessage *msg = veil_rpc_unpack_request(payload, len, &method, &code, &why);
+	ProtobufCMessage *msg = veil_rpc_unpack_request(&agent_wipe_allocator, payload, len, &method, &code, &why);
 	if (msg == NULL) {
 		agent_log_error("request on stream %u rejected: %s", stream, why);
 		respond(stream, code, why, NULL);
@@ -368,9 +399,9 @@ static void handle_request(uint32_t stream, const uint8_t *payload, size_t len)
 	} else if (rc == 0) {
 		respond(stream, VEIL_RPC_OK, NULL, r.resp);
 	}
-	veil_error_free(&r.err);
+	agent_wipe_error(&r.err);
 	if (msg != NULL)
-		protobuf_c_message_free_unpacked(msg, NULL);
+		protobuf_c_message_free_unpacked(msg, &agent_wipe_allocator);
 }
 
 static void handle_data(const struct veil_frame_header *h, const uint8_t *payload)

@@ -12,7 +12,11 @@
 #include "proto/frame.h"
 
 /* Credits the bytes as full entropy: the host's RNG is the guest's only good source,
- * and a VM resumed from a shared snapshot must diverge from its siblings at once. */
+ * and a VM resumed from a shared snapshot must diverge from its siblings at once.
+ * Once the CRNG is ready, credited entropy only waits in the pool for the next
+ * scheduled reseed (up to a minute away on the 6.1 kernel): until then VMs
+ * cloned from one snapshot would produce the same random numbers, so the CRNG
+ * is reseeded right away. */
 static int add_entropy(const uint8_t *data, size_t len, veil_err_t *err)
 {
 	cleanup_close int fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
@@ -29,6 +33,8 @@ static int add_entropy(const uint8_t *data, size_t len, veil_err_t *err)
 	explicit_bzero(pool->buf, len);
 	if (rc < 0)
 		return veil_fail(err, saved, "RNDADDENTROPY");
+	if (ioctl(fd, RNDRESEEDCRNG) < 0)
+		return veil_fail(err, errno, "RNDRESEEDCRNG");
 	return 0;
 }
 

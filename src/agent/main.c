@@ -13,6 +13,7 @@
 #include "agent/container.h"
 #include "agent/dispatch.h"
 #include "agent/log.h"
+#include "agent/scrub.h"
 #include "agent/spawn.h"
 
 enum slot_kind { SLOT_STDOUT, SLOT_STDERR, SLOT_STDIN };
@@ -119,7 +120,7 @@ int main(void)
 		agent_log_error("must run as PID 1 of a veil guest");
 		return 1;
 	}
-	if (agent_boot(&err) < 0 || agent_spawn_init(&err) < 0)
+	if (agent_boot(&err) < 0 || agent_spawn_init(&err) < 0 || agent_scrub_init(&err) < 0)
 		agent_fatal("boot: %s", err->msg);
 	/* Before the port exists: its SIGIO must land in the signalfd. */
 	int sfd = open_signalfd();

@@ -9,10 +9,14 @@
 #include "agent/channel.h"
 #include "agent/clock.h"
 #include "agent/log.h"
+#include "agent/wipe.h"
 #include "proto/frame.h"
 
 /* How long output pipes held open by a process's leftover children may delay its exit report. */
 #define OUTPUT_GRACE_MS 1000
+
+/* Every process's output passes through here on its way to the channel. */
+static uint8_t relay[VEIL_DATA_CHUNK];
 
 struct agent_process *agent_process_new(const char *exec_id)
 {
@@ -34,7 +38,7 @@ static void close_fd(int *fd)
 static void close_input(struct agent_input *in)
 {
 	close_fd(&in->fd);
-	free(in->buf);
+	agent_wipe_free(in->buf);
 	in->buf = NULL;
 	in->len = 0;
 }
@@ -47,7 +51,7 @@ void agent_process_free(struct agent_process *p)
 	close_fd(&p->out[0].fd);
 	close_fd(&p->out[1].fd);
 	close_input(&p->in);
-	free(p);
+	agent_wipe_free(p);
 }
 
 void agent_process_exited(struct agent_process *p, int wstatus)
@@ -74,8 +78,7 @@ static void close_output(struct agent_output *o)
 void agent_process_read_output(struct agent_process *p, int i)
 {
 	struct agent_output *o = &p->out[i];
-	static uint8_t buf[VEIL_DATA_CHUNK];
-	ssize_t n = read(o->fd, buf, sizeof(buf));
+	ssize_t n = read(o->fd, relay, sizeof(relay));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	/* EIO is how a pty master reports that the last slave fd closed. */
@@ -86,7 +89,7 @@ void agent_process_read_output(struct agent_process *p, int i)
 		return;
 	}
 	if (o->stream != 0)
-		agent_channel_send(VEIL_FRAME_DATA, 0, o->stream, buf, (size_t)n);
+		agent_channel_send(VEIL_FRAME_DATA, 0, o->stream, relay, (size_t)n);
 }
 
 static void return_credit(struct agent_input *in, size_t n)
@@ -144,7 +147,7 @@ void agent_process_stdin_data(struct agent_process *p, uint8_t flags, const uint
 		return;
 	}
 	if (len > 0) {
-		uint8_t *grown = realloc(in->buf, in->len + len);
+		uint8_t *grown = agent_wipe_realloc(in->buf, in->len, in->len + len);
 		if (grown == NULL)
 			agent_fatal("out of memory for stdin");
 		in->buf = grown;
@@ -180,4 +183,9 @@ void agent_process_tick(struct agent_process *p, int64_t now)
 		agent_log_debug("pid %d exited but its output is still open; closing it", p->pid);
 		agent_process_close_outputs(p);
 	}
+}
+
+void agent_process_wipe_relay(void)
+{
+	explicit_bzero(relay, sizeof(relay));
 }

@@ -58,5 +58,7 @@ void agent_process_detach(struct agent_process *p);
  * stop delaying the exit report, or -1. */
 int64_t agent_process_deadline(const struct agent_process *p);
 void agent_process_tick(struct agent_process *p, int64_t now);
+/* Wipes the buffer that all output passes through (Scrub). */
+void agent_process_wipe_relay(void);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -17,36 +18,57 @@
 
 /* A disk hot-plugged just before CreateContainer may still be probing. */
 #define DISK_WAIT_MS 2000
+/* The last reference to an unmounted filesystem can be dropped by a kernel
+ * worker a moment after the umount returns. */
+#define DISK_RELEASE_MS 1000
 
 static void container_path(char *out, size_t size, const char *id, const char *leaf)
 {
 	snprintf(out, size, AGENT_CONTAINERS_DIR "/%s%s%s", id, leaf ? "/" : "", leaf ? leaf : "");
 }
 
-/* Returns 1 and the /dev path of the vd* disk whose serial matches, else 0. */
-static int find_disk(const char *serial, char *dev, size_t size)
+/* Calls fn with the name of each virtio disk (vd*) until it returns nonzero;
+ * returns that, or 0. */
+static int each_disk(int (*fn)(const char *name, void *arg), void *arg)
 {
 	DIR *d = opendir("/sys/block");
 	if (d == NULL)
 		return 0;
-	int found = 0;
+	int rc = 0;
 	struct dirent *e;
-	while (!found && (e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, "vd", 2) != 0)
-			continue;
-		char path[300], value[64] = "";
-		snprintf(path, sizeof(path), "/sys/block/%s/serial", e->d_name);
-		cleanup_fclose FILE *f = fopen(path, "re");
-		if (f == NULL || fgets(value, sizeof(value), f) == NULL)
-			continue;
-		value[strcspn(value, "\n")] = '\0';
-		if (strcmp(value, serial) == 0) {
-			snprintf(dev, size, "/dev/%s", e->d_name);
-			found = 1;
-		}
-	}
+	while (rc == 0 && (e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, "vd", 2) == 0)
+			rc = fn(e->d_name, arg);
 	closedir(d);
-	return found;
+	return rc;
+}
+
+struct disk_query {
+	const char *serial;
+	char *dev;
+	size_t size;
+};
+
+static int match_serial(const char *name, void *arg)
+{
+	struct disk_query *q = arg;
+	char path[300], value[64] = "";
+	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
+	cleanup_fclose FILE *f = fopen(path, "re");
+	if (f == NULL || fgets(value, sizeof(value), f) == NULL)
+		return 0;
+	value[strcspn(value, "\n")] = '\0';
+	if (strcmp(value, q->serial) != 0)
+		return 0;
+	snprintf(q->dev, q->size, "/dev/%s", name);
+	return 1;
+}
+
+/* Returns 1 and the /dev path of the vd* disk whose serial matches, else 0. */
+static int find_disk(const char *serial, char *dev, size_t size)
+{
+	struct disk_query q = { .serial = serial, .dev = dev, .size = size };
+	return each_disk(match_serial, &q);
 }
 
 static int mount_lower(const char *serial, const char *lower, veil_err_t *err)
@@ -125,5 +147,31 @@ void agent_rootfs_unmount(const char *id)
 	for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
 		container_path(path, sizeof(path), id, leaves[i]);
 		unmount_and_remove(path);
+	}
+}
+
+/* A mounted filesystem claims its block device exclusively, so an O_EXCL open
+ * fails with EBUSY for as long as any mount of it lives on, detached or not. */
+static int count_busy(const char *name, void *arg)
+{
+	char dev[300];
+	snprintf(dev, sizeof(dev), "/dev/%s", name);
+	int fd = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	else if (errno == EBUSY)
+		(*(unsigned *)arg)++;
+	return 0;
+}
+
+unsigned agent_rootfs_busy_disks(void)
+{
+	int64_t deadline = agent_now_ms() + DISK_RELEASE_MS;
+	for (;;) {
+		unsigned busy = 0;
+		each_disk(count_busy, &busy);
+		if (busy == 0 || agent_now_ms() >= deadline)
+			return busy;
+		usleep(10000);
 	}
 }

@@ -16,5 +16,9 @@ int agent_rootfs_mount(const char *id, const char *serial, bool readonly, char *
 		       veil_err_t *err);
 /* Unmounts and removes whatever agent_rootfs_mount left, complete or not. */
 void agent_rootfs_unmount(const char *id);
+/* How many virtio disks a filesystem still holds (waiting up to 1 s for them
+ * to be let go): after every container is gone, any is a mount that was
+ * detached lazily and lives on, keeping the host from unplugging the disk. */
+unsigned agent_rootfs_busy_disks(void);
 
 #endif

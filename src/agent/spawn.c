@@ -20,6 +20,7 @@
 #include "agent/console.h"
 #include "agent/log.h"
 #include "agent/mountns.h"
+#include "agent/wipe.h"
 #include "lib/cleanup.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -426,8 +427,8 @@ int agent_spawn(struct agent_container *c, const Veil__Agent__V1__ExecProcessReq
 	cleanup_close int pidns = -1;
 	cleanup_close int console = -1;
 	cleanup_close int status = -1;
-	cleanup_free char **argv = null_terminated(proc->args, proc->n_args);
-	cleanup_free char **envp = null_terminated(proc->env, proc->n_env);
+	cleanup_wipe char **argv = null_terminated(proc->args, proc->n_args);
+	cleanup_wipe char **envp = null_terminated(proc->env, proc->n_env);
 	x.argv = argv;
 	x.envp = envp;
 	p->out[0].stream = req->stdout_stream;

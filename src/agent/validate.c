@@ -569,6 +569,12 @@ int agent_validate_request(int method, const ProtobufCMessage *msg, int *code, v
 	}
 	case VEIL_METHOD_CONFIGURE_INTERFACE:
 		return validate_configure_interface((const Veil__Agent__V1__ConfigureInterfaceRequest *)msg, err);
+	case VEIL_METHOD_SCRUB: {
+		const Veil__Agent__V1__ScrubRequest *r = (const void *)msg;
+		if (r->padding.len > AGENT_SCRUB_PADDING_MAX)
+			return veil_fail(err, 0, "padding is longer than %u bytes", AGENT_SCRUB_PADDING_MAX);
+		return 0;
+	}
 	case VEIL_METHOD_SHUTDOWN:
 	case VEIL_METHOD_COUNT:
 		break;

@@ -32,6 +32,8 @@ static const struct method_entry methods[VEIL_METHOD_COUNT] = {
 	[VEIL_METHOD_CONFIGURE_INTERFACE] = { "ConfigureInterface",
 					      &veil__agent__v1__configure_interface_request__descriptor,
 					      &veil__agent__v1__configure_interface_response__descriptor },
+	[VEIL_METHOD_SCRUB] = { "Scrub", &veil__agent__v1__scrub_request__descriptor,
+				&veil__agent__v1__scrub_response__descriptor },
 };
 
 const char *veil_method_name(enum veil_method m)
@@ -104,7 +106,8 @@ uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const Protobu
 	return out;
 }
 
-ProtobufCMessage *veil_rpc_unpack_request(const uint8_t *buf, size_t len, int *method, int *code, const char **why)
+ProtobufCMessage *veil_rpc_unpack_request(ProtobufCAllocator *allocator, const uint8_t *buf, size_t len,
+					       int *method, int *code, const char **why)
 {
 	*method = -1;
 	*code = VEIL_RPC_INVALID_ARGUMENT;
@@ -112,7 +115,7 @@ ProtobufCMessage *veil_rpc_unpack_request(const uint8_t *buf, size_t len, int *m
 		*why = "request too large";
 		return NULL;
 	}
-	Veil__Agent__V1__Request *req = veil__agent__v1__request__unpack(NULL, len, buf);
+	Veil__Agent__V1__Request *req = veil__agent__v1__request__unpack(allocator, len, buf);
 	if (req == NULL) {
 		*why = "malformed request envelope";
 		return NULL;
@@ -125,10 +128,11 @@ ProtobufCMessage *veil_rpc_unpack_request(const uint8_t *buf, size_t len, int *m
 		*code = VEIL_RPC_UNIMPLEMENTED;
 		*why = "unknown method";
 	} else {
-		inner = protobuf_c_message_unpack(methods[*method].request, NULL, req->payload.len, req->payload.data);
+		inner = protobuf_c_message_unpack(methods[*method].request, allocator, req->payload.len,
+						  req->payload.data);
 		if (inner == NULL)
 			*why = "malformed request payload";
 	}
-	veil__agent__v1__request__free_unpacked(req, NULL);
+	veil__agent__v1__request__free_unpacked(req, allocator);
 	return inner;
 }

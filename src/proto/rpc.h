@@ -17,6 +17,7 @@ enum veil_method {
 	VEIL_METHOD_DESTROY_CONTAINER,
 	VEIL_METHOD_SHUTDOWN,
 	VEIL_METHOD_CONFIGURE_INTERFACE,
+	VEIL_METHOD_SCRUB,
 	VEIL_METHOD_COUNT
 };
 
@@ -44,8 +45,12 @@ uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner
 uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const ProtobufCMessage *inner, size_t *len);
 
 /* Decode and check an envelope: service must be VEIL_AGENT_SERVICE and the
- * method known. Returns the inner message (free with protobuf_c_message_free_unpacked)
- * or NULL with *code and *why describing the rejection. *method is set when known. */
-ProtobufCMessage *veil_rpc_unpack_request(const uint8_t *buf, size_t len, int *method, int *code, const char **why);
+ * method known. Returns the inner message or NULL with *code and *why
+ * describing the rejection. *method is set when known. Every block of the
+ * envelope and of the message comes from allocator (NULL: protobuf-c's
+ * default); free the message with protobuf_c_message_free_unpacked and the
+ * same allocator. The agent passes one that wipes what it frees. */
+ProtobufCMessage *veil_rpc_unpack_request(ProtobufCAllocator *allocator, const uint8_t *buf, size_t len,
+					  int *method, int *code, const char **why);
 
 #endif

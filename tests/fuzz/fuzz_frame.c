@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (h.type == VEIL_FRAME_REQUEST) {
 				int method, code;
 				const char *why;
-				ProtobufCMessage *m = veil_rpc_unpack_request(payload, h.length, &method, &code, &why);
+				ProtobufCMessage *m = veil_rpc_unpack_request(NULL, payload, h.length, &method, &code, &why);
 				if (m)
 					protobuf_c_message_free_unpacked(m, NULL);
 			} else if (h.type == VEIL_FRAME_RESPONSE) {

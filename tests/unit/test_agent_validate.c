@@ -1,11 +1,14 @@
-/* The agent's request validation: every bound and allow-list the host must respect. */
+/* The agent's request validation: every bound and allow-list the host must respect; and
+ * decoding as the agent does it, with the allocator that wipes what it frees. */
 #include <sched.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 
 #include "agent/validate.h"
+#include "agent/wipe.h"
 #include "tap.h"
 
 /* Validates msg as method m; returns the gRPC code (0 = accepted). */
@@ -690,6 +693,52 @@ static void test_configure_interface(void)
 	CHECK(agent_parse_mac("0a:Bc:de:F0:12:34", mac) == 0 && mac[1] == 0xbc && mac[5] == 0x34, "MACs parse in either case");
 }
 
+static void test_scrub(void)
+{
+	static uint8_t padding[AGENT_SCRUB_PADDING_MAX + 1];
+	Veil__Agent__V1__ScrubRequest r = VEIL__AGENT__V1__SCRUB_REQUEST__INIT;
+	CHECK(code_of(VEIL_METHOD_SCRUB, &r.base) == 0, "scrub without padding accepted");
+	r.padding.data = padding;
+	r.padding.len = 2u << 20;
+	CHECK(code_of(VEIL_METHOD_SCRUB, &r.base) == 0, "scrub with 2 MiB of padding accepted");
+	r.padding.len = (2u << 20) + 1;
+	CHECK(code_of(VEIL_METHOD_SCRUB, &r.base) == VEIL_RPC_INVALID_ARGUMENT, "scrub with 2 MiB + 1 of padding rejected");
+	CHECK(veil_method_lookup("Scrub") == VEIL_METHOD_SCRUB &&
+		      veil_method_request_descriptor(VEIL_METHOD_SCRUB) == &veil__agent__v1__scrub_request__descriptor &&
+		      veil_method_response_descriptor(VEIL_METHOD_SCRUB) == &veil__agent__v1__scrub_response__descriptor,
+	      "Scrub is a method with its own messages");
+}
+
+/* Requests are decoded, and buffers grown, as the agent does it: through the
+ * wiping allocator. Under ASan this checks every block is freed once and whole. */
+static void test_wipe(void)
+{
+	uint8_t padding[100] = { 0 };
+	Veil__Agent__V1__ScrubRequest r = VEIL__AGENT__V1__SCRUB_REQUEST__INIT;
+	r.padding.data = padding;
+	r.padding.len = sizeof(padding);
+	size_t len;
+	uint8_t *buf = veil_rpc_pack_request(VEIL_METHOD_SCRUB, &r.base, 0, &len);
+	int method = -1, code = 0;
+	const char *why = NULL;
+	ProtobufCMessage *msg =
+		buf ? veil_rpc_unpack_request(&agent_wipe_allocator, buf, len, &method, &code, &why) : NULL;
+	CHECK(msg != NULL && method == VEIL_METHOD_SCRUB && code_of(method, msg) == 0 &&
+		      ((Veil__Agent__V1__ScrubRequest *)msg)->padding.len == sizeof(padding),
+	      "a Scrub request decodes with the wiping allocator");
+	if (msg != NULL)
+		protobuf_c_message_free_unpacked(msg, &agent_wipe_allocator);
+	free(buf);
+
+	char *p = malloc(4);
+	if (p != NULL)
+		memcpy(p, "abc", 4);
+	char *grown = p ? agent_wipe_realloc(p, 4, 1000) : NULL;
+	CHECK(grown != NULL && strcmp(grown, "abc") == 0, "agent_wipe_realloc keeps the used bytes");
+	agent_wipe_free(grown);
+	agent_wipe_free(NULL);
+}
+
 int main(void)
 {
 	test_ids();
@@ -706,5 +755,7 @@ int main(void)
 	test_exec_streams();
 	test_targets();
 	test_configure_interface();
+	test_scrub();
+	test_wipe();
 	return tap_done();
 }

@@ -163,7 +163,7 @@ static void test_envelope(void)
 	uint8_t *buf = veil_rpc_pack_request(VEIL_METHOD_SIGNAL_PROCESS, &sig.base, 5, &len);
 	int method, code;
 	const char *why = NULL;
-	ProtobufCMessage *msg = veil_rpc_unpack_request(buf, len, &method, &code, &why);
+	ProtobufCMessage *msg = veil_rpc_unpack_request(NULL, buf, len, &method, &code, &why);
 	CHECK(msg != NULL && method == VEIL_METHOD_SIGNAL_PROCESS &&
 		      ((Veil__Agent__V1__SignalProcessRequest *)msg)->signal == 15 &&
 		      strcmp(((Veil__Agent__V1__SignalProcessRequest *)msg)->container_id, "c1") == 0,
@@ -175,7 +175,7 @@ static void test_envelope(void)
 	/* Without a timeout the payload is the last field, so every cut lands inside it. */
 	for (int i = 0; i < 3; i++) {
 		buf = veil_rpc_pack_request(VEIL_METHOD_SIGNAL_PROCESS, &sig.base, 0, &len);
-		msg = veil_rpc_unpack_request(buf, len - 1 - (size_t)i, &method, &code, &why);
+		msg = veil_rpc_unpack_request(NULL, buf, len - 1 - (size_t)i, &method, &code, &why);
 		CHECK(msg == NULL && code != 0, "truncated envelope (-%d bytes) is rejected: %s", i + 1, why);
 		if (msg)
 			protobuf_c_message_free_unpacked(msg, NULL);
@@ -188,7 +188,7 @@ static void test_envelope(void)
 	len = veil__agent__v1__request__get_packed_size(&req);
 	buf = malloc(len);
 	veil__agent__v1__request__pack(&req, buf);
-	msg = veil_rpc_unpack_request(buf, len, &method, &code, &why);
+	msg = veil_rpc_unpack_request(NULL, buf, len, &method, &code, &why);
 	CHECK(msg == NULL && code == VEIL_RPC_UNIMPLEMENTED, "unknown service is UNIMPLEMENTED");
 	free(buf);
 
@@ -197,7 +197,7 @@ static void test_envelope(void)
 	len = veil__agent__v1__request__get_packed_size(&req);
 	buf = malloc(len);
 	veil__agent__v1__request__pack(&req, buf);
-	msg = veil_rpc_unpack_request(buf, len, &method, &code, &why);
+	msg = veil_rpc_unpack_request(NULL, buf, len, &method, &code, &why);
 	CHECK(msg == NULL && code == VEIL_RPC_UNIMPLEMENTED && method == -1, "unknown method is UNIMPLEMENTED");
 	free(buf);
 
@@ -208,7 +208,7 @@ static void test_envelope(void)
 	len = veil__agent__v1__request__get_packed_size(&req);
 	buf = malloc(len);
 	veil__agent__v1__request__pack(&req, buf);
-	msg = veil_rpc_unpack_request(buf, len, &method, &code, &why);
+	msg = veil_rpc_unpack_request(NULL, buf, len, &method, &code, &why);
 	CHECK(msg == NULL && code == VEIL_RPC_INVALID_ARGUMENT, "garbage payload is INVALID_ARGUMENT");
 	free(buf);
 
