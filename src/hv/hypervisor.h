@@ -41,6 +41,13 @@ struct veil_vm_config {
 	/* Spare pcie-root-port devices for disks hot-plugged later (VM cache).
 	 * Hot-plug needs PCIe: with any, a microvm becomes a q35 board. */
 	uint32_t pcie_root_ports;
+	/* Guest RAM in this file instead of anonymous memory (VM templates,
+	 * docs/templates-and-reset.md): shared, the guest writes the file (the
+	 * template); private, the file is mapped copy-on-write (its clones). */
+	const char *memory_file;
+	bool memory_shared;
+	/* Start paused, waiting for restore_state instead of booting the kernel. */
+	bool incoming;
 };
 
 struct veil_vm {
@@ -66,6 +73,15 @@ struct veil_hypervisor {
 	int (*hotplug_disk)(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err);
 	/* Adds a virtio-net NIC backed by a tap fd on a free root port, as hotplug_disk. */
 	int (*hotplug_nic)(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err);
+	/* Writes a paused VM's device state to fd (borrowed). RAM in a shared
+	 * memory_file is not copied: the file already holds it. */
+	int (*save_state)(struct veil_vm *vm, int fd, veil_err_t *err);
+	/* Loads device state saved by save_state into a VM started with incoming
+	 * and the same configuration; the VM stays paused. */
+	int (*restore_state)(struct veil_vm *vm, int fd, veil_err_t *err);
+	/* Removes every hot-plugged device and its backend. The guest must be
+	 * running: it has to let go of each device. */
+	int (*unplug_all)(struct veil_vm *vm, veil_err_t *err);
 	/* Kills and reaps the VMM, closes every fd. Idempotent, never fails. */
 	void (*teardown)(struct veil_vm *vm);
 };

@@ -14,6 +14,7 @@
 
 #include "hv/hypervisor.h"
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
 #include "lib/strv.h"
@@ -60,10 +61,19 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 	/* microvm without ACPI finds its virtio-mmio devices on the kernel command line, which QEMU fills in.
 	 * Without ACPI's MADT the guest brings up one CPU whatever -smp says; microvm with ACPI and
 	 * virtio-mmio devices hung at boot here (QEMU 7.2), so SMP guests are a known gap. */
-	if (mmio)
-		veil_strv_push(argv, "microvm,acpi=off,x-option-roms=off");
-	else
-		veil_strv_push(argv, machine);
+	veil_strv_pushf(argv, "%s%s", mmio ? "microvm,acpi=off,x-option-roms=off" : machine,
+			cfg->memory_file != NULL ? ",memory-backend=ram" : "");
+	if (cfg->memory_file != NULL) {
+		cleanup_free char *mem_path = qemu_escape(cfg->memory_file);
+		veil_strv_push(argv, "-object");
+		veil_strv_pushf(argv, "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=%s", cfg->memory_mib,
+				mem_path, cfg->memory_shared ? "on" : "off");
+	}
+	if (cfg->incoming) {
+		veil_strv_push(argv, "-S");
+		veil_strv_push(argv, "-incoming");
+		veil_strv_push(argv, "defer");
+	}
 	veil_strv_push(argv, "-accel");
 	veil_strv_push(argv, cfg->use_kvm ? "kvm" : "tcg");
 	veil_strv_push(argv, "-cpu");
@@ -256,6 +266,82 @@ static int qemu_resume(struct veil_vm *vm, veil_err_t *err)
 	return qemu_command(vm, "cont", NULL, NULL, err);
 }
 
+#define MIGRATION_TIMEOUT_MS 30000
+/* How often a QMP query repeats while QEMU or the guest works. */
+#define QMP_POLL_MS 2
+
+/* RAM in a shared file is the template's own; only device state (and the
+ * small ROM blocks) go through the migration stream. */
+static int ignore_shared_ram(struct veil_vm *vm, veil_err_t *err)
+{
+	json_object *cap = json_object_new_object();
+	json_object_object_add(cap, "capability", json_object_new_string("x-ignore-shared"));
+	json_object_object_add(cap, "state", json_object_new_boolean(1));
+	json_object *caps = json_object_new_array();
+	json_object_array_add(caps, cap);
+	json_object *args = json_object_new_object();
+	json_object_object_add(args, "capabilities", caps);
+	int rc = qemu_command(vm, "migrate-set-capabilities", args, NULL, err);
+	json_object_put(args);
+	return rc;
+}
+
+/* Hands fd to QEMU as "veil-state" and runs `cmd` (migrate or migrate-incoming)
+ * on it, then waits for the migration to end. */
+static int migrate_over_fd(struct veil_vm *vm, const char *cmd, int fd, veil_err_t *err)
+{
+	if (ignore_shared_ram(vm, err) < 0)
+		return -1;
+	json_object *getfd = json_object_new_object();
+	json_object_object_add(getfd, "fdname", json_object_new_string("veil-state"));
+	int rc = veil_qmp_execute_fd(&vm->qmp, "getfd", getfd, fd, NULL, QMP_TIMEOUT_MS, err);
+	json_object_put(getfd);
+	if (rc < 0)
+		return -1;
+	json_object *args = json_object_new_object();
+	json_object_object_add(args, "uri", json_object_new_string("fd:veil-state"));
+	rc = qemu_command(vm, cmd, args, NULL, err);
+	json_object_put(args);
+	if (rc < 0)
+		return -1;
+	long long deadline = veil_now_ms() + MIGRATION_TIMEOUT_MS;
+	for (;;) {
+		json_object *info = NULL;
+		if (qemu_command(vm, "query-migrate", NULL, &info, err) < 0)
+			return -1;
+		json_object *status = json_object_object_get(info, "status");
+		const char *st = status ? json_object_get_string(status) : "none";
+		if (strcmp(st, "completed") == 0) {
+			json_object_put(info);
+			return 0;
+		}
+		if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0) {
+			json_object *why = json_object_object_get(info, "error-desc");
+			veil_fail(err, 0, "%s %s: %s", cmd, st, why ? json_object_get_string(why) : "no reason given");
+			json_object_put(info);
+			return -1;
+		}
+		json_object_put(info);
+		if (veil_now_ms() > deadline)
+			return veil_fail(err, ETIMEDOUT, "%s did not finish within %d ms", cmd, MIGRATION_TIMEOUT_MS);
+		usleep(QMP_POLL_MS * 1000);
+	}
+}
+
+static int qemu_save_state(struct veil_vm *vm, int fd, veil_err_t *err)
+{
+	if (migrate_over_fd(vm, "migrate", fd, err) < 0)
+		return veil_fail_context(err, "saving the VM's state");
+	return 0;
+}
+
+static int qemu_restore_state(struct veil_vm *vm, int fd, veil_err_t *err)
+{
+	if (migrate_over_fd(vm, "migrate-incoming", fd, err) < 0)
+		return veil_fail_context(err, "restoring the VM's state");
+	return 0;
+}
+
 static int free_root_port(const struct veil_vm *vm, veil_err_t *err)
 {
 	for (uint32_t i = 0; i < vm->root_ports && i < 32; i++)
@@ -269,7 +355,8 @@ static void set_str(json_object *o, const char *key, const char *value)
 	json_object_object_add(o, key, json_object_new_string(value));
 }
 
-/* Rolls back one step of a failed hot-plug; best effort, the caller reports the failure. */
+/* Removes a device's backend, or rolls back one step of a failed hot-plug;
+ * best effort, the caller reports any failure. */
 static void undo(struct veil_vm *vm, const char *cmd, const char *key, const char *value)
 {
 	json_object *args = json_object_new_object();
@@ -367,6 +454,87 @@ static int qemu_hotplug_nic(struct veil_vm *vm, const struct veil_nic *nic, veil
 	return 0;
 }
 
+#define UNPLUG_TIMEOUT_MS 10000
+
+/* The hot-plugged devices still present, as a bit mask of their root ports. */
+static int plugged(struct veil_vm *vm, uint32_t *disks, uint32_t *nics, veil_err_t *err)
+{
+	json_object *args = json_object_new_object();
+	set_str(args, "path", "/machine/peripheral");
+	json_object *list = NULL;
+	int rc = qemu_command(vm, "qom-list", args, &list, err);
+	json_object_put(args);
+	if (rc < 0)
+		return -1;
+	*disks = *nics = 0;
+	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *name = json_object_object_get(json_object_array_get_idx(list, i), "name");
+		const char *id = name ? json_object_get_string(name) : "";
+		unsigned port;
+		char tail;
+		if (sscanf(id, "hp-disk%u%c", &port, &tail) == 1 && port < 32)
+			*disks |= 1u << port;
+		else if (sscanf(id, "hp-nic%u%c", &port, &tail) == 1 && port < 32)
+			*nics |= 1u << port;
+	}
+	json_object_put(list);
+	return 0;
+}
+
+static int qemu_unplug_all(struct veil_vm *vm, veil_err_t *err)
+{
+	uint32_t disks, nics;
+	if (plugged(vm, &disks, &nics, err) < 0)
+		return -1;
+	const uint32_t had_disks = disks, had_nics = nics;
+	char id[32];
+	for (unsigned port = 0; port < 32; port++) {
+		if (!((disks | nics) & (1u << port)))
+			continue;
+		snprintf(id, sizeof(id), "%s%u", disks & (1u << port) ? "hp-disk" : "hp-nic", port);
+		json_object *args = json_object_new_object();
+		set_str(args, "id", id);
+		int rc = qemu_command(vm, "device_del", args, NULL, err);
+		json_object_put(args);
+		if (rc < 0)
+			return -1;
+	}
+	/* The guest ejects each device (ACPI) before QEMU lets go of it. */
+	long long deadline = veil_now_ms() + UNPLUG_TIMEOUT_MS;
+	while (disks | nics) {
+		if (veil_now_ms() > deadline)
+			return veil_fail(err, ETIMEDOUT, "the guest did not release its hot-plugged devices within %d ms",
+					 UNPLUG_TIMEOUT_MS);
+		usleep(QMP_POLL_MS * 1000);
+		if (plugged(vm, &disks, &nics, err) < 0)
+			return -1;
+	}
+	/* Their backends: the tenant's image file and tap. */
+	for (unsigned port = 0; port < 32; port++) {
+		const char *cmd = had_disks & (1u << port) ? "blockdev-del" : had_nics & (1u << port) ? "netdev_del" : NULL;
+		if (cmd == NULL)
+			continue;
+		snprintf(id, sizeof(id), "%s%u", had_disks & (1u << port) ? "hp-drive" : "hp-netdev", port);
+		json_object *args = json_object_new_object();
+		set_str(args, had_disks & (1u << port) ? "node-name" : "id", id);
+		/* A removed device lets go of its backend a little later (RCU): "in use" until then. */
+		int rc;
+		veil_err_t busy = NULL;
+		while ((rc = qemu_command(vm, cmd, args, NULL, &busy)) < 0 && veil_now_ms() < deadline) {
+			veil_error_free(&busy);
+			usleep(QMP_POLL_MS * 1000);
+		}
+		json_object_put(args);
+		if (rc < 0) {
+			*err = busy;
+			return -1;
+		}
+	}
+	vm->root_ports_used = 0;
+	return 0;
+}
+
 const struct veil_hypervisor veil_hypervisor_qemu = {
 	.name = "qemu",
 	.start = qemu_start,
@@ -375,5 +543,8 @@ const struct veil_hypervisor veil_hypervisor_qemu = {
 	.command = qemu_command,
 	.hotplug_disk = qemu_hotplug_disk,
 	.hotplug_nic = qemu_hotplug_nic,
+	.save_state = qemu_save_state,
+	.restore_state = qemu_restore_state,
+	.unplug_all = qemu_unplug_all,
 	.teardown = qemu_teardown,
 };
