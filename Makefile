@@ -35,7 +35,7 @@ AGENT_SRC = $(wildcard src/agent/*.c)
 HOST_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(LIB_SRC) $(HV_SRC) $(PROTO_SRC)) $(BUILD)/obj/gen/agent.pb-c.o
 AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) $(PROTO_SRC) src/lib/error.c) $(BUILD)/agent-obj/gen/agent.pb-c.o
 
-HOST_LIBS = $(shell pkg-config --libs json-c libprotobuf-c)
+HOST_LIBS = $(shell pkg-config --libs json-c libprotobuf-c libcrypto)
 AGENT_LIBS = -l:libprotobuf-c.a
 
 GUEST_DIR = $(BUILD)/guest
@@ -110,6 +110,7 @@ demo: deps
 
 bench: all
 	bench/cold-start.sh $(BUILD)
+	bench/template.sh $(BUILD)
 
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C)

@@ -36,13 +36,7 @@ wait_paused() { # N
 		sleep 0.1
 	done
 }
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-run_one() { # ID -> ms
-	local t0
-	t0=$(date +%s%N)
-	"${veil[@]}" run --bundle "$work/bundle" "$1" >/dev/null
-	ms_since "$t0"
-}
+run_one() { timed_run "${veil[@]}" run --bundle "$work/bundle" "$1"; } # ID -> ms
 # batch NAME: starts $parallel containers at once; per-container times in $work/NAME.*, batch wall time printed.
 batch() {
 	local t0 pids=()

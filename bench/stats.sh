@@ -10,3 +10,12 @@ bench_config() {
 	printf '[hypervisor.qemu]\nkernel = "%s"\ninitrd = "%s"\n[runtime]\nstate_dir = "%s"\n%s\n' \
 		"$2/guest/vmlinux" "$2/guest/initrd.img" "$3/state" "${4:-}" >"$1"
 }
+
+ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# timed_run CMD...: runs CMD, its output discarded; prints how long it took in ms.
+timed_run() {
+	local t0
+	t0=$(date +%s%N)
+	"$@" >/dev/null
+	ms_since "$t0"
+}

@@ -33,5 +33,10 @@ int veil_cache_claim(const struct veil_config *cfg, struct veil_vm *vm, char *wh
 int veil_cache_adopt(struct veil_vm *vm, struct veil_agent_client *agent, const struct veil_disk *rootfs,
 		     const struct veil_nic *nic, int timeout_ms, veil_err_t *err);
 
-
+/* [runtime] reset = "scrub": hands a claimed VM whose container is gone back
+ * to the factory, which scrubs it and pools it again. cfg as for the claim.
+ * Returns 1 once the factory holds it (vm's channels are closed, its VMM
+ * left running); 0 with a reason when the factory declines or is not
+ * running (tear the VM down then); -1 on error. */
+int veil_cache_return(const struct veil_config *cfg, struct veil_vm *vm, char *why, size_t why_len, veil_err_t *err);
 #endif

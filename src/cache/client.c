@@ -14,6 +14,7 @@
 #include "cache/cache.h"
 #include "cache/factory.h"
 #include "cache/instance.h"
+#include "cache/template.h"
 #include "lib/cleanup.h"
 #include "lib/control.h"
 #include "lib/log.h"
@@ -21,6 +22,8 @@
 
 /* The factory answers from its poll loop at once; this only bounds a wedged one. */
 #define REPLY_TIMEOUT_MS 5000
+/* Writing out a whole guest's memory. */
+#define DUMP_TIMEOUT_MS 120000
 /* Its shutdown: keepers' grace period plus the leftover sweep, with slack. */
 #define STOP_TIMEOUT_MS 15000
 
@@ -58,13 +61,13 @@ static void close_all(int fds[VEIL_CTL_MAX_FDS])
 	}
 }
 
-/* One reply record; a reply {"error": ...} becomes *err. */
-static int receive(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], veil_err_t *err)
+/* One reply record within timeout_ms; a reply {"error": ...} becomes *err. */
+static int receive_within(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], int timeout_ms, veil_err_t *err)
 {
-	if (veil_ctl_recv(fd, msg, fds, REPLY_TIMEOUT_MS, err) < 0) {
+	if (veil_ctl_recv(fd, msg, fds, timeout_ms, err) < 0) {
 		if ((*err)->errnum == ETIMEDOUT) {
 			veil_error_free(err);
-			return veil_fail(err, ETIMEDOUT, "the factory did not answer within %d ms", REPLY_TIMEOUT_MS);
+			return veil_fail(err, ETIMEDOUT, "the factory did not answer within %d ms", timeout_ms);
 		}
 		return -1;
 	}
@@ -81,6 +84,11 @@ static int receive(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], veil_er
 	return 0;
 }
 
+static int receive(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], veil_err_t *err)
+{
+	return receive_within(fd, msg, fds, REPLY_TIMEOUT_MS, err);
+}
+
 /* The kernel's word on which process a pidfd names; 0 once it has exited. */
 static pid_t pidfd_pid(int pidfd)
 {
@@ -94,11 +102,26 @@ static pid_t pidfd_pid(int pidfd)
 	return pid > 0 ? (pid_t)pid : 0;
 }
 
+/* cfg's VM shape, and a connection to its factory: 1 connected, 0 with why
+ * (none is running), -1 on error. */
+static int connect_with_shape(const struct veil_config *cfg, struct cache_shape *shape, int *fd, char *why,
+			      size_t why_len, veil_err_t *err)
+{
+	struct cache_instance in;
+	if (cache_shape_from_config(cfg, shape, err) < 0 ||
+	    cache_instance_init(&in, cfg->factory.vm_cache_endpoint, err) < 0)
+		return -1;
+	int rc = connect_factory(&in, fd, err);
+	if (rc == 0)
+		snprintf(why, why_len, "factory not running on %s", in.endpoint);
+	return rc;
+}
+
 /* Returns 1 with the VM's fds in lifeline/qmp/agent/pidfd, 0 with why. */
 static int request_vm(int fd, const struct cache_shape *shape, int vm_fds[4], uint32_t *root_ports, char *why,
 		      size_t why_len, veil_err_t *err)
 {
-	json_object *req = cache_request_encode(CACHE_OP_CLAIM, shape);
+	json_object *req = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_CLAIM, .shape = *shape });
 	int rc = veil_ctl_send(fd, req, NULL, 0, err);
 	json_object_put(req);
 	json_object *msg = NULL;
@@ -149,16 +172,10 @@ int veil_cache_claim(const struct veil_config *cfg, struct veil_vm *vm, char *wh
 		return 0;
 	}
 	struct cache_shape shape;
-	struct cache_instance in;
-	if (cache_shape_from_config(cfg, &shape, err) < 0 ||
-	    cache_instance_init(&in, cfg->factory.vm_cache_endpoint, err) < 0)
-		return -1;
 	cleanup_close int fd = -1;
-	int rc = connect_factory(&in, &fd, err);
-	if (rc <= 0) {
-		snprintf(why, why_len, "factory not running on %s", in.endpoint);
+	int rc = connect_with_shape(cfg, &shape, &fd, why, why_len, err);
+	if (rc <= 0)
 		return rc;
-	}
 	int fds[4] = { -1, -1, -1, -1 };
 	uint32_t root_ports = 0;
 	veil_err_t cerr = NULL;
@@ -197,7 +214,7 @@ int veil_factory_status(const struct veil_config *cfg, struct cache_status *st, 
 	int rc = connect_factory(&in, &fd, err);
 	if (rc <= 0)
 		return rc;
-	json_object *req = cache_request_encode(CACHE_OP_STATUS, NULL);
+	json_object *req = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_STATUS });
 	rc = veil_ctl_send(fd, req, NULL, 0, err);
 	json_object_put(req);
 	json_object *msg = NULL;
@@ -208,6 +225,67 @@ int veil_factory_status(const struct veil_config *cfg, struct cache_status *st, 
 	rc = cache_status_decode(msg, st, err);
 	json_object_put(msg);
 	return rc < 0 ? -1 : 1;
+}
+
+int veil_cache_return(const struct veil_config *cfg, struct veil_vm *vm, char *why, size_t why_len, veil_err_t *err)
+{
+	struct cache_request req = { .op = CACHE_OP_RETURN, .qemu_pid = vm->pid };
+	if (vm->lifeline_fd < 0) {
+		snprintf(why, why_len, "the VM did not come from the factory");
+		return 0;
+	}
+	cleanup_close int fd = -1;
+	int rc = connect_with_shape(cfg, &req.shape, &fd, why, why_len, err);
+	if (rc <= 0)
+		return rc;
+	json_object *msg = cache_request_encode(&req);
+	const int fds[] = { vm->lifeline_fd, vm->qmp.fd, vm->agent_fd };
+	rc = veil_ctl_send(fd, msg, fds, 3, err);
+	json_object_put(msg);
+	msg = NULL;
+	int got[VEIL_CTL_MAX_FDS];
+	if (rc < 0 || receive(fd, &msg, got, err) < 0)
+		return -1;
+	close_all(got);
+	struct cache_claim_reply r;
+	rc = cache_claim_reply_decode(msg, &r, err);
+	if (rc == 0 && !r.granted)
+		snprintf(why, why_len, "factory: %s", r.reason);
+	rc = rc < 0 ? -1 : r.granted ? 1 : 0;
+	json_object_put(msg);
+	if (rc == 1) {
+		/* The factory holds the VM now: drop our channels without killing it. */
+		vm->pid = 0;
+		vm->hv->teardown(vm);
+	}
+	return rc;
+}
+
+int veil_factory_dump(const struct veil_config *cfg, pid_t qemu_pid, int out_fd, pid_t *dumped, veil_err_t *err)
+{
+	struct cache_instance in;
+	if (cache_instance_init(&in, cfg->factory.vm_cache_endpoint, err) < 0)
+		return -1;
+	cleanup_close int fd = -1;
+	int rc = connect_factory(&in, &fd, err);
+	if (rc == 0)
+		return veil_fail(err, ECONNREFUSED, "no factory is running on %s", in.endpoint);
+	if (rc < 0)
+		return -1;
+	json_object *msg = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_DUMP, .qemu_pid = qemu_pid });
+	rc = veil_ctl_send(fd, msg, &out_fd, 1, err);
+	json_object_put(msg);
+	msg = NULL;
+	int got[VEIL_CTL_MAX_FDS];
+	if (rc < 0 || receive_within(fd, &msg, got, DUMP_TIMEOUT_MS, err) < 0)
+		return -1;
+	close_all(got);
+	json_object *v;
+	rc = json_object_object_get_ex(msg, "dumped", &v) && json_object_is_type(v, json_type_int) ? 0 : -1;
+	if (rc == 0)
+		*dumped = (pid_t)json_object_get_int(v);
+	json_object_put(msg);
+	return rc == 0 ? 0 : veil_fail(err, EPROTO, "the factory's reply to a dump names no VM");
 }
 
 static bool wait_exit(int pidfd, int timeout_ms)
@@ -257,5 +335,9 @@ int veil_factory_destroy(const struct veil_config *cfg, bool *was_running, veil_
 		return -1;
 	cache_cleanup_leftovers(&in);
 	cache_remove_files(&in);
+	struct veil_template tmpl;
+	if (cfg->factory.enable_template &&
+	    (veil_template_locate(&tmpl, cfg, err) < 0 || veil_template_remove(&tmpl, err) < 0))
+		return -1;
 	return 0;
 }

@@ -12,12 +12,14 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cache/factory.h"
 #include "cache/instance.h"
+#include "cache/template.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/control.h"
@@ -34,8 +36,13 @@
 /* Beyond dial_timeout: QEMU's own start-up (QMP greeting) and slack. */
 #define BOOT_SLACK_MS 15000
 #define STOP_GRACE_MS 5000
+/* Writing out a whole guest's memory. */
+#define DUMP_TIMEOUT_MS 120000
 
-enum slot_state { SLOT_IDLE, SLOT_BOOTING, SLOT_READY };
+/* SCRUBBING: a returned VM that its keeper is readying for the next tenant.
+ * LOANED (reset = "scrub"): claimed, the slot kept for the VM's return; only
+ * its pidfd is held, to free the slot if the VM ends instead. */
+enum slot_state { SLOT_IDLE, SLOT_BOOTING, SLOT_SCRUBBING, SLOT_READY, SLOT_LOANED };
 
 struct slot {
 	enum slot_state state;
@@ -45,6 +52,8 @@ struct slot {
 	int pidfd, qmp_fd, agent_fd; /* READY: what a claim hands out */
 	pid_t qemu;
 	uint32_t root_ports, boot_ms;
+	bool cloned;
+	uint32_t scrubs;
 	long long started_ms;  /* when its boot began */
 	long long retry_at_ms; /* IDLE: no boot before */
 	unsigned failures;     /* in a row, for the back-off */
@@ -55,9 +64,20 @@ struct conn {
 	long long deadline_ms;
 };
 
+/* The template the pool clones, when [factory] enable_template is set. */
+struct template_builder {
+	enum cache_template_state state;
+	struct veil_template t;
+	struct veil_template_info info;
+	pid_t pid;            /* BUILDING: the builder, a child */
+	int ctl;              /* BUILDING: its abort line */
+	long long started_ms;
+};
+
 struct daemon {
 	const struct veil_factory_opts *o;
 	struct cache_instance in;
+	struct template_builder tmpl;
 	struct cache_shape shape;
 	pid_t pid;
 	struct slot slots[CACHE_MAX_VMS];
@@ -68,7 +88,7 @@ struct daemon {
 	unsigned seq;
 	size_t max_booting;
 	long long boot_timeout_ms;
-	uint32_t claimed, failures;
+	uint32_t claimed, failures, returned;
 	unsigned rejected;       /* requests refused since the last warning */
 	long long rejected_logged_ms;
 	bool stopping;
@@ -93,10 +113,12 @@ static void slot_clear(struct slot *s)
 	s->state = SLOT_IDLE;
 }
 
-/* A VM or boot was lost: kill what remains of it, boot another after a back-off. */
-static void slot_lost(struct daemon *d, struct slot *s, const char *why)
+static void template_suspect(struct daemon *d, unsigned failures);
+static void template_built(struct daemon *d, bool ok);
+
+/* Kills what the slot holds, keeper included. */
+static void slot_discard(struct daemon *d, struct slot *s)
 {
-	log_warn("factory: cached VM %s %s: %s", s->name, s->state == SLOT_READY ? "lost" : "failed to boot", why);
 	/* Not yet reaped, so the pid cannot have been reused. */
 	if (s->keeper > 0)
 		kill(s->keeper, SIGKILL);
@@ -106,6 +128,17 @@ static void slot_lost(struct daemon *d, struct slot *s, const char *why)
 	char console[PATH_MAX];
 	cache_console_path(&d->in, s->name, console, sizeof(console));
 	unlink(console);
+}
+
+/* A VM or boot was lost: kill what remains of it, boot another after a back-off. */
+static void slot_lost(struct daemon *d, struct slot *s, const char *why)
+{
+	bool clone_failed = s->cloned && s->state == SLOT_BOOTING;
+	log_warn("factory: cached VM %s %s: %s", s->name,
+		 s->state == SLOT_READY ? "lost" : s->state == SLOT_SCRUBBING ? "failed its scrub" : "failed to boot", why);
+	slot_discard(d, s);
+	if (clone_failed)
+		template_suspect(d, s->failures + 1);
 	s->failures++;
 	d->failures++;
 	unsigned shift = s->failures - 1 < 10 ? s->failures - 1 : 10;
@@ -133,6 +166,9 @@ static int slot_start(struct daemon *d, struct slot *s, veil_err_t *err)
 	veil_strv_push(&argv, s->name);
 	veil_strv_push(&argv, "--console");
 	veil_strv_push(&argv, console);
+	s->cloned = d->tmpl.state == CACHE_TEMPLATE_READY;
+	if (s->cloned)
+		veil_strv_push(&argv, "--clone");
 	/* Its own session, and no parent-death signal: a claimed VM outlives the factory. */
 	struct veil_spawn_opts opts = {
 		.pass_fds = &keeper_end, .n_pass_fds = 1, .stdout_fd = -1, .stderr_fd = STDERR_FILENO,
@@ -145,7 +181,7 @@ static int slot_start(struct daemon *d, struct slot *s, veil_err_t *err)
 	s->state = SLOT_BOOTING;
 	s->started_ms = veil_now_ms();
 	s->boot_ms = 0;
-	log_debug("factory: booting cached VM %s (keeper %d)", s->name, (int)s->keeper);
+	log_debug("factory: %s cached VM %s (keeper %d)", s->cloned ? "cloning" : "booting", s->name, (int)s->keeper);
 	return 0;
 }
 
@@ -163,12 +199,19 @@ static void on_ready(struct daemon *d, struct slot *s, json_object *msg, int fds
 	s->pidfd = fds[0];
 	s->qmp_fd = fds[1];
 	s->agent_fd = fds[2];
+	bool scrubbed = s->state == SLOT_SCRUBBING;
 	s->qemu = ready.qemu_pid;
 	s->root_ports = ready.root_ports;
 	s->boot_ms = ready.boot_ms;
+	s->cloned = ready.cloned;
+	s->scrubs = ready.scrubs;
+	snprintf(s->name, sizeof(s->name), "%s", ready.name);
 	s->state = SLOT_READY;
 	s->failures = 0;
-	log_info("factory: cached VM %s ready (QEMU %d, agent ready in %u ms)", s->name, (int)s->qemu, s->boot_ms);
+	if (scrubbed)
+		d->returned++;
+	log_info("factory: cached VM %s ready (QEMU %d, %s in %u ms)", s->name, (int)s->qemu,
+		 scrubbed ? "scrubbed" : s->cloned ? "cloned" : "agent ready", s->boot_ms);
 }
 
 static void on_keeper(struct daemon *d, struct slot *s)
@@ -177,7 +220,7 @@ static void on_keeper(struct daemon *d, struct slot *s)
 	int fds[VEIL_CTL_MAX_FDS];
 	veil_err_t err = NULL;
 	int rc = veil_ctl_recv(s->ctl, &msg, fds, 0, &err);
-	if (rc == 0 && msg != NULL && s->state == SLOT_BOOTING) {
+	if (rc == 0 && msg != NULL && (s->state == SLOT_BOOTING || s->state == SLOT_SCRUBBING)) {
 		on_ready(d, s, msg, fds);
 		json_object_put(msg);
 		return;
@@ -189,7 +232,7 @@ static void on_keeper(struct daemon *d, struct slot *s)
 	json_object_put(msg);
 	veil_error_free(&err);
 	if (ended)
-		slot_lost(d, s, s->state == SLOT_BOOTING ? "its keeper gave up (see the log)" : "its keeper exited");
+		slot_lost(d, s, s->state != SLOT_READY ? "its keeper gave up (see the log)" : "its keeper exited");
 }
 
 static void reap(struct daemon *d)
@@ -197,6 +240,8 @@ static void reap(struct daemon *d)
 	pid_t pid;
 	int status;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == d->tmpl.pid)
+			template_built(d, WIFEXITED(status) && WEXITSTATUS(status) == 0);
 		for (size_t i = 0; i < d->n_slots; i++) {
 			struct slot *s = &d->slots[i];
 			if (s->keeper != pid)
@@ -221,9 +266,17 @@ static void schedule(struct daemon *d, long long now)
 {
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
-		if (s->state == SLOT_BOOTING && now - s->started_ms > d->boot_timeout_ms)
+		if ((s->state == SLOT_BOOTING || s->state == SLOT_SCRUBBING) && now - s->started_ms > d->boot_timeout_ms)
 			slot_lost(d, s, "no agent-ready VM in time");
 	}
+	if (d->tmpl.state == CACHE_TEMPLATE_BUILDING && now - d->tmpl.started_ms > d->boot_timeout_ms) {
+		/* Reaped as any child; its exit status then reads as a failure. */
+		kill(d->tmpl.pid, SIGKILL);
+		d->tmpl.started_ms = now;
+	}
+	/* Clones wait for their template. */
+	if (d->tmpl.state == CACHE_TEMPLATE_BUILDING)
+		return;
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
 		if (s->state != SLOT_IDLE || s->retry_at_ms > now || count_state(d, SLOT_BOOTING) >= d->max_booting)
@@ -234,6 +287,93 @@ static void schedule(struct daemon *d, long long now)
 			veil_error_free(&err);
 		}
 	}
+}
+
+/* ---- the template ---- */
+
+static void template_start_build(struct daemon *d, const char *why)
+{
+	struct template_builder *b = &d->tmpl;
+	log_warn("factory: template in %s: %s; building one", b->t.dir, why);
+	int pair[2];
+	veil_err_t err = NULL;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
+		veil_fail(&err, errno, "socketpair");
+	} else {
+		cleanup_close int builder_end = pair[1];
+		b->ctl = pair[0];
+		char console[PATH_MAX];
+		cache_console_path(&d->in, "template", console, sizeof(console));
+		cleanup_strv struct veil_strv argv = { 0 };
+		for (char *const *a = d->o->veil_argv; *a != NULL; a++)
+			veil_strv_push(&argv, *a);
+		static const char *const tail[] = { "factory", "template-build", "--console" };
+		for (size_t i = 0; i < sizeof(tail) / sizeof(tail[0]); i++)
+			veil_strv_push(&argv, tail[i]);
+		veil_strv_push(&argv, console);
+		struct veil_spawn_opts opts = {
+			.pass_fds = &builder_end, .n_pass_fds = 1, .stdout_fd = -1, .stderr_fd = STDERR_FILENO,
+			.new_session = true, .die_with_parent = true,
+		};
+		if (veil_spawn(argv.items, &opts, &b->pid, &err) == 0) {
+			b->state = CACHE_TEMPLATE_BUILDING;
+			b->started_ms = veil_now_ms();
+			return;
+		}
+		close_fd(&b->ctl);
+	}
+	log_warn("factory: cannot build the template: %s; pooling booted VMs instead", err->msg);
+	veil_error_free(&err);
+	b->state = CACHE_TEMPLATE_FAILED;
+}
+
+static void template_built(struct daemon *d, bool ok)
+{
+	struct template_builder *b = &d->tmpl;
+	b->pid = 0;
+	close_fd(&b->ctl);
+	char why[256] = "the build failed (see the log above)";
+	if (ok && veil_template_check(&b->t, false, &b->info, why, sizeof(why)) == 1) {
+		b->state = CACHE_TEMPLATE_READY;
+		log_info("factory: template ready in %s (built in %u ms)", b->t.dir, b->info.build_ms);
+		return;
+	}
+	/* Another attempt would most likely fail alike; booted VMs still serve. */
+	b->state = CACHE_TEMPLATE_FAILED;
+	log_warn("factory: template in %s could not be built: %s; pooling booted VMs instead", b->t.dir, why);
+}
+
+/* A clone failed `failures` times in a row: rebuild the template if it is
+ * damaged, or if clones keep failing although it looks intact (a state file
+ * this QEMU cannot load, say). */
+static void template_suspect(struct daemon *d, unsigned failures)
+{
+	char why[256];
+	if (d->tmpl.state != CACHE_TEMPLATE_READY)
+		return;
+	if (veil_template_check(&d->tmpl.t, false, &d->tmpl.info, why, sizeof(why)) != 1)
+		template_start_build(d, why);
+	else if (failures >= 2)
+		template_start_build(d, "its clones keep failing");
+}
+
+static int template_setup(struct daemon *d, veil_err_t *err)
+{
+	struct template_builder *b = &d->tmpl;
+	b->ctl = -1;
+	if (!d->o->cfg->factory.enable_template)
+		return 0;
+	if (veil_template_init(&b->t, d->o->cfg, err) < 0)
+		return -1;
+	char why[256];
+	long long t0 = veil_now_ms();
+	if (veil_template_check(&b->t, true, &b->info, why, sizeof(why)) == 1) {
+		b->state = CACHE_TEMPLATE_READY;
+		log_info("factory: using the template in %s (verified in %lld ms)", b->t.dir, veil_now_ms() - t0);
+		return 0;
+	}
+	template_start_build(d, why);
+	return 0;
 }
 
 /* ---- clients ---- */
@@ -312,23 +452,159 @@ static void handle_claim(struct daemon *d, struct conn *c, const struct cache_re
 	json_object_put(msg);
 	log_info("factory: cached VM %s (QEMU %d) claimed", s->name, (int)s->qemu);
 	s->keeper = 0; /* still our child, reaped by reap(); no longer this slot's */
+	d->claimed++;
+	if (d->o->cfg->runtime.reset == VEIL_RESET_SCRUB) {
+		/* Only the client may hold the lifeline now. */
+		close_fd(&s->ctl);
+		close_fd(&s->qmp_fd);
+		close_fd(&s->agent_fd);
+		s->state = SLOT_LOANED;
+		return;
+	}
 	slot_clear(s);
 	s->retry_at_ms = veil_now_ms();
-	d->claimed++;
+}
+
+/* A slot for a returned VM: the one it was loaned from, else a free one,
+ * else one still booting (its boot is the cheaper loss); never beyond
+ * vm_cache_number VMs. */
+static struct slot *slot_for_return(struct daemon *d, pid_t qemu)
+{
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->state == SLOT_LOANED && s->qemu == qemu) {
+			close_fd(&s->pidfd);
+			return s;
+		}
+	}
+	for (size_t i = 0; i < d->n_slots; i++)
+		if (d->slots[i].state == SLOT_IDLE)
+			return &d->slots[i];
+	for (size_t i = 0; i < d->n_slots; i++) {
+		struct slot *s = &d->slots[i];
+		if (s->state != SLOT_BOOTING)
+			continue;
+		slot_discard(d, s);
+		return s;
+	}
+	return NULL;
+}
+
+static void refuse(struct conn *c, const char *why)
+{
+	struct cache_claim_reply r = { .granted = false, .reason = why };
+	reply(c, cache_claim_reply_encode(&r), NULL, 0);
+}
+
+/* A loaned VM ended without coming back: its slot boots another. */
+static void loan_ended(struct slot *s)
+{
+	log_debug("factory: loaned VM %s (QEMU %d) ended without being returned", s->name, (int)s->qemu);
+	slot_clear(s);
+	s->retry_at_ms = veil_now_ms();
+}
+
+/* fds: the VM's lifeline, QMP and agent channel. */
+static void handle_return(struct daemon *d, struct conn *c, const struct cache_request *req, int fds[VEIL_CTL_MAX_FDS])
+{
+	char why[256];
+	struct slot *s = NULL;
+	if (d->o->cfg->runtime.reset != VEIL_RESET_SCRUB) {
+		refuse(c, "VMs are not reused here ([runtime] reset = \"clone\")");
+	} else if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
+		refuse(c, "a VM is returned with its lifeline, QMP and agent channel");
+	} else if (!cache_shape_equal(&req->shape, &d->shape)) {
+		cache_shape_diff(&req->shape, &d->shape, why, sizeof(why));
+		refuse(c, why);
+	} else if ((s = slot_for_return(d, req->qemu_pid)) == NULL) {
+		refuse(c, "the pool is full");
+	}
+	if (s == NULL)
+		return;
+	json_object *msg = json_object_new_object();
+	json_object_object_add(msg, "scrub", json_object_new_boolean(1));
+	veil_err_t err = NULL;
+	int rc = veil_ctl_send(fds[0], msg, &fds[1], 2, &err);
+	json_object_put(msg);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "its keeper is gone: %.200s", err->msg);
+		veil_error_free(&err);
+		refuse(c, why);
+		return;
+	}
+	s->ctl = fds[0];
+	fds[0] = -1;
+	s->state = SLOT_SCRUBBING;
+	s->qemu = req->qemu_pid;
+	s->started_ms = veil_now_ms();
+	s->keeper = 0; /* not known; the lifeline is what holds it */
+	if (s->qemu != req->qemu_pid)
+		snprintf(s->name, sizeof(s->name), "returned-%u", ++d->seq);
+	struct cache_claim_reply r = { .granted = true, .root_ports = d->o->cfg->factory.pcie_root_port };
+	reply(c, cache_claim_reply_encode(&r), NULL, 0);
+	log_info("factory: a VM was returned: scrubbing it for the pool");
+}
+
+/* fds[0]: where the memory goes. The daemon waits for the dump: it is a
+ * diagnostic, not a hot path. */
+static void handle_dump(struct daemon *d, struct conn *c, const struct cache_request *req, int fds[VEIL_CTL_MAX_FDS])
+{
+	struct slot *s = NULL;
+	for (size_t i = 0; i < d->n_slots && s == NULL; i++)
+		if (d->slots[i].state == SLOT_READY && (req->qemu_pid == 0 || d->slots[i].qemu == req->qemu_pid))
+			s = &d->slots[i];
+	veil_err_t err = NULL;
+	if (fds[0] < 0) {
+		veil_fail(&err, EINVAL, "a dump request carries the file to write");
+	} else if (s == NULL) {
+		veil_fail(&err, ESRCH, "no pooled VM %s", req->qemu_pid ? "with that QEMU pid" : "to dump");
+	} else {
+		struct veil_vm vm;
+		veil_vm_init(&vm);
+		vm.qmp.fd = s->qmp_fd;
+		json_object *getfd = json_object_new_object();
+		json_object_object_add(getfd, "fdname", json_object_new_string("veil-dump"));
+		json_object *args = json_object_new_object();
+		json_object_object_add(args, "paging", json_object_new_boolean(0));
+		json_object_object_add(args, "protocol", json_object_new_string("fd:veil-dump"));
+		if (veil_qmp_execute_fd(&vm.qmp, "getfd", getfd, fds[0], NULL, DUMP_TIMEOUT_MS, &err) == 0)
+			veil_qmp_execute(&vm.qmp, "dump-guest-memory", args, NULL, DUMP_TIMEOUT_MS, &err);
+		json_object_put(getfd);
+		json_object_put(args);
+		vm.qmp.fd = -1; /* the slot's */
+		veil_qmp_close(&vm.qmp);
+	}
+	if (err != NULL) {
+		reply(c, veil_ctl_error_reply(err->msg), NULL, 0);
+		veil_error_free(&err);
+		return;
+	}
+	json_object *msg = json_object_new_object();
+	json_object_object_add(msg, "dumped", json_object_new_int(s->qemu));
+	reply(c, msg, NULL, 0);
+	log_info("factory: memory of cached VM %s dumped on request", s->name);
 }
 
 static void handle_status(struct daemon *d, struct conn *c)
 {
 	struct cache_status st = {
 		.pid = d->pid, .target = (uint32_t)d->n_slots, .claimed = d->claimed, .failures = d->failures,
+		.returned = d->returned, .template_state = d->tmpl.state, .template_build_ms = d->tmpl.info.build_ms,
 	};
+	if (d->tmpl.state == CACHE_TEMPLATE_READY)
+		snprintf(st.template_hash, sizeof(st.template_hash), "%s", d->tmpl.info.config_hash);
 	long long now = veil_now_ms();
 	for (size_t i = 0; i < d->n_slots; i++) {
 		const struct slot *s = &d->slots[i];
 		if (s->state == SLOT_IDLE)
 			continue;
 		st.vms[st.n_vms++] = (struct cache_vm_status){
-			.state = s->state == SLOT_READY ? CACHE_VM_PAUSED : CACHE_VM_BOOTING,
+			.state = s->state == SLOT_READY	      ? CACHE_VM_PAUSED
+				 : s->state == SLOT_SCRUBBING ? CACHE_VM_SCRUBBING
+				 : s->state == SLOT_LOANED    ? CACHE_VM_LOANED
+							      : CACHE_VM_BOOTING,
+			.cloned = s->cloned,
+			.scrubs = s->scrubs,
 			.qemu_pid = s->qemu,
 			.keeper_pid = s->keeper,
 			.age_ms = (uint64_t)(now - s->started_ms),
@@ -346,9 +622,6 @@ static void on_conn(struct daemon *d, struct conn *c)
 	int fds[VEIL_CTL_MAX_FDS];
 	veil_err_t err = NULL;
 	int rc = veil_ctl_recv(c->fd, &msg, fds, 0, &err);
-	/* Clients have no reason to send fds. */
-	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
-		close_fd(&fds[i]);
 	struct cache_request req;
 	if (rc < 0) {
 		note_rejected(d, err->msg);
@@ -357,9 +630,16 @@ static void on_conn(struct daemon *d, struct conn *c)
 		reply(c, veil_ctl_error_reply(err->msg), NULL, 0);
 	} else if (msg != NULL && req.op == CACHE_OP_CLAIM) {
 		handle_claim(d, c, &req);
+	} else if (msg != NULL && req.op == CACHE_OP_RETURN) {
+		handle_return(d, c, &req, fds);
+	} else if (msg != NULL && req.op == CACHE_OP_DUMP) {
+		handle_dump(d, c, &req, fds);
 	} else if (msg != NULL) {
 		handle_status(d, c);
 	}
+	/* Whatever fds a handler did not keep. */
+	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
+		close_fd(&fds[i]);
 	veil_error_free(&err);
 	json_object_put(msg);
 	close_fd(&c->fd);
@@ -412,11 +692,16 @@ static int poll_timeout(const struct daemon *d, long long now)
 	for (size_t i = 0; i < d->n_slots; i++) {
 		const struct slot *s = &d->slots[i];
 		long long at = -1;
-		if (s->state == SLOT_IDLE && booting < d->max_booting)
+		if (s->state == SLOT_IDLE && booting < d->max_booting && d->tmpl.state != CACHE_TEMPLATE_BUILDING)
 			at = s->retry_at_ms;
-		else if (s->state == SLOT_BOOTING)
+		else if (s->state == SLOT_BOOTING || s->state == SLOT_SCRUBBING)
 			at = s->started_ms + d->boot_timeout_ms + 1;
 		if (at >= 0 && (next < 0 || at < next))
+			next = at;
+	}
+	if (d->tmpl.state == CACHE_TEMPLATE_BUILDING) {
+		long long at = d->tmpl.started_ms + d->boot_timeout_ms + 1;
+		if (next < 0 || at < next)
 			next = at;
 	}
 	for (int i = 0; i < MAX_CONNS; i++)
@@ -462,9 +747,11 @@ static void serve(struct daemon *d)
 			const struct slot *s = &d->slots[i];
 			if (s->state == SLOT_IDLE)
 				continue;
-			pfds[n] = (struct pollfd){ .fd = s->ctl, .events = POLLIN };
-			w[n++] = (struct watch){ SRC_KEEPER, i };
-			if (s->state == SLOT_READY) {
+			if (s->state != SLOT_LOANED) {
+				pfds[n] = (struct pollfd){ .fd = s->ctl, .events = POLLIN };
+				w[n++] = (struct watch){ SRC_KEEPER, i };
+			}
+			if (s->state == SLOT_READY || s->state == SLOT_LOANED) {
 				pfds[n] = (struct pollfd){ .fd = s->pidfd, .events = POLLIN };
 				w[n++] = (struct watch){ SRC_QEMU, i };
 			}
@@ -492,6 +779,8 @@ static void serve(struct daemon *d)
 			case SRC_QEMU:
 				if (d->slots[k].state == SLOT_READY && d->slots[k].pidfd == pfds[i].fd)
 					slot_lost(d, &d->slots[k], "QEMU exited");
+				else if (d->slots[k].state == SLOT_LOANED && d->slots[k].pidfd == pfds[i].fd)
+					loan_ended(&d->slots[k]);
 				break;
 			}
 		}
@@ -508,13 +797,24 @@ static void serve(struct daemon *d)
 static void release_pool(struct daemon *d)
 {
 	pid_t keepers[CACHE_MAX_VMS];
-	size_t n = 0;
+	/* Returned VMs' keepers are not known by pid: their QEMUs are waited for. */
+	int returned[CACHE_MAX_VMS];
+	size_t n = 0, n_returned = 0;
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
 		if (s->keeper > 0)
 			keepers[n++] = s->keeper;
+		else if (s->pidfd >= 0 && s->state == SLOT_READY)
+			returned[n_returned++] = dup(s->pidfd);
 		s->keeper = 0;
 		slot_clear(s);
+	}
+	if (d->tmpl.pid > 0) {
+		/* Its QEMU follows by the parent-death signal; the half-built files go with a rebuild. */
+		kill(d->tmpl.pid, SIGKILL);
+		waitpid(d->tmpl.pid, NULL, 0);
+		d->tmpl.pid = 0;
+		close_fd(&d->tmpl.ctl);
 	}
 	long long deadline = veil_now_ms() + STOP_GRACE_MS;
 	for (size_t i = 0; i < n; i++) {
@@ -527,6 +827,13 @@ static void release_pool(struct daemon *d)
 			}
 			usleep(10000);
 		}
+	}
+	for (size_t i = 0; i < n_returned; i++) {
+		struct pollfd gone = { .fd = returned[i], .events = POLLIN };
+		long long left = deadline - veil_now_ms();
+		if (returned[i] >= 0 && poll(&gone, 1, left > 0 ? (int)left : 0) == 0)
+			syscall(SYS_pidfd_send_signal, returned[i], SIGKILL, NULL, 0);
+		close_fd(&returned[i]);
 	}
 }
 
@@ -600,7 +907,7 @@ static int setup(struct daemon *d, veil_err_t *err)
 	int killed = cache_cleanup_leftovers(&d->in);
 	if (killed > 0)
 		log_warn("factory: cleaned up %d process(es) of a previous factory", killed);
-	if ((d->signal_fd = block_signals(err)) < 0)
+	if ((d->signal_fd = block_signals(err)) < 0 || template_setup(d, err) < 0)
 		return -1;
 	if ((d->listen_fd = veil_ctl_listen(d->in.endpoint, err)) < 0)
 		return -1;

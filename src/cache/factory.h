@@ -27,16 +27,27 @@ struct veil_factory_opts {
  * daemon returns from it when it stops; *is_daemon tells which is which. */
 int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_err_t *err);
 
-/* A keeper: boots cached VM `name` with its console in `console`, hands it
- * over on CACHE_KEEPER_FD and stays QEMU's parent until the VM is gone. */
-int veil_factory_keeper(const struct veil_config *cfg, const char *name, const char *console, veil_err_t *err);
+/* A keeper: boots cached VM `name` (or clones the template) with its console
+ * in `console`, hands it over on CACHE_KEEPER_FD and stays QEMU's parent
+ * until the VM is gone, scrubbing it whenever it is returned. */
+int veil_factory_keeper(const struct veil_config *cfg, const char *name, const char *console, bool clone,
+			veil_err_t *err);
+
+/* Builds the template; the factory runs it as a child, CACHE_KEEPER_FD
+ * aborting the build when the factory goes away. */
+int veil_factory_build_template(const struct veil_config *cfg, const char *console, veil_err_t *err);
 
 /* 1 with *st filled; 0 if no factory serves the endpoint. */
 int veil_factory_status(const struct veil_config *cfg, struct cache_status *st, veil_err_t *err);
 
+/* Has the factory write the memory of pooled VM qemu_pid (0: any pooled VM)
+ * to out_fd as an ELF core (QMP dump-guest-memory); *dumped names the VM. */
+int veil_factory_dump(const struct veil_config *cfg, pid_t qemu_pid, int out_fd, pid_t *dumped, veil_err_t *err);
+
 /* Stops the daemon (SIGTERM, SIGKILL after a grace period), kills every
- * pooled VM and removes the instance's files. Claimed VMs are left to their
- * containers. *was_running tells whether a daemon was stopped. */
+ * pooled VM and removes the instance's files and the template. Claimed VMs
+ * are left to their containers (clones keep their own copy of the template's
+ * memory file open). *was_running tells whether a daemon was stopped. */
 int veil_factory_destroy(const struct veil_config *cfg, bool *was_running, veil_err_t *err);
 
 #endif

@@ -1,4 +1,5 @@
-/* A keeper boots one cached VM and stays its parent. QEMU dies with the keeper
+/* A keeper boots one cached VM (or clones the template) and stays its parent;
+ * when a tenant's VM is returned to the factory, its keeper scrubs it. QEMU dies with the keeper
  * (parent-death signal), and the keeper kills QEMU as soon as no process holds
  * the far end of its control socket: the factory holds it while the VM is
  * pooled and hands it to the client that claims the VM. So a VM whose holder
@@ -6,11 +7,13 @@
  * with it instead of leaking. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,10 +22,10 @@
 #include "cache/cache.h"
 #include "cache/factory.h"
 #include "cache/instance.h"
+#include "cache/template.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/control.h"
-#include "lib/host.h"
 #include "lib/log.h"
 
 /* The guest's last words explain most boot failures. */
@@ -45,32 +48,21 @@ static void log_console_tail(const char *console)
 	log_warn("cached VM console ends with: %s", line ? line + 1 : text);
 }
 
-static int boot(struct veil_vm *vm, const struct veil_config *cfg, const char *name, const char *console,
-		veil_err_t *err)
+/* Boots a VM, or clones the template when there is one, up to a paused,
+ * agent-ready VM. */
+static int boot(struct veil_vm *vm, const struct veil_config *cfg, const struct veil_template *tmpl, const char *name,
+		const char *console, veil_err_t *err)
 {
-	struct veil_host_caps caps;
-	struct veil_accel_decision accel;
-	veil_host_probe(cfg, &caps);
-	if (veil_decide_accel(cfg, &caps, &accel, err) < 0)
+	struct veil_vm_config vmc;
+	if (tmpl != NULL) {
+		if (veil_template_clone(tmpl, cfg, name, console, vm, err) < 0 || vm->hv->resume(vm, err) < 0)
+			return -1;
+	} else if (veil_cache_vm_config(cfg, name, console, &vmc, err) < 0 ||
+		   veil_hypervisor_qemu.start(vm, &vmc, err) < 0) {
 		return -1;
-	const struct veil_vm_config vmc = {
-		.name = name,
-		.vmm_path = cfg->qemu.path,
-		.kernel = cfg->qemu.kernel,
-		.initrd = cfg->qemu.initrd,
-		.machine = cfg->qemu.machine_type,
-		.memory_mib = cfg->qemu.default_memory,
-		.vcpus = cfg->qemu.default_vcpus,
-		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
-		.use_kvm = accel.use_kvm,
-		.pvm_host = caps.pvm,
-		.guest_debug = cfg->agent.debug_console_enabled || veil_log_get_level() == VEIL_LOG_DEBUG,
-		.console_log = console,
-		.pcie_root_ports = cfg->factory.pcie_root_port,
-	};
-	if (veil_hypervisor_qemu.start(vm, &vmc, err) < 0)
-		return -1;
-	/* The control socket aborts the wait when the factory goes away. */
+	}
+	/* The control socket aborts the wait when the factory goes away. A
+	 * clone answers too, so that only VMs known to work are pooled. */
 	struct veil_agent_client agent;
 	veil_agent_client_init(&agent, vm->agent_fd, vm->pidfd, CACHE_KEEPER_FD);
 	int rc = veil_agent_hello(&agent, (int)cfg->agent.dial_timeout * 1000, err);
@@ -80,9 +72,21 @@ static int boot(struct veil_vm *vm, const struct veil_config *cfg, const char *n
 	return vm->hv->pause(vm, err);
 }
 
-static int hand_over(struct veil_vm *vm, long long boot_ms, uint32_t root_ports, veil_err_t *err)
+struct keeper {
+	const struct veil_config *cfg;
+	const char *name;
+	struct veil_vm vm;
+	bool cloned;
+	uint32_t scrubs;
+};
+
+static int hand_over(struct keeper *k, long long took_ms, veil_err_t *err)
 {
-	struct cache_ready ready = { .qemu_pid = vm->pid, .boot_ms = (uint32_t)boot_ms, .root_ports = root_ports };
+	struct veil_vm *vm = &k->vm;
+	struct cache_ready ready = {
+		.name = k->name, .qemu_pid = vm->pid, .boot_ms = (uint32_t)took_ms, .root_ports = k->cfg->factory.pcie_root_port,
+		.cloned = k->cloned, .scrubs = k->scrubs,
+	};
 	json_object *msg = cache_ready_encode(&ready);
 	const int fds[] = { vm->pidfd, vm->qmp.fd, vm->agent_fd };
 	int rc = veil_ctl_send(CACHE_KEEPER_FD, msg, fds, 3, err);
@@ -96,9 +100,63 @@ static int hand_over(struct veil_vm *vm, long long boot_ms, uint32_t root_ports,
 	return 0;
 }
 
-/* Until QEMU exits or the last holder of the lifeline lets go. */
-static void keep(struct veil_vm *vm, const char *name)
+/* The channel's receive buffers in the guest are re-queued without being
+ * cleared (docs/agent-protocol.md, Scrub); this much padding passes through
+ * every one of them on virtio-pci, 128 pages. Factory VMs are always q35
+ * (they have root ports): virtio-mmio's 1024-page ring would need 4 MiB more. */
+#define SCRUB_PADDING (1u << 20)
+
+static int agent_scrub(struct keeper *k, veil_err_t *err)
 {
+	struct veil_agent_client agent;
+	veil_agent_client_init(&agent, k->vm.agent_fd, k->vm.pidfd, -1);
+	/* The tenant's monitor may have left requests unanswered: our ids must
+	 * not collide with theirs. Odd, as ttrpc client streams are. */
+	uint32_t start;
+	if (getrandom(&start, sizeof(start), 0) != sizeof(start))
+		start = (uint32_t)veil_now_ms();
+	agent.next_request_id = (start | 0x40000001u) & 0x7fffffffu;
+	static uint8_t padding[SCRUB_PADDING];
+	Veil__Agent__V1__ScrubRequest req = VEIL__AGENT__V1__SCRUB_REQUEST__INIT;
+	req.padding.data = padding;
+	req.padding.len = sizeof(padding);
+	ProtobufCMessage *msg = NULL;
+	int rc = veil_agent_call(&agent, VEIL_METHOD_SCRUB, &req.base, &msg, (int)k->cfg->agent.request_timeout * 1000, err);
+	veil_agent_client_release(&agent);
+	if (rc < 0)
+		return -1;
+	const Veil__Agent__V1__ScrubResponse *resp = (const Veil__Agent__V1__ScrubResponse *)msg;
+	if (resp->processes_left != 0 || resp->mounts_left != 0 || resp->containers_left != 0)
+		rc = veil_fail(err, 0, "the guest still has %u process(es), %u mount(s) and %u container(s) after the scrub",
+			       resp->processes_left, resp->mounts_left, resp->containers_left);
+	else
+		log_debug("cached VM %s: scrubbed, %" PRIu64 " KiB free", k->name, resp->mem_free_kib);
+	protobuf_c_message_free_unpacked(msg, NULL);
+	return rc;
+}
+
+/* A returned VM: the tenant's processes, mounts and devices go, and the VM
+ * is pooled again. Any failure ends the VM instead. */
+static int scrub(struct keeper *k, int qmp_fd, int agent_fd, veil_err_t *err)
+{
+	long long t0 = veil_now_ms();
+	struct veil_vm *vm = &k->vm;
+	veil_qmp_init(&vm->qmp);
+	vm->qmp.fd = qmp_fd;
+	vm->agent_fd = agent_fd;
+	prctl(PR_SET_NAME, CACHE_KEEPER_POOLED);
+	if (agent_scrub(k, err) < 0 || vm->hv->unplug_all(vm, err) < 0 || vm->hv->pause(vm, err) < 0)
+		return veil_fail_context(err, "scrubbing cached VM %s", k->name);
+	k->scrubs++;
+	long long took = veil_now_ms() - t0;
+	log_info("cached VM %s: scrubbed after tenant %u in %lld ms", k->name, k->scrubs, took);
+	return hand_over(k, took, err);
+}
+
+/* Until QEMU exits or the last holder of the lifeline lets go. */
+static void keep(struct keeper *k)
+{
+	struct veil_vm *vm = &k->vm;
 	for (;;) {
 		struct pollfd pfds[2] = {
 			{ .fd = CACHE_KEEPER_FD, .events = POLLIN },
@@ -107,14 +165,14 @@ static void keep(struct veil_vm *vm, const char *name)
 		if (poll(pfds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_error("cached VM %s: poll: %s", name, strerror(errno));
+			log_error("cached VM %s: poll: %s", k->name, strerror(errno));
 			return;
 		}
 		if (pfds[1].revents) {
 			int status = 0;
 			waitpid(vm->pid, &status, 0);
 			vm->pid = 0;
-			log_info("cached VM %s: QEMU exited (%s %d)", name, WIFSIGNALED(status) ? "signal" : "status",
+			log_info("cached VM %s: QEMU exited (%s %d)", k->name, WIFSIGNALED(status) ? "signal" : "status",
 				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 			return;
 		}
@@ -123,43 +181,34 @@ static void keep(struct veil_vm *vm, const char *name)
 		veil_err_t err = NULL;
 		int rc = veil_ctl_recv(CACHE_KEEPER_FD, &msg, fds, 0, &err);
 		veil_error_free(&err);
-		for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
-			if (fds[i] >= 0)
-				close(fds[i]);
 		if (rc < 0 || msg == NULL) {
-			log_debug("cached VM %s: released by its holder", name);
+			for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
+				if (fds[i] >= 0)
+					close(fds[i]);
+			log_debug("cached VM %s: released by its holder", k->name);
 			return;
 		}
+		/* From the factory: a client took the VM, or gave it back (with
+		 * its QMP and agent channel) to be scrubbed. */
+		bool returned = json_object_object_get_ex(msg, "scrub", NULL) && fds[0] >= 0 && fds[1] >= 0;
 		json_object_put(msg);
-		/* The factory's only word after the hand-over: a client took the VM. */
-		prctl(PR_SET_NAME, CACHE_KEEPER_CLAIMED);
+		for (int i = returned ? 2 : 0; i < VEIL_CTL_MAX_FDS; i++)
+			if (fds[i] >= 0)
+				close(fds[i]);
+		if (!returned) {
+			prctl(PR_SET_NAME, CACHE_KEEPER_CLAIMED);
+			continue;
+		}
+		if (scrub(k, fds[0], fds[1], &err) < 0) {
+			log_warn("%s", err->msg);
+			veil_error_free(&err);
+			return;
+		}
 	}
 }
 
-int veil_factory_keeper(const struct veil_config *cfg, const char *name, const char *console, veil_err_t *err)
+static void remove_console(const char *console)
 {
-	prctl(PR_SET_NAME, CACHE_KEEPER_POOLED);
-	struct stat st;
-	if (fstat(CACHE_KEEPER_FD, &st) < 0 || !S_ISSOCK(st.st_mode))
-		return veil_fail(err, EBADF, "keeper: no control socket on fd %d (run by the factory only)",
-				 CACHE_KEEPER_FD);
-	fcntl(CACHE_KEEPER_FD, F_SETFD, FD_CLOEXEC);
-
-	struct veil_vm vm;
-	veil_vm_init(&vm);
-	long long t0 = veil_now_ms();
-	int rc = boot(&vm, cfg, name, console, err);
-	if (rc == 0)
-		rc = hand_over(&vm, veil_now_ms() - t0, cfg->factory.pcie_root_port, err);
-	if (rc == 0) {
-		log_debug("cached VM %s: QEMU %d ready in %lld ms", name, (int)vm.pid, veil_now_ms() - t0);
-		keep(&vm, name);
-	} else {
-		veil_fail_context(err, "cached VM %s", name);
-		log_console_tail(console);
-	}
-	if (vm.hv != NULL)
-		vm.hv->teardown(&vm);
 	unlink(console);
 	/* The last VM of a destroyed factory takes the instance's directory
 	 * along; while a factory runs, its lock file keeps the directory. */
@@ -170,5 +219,57 @@ int veil_factory_keeper(const struct veil_config *cfg, const char *name, const c
 		*slash = '\0';
 		rmdir(dir);
 	}
+}
+
+static int check_control_socket(veil_err_t *err)
+{
+	struct stat st;
+	if (fstat(CACHE_KEEPER_FD, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return veil_fail(err, EBADF, "no control socket on fd %d (run by the factory only)", CACHE_KEEPER_FD);
+	fcntl(CACHE_KEEPER_FD, F_SETFD, FD_CLOEXEC);
+	return 0;
+}
+
+int veil_factory_keeper(const struct veil_config *cfg, const char *name, const char *console, bool clone,
+			veil_err_t *err)
+{
+	prctl(PR_SET_NAME, CACHE_KEEPER_POOLED);
+	if (check_control_socket(err) < 0)
+		return -1;
+	struct keeper k = { .cfg = cfg, .name = name, .cloned = clone };
+	veil_vm_init(&k.vm);
+	struct veil_template tmpl;
+	long long t0 = veil_now_ms();
+	int rc = clone ? veil_template_init(&tmpl, cfg, err) : 0;
+	if (rc == 0)
+		rc = boot(&k.vm, cfg, clone ? &tmpl : NULL, name, console, err);
+	if (rc == 0)
+		rc = hand_over(&k, veil_now_ms() - t0, err);
+	if (rc == 0) {
+		log_debug("cached VM %s: QEMU %d ready in %lld ms", name, (int)k.vm.pid, veil_now_ms() - t0);
+		keep(&k);
+	} else {
+		veil_fail_context(err, "cached VM %s", name);
+		log_console_tail(console);
+	}
+	if (k.vm.hv != NULL)
+		k.vm.hv->teardown(&k.vm);
+	remove_console(console);
+	return rc;
+}
+
+int veil_factory_build_template(const struct veil_config *cfg, const char *console, veil_err_t *err)
+{
+	if (check_control_socket(err) < 0)
+		return -1;
+	struct veil_template tmpl;
+	struct veil_template_info info;
+	/* The control socket aborts the build when the factory goes away. */
+	int rc = veil_template_init(&tmpl, cfg, err);
+	if (rc == 0)
+		rc = veil_template_build(&tmpl, cfg, console, CACHE_KEEPER_FD, &info, err);
+	if (rc < 0)
+		log_console_tail(console);
+	unlink(console);
 	return rc;
 }

@@ -5,8 +5,17 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const op_names[] = { [CACHE_OP_CLAIM] = "claim", [CACHE_OP_STATUS] = "status" };
-static const char *const state_names[] = { [CACHE_VM_BOOTING] = "booting", [CACHE_VM_PAUSED] = "paused" };
+static const char *const op_names[] = {
+	[CACHE_OP_CLAIM] = "claim", [CACHE_OP_STATUS] = "status", [CACHE_OP_RETURN] = "return", [CACHE_OP_DUMP] = "dump",
+};
+static const char *const state_names[] = {
+	[CACHE_VM_BOOTING] = "booting", [CACHE_VM_PAUSED] = "paused", [CACHE_VM_SCRUBBING] = "scrubbing",
+	[CACHE_VM_LOANED] = "loaned",
+};
+static const char *const template_state_names[] = {
+	[CACHE_TEMPLATE_OFF] = "off", [CACHE_TEMPLATE_BUILDING] = "building", [CACHE_TEMPLATE_READY] = "ready",
+	[CACHE_TEMPLATE_FAILED] = "failed",
+};
 
 int cache_shape_from_config(const struct veil_config *cfg, struct cache_shape *shape, veil_err_t *err)
 {
@@ -148,11 +157,12 @@ static void add_str(json_object *o, const char *key, const char *v)
 
 /* ---- request ---- */
 
-json_object *cache_request_encode(enum cache_op op, const struct cache_shape *shape)
+json_object *cache_request_encode(const struct cache_request *req)
 {
 	json_object *o = json_object_new_object();
-	add_str(o, "op", op_names[op]);
-	if (op == CACHE_OP_CLAIM) {
+	add_str(o, "op", op_names[req->op]);
+	if (req->op == CACHE_OP_CLAIM || req->op == CACHE_OP_RETURN) {
+		const struct cache_shape *shape = &req->shape;
 		json_object *s = json_object_new_object();
 		add_str(s, "kernel", shape->kernel);
 		add_str(s, "initrd", shape->initrd);
@@ -162,6 +172,8 @@ json_object *cache_request_encode(enum cache_op op, const struct cache_shape *sh
 		add_u64(s, "vcpus", shape->vcpus);
 		json_object_object_add(o, "shape", s);
 	}
+	if (req->op == CACHE_OP_RETURN || req->op == CACHE_OP_DUMP)
+		add_u64(o, "qemu_pid", (uint64_t)req->qemu_pid);
 	return o;
 }
 
@@ -179,25 +191,42 @@ static int decode_shape(json_object *s, struct cache_shape *shape, veil_err_t *e
 	return 0;
 }
 
+/* The index of name in a NULL-free table of n names, or -1. */
+static int name_index(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
 int cache_request_decode(json_object *msg, struct cache_request *req, veil_err_t *err)
 {
 	static const char *const claim_keys[] = { "op", "shape", NULL };
+	static const char *const return_keys[] = { "op", "shape", "qemu_pid", NULL };
 	static const char *const status_keys[] = { "op", NULL };
+	static const char *const dump_keys[] = { "op", "qemu_pid", NULL };
 	memset(req, 0, sizeof(*req));
 	const char *op;
 	if (!json_object_is_type(msg, json_type_object))
 		return veil_fail(err, EPROTO, "request: not an object");
 	if (get_str(msg, "op", CACHE_NAME_MAX, &op, "request", err) < 0)
 		return -1;
-	if (strcmp(op, op_names[CACHE_OP_STATUS]) == 0) {
-		req->op = CACHE_OP_STATUS;
-		return only_keys(msg, status_keys, "status request", err);
-	}
-	if (strcmp(op, op_names[CACHE_OP_CLAIM]) != 0)
+	int index = name_index(op_names, sizeof(op_names) / sizeof(op_names[0]), op);
+	if (index < 0)
 		return veil_fail(err, EPROTO, "request: unknown op \"%.32s\"", op);
-	req->op = CACHE_OP_CLAIM;
-	json_object *shape = member(msg, "shape", json_type_object, "claim request", err);
-	if (only_keys(msg, claim_keys, "claim request", err) < 0 || shape == NULL)
+	req->op = (enum cache_op)index;
+	if (req->op == CACHE_OP_STATUS)
+		return only_keys(msg, status_keys, "status request", err);
+	if (req->op == CACHE_OP_DUMP) {
+		if (only_keys(msg, dump_keys, "dump request", err) < 0)
+			return -1;
+		return get_pid(msg, "qemu_pid", &req->qemu_pid, "dump request", err);
+	}
+	const char *what = req->op == CACHE_OP_CLAIM ? "claim request" : "return request";
+	json_object *shape = member(msg, "shape", json_type_object, what, err);
+	if (only_keys(msg, req->op == CACHE_OP_CLAIM ? claim_keys : return_keys, what, err) < 0 || shape == NULL ||
+	    (req->op == CACHE_OP_RETURN && get_pid(msg, "qemu_pid", &req->qemu_pid, what, err) < 0))
 		return -1;
 	return decode_shape(shape, &req->shape, err);
 }
@@ -233,6 +262,11 @@ const char *cache_vm_state_name(enum cache_vm_state state)
 	return state_names[state];
 }
 
+const char *cache_template_state_name(enum cache_template_state state)
+{
+	return template_state_names[state];
+}
+
 json_object *cache_status_encode(const struct cache_status *s)
 {
 	json_object *o = json_object_new_object();
@@ -240,6 +274,14 @@ json_object *cache_status_encode(const struct cache_status *s)
 	add_u64(o, "target", s->target);
 	add_u64(o, "claimed", s->claimed);
 	add_u64(o, "failures", s->failures);
+	add_u64(o, "returned", s->returned);
+	json_object *tmpl = json_object_new_object();
+	add_str(tmpl, "state", template_state_names[s->template_state]);
+	if (s->template_state == CACHE_TEMPLATE_READY) {
+		add_str(tmpl, "hash", s->template_hash);
+		add_u64(tmpl, "build_ms", s->template_build_ms);
+	}
+	json_object_object_add(o, "template", tmpl);
 	json_object *vms = json_object_new_array();
 	for (size_t i = 0; i < s->n_vms; i++) {
 		const struct cache_vm_status *v = &s->vms[i];
@@ -251,6 +293,8 @@ json_object *cache_status_encode(const struct cache_status *s)
 		add_u64(e, "boot_ms", v->boot_ms);
 		add_u64(e, "vcpus", v->vcpus);
 		add_u64(e, "memory_mib", v->memory_mib);
+		add_str(e, "origin", v->cloned ? "clone" : "boot");
+		add_u64(e, "scrubs", v->scrubs);
 		json_object_array_add(vms, e);
 	}
 	json_object_object_add(o, "vms", vms);
@@ -262,20 +306,44 @@ static int decode_vm_status(json_object *e, struct cache_vm_status *v, veil_err_
 	const char *what = "status entry", *state;
 	if (!json_object_is_type(e, json_type_object))
 		return veil_fail(err, EPROTO, "%s: not an object", what);
-	if (get_str(e, "state", CACHE_NAME_MAX, &state, what, err) < 0)
+	const char *origin;
+	if (get_str(e, "state", CACHE_NAME_MAX, &state, what, err) < 0 ||
+	    get_str(e, "origin", CACHE_NAME_MAX, &origin, what, err) < 0)
 		return -1;
-	if (strcmp(state, state_names[CACHE_VM_BOOTING]) == 0)
-		v->state = CACHE_VM_BOOTING;
-	else if (strcmp(state, state_names[CACHE_VM_PAUSED]) == 0)
-		v->state = CACHE_VM_PAUSED;
-	else
+	int index = name_index(state_names, sizeof(state_names) / sizeof(state_names[0]), state);
+	if (index < 0)
 		return veil_fail(err, EPROTO, "%s: unknown state", what);
+	v->state = (enum cache_vm_state)index;
+	if (strcmp(origin, "clone") != 0 && strcmp(origin, "boot") != 0)
+		return veil_fail(err, EPROTO, "%s: unknown origin", what);
+	v->cloned = strcmp(origin, "clone") == 0;
+	if (get_u32(e, "scrubs", UINT32_MAX, &v->scrubs, what, err) < 0)
+		return -1;
 	if (get_pid(e, "qemu_pid", &v->qemu_pid, what, err) < 0 || get_pid(e, "keeper_pid", &v->keeper_pid, what, err) < 0 ||
 	    get_u64(e, "age_ms", UINT64_MAX, &v->age_ms, what, err) < 0 ||
 	    get_u32(e, "boot_ms", UINT32_MAX, &v->boot_ms, what, err) < 0 ||
 	    get_u32(e, "vcpus", UINT32_MAX, &v->vcpus, what, err) < 0 ||
 	    get_u32(e, "memory_mib", UINT32_MAX, &v->memory_mib, what, err) < 0)
 		return -1;
+	return 0;
+}
+
+static int decode_template(json_object *msg, struct cache_status *s, veil_err_t *err)
+{
+	const char *what = "status template", *state, *hash;
+	json_object *t = member(msg, "template", json_type_object, what, err);
+	if (t == NULL || get_str(t, "state", CACHE_NAME_MAX, &state, what, err) < 0)
+		return -1;
+	int index = name_index(template_state_names, sizeof(template_state_names) / sizeof(template_state_names[0]), state);
+	if (index < 0)
+		return veil_fail(err, EPROTO, "%s: unknown state", what);
+	s->template_state = (enum cache_template_state)index;
+	if (s->template_state != CACHE_TEMPLATE_READY)
+		return 0;
+	if (get_str(t, "hash", sizeof(s->template_hash) - 1, &hash, what, err) < 0 ||
+	    get_u32(t, "build_ms", UINT32_MAX, &s->template_build_ms, what, err) < 0)
+		return -1;
+	snprintf(s->template_hash, sizeof(s->template_hash), "%s", hash);
 	return 0;
 }
 
@@ -287,7 +355,8 @@ int cache_status_decode(json_object *msg, struct cache_status *s, veil_err_t *er
 	if (get_pid(msg, "pid", &s->pid, what, err) < 0 || get_u32(msg, "target", CACHE_MAX_VMS, &s->target, what, err) < 0 ||
 	    get_u32(msg, "claimed", UINT32_MAX, &s->claimed, what, err) < 0 ||
 	    get_u32(msg, "failures", UINT32_MAX, &s->failures, what, err) < 0 ||
-	    (vms = member(msg, "vms", json_type_array, what, err)) == NULL)
+	    get_u32(msg, "returned", UINT32_MAX, &s->returned, what, err) < 0 ||
+	    (vms = member(msg, "vms", json_type_array, what, err)) == NULL || decode_template(msg, s, err) < 0)
 		return -1;
 	size_t n = json_object_array_length(vms);
 	if (n > CACHE_MAX_VMS)
@@ -304,18 +373,23 @@ int cache_status_decode(json_object *msg, struct cache_status *s, veil_err_t *er
 json_object *cache_ready_encode(const struct cache_ready *r)
 {
 	json_object *o = json_object_new_object();
+	add_str(o, "name", r->name);
 	add_u64(o, "qemu_pid", (uint64_t)r->qemu_pid);
 	add_u64(o, "boot_ms", r->boot_ms);
 	add_u64(o, "root_ports", r->root_ports);
+	json_object_object_add(o, "cloned", json_object_new_boolean(r->cloned));
+	add_u64(o, "scrubs", r->scrubs);
 	return o;
 }
 
 int cache_ready_decode(json_object *msg, struct cache_ready *r, veil_err_t *err)
 {
 	const char *what = "keeper ready";
-	if (get_pid(msg, "qemu_pid", &r->qemu_pid, what, err) < 0 ||
+	if (get_str(msg, "name", CACHE_NAME_MAX, &r->name, what, err) < 0 ||
+	    get_pid(msg, "qemu_pid", &r->qemu_pid, what, err) < 0 ||
 	    get_u32(msg, "boot_ms", UINT32_MAX, &r->boot_ms, what, err) < 0 ||
-	    get_u32(msg, "root_ports", 32, &r->root_ports, what, err) < 0)
+	    get_u32(msg, "root_ports", 32, &r->root_ports, what, err) < 0 ||
+	    get_bool(msg, "cloned", &r->cloned, what, err) < 0 || get_u32(msg, "scrubs", UINT32_MAX, &r->scrubs, what, err) < 0)
 		return -1;
 	if (r->qemu_pid <= 0)
 		return veil_fail(err, EPROTO, "%s: no QEMU pid", what);

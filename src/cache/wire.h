@@ -37,17 +37,21 @@ bool cache_shape_equal(const struct cache_shape *a, const struct cache_shape *b)
 /* One line naming the first difference, for the client's "cold-boot instead" reason. */
 void cache_shape_diff(const struct cache_shape *want, const struct cache_shape *have, char *out, size_t size);
 
-enum cache_op { CACHE_OP_CLAIM, CACHE_OP_STATUS };
+/* CLAIM: a VM for a container. STATUS. RETURN: a container's VM, with its
+ * lifeline, QMP and agent channel, to be scrubbed and pooled again ([runtime]
+ * reset = "scrub"). DUMP: write a pooled VM's memory to the fd sent along. */
+enum cache_op { CACHE_OP_CLAIM, CACHE_OP_STATUS, CACHE_OP_RETURN, CACHE_OP_DUMP };
 
 struct cache_request {
 	enum cache_op op;
-	struct cache_shape shape; /* CLAIM only; strings borrowed from the decoded message */
+	struct cache_shape shape; /* CLAIM and RETURN; strings borrowed from the decoded message */
+	pid_t qemu_pid;           /* RETURN: the VM's QEMU; DUMP: that VM's, 0 for any pooled VM */
 };
 
-json_object *cache_request_encode(enum cache_op op, const struct cache_shape *shape);
+json_object *cache_request_encode(const struct cache_request *req);
 int cache_request_decode(json_object *msg, struct cache_request *req, veil_err_t *err);
 
-/* Reply to CLAIM. Granted, it carries the VM's lifeline, QMP and agent
+/* Reply to CLAIM and RETURN (granted: the factory took the VM). Granted, it carries the VM's lifeline, QMP and agent
  * channel; a second record carries its pidfd (a record holds at most
  * VEIL_CTL_MAX_FDS fds). */
 struct cache_claim_reply {
@@ -59,10 +63,14 @@ struct cache_claim_reply {
 json_object *cache_claim_reply_encode(const struct cache_claim_reply *r);
 int cache_claim_reply_decode(json_object *msg, struct cache_claim_reply *r, veil_err_t *err);
 
-enum cache_vm_state { CACHE_VM_BOOTING, CACHE_VM_PAUSED };
+/* SCRUBBING: a returned VM being reset for its next tenant. LOANED: claimed,
+ * its slot kept for its return (reset = "scrub"). */
+enum cache_vm_state { CACHE_VM_BOOTING, CACHE_VM_PAUSED, CACHE_VM_SCRUBBING, CACHE_VM_LOANED };
 
 struct cache_vm_status {
 	enum cache_vm_state state;
+	bool cloned;          /* a clone of the template, not a boot */
+	uint32_t scrubs;      /* tenants it served and was scrubbed after */
 	pid_t qemu_pid;       /* 0 while booting */
 	pid_t keeper_pid;
 	uint64_t age_ms;      /* since its boot started */
@@ -71,8 +79,14 @@ struct cache_vm_status {
 	uint32_t memory_mib;
 };
 
+enum cache_template_state { CACHE_TEMPLATE_OFF, CACHE_TEMPLATE_BUILDING, CACHE_TEMPLATE_READY, CACHE_TEMPLATE_FAILED };
+
 struct cache_status {
 	pid_t pid;
+	enum cache_template_state template_state;
+	char template_hash[65]; /* READY: its configuration hash */
+	uint32_t template_build_ms;
+	uint32_t returned;    /* VMs taken back, scrubbed and pooled again */
 	uint32_t target;      /* vm_cache_number */
 	uint32_t claimed;     /* VMs handed out since the daemon started */
 	uint32_t failures;    /* boots that failed and VMs lost while pooled */
@@ -83,12 +97,17 @@ struct cache_status {
 json_object *cache_status_encode(const struct cache_status *s);
 int cache_status_decode(json_object *msg, struct cache_status *s, veil_err_t *err);
 const char *cache_vm_state_name(enum cache_vm_state state);
+const char *cache_template_state_name(enum cache_template_state state);
 
-/* Keeper -> factory, with the VM's pidfd, QMP and agent channel: booted, agent ready, paused. */
+/* Keeper -> factory, with the VM's pidfd, QMP and agent channel: booted (or
+ * cloned, or scrubbed after a tenant), agent ready, paused. */
 struct cache_ready {
+	const char *name;     /* the keeper's VM name, borrowed */
 	pid_t qemu_pid;
-	uint32_t boot_ms;
+	uint32_t boot_ms;     /* for a scrub: how long it took */
 	uint32_t root_ports;
+	bool cloned;
+	uint32_t scrubs;
 };
 
 json_object *cache_ready_encode(const struct cache_ready *r);

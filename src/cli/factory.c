@@ -1,9 +1,14 @@
-/* veil factory: the VM cache daemon (init), what it holds (status), and its
- * removal (destroy). Two hidden sub-commands: `keeper`, which the daemon runs
- * once per cached VM, and `claim-test`, which claims and readies one VM the
- * way a container's start does, for tests and benchmarks. */
+/* veil factory: the VM cache daemon (init), what it holds (status), its
+ * removal (destroy) and a pooled VM's memory (dump-memory, to verify that a
+ * reset left nothing behind). Hidden sub-commands: `keeper` and
+ * `template-build`, which the daemon runs, and `claim-test`, which claims
+ * and readies one VM the way a container's start does, for tests and
+ * benchmarks. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,13 +17,15 @@
 #include "cache/factory.h"
 #include "cli/cli.h"
 #include "lib/cleanup.h"
+#include "lib/log.h"
 #include "lib/strv.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: veil factory init [--detach] [--pid-file FILE]\n"
 		     "       veil factory status [--json]\n"
-		     "       veil factory destroy\n");
+		     "       veil factory destroy\n"
+		     "       veil factory dump-memory [--qemu-pid PID] FILE\n");
 }
 
 /* Options are taken only where the sub-command has them. */
@@ -121,6 +128,15 @@ static void print_json(const struct cache_status *st, bool running)
 		json_object_object_add(o, "target", json_object_new_int64(st->target));
 		json_object_object_add(o, "claimed", json_object_new_int64(st->claimed));
 		json_object_object_add(o, "failures", json_object_new_int64(st->failures));
+		json_object_object_add(o, "returned", json_object_new_int64(st->returned));
+		json_object *tmpl = json_object_new_object();
+		json_object_object_add(tmpl, "state",
+				       json_object_new_string(cache_template_state_name(st->template_state)));
+		if (st->template_state == CACHE_TEMPLATE_READY) {
+			json_object_object_add(tmpl, "hash", json_object_new_string(st->template_hash));
+			json_object_object_add(tmpl, "build_ms", json_object_new_int64(st->template_build_ms));
+		}
+		json_object_object_add(o, "template", tmpl);
 		json_object *vms = json_object_new_array();
 		for (size_t i = 0; i < st->n_vms; i++) {
 			const struct cache_vm_status *v = &st->vms[i];
@@ -136,6 +152,8 @@ static void print_json(const struct cache_status *st, bool running)
 			json_object_object_add(e, "pss_kib", json_object_new_int64(pss));
 			json_object_object_add(e, "vcpus", json_object_new_int64(v->vcpus));
 			json_object_object_add(e, "memory_mib", json_object_new_int64(v->memory_mib));
+			json_object_object_add(e, "origin", json_object_new_string(v->cloned ? "clone" : "boot"));
+			json_object_object_add(e, "scrubs", json_object_new_int64(v->scrubs));
 			json_object_array_add(vms, e);
 		}
 		json_object_object_add(o, "vms", vms);
@@ -149,10 +167,15 @@ static void print_table(const struct cache_status *st)
 	size_t ready = 0;
 	for (size_t i = 0; i < st->n_vms; i++)
 		ready += st->vms[i].state == CACHE_VM_PAUSED;
-	printf("factory pid %d: %zu of %u VMs ready, %u claimed, %u failures\n", (int)st->pid, ready, st->target,
-	       st->claimed, st->failures);
-	printf("%-9s %-8s %9s %9s %11s %11s %5s %10s\n", "QEMU PID", "STATE", "AGE", "BOOT", "RSS", "PSS", "VCPUS",
-	       "MEMORY");
+	printf("factory pid %d: %zu of %u VMs ready, %u claimed, %u returned, %u failures\n", (int)st->pid, ready,
+	       st->target, st->claimed, st->returned, st->failures);
+	if (st->template_state == CACHE_TEMPLATE_READY)
+		printf("template: ready, built in %.1fs, hash %.12s\n", (double)st->template_build_ms / 1000,
+		       st->template_hash);
+	else
+		printf("template: %s\n", cache_template_state_name(st->template_state));
+	printf("%-9s %-9s %-6s %6s %9s %9s %11s %11s %5s %10s\n", "QEMU PID", "STATE", "ORIGIN", "SCRUBS", "AGE", "READY",
+	       "RSS", "PSS", "VCPUS", "MEMORY");
 	for (size_t i = 0; i < st->n_vms; i++) {
 		const struct cache_vm_status *v = &st->vms[i];
 		long rss, pss;
@@ -160,8 +183,8 @@ static void print_table(const struct cache_status *st)
 		char qemu[16] = "-";
 		if (v->qemu_pid > 0)
 			snprintf(qemu, sizeof(qemu), "%d", (int)v->qemu_pid);
-		printf("%-9s %-8s %8.1fs %8.1fs %7.1f MiB %7.1f MiB %5u %6u MiB\n", qemu, cache_vm_state_name(v->state),
-		       (double)v->age_ms / 1000, (double)v->boot_ms / 1000, rss < 0 ? 0.0 : (double)rss / 1024,
+		printf("%-9s %-9s %-6s %6u %8.1fs %8.1fs %7.1f MiB %7.1f MiB %5u %6u MiB\n", qemu,
+		       cache_vm_state_name(v->state), v->cloned ? "clone" : "boot", v->scrubs, (double)v->age_ms / 1000, (double)v->boot_ms / 1000, rss < 0 ? 0.0 : (double)rss / 1024,
 		       pss < 0 ? 0.0 : (double)pss / 1024, v->vcpus, v->memory_mib);
 	}
 }
@@ -208,6 +231,7 @@ static int factory_destroy(struct veil_cli *cli, int argc, char **argv)
 
 struct keeper_args {
 	const char *name, *console;
+	bool clone;
 };
 
 static void take_keeper(void *ctx, int opt)
@@ -215,8 +239,18 @@ static void take_keeper(void *ctx, int opt)
 	struct keeper_args *a = ctx;
 	if (opt == 'n')
 		a->name = optarg;
+	else if (opt == 'k')
+		a->clone = true;
 	else
 		a->console = optarg;
+}
+
+/* Keepers and builders report to the log: nobody reads their stderr. */
+static int log_failure(veil_err_t *err)
+{
+	log_error("%s", (*err)->msg);
+	veil_error_free(err);
+	return 1;
 }
 
 static int factory_keeper(struct veil_cli *cli, int argc, char **argv)
@@ -224,6 +258,7 @@ static int factory_keeper(struct veil_cli *cli, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "name", required_argument, NULL, 'n' },
 		{ "console", required_argument, NULL, 'c' },
+		{ "clone", no_argument, NULL, 'k' },
 		{ 0 },
 	};
 	struct keeper_args a = { 0 };
@@ -232,11 +267,61 @@ static int factory_keeper(struct veil_cli *cli, int argc, char **argv)
 		return 1;
 	}
 	veil_err_t err = NULL;
-	if (veil_cli_config(cli, &err) < 0 || veil_factory_keeper(&cli->cfg, a.name, a.console, &err) < 0) {
-		log_error("%s", err->msg);
-		veil_error_free(&err);
+	if (veil_cli_config(cli, &err) < 0 || veil_factory_keeper(&cli->cfg, a.name, a.console, a.clone, &err) < 0)
+		return log_failure(&err);
+	return 0;
+}
+
+static int factory_template_build(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "console", required_argument, NULL, 'c' }, { 0 } };
+	struct keeper_args a = { 0 };
+	if (!parse(argc, argv, opts, "+", take_keeper, &a) || a.console == NULL) {
+		fprintf(stderr, "veil factory template-build: run by the factory only\n");
 		return 1;
 	}
+	veil_err_t err = NULL;
+	if (veil_cli_config(cli, &err) < 0 || veil_factory_build_template(&cli->cfg, a.console, &err) < 0)
+		return log_failure(&err);
+	return 0;
+}
+
+/* The dump is an ELF core of guest-physical memory (QMP dump-guest-memory),
+ * in a new file, so that an existing one is never overwritten. */
+static int factory_dump_memory(struct veil_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "qemu-pid", required_argument, NULL, 'p' }, { 0 } };
+	long qemu_pid = 0;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		char *end = NULL;
+		if (c == 'p')
+			qemu_pid = strtol(optarg, &end, 10);
+		if (c != 'p' || *end != '\0' || qemu_pid <= 0 || qemu_pid > INT32_MAX) {
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 1;
+	}
+	veil_err_t err = NULL;
+	const char *path = argv[optind];
+	if (veil_cli_config(cli, &err) < 0)
+		return veil_cli_report(&err);
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		veil_fail(&err, errno, "%s", path);
+		return veil_cli_report(&err);
+	}
+	pid_t dumped;
+	if (veil_factory_dump(&cli->cfg, (pid_t)qemu_pid, fd, &dumped, &err) < 0) {
+		unlink(path);
+		return veil_cli_report(&err);
+	}
+	printf("qemu %d\n", (int)dumped);
 	return 0;
 }
 
@@ -311,7 +396,9 @@ int veil_verb_factory(struct veil_cli *cli, int argc, char **argv)
 		{ "init", factory_init },
 		{ "status", factory_status },
 		{ "destroy", factory_destroy },
+		{ "dump-memory", factory_dump_memory },
 		{ "keeper", factory_keeper },
+		{ "template-build", factory_template_build },
 		{ "claim-test", factory_claim_test },
 	};
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {

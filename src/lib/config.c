@@ -59,6 +59,11 @@ struct table_spec {
 static const char *const accel_names[] = { "auto", "kvm", "tcg", NULL };
 _Static_assert(VEIL_ACCEL_AUTO == 0 && VEIL_ACCEL_KVM == 1 && VEIL_ACCEL_TCG == 2, "accel_names follows the enum");
 
+/* Indexed by enum veil_reset. */
+static const char *const reset_names[] = { "clone", "scrub", NULL };
+_Static_assert(VEIL_RESET_CLONE == 0 && VEIL_RESET_SCRUB == 1, "reset_names follows the enum");
+_Static_assert(sizeof(enum veil_reset) == sizeof(enum veil_accel), "KIND_ENUM stores every enum alike");
+
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 
 #define MAX_PATH (PATH_MAX - 1)
@@ -87,6 +92,7 @@ static const struct key_spec agent_keys[] = {
 static const struct key_spec runtime_keys[] = {
 	PATH("state_dir", runtime.state_dir, MAX_PATH, "/run/veil"),
 	STRING("log_level", KIND_CHOICE, runtime.log_level, "info", log_levels),
+	{ .name = "reset", .kind = KIND_ENUM, .offset = FIELD(runtime.reset), .choices = reset_names, .def_num = VEIL_RESET_CLONE },
 	END,
 };
 
@@ -95,7 +101,7 @@ static const struct key_spec factory_keys[] = {
 	PATH("vm_cache_endpoint", factory.vm_cache_endpoint, MAX_SOCKET_PATH, "/run/veil/cache.sock"),
 	U32("pcie_root_port", factory.pcie_root_port, 0, 16, 2),
 	BOOL("enable_template", factory.enable_template),
-	PATH("template_path", factory.template_path, MAX_PATH, "/var/lib/veil/template"),
+	PATH("template_path", factory.template_path, MAX_PATH, "/run/veil/template"),
 	END,
 };
 

@@ -11,6 +11,8 @@
 #include "error.h"
 
 enum veil_accel { VEIL_ACCEL_AUTO, VEIL_ACCEL_KVM, VEIL_ACCEL_TCG };
+/* How a VM is readied for its next tenant (docs/templates-and-reset.md). */
+enum veil_reset { VEIL_RESET_CLONE, VEIL_RESET_SCRUB };
 
 struct veil_config {
 	char *path; /* file loaded (malloc'd); NULL after veil_config_parse */
@@ -33,6 +35,7 @@ struct veil_config {
 	struct {
 		char *state_dir;
 		char *log_level; /* "debug", "info", "warn" or "error" */
+		enum veil_reset reset;
 	} runtime;
 	struct {
 		uint32_t vm_cache_number;

@@ -218,7 +218,7 @@ static void stop(struct monitor *m, struct veil_exit_status status)
 		notify_exit(m, p);
 		proc_release(p);
 	}
-	veil_sandbox_destroy(&m->sb);
+	veil_sandbox_release(&m->sb, m->o->cfg);
 	m->done = true;
 }
 

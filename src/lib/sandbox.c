@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
+#include "cache/template.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/fsutil.h"
@@ -244,14 +245,51 @@ static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cf
 	return 0;
 }
 
+/* With no pooled VM to take, a clone of the template still skips the boot.
+ * Returns 1 when cloned, 0 to cold-boot (one log line says why). */
+static int clone_template(struct veil_sandbox *sb, const struct veil_config *cfg, const struct veil_nic *nic,
+			  int signal_fd)
+{
+	struct veil_template tmpl;
+	struct veil_template_info info;
+	char why[256];
+	veil_err_t err = NULL;
+	if (veil_template_init(&tmpl, cfg, &err) < 0) {
+		snprintf(why, sizeof(why), "%.200s", err->msg);
+	} else if (veil_template_check(&tmpl, false, &info, why, sizeof(why)) == 1 &&
+		   veil_template_clone(&tmpl, cfg, sb->id, sb->console_log, &sb->vm, &err) == 0) {
+		veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
+		const struct veil_disk rootfs = { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true };
+		if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, nic, sb->request_timeout_ms, &err) == 0) {
+			log_info("container %s: VM cloned from the template in %s", sb->id, tmpl.dir);
+			return 1;
+		}
+		snprintf(why, sizeof(why), "%.200s", err->msg);
+		sb->vm.hv->teardown(&sb->vm);
+		veil_agent_client_release(&sb->agent);
+		veil_vm_init(&sb->vm);
+	} else if (err != NULL) {
+		snprintf(why, sizeof(why), "%.200s", err->msg);
+	}
+	veil_error_free(&err);
+	log_info("container %s: cold boot: no clone of the template: %s", sb->id, why);
+	return 0;
+}
+
 static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
 		   const struct veil_nic *nic, int signal_fd, veil_err_t *err)
 {
 	uint32_t memory_mib, vcpus;
 	vm_size(cfg, spec, &memory_mib, &vcpus);
+	sb->memory_mib = memory_mib;
+	sb->vcpus = vcpus;
 	int adopted = adopt_cached_vm(sb, cfg, memory_mib, vcpus, nic, signal_fd, err);
 	if (adopted != 0)
 		return adopted < 0 ? -1 : 0;
+	/* Clones have the template's size: a container that needs more boots. */
+	if (cfg->factory.enable_template && memory_mib == cfg->qemu.default_memory && vcpus == cfg->qemu.default_vcpus &&
+	    clone_template(sb, cfg, nic, signal_fd) == 1)
+		return 0;
 	struct veil_host_caps caps;
 	struct veil_accel_decision accel;
 	veil_host_probe(cfg, &caps);
@@ -350,6 +388,27 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 fail:
 	veil_sandbox_destroy(sb);
 	return -1;
+}
+
+void veil_sandbox_release(struct veil_sandbox *sb, const struct veil_config *cfg)
+{
+	if (cfg->runtime.reset == VEIL_RESET_SCRUB && sb->vm.hv != NULL && sb->vm.lifeline_fd >= 0) {
+		struct veil_config sized = *cfg;
+		sized.qemu.default_memory = sb->memory_mib;
+		sized.qemu.default_vcpus = sb->vcpus;
+		char why[256];
+		veil_err_t err = NULL;
+		int rc = veil_cache_return(&sized, &sb->vm, why, sizeof(why), &err);
+		if (rc < 0) {
+			snprintf(why, sizeof(why), "%.200s", err->msg);
+			veil_error_free(&err);
+		}
+		if (rc == 1)
+			log_info("container %s: VM returned to the factory to be scrubbed", sb->id);
+		else
+			log_info("container %s: VM not reused: %s", sb->id, why);
+	}
+	veil_sandbox_destroy(sb);
 }
 
 void veil_sandbox_destroy(struct veil_sandbox *sb)

@@ -21,6 +21,7 @@ struct veil_sandbox {
 	struct veil_vm vm;
 	struct veil_agent_client agent;
 	int request_timeout_ms;
+	uint32_t memory_mib, vcpus; /* the VM's size */
 };
 
 /* runc's rule for container IDs, minus characters QEMU's options treat specially. */
@@ -42,6 +43,11 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
  * are borrowed from p; release with veil_process_msg_release. */
 void veil_process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci_process *p);
 void veil_process_msg_release(Veil__Agent__V1__Process *msg);
+
+/* The container is gone: with [runtime] reset = "scrub", a VM from the
+ * factory goes back to it to serve another tenant; otherwise, or if the
+ * factory declines, as veil_sandbox_destroy. */
+void veil_sandbox_release(struct veil_sandbox *sb, const struct veil_config *cfg);
 
 /* Kills the VM and removes its disk image; the state directory is the caller's.
  * Safe on a partly created sandbox, idempotent. */

@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	veil_err_t err = NULL;
 	struct cache_request req;
-	if (cache_request_decode(msg, &req, &err) == 0 && req.op == CACHE_OP_CLAIM) {
-		/* What the daemon does next with a decoded claim. */
+	if (cache_request_decode(msg, &req, &err) == 0 && (req.op == CACHE_OP_CLAIM || req.op == CACHE_OP_RETURN)) {
+		/* What the daemon does next with a decoded claim or return. */
 		char why[256];
 		cache_shape_diff(&req.shape, &req.shape, why, sizeof(why));
 	}

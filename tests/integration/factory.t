@@ -28,18 +28,8 @@ finish() {
 trap finish EXIT
 
 skip() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $1"; }
-status_json() { factory status --json 2>/dev/null; }
 paused_count() { status_json | jq '[.vms[]? | select(.state == "paused")] | length'; }
 paused_pids() { status_json | jq -r '[.vms[]? | select(.state == "paused") | .qemu_pid] | sort | join(" ")'; }
-# wait_until SECONDS CMD...: polls until CMD succeeds.
-wait_until() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.2
-	done
-}
 pool_full() { [ "$(paused_count)" = 2 ]; }
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
@@ -47,7 +37,7 @@ gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>
 # Not through the function: $! must be veil's own pid.
 "${FACTORY[@]}" init >"$TEST_TMP/init.out" 2>&1 &
 DAEMON=$!
-wait_until 120 pool_full
+poll_until 120 pool_full
 ok $? "init boots the pool to vm_cache_number = 2 paused VMs"
 first=$(paused_pids)
 TAG=$(tr '\0' '\n' <"/proc/${first%% *}/cmdline" | sed -n 's/^veil-cache-\([0-9a-f]*\)-.*/\1/p')
@@ -71,9 +61,9 @@ out=$(factory claim-test --image "$IMG"); rc=$?
 claimed=${out#qemu }
 [ "$rc" = 0 ] && [[ " $first " == *" $claimed "* ]]
 ok $? "a claim hands out one of the pooled VMs (hot-plugged disk, resumed, agent answered)"
-wait_until 10 gone "$claimed"
+poll_until 10 gone "$claimed"
 ok $? "the claimed VM dies with its client"
-wait_until 120 pool_full
+poll_until 120 pool_full
 ok $? "the pool refills to 2 after a claim"
 [[ " $(paused_pids) " != *" $claimed "* ]]
 ok $? "the claimed VM is no longer in the pool"
@@ -83,28 +73,28 @@ ok $? "the claimed VM is no longer in the pool"
 c1=$!
 "${FACTORY[@]}" claim-test --image "$IMG" --hold >"$TEST_TMP/c2" 2>&1 &
 c2=$!
-wait_until 30 grep -qs qemu "$TEST_TMP/c1" && wait_until 30 grep -qs qemu "$TEST_TMP/c2"
+poll_until 30 grep -qs qemu "$TEST_TMP/c1" && poll_until 30 grep -qs qemu "$TEST_TMP/c2"
 q1=$(awk '{print $2}' "$TEST_TMP/c1")
 q2=$(awk '{print $2}' "$TEST_TMP/c2")
 [ -n "$q1" ] && [ -n "$q2" ] && [ "$q1" != "$q2" ]
 ok $? "two simultaneous claims get two different VMs"
 { kill -9 "$c1"; wait "$c1"; } 2>/dev/null
-wait_until 10 gone "$q1"
+poll_until 10 gone "$q1"
 ok $? "a client killed while holding its VM does not leak it"
 
 factory destroy >/dev/null 2>&1 &
 destroyer=$!
-wait_until 30 gone "$DAEMON"
+poll_until 30 gone "$DAEMON"
 wait "$destroyer"
 kill -0 "$q2" 2>/dev/null
 ok $? "destroy leaves a claimed VM to its client"
 kill -TERM "$c2"
 wait "$c2"
-wait_until 10 gone "$q2"
+poll_until 10 gone "$q2"
 ok $? "which tears it down when done"
 # The last claimed VM's keeper removes the directory as it goes.
 nothing_left() { [ -z "$(instance_procs)" ] && [ ! -e "$SOCK" ] && [ ! -e "$SOCK.d" ]; }
-wait_until 10 nothing_left
+poll_until 10 nothing_left
 ok $? "destroy leaves no process, socket, lock or file (found: $(instance_procs) $(ls -d "$SOCK"* 2>/dev/null))"
 is "$(factory status)" "factory is off" "status says the factory is off"
 is "$(status_json)" '{"running":false}' "and so does status --json"
@@ -116,12 +106,12 @@ factory init --detach --pid-file "$TEST_TMP/factory.pid" >/dev/null
 ok $? "init --detach returns once the daemon serves"
 DAEMON=$(cat "$TEST_TMP/factory.pid")
 is "$(status_json | jq .pid)" "$DAEMON" "the pid file names the daemon"
-wait_until 120 pool_full
+poll_until 120 pool_full
 before=$(paused_pids)
 victim=${before%% *}
 kill -9 "$victim"
 replaced() { pool_full && [[ " $(paused_pids) " != *" $victim "* ]]; }
-wait_until 120 replaced && [ "$(status_json | jq .failures)" -ge 1 ]
+poll_until 120 replaced && [ "$(status_json | jq .failures)" -ge 1 ]
 ok $? "a cached QEMU that dies is replaced and counted"
 after=$(paused_pids)
 
@@ -170,10 +160,10 @@ kill -9 "$DAEMON"
 ok $? "a daemon killed by SIGKILL leaves its socket and lock behind"
 factory init --detach >/dev/null
 ok $? "the next init starts despite them"
-wait_until 10 gone "$stuck" && wait_until 10 gone "$stuck_qemu"
+poll_until 10 gone "$stuck" && poll_until 10 gone "$stuck_qemu"
 ok $? "and has killed the stray pooled keeper and its QEMU"
 DAEMON=$(status_json | jq .pid)
-wait_until 120 pool_full
+poll_until 120 pool_full
 ok $? "the new daemon fills its pool"
 
 # ---- containers on cached VMs (needs veil run to claim) ----
@@ -198,5 +188,5 @@ else
 fi
 
 factory destroy >/dev/null
-wait_until 10 nothing_left
+poll_until 10 nothing_left
 ok $? "destroy again leaves nothing (found: $(instance_procs) $(ls -d "$SOCK"* 2>/dev/null))"

@@ -62,6 +62,18 @@ edit_spec() {
 }
 
 veil() { "$VEIL_BIN" --config "$CONF" "$@"; }
+# The factory of $CONF, as `factory status --json` reports it.
+status_json() { "$VEIL_BIN" --config "$CONF" factory status --json 2>/dev/null; }
+
+# poll_until SECONDS CMD...: runs CMD every 0.2 s until it succeeds; fails after SECONDS.
+poll_until() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
 # For background runs, where $! must be veil's own pid rather than a subshell's.
 VEIL=("$VEIL_BIN" --config "$CONF")
 

@@ -26,15 +26,26 @@ static int decode_text(const char *text, struct cache_request *req)
 
 static void test_request_roundtrip(void)
 {
-	json_object *msg = cache_request_encode(CACHE_OP_CLAIM, &shape);
+	json_object *msg = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_CLAIM, .shape = shape });
 	struct cache_request req;
 	veil_err_t err = NULL;
 	CHECK(cache_request_decode(msg, &req, &err) == 0 && req.op == CACHE_OP_CLAIM, "claim request decodes");
 	CHECK(cache_shape_equal(&req.shape, &shape), "its shape survives the round trip");
 	json_object_put(msg);
 
-	msg = cache_request_encode(CACHE_OP_STATUS, NULL);
+	msg = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_STATUS });
 	CHECK(cache_request_decode(msg, &req, &err) == 0 && req.op == CACHE_OP_STATUS, "status request decodes");
+	json_object_put(msg);
+
+	msg = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_RETURN, .shape = shape, .qemu_pid = 4242 });
+	CHECK(cache_request_decode(msg, &req, &err) == 0 && req.op == CACHE_OP_RETURN && req.qemu_pid == 4242 &&
+		      cache_shape_equal(&req.shape, &shape),
+	      "return request decodes with its shape and QEMU pid");
+	json_object_put(msg);
+
+	msg = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_DUMP, .qemu_pid = 0 });
+	CHECK(cache_request_decode(msg, &req, &err) == 0 && req.op == CACHE_OP_DUMP && req.qemu_pid == 0,
+	      "dump request for any pooled VM decodes");
 	json_object_put(msg);
 	veil_error_free(&err);
 }
@@ -48,6 +59,13 @@ static void test_request_rejects(void)
 		{ "{}", "no op" },
 		{ "{\"op\":7}", "a numeric op" },
 		{ "{\"op\":\"launch\"}", "an unknown op" },
+		{ "{\"op\":\"dump\"}", "a dump without qemu_pid" },
+		{ "{\"op\":\"dump\",\"qemu_pid\":-1}", "a dump of a negative pid" },
+		{ "{\"op\":\"dump\",\"qemu_pid\":1,\"path\":\"/etc\"}", "a dump naming a path" },
+		{ "{\"op\":\"return\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
+		  "\"memory_mib\":1,\"vcpus\":1}}", "a return without its QEMU pid" },
+		{ "{\"op\":\"claim\",\"qemu_pid\":1,\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\","
+		  "\"kernel_params\":\"\",\"memory_mib\":1,\"vcpus\":1}}", "a claim with a return's field" },
 		{ "{\"op\":\"status\",\"x\":1}", "an unknown field in status" },
 		{ "{\"op\":\"claim\"}", "a claim without shape" },
 		{ "{\"op\":\"claim\",\"shape\":[]}", "a shape that is not an object" },
@@ -80,14 +98,14 @@ static void test_request_rejects(void)
 	path[CACHE_PATH_MAX] = '\0';
 	struct cache_shape s = shape;
 	s.kernel = path;
-	json_object *msg = cache_request_encode(CACHE_OP_CLAIM, &s);
+	json_object *msg = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_CLAIM, .shape = s });
 	struct cache_request req;
 	veil_err_t err = NULL;
 	CHECK(cache_request_decode(msg, &req, &err) == 0, "a kernel path of exactly %d bytes is accepted", CACHE_PATH_MAX);
 	json_object_put(msg);
 	path[CACHE_PATH_MAX] = 'a';
 	path[CACHE_PATH_MAX + 1] = '\0';
-	msg = cache_request_encode(CACHE_OP_CLAIM, &s);
+	msg = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_CLAIM, .shape = s });
 	CHECK(cache_request_decode(msg, &req, &err) < 0 && strstr(err->msg, "kernel") != NULL,
 	      "one byte longer is refused, naming the field");
 	json_object_put(msg);
@@ -141,14 +159,26 @@ static void test_replies(void)
 	json_object_put(msg);
 
 	static struct cache_status st, back;
-	st = (struct cache_status){ .pid = 42, .target = 2, .claimed = 7, .failures = 1, .n_vms = 2 };
+	st = (struct cache_status){ .pid = 42, .target = 2, .claimed = 7, .failures = 1, .returned = 3, .n_vms = 2,
+				    .template_state = CACHE_TEMPLATE_READY, .template_build_ms = 2500 };
+	memset(st.template_hash, 'a', sizeof(st.template_hash) - 1);
 	st.vms[0] = (struct cache_vm_status){ .state = CACHE_VM_PAUSED, .qemu_pid = 100, .keeper_pid = 99,
-					      .age_ms = 5000, .boot_ms = 1400, .vcpus = 1, .memory_mib = 256 };
-	st.vms[1] = (struct cache_vm_status){ .state = CACHE_VM_BOOTING, .keeper_pid = 101, .age_ms = 10 };
+					      .age_ms = 5000, .boot_ms = 1400, .vcpus = 1, .memory_mib = 256,
+					      .cloned = true, .scrubs = 4 };
+	st.vms[1] = (struct cache_vm_status){ .state = CACHE_VM_LOANED, .keeper_pid = 101, .age_ms = 10 };
 	msg = cache_status_encode(&st);
 	CHECK(cache_status_decode(msg, &back, &err) == 0 && back.n_vms == 2 && back.vms[0].qemu_pid == 100 &&
-		      back.vms[0].boot_ms == 1400 && back.vms[1].state == CACHE_VM_BOOTING && back.claimed == 7,
-	      "status survives the round trip");
+		      back.vms[0].boot_ms == 1400 && back.vms[0].cloned && back.vms[0].scrubs == 4 &&
+		      back.vms[1].state == CACHE_VM_LOANED && !back.vms[1].cloned && back.claimed == 7 &&
+		      back.returned == 3 && back.template_state == CACHE_TEMPLATE_READY &&
+		      strcmp(back.template_hash, st.template_hash) == 0 && back.template_build_ms == 2500,
+	      "status survives the round trip, template and reuse included");
+	json_object_put(msg);
+	st.template_state = CACHE_TEMPLATE_BUILDING;
+	msg = cache_status_encode(&st);
+	CHECK(cache_status_decode(msg, &back, &err) == 0 && back.template_state == CACHE_TEMPLATE_BUILDING &&
+		      back.template_hash[0] == '\0',
+	      "a template being built has no hash yet");
 	json_object *vms = json_object_object_get(msg, "vms");
 	for (int i = 0; i < CACHE_MAX_VMS; i++)
 		json_object_array_add(vms, json_object_get(json_object_array_get_idx(vms, 0)));
@@ -156,10 +186,18 @@ static void test_replies(void)
 	veil_error_free(&err);
 	json_object_put(msg);
 
-	struct cache_ready ready = { .qemu_pid = 0, .boot_ms = 1 };
+	struct cache_ready ready = { .name = "vm", .qemu_pid = 0, .boot_ms = 1 };
 	msg = cache_ready_encode(&ready);
 	CHECK(cache_ready_decode(msg, &ready, &err) < 0, "a keeper's ready without a QEMU pid is refused");
 	veil_error_free(&err);
+	json_object_put(msg);
+	ready = (struct cache_ready){ .name = "cache-1", .qemu_pid = 7, .boot_ms = 90, .root_ports = 2, .cloned = true,
+				      .scrubs = 2 };
+	msg = cache_ready_encode(&ready);
+	struct cache_ready got;
+	CHECK(cache_ready_decode(msg, &got, &err) == 0 && strcmp(got.name, "cache-1") == 0 && got.cloned &&
+		      got.scrubs == 2 && got.qemu_pid == 7,
+	      "a keeper's ready carries its name, origin and scrubs");
 	json_object_put(msg);
 }
 

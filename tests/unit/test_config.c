@@ -48,7 +48,7 @@ static bool has_defaults(const struct veil_config *c)
 	       streq(c->runtime.state_dir, "/run/veil") && streq(c->runtime.log_level, "info") &&
 	       c->factory.vm_cache_number == 0 && streq(c->factory.vm_cache_endpoint, "/run/veil/cache.sock") &&
 	       c->factory.pcie_root_port == 2 && !c->factory.enable_template &&
-	       streq(c->factory.template_path, "/var/lib/veil/template");
+	       streq(c->factory.template_path, "/run/veil/template") && c->runtime.reset == VEIL_RESET_CLONE;
 }
 
 static void test_defaults(void)
@@ -84,6 +84,7 @@ static void test_every_key(void)
 			  "[runtime]\n"
 			  "state_dir = \"/var/run/veil2\"\n"
 			  "log_level = \"debug\"\n"
+			  "reset = \"scrub\"\n"
 			  "[factory]\n"
 			  "vm_cache_number = 3\n"
 			  "vm_cache_endpoint = \"/tmp/c.sock\"\n"
@@ -106,6 +107,7 @@ static void test_every_key(void)
 	CHECK(cfg.agent.debug_console_enabled, "agent.debug_console_enabled");
 	CHECK(streq(cfg.runtime.state_dir, "/var/run/veil2"), "runtime.state_dir");
 	CHECK(streq(cfg.runtime.log_level, "debug"), "runtime.log_level");
+	CHECK(cfg.runtime.reset == VEIL_RESET_SCRUB, "runtime.reset");
 	CHECK(cfg.factory.vm_cache_number == 3, "factory.vm_cache_number");
 	CHECK(streq(cfg.factory.vm_cache_endpoint, "/tmp/c.sock"), "factory.vm_cache_endpoint");
 	CHECK(cfg.factory.pcie_root_port == 0, "factory.pcie_root_port");
@@ -123,6 +125,8 @@ static void test_every_key(void)
 		CHECK(parse(line, &cfg) == 0 && cfg.qemu.accel == accels[i].accel, "accel = \"%s\"", accels[i].value);
 		veil_config_free(&cfg);
 	}
+	CHECK(parse("runtime.reset = \"clone\"\n", &cfg) == 0 && cfg.runtime.reset == VEIL_RESET_CLONE, "reset = \"clone\"");
+	veil_config_free(&cfg);
 	const char *levels[] = { "debug", "info", "warn", "error" };
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
 		char line[64];
@@ -185,6 +189,7 @@ static void test_bad_values(void)
 	reject("[hypervisor.qemu]\naccel = \"hvf\"",
 	       "t.toml:2:9: hypervisor.qemu.accel must be one of \"auto\", \"kvm\", \"tcg\", got \"hvf\"");
 	reject("[hypervisor.qemu]\naccel = \"KVM\"", "t.toml:2:9: hypervisor.qemu.accel must be one of");
+	reject("[runtime]\nreset = \"wipe\"", "t.toml:2:9: runtime.reset must be one of \"clone\", \"scrub\", got \"wipe\"");
 	reject("[runtime]\nlog_level = \"verbose\"",
 	       "t.toml:2:13: runtime.log_level must be one of \"debug\", \"info\", \"warn\", \"error\", got \"verbose\"");
 	reject("[hypervisor.qemu]\nmachine_type = \"microvm,accel=tcg\"",
