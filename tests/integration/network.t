@@ -100,3 +100,21 @@ is "$(claimed)" "$((before + 1))" "the networked container ran in the cached VM"
 out=$(serve "$(cid fsrv)")
 is "$out" "hello from the guest" "netns B reaches a server in a cached VM"
 veil delete --force "$(cid fsrv)" >/dev/null 2>&1
+
+# ---- reused VMs (reset = "scrub"): the NIC is unplugged and the next tenant's plugged in ----
+veil factory destroy >/dev/null 2>&1
+wait "$FACTORY_PID" 2>/dev/null
+sed -i 's|^state_dir = .*|&\nreset = "scrub"|' "$CONF"
+"${VEIL[@]}" --log "$TEST_TMP/factory.log" factory init >/dev/null 2>&1 &
+FACTORY_PID=$!
+scrubbed_vm() { status_json | jq -r "[.vms[]? | select(.state == \"paused\" and .scrubs == $1) | .qemu_pid] | first // empty"; }
+has_scrubbed_vm() { [ -n "$(scrubbed_vm "$1")" ]; }
+poll_until 120 has_scrubbed_vm 0
+make_bundle "$B" sh -c "wget -qO- http://$IP_B:8081/"
+netns_spec
+first=$(veil run --bundle "$B" "$(cid s1)" 2>"$TEST_TMP/err") && poll_until 60 has_scrubbed_vm 1
+vm=$(scrubbed_vm 1)
+second=$(veil run --bundle "$B" "$(cid s2)" 2>>"$TEST_TMP/err") && poll_until 60 has_scrubbed_vm 2
+[ "$first|$second" = "hello from netns B|hello from netns B" ] && [ -n "$vm" ] && [ "$(scrubbed_vm 2)" = "$vm" ]
+ok $? "two networked tenants in turn on one scrubbed VM each reach netns B (VM $vm)"
+[ "$first|$second" = "hello from netns B|hello from netns B" ] || sed 's/^/# /' "$TEST_TMP/err"
