@@ -33,8 +33,10 @@ int veil_verb_env(struct veil_cli *cli, int argc, char **argv)
 	if (veil_decide_accel(c, &caps, &accel, &err) < 0)
 		return veil_cli_report(&err);
 
-	printf("[runtime]\n  version = \"%s\"\n  config = \"%s\"\n  state_dir = \"%s\"\n  log_level = \"%s\"\n",
-	       VEIL_VERSION, c->path, veil_cli_state_dir(cli), c->runtime.log_level);
+	printf("[runtime]\n  version = \"%s\"\n  config = \"%s\"\n  state_dir = \"%s\"\n  log_level = \"%s\"\n"
+	       "  reset = \"%s\"\n",
+	       VEIL_VERSION, c->path, veil_cli_state_dir(cli), c->runtime.log_level,
+	       c->runtime.reset == VEIL_RESET_SCRUB ? "scrub" : "clone");
 	printf("[hypervisor.qemu]\n  path = \"%s\"\n  kernel = \"%s\"\n  initrd = \"%s\"\n  machine_type = \"%s\"\n"
 	       "  default_memory = %u\n  default_vcpus = %u\n  kernel_params = \"%s\"\n  accel = \"%s\"\n"
 	       "  pvm_guest = %s\n",
@@ -45,8 +47,10 @@ int veil_verb_env(struct veil_cli *cli, int argc, char **argv)
 	       "  request_timeout = %u\n  debug_console_enabled = %s\n",
 	       VEIL_PROTOCOL_VERSION, c->agent.dial_timeout, c->agent.request_timeout,
 	       yes_no(c->agent.debug_console_enabled));
-	printf("[factory]\n  vm_cache_number = %u\n  vm_cache_endpoint = \"%s\"\n", c->factory.vm_cache_number,
-	       c->factory.vm_cache_endpoint);
+	printf("[factory]\n  vm_cache_number = %u\n  vm_cache_endpoint = \"%s\"\n  pcie_root_port = %u\n"
+	       "  enable_template = %s\n  template_path = \"%s\"\n",
+	       c->factory.vm_cache_number, c->factory.vm_cache_endpoint, c->factory.pcie_root_port,
+	       yes_no(c->factory.enable_template), c->factory.template_path);
 	printf("[host]\n  kvm_device = %s\n  kvm_usable = %s\n  pvm = %s\n  vhost_vsock = %s\n  qemu_found = %s\n",
 	       yes_no(caps.kvm_device), yes_no(caps.kvm_usable), yes_no(caps.pvm), yes_no(caps.vhost_vsock),
 	       yes_no(caps.qemu_found));
