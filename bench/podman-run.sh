@@ -1,6 +1,7 @@
 #!/bin/bash
-# `podman run --rm IMAGE true` with veil against runc, interleaved in the same
-# run, private podman storage. Prints median/p90 of each and the ratio.
+# `podman run --rm IMAGE true` with veil (cold microVM, and a pooled clone of
+# the VM template) against runc, interleaved in the same run, private podman
+# storage. Prints median/p90 of each and the ratios.
 # Usage: bench/podman-run.sh BUILD_DIR [RUNS]
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -9,6 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d "${TMPDIR:-/tmp}/veil-bench-podman.XXXXXX")
 pm=(podman --root "$work/root" --runroot "$work/runroot" --tmpdir "$work/tmp")
 cleanup() {
+	"$build/veil" --config "$work/veil-pool.toml" factory destroy >/dev/null 2>&1 || true
 	"${pm[@]}" rm -af >/dev/null 2>&1 || true
 	"${pm[@]}" system reset -f >/dev/null 2>&1 || true
 	umount -R "$work/root" 2>/dev/null || true
@@ -35,20 +37,43 @@ initrd = "$build/guest/initrd.img"
 [runtime]
 state_dir = "$work/veil-state"
 CONF
-printf '#!/bin/sh\nexec %q --config %q "$@"\n' "$build/veil" "$work/veil.toml" >"$work/veil"
-chmod +x "$work/veil"
+cat "$work/veil.toml" - >"$work/veil-pool.toml" <<CONF
+[factory]
+vm_cache_number = 1
+vm_cache_endpoint = "$work/cache.sock"
+enable_template = true
+template_path = "$work/template"
+CONF
+for conf in veil veil-pool; do
+	printf '#!/bin/sh\nexec %q --config %q "$@"\n' "$build/veil" "$work/$conf.toml" >"$work/$conf"
+	chmod +x "$work/$conf"
+done
+"$build/veil" --config "$work/veil-pool.toml" factory init --detach >/dev/null
+# pool_ready: the factory holds a paused clone.
+pool_ready() {
+	local deadline=$((SECONDS + 300))
+	until [ "$("$build/veil" --config "$work/veil-pool.toml" factory status --json |
+		jq '[.vms[]? | select(.state == "paused" and .origin == "clone")] | length')" -ge 1 ]; do
+		[ "$SECONDS" -lt "$deadline" ] || { echo "podman-run.sh: the factory never held a clone" >&2; exit 1; }
+		sleep 0.1
+	done
+}
 
 "$here/../scripts/busybox-bundle.sh" "$work/bundle" "$build/veil" true
 tar -C "$work/bundle/rootfs" -c . | "${pm[@]}" import - localhost/bench-busybox >/dev/null
 
 veil_ms=()
+pool_ms=()
 runc_ms=()
 for _ in $(seq 1 "$runs"); do
-	t0=$(date +%s%N); "${pm[@]}" run --rm --runtime "$(command -v runc)" localhost/bench-busybox true; t1=$(date +%s%N)
-	runc_ms+=($(( (t1 - t0) / 1000000 )))
-	t0=$(date +%s%N); "${pm[@]}" run --rm --runtime "$work/veil" localhost/bench-busybox true; t1=$(date +%s%N)
-	veil_ms+=($(( (t1 - t0) / 1000000 )))
+	runc_ms+=("$(timed_run "${pm[@]}" run --rm --runtime "$(command -v runc)" localhost/bench-busybox true)")
+	veil_ms+=("$(timed_run "${pm[@]}" run --rm --runtime "$work/veil" localhost/bench-busybox true)")
+	pool_ready
+	pool_ms+=("$(timed_run "${pm[@]}" run --rm --runtime "$work/veil-pool" localhost/bench-busybox true)")
 done
 report "podman run --rm true, runc" "${runc_ms[@]}"
 report "podman run --rm true, veil (cold microVM)" "${veil_ms[@]}"
-ratio "veil / runc" "$(median "${veil_ms[@]}")" "$(median "${runc_ms[@]}")"
+report "podman run --rm true, veil (pooled clone)" "${pool_ms[@]}"
+ratio "veil cold / runc" "$(median "${veil_ms[@]}")" "$(median "${runc_ms[@]}")"
+ratio "veil pooled clone / runc" "$(median "${pool_ms[@]}")" "$(median "${runc_ms[@]}")"
+ratio "veil pooled clone / veil cold" "$(median "${pool_ms[@]}")" "$(median "${veil_ms[@]}")"

@@ -49,6 +49,8 @@ factory status | grep -q '^template: ready, built in'
 ok $? "the status table has a template line"
 log_has "no template built yet; building one"
 ok $? "the first build is logged with its reason"
+veil env | grep -qx "  enable_template = true" && veil env | grep -qx "  template_path = \"$TMPL\""
+ok $? "veil env shows the template settings"
 
 # A clone's RAM is the template's file, mapped privately (copy-on-write).
 clone=$(pooled_pids | cut -d' ' -f1)
