@@ -218,9 +218,28 @@ static int write_info(const struct veil_template *t, const struct veil_template_
 	return rc;
 }
 
+/* Whoever can write the template decides what every clone runs: its
+ * directory must be ours alone. */
+static int check_private(const struct veil_template *t, veil_err_t *err)
+{
+	struct stat st;
+	if (lstat(t->dir, &st) < 0)
+		return veil_fail(err, errno, "template_path %s", t->dir);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		return veil_fail(err, EPERM, "template_path %s is not a directory private to uid %u", t->dir,
+				 (unsigned)geteuid());
+	return 0;
+}
+
 int veil_template_check(const struct veil_template *t, bool deep, struct veil_template_info *info, char *why,
 			size_t why_len)
 {
+	veil_err_t err = NULL;
+	if (check_private(t, &err) < 0) {
+		snprintf(why, why_len, "%s", err->errnum == ENOENT ? "no template built yet" : err->msg);
+		veil_error_free(&err);
+		return 0;
+	}
 	if (read_info(t, info, why, why_len) == 0)
 		return 0;
 	if (strcmp(info->config_hash, t->config_hash) != 0) {
@@ -238,7 +257,6 @@ int veil_template_check(const struct veil_template *t, bool deep, struct veil_te
 		return 0;
 	}
 	char digest[TEMPLATE_HASH_HEX];
-	veil_err_t err = NULL;
 	const char *const files[] = { t->state, t->memory };
 	const char *const expect[] = { info->state_sha256, info->memory_sha256 };
 	for (int i = 0; i < (deep ? 2 : 1); i++) {
@@ -284,7 +302,8 @@ int veil_template_build(const struct veil_template *t, const struct veil_config 
 	snprintf(memory_new, sizeof(memory_new), "%s.new", t->memory);
 	snprintf(state_new, sizeof(state_new), "%s.new", t->state);
 	struct veil_vm_config vmc;
-	if (veil_mkdir_p(t->dir, 0700, err) < 0 || veil_cache_vm_config(cfg, "template", console, &vmc, err) < 0)
+	if (veil_mkdir_p(t->dir, 0700, err) < 0 || check_private(t, err) < 0 ||
+	    veil_cache_vm_config(cfg, "template", console, &vmc, err) < 0)
 		return -1;
 	vmc.memory_file = memory_new;
 	vmc.memory_shared = true;

@@ -150,6 +150,16 @@ ok $? "the factory rebuilds a template whose clones keep dying mid-restore, and 
 kill -0 "$(status_json | jq .pid)"
 ok $? "the factory survived it all"
 
+# Whoever can write the template decides what clones run.
+factory destroy >/dev/null
+mkdir -m 0777 "$TMPL"
+reset_log
+factory init --detach >/dev/null
+pool_of_boots() { [ "$(status_json | jq '[.vms[]? | select(.state == "paused" and .origin == "boot")] | length')" = 2 ]; }
+poll_until 180 pool_of_boots && [ "$(template_state)" = failed ] &&
+	log_has "template_path $TMPL is not a directory private to uid $(id -u)"
+ok $? "a template directory others can write to is refused: the pool boots VMs instead"
+
 factory destroy >/dev/null
 [ ! -e "$TMPL" ] && [ ! -e "$SOCK" ] && [ -z "$(pgrep -f "qemu-system.*$TMPL")" ]
 ok $? "destroy leaves no template, socket or clone behind"
