@@ -240,7 +240,8 @@ int veil_factory_keeper(const struct veil_config *cfg, const char *name, const c
 	veil_vm_init(&k.vm);
 	struct veil_template tmpl;
 	long long t0 = veil_now_ms();
-	int rc = clone ? veil_template_init(&tmpl, cfg, err) : 0;
+	/* The factory checked the template: its paths are all a clone needs. */
+	int rc = clone ? veil_template_locate(&tmpl, cfg, err) : 0;
 	if (rc == 0)
 		rc = boot(&k.vm, cfg, clone ? &tmpl : NULL, name, console, err);
 	if (rc == 0)

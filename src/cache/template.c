@@ -20,7 +20,7 @@
 
 #define META_MAX (16u << 10)
 #define HASH_CHUNK (1u << 20)
-#define TEMPLATE_FORMAT 1
+#define TEMPLATE_FORMAT 2
 
 int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console,
 			 struct veil_vm_config *vmc, veil_err_t *err)
@@ -75,34 +75,22 @@ static void sha256_finish(EVP_MD_CTX *ctx, char out[TEMPLATE_HASH_HEX])
 	to_hex(md, len, out);
 }
 
-static int hash_fd_into(EVP_MD_CTX *ctx, int fd, const char *path, veil_err_t *err)
+static int hash_file(const char *path, char out[TEMPLATE_HASH_HEX], veil_err_t *err)
 {
 	static unsigned char buf[HASH_CHUNK];
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return veil_fail(err, errno, "%s", path);
+	EVP_MD_CTX *ctx = sha256_new();
 	ssize_t n;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
+			EVP_MD_CTX_free(ctx);
 			return veil_fail(err, errno, "reading %s", path);
+		}
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
-	}
-	return 0;
-}
-
-static int hash_file_into(EVP_MD_CTX *ctx, const char *path, veil_err_t *err)
-{
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return veil_fail(err, errno, "%s", path);
-	return hash_fd_into(ctx, fd, path, err);
-}
-
-static int hash_file(const char *path, char out[TEMPLATE_HASH_HEX], veil_err_t *err)
-{
-	EVP_MD_CTX *ctx = sha256_new();
-	if (hash_file_into(ctx, path, err) < 0) {
-		EVP_MD_CTX_free(ctx);
-		return -1;
 	}
 	sha256_finish(ctx, out);
 	return 0;
@@ -129,6 +117,23 @@ int veil_template_locate(struct veil_template *t, const struct veil_config *cfg,
 	return 0;
 }
 
+/* A file's path and identity: any write to it, or another file in its place,
+ * changes the inode, size or times. Contents would be surer but cost tens
+ * of milliseconds per clone for a kernel with symbols. */
+static int hash_file_identity(EVP_MD_CTX *ctx, const char *name, const char *path, veil_err_t *err)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return veil_fail(err, errno, "%s %s", name, path);
+	char id[160];
+	snprintf(id, sizeof(id), "%ju:%ju:%jd:%jd.%09ld:%jd.%09ld", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
+		 (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (intmax_t)st.st_ctim.tv_sec,
+		 st.st_ctim.tv_nsec);
+	hash_field(ctx, name, path);
+	hash_field(ctx, name, id);
+	return 0;
+}
+
 int veil_template_init(struct veil_template *t, const struct veil_config *cfg, veil_err_t *err)
 {
 	if (veil_template_locate(t, cfg, err) < 0)
@@ -137,23 +142,17 @@ int veil_template_init(struct veil_template *t, const struct veil_config *cfg, v
 	struct veil_vm_config vmc;
 	if (veil_cache_vm_config(cfg, "template", "", &vmc, err) < 0)
 		return -1;
-	/* QEMU's device state only loads into the same QEMU build: its identity
-	 * (not its contents, which are large) stands for it. */
-	struct stat qemu;
-	if (stat(vmc.vmm_path, &qemu) < 0)
-		return veil_fail(err, errno, "QEMU binary %s", vmc.vmm_path);
 	char num[128];
 	EVP_MD_CTX *ctx = sha256_new();
 	snprintf(num, sizeof(num), "%d", TEMPLATE_FORMAT);
 	hash_field(ctx, "format", num);
-	if (hash_file_into(ctx, vmc.kernel, err) < 0 || hash_file_into(ctx, vmc.initrd, err) < 0) {
+	/* QEMU's device state only loads into the QEMU build that saved it. */
+	if (hash_file_identity(ctx, "guest kernel", vmc.kernel, err) < 0 ||
+	    hash_file_identity(ctx, "guest initrd", vmc.initrd, err) < 0 ||
+	    hash_file_identity(ctx, "QEMU binary", vmc.vmm_path, err) < 0) {
 		EVP_MD_CTX_free(ctx);
-		return veil_fail_context(err, "hashing the template's configuration");
+		return -1;
 	}
-	hash_field(ctx, "qemu", vmc.vmm_path);
-	snprintf(num, sizeof(num), "%ju:%ju:%jd:%ld", (uintmax_t)qemu.st_dev, (uintmax_t)qemu.st_ino,
-		 (intmax_t)qemu.st_size, (long)qemu.st_mtime);
-	hash_field(ctx, "qemu-id", num);
 	hash_field(ctx, "machine", vmc.machine);
 	hash_field(ctx, "kernel_params", vmc.kernel_params);
 	snprintf(num, sizeof(num), "%u:%u:%u:%d:%d:%d", vmc.memory_mib, vmc.vcpus, vmc.pcie_root_ports, vmc.use_kvm,

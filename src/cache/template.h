@@ -26,8 +26,9 @@ struct veil_template {
 	char memory[PATH_MAX];
 	char state[PATH_MAX];
 	char meta[PATH_MAX];
-	/* SHA-256 of what a clone must share with its template: kernel and
-	 * initrd contents, QEMU binary, machine, sizes, command line, accelerator. */
+	/* SHA-256 of what a clone must share with its template: the kernel,
+	 * initrd and QEMU binary (path and file identity), machine, sizes,
+	 * command line, accelerator. */
 	char config_hash[TEMPLATE_HASH_HEX];
 	uint32_t memory_mib;
 };
@@ -44,7 +45,7 @@ struct veil_template_info {
 
 /* Paths under cfg's template_path only: enough to remove the template. */
 int veil_template_locate(struct veil_template *t, const struct veil_config *cfg, veil_err_t *err);
-/* The paths and the hash of cfg's VM shape. */
+/* The paths and the hash of cfg's VM shape: a few stat(2) calls. */
 int veil_template_init(struct veil_template *t, const struct veil_config *cfg, veil_err_t *err);
 
 /* Returns 1 if the template is complete and built for this configuration,
