@@ -217,14 +217,36 @@ static void vm_size(const struct veil_config *cfg, const struct oci_spec *spec, 
 		*vcpus = 64;
 }
 
-/* A paused VM of exactly this shape from the factory skips the boot. Returns
- * 1 when adopted, 0 to cold-boot (one log line says why), -1 on error. */
-static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cfg, uint32_t memory_mib,
-			   uint32_t vcpus, const struct veil_nic *nic, int signal_fd, veil_err_t *err)
+/* cfg with the VM sized for this container, as claims and returns describe it. */
+static struct veil_config sized_config(const struct veil_config *cfg, const struct veil_sandbox *sb)
 {
 	struct veil_config sized = *cfg;
-	sized.qemu.default_memory = memory_mib;
-	sized.qemu.default_vcpus = vcpus;
+	sized.qemu.default_memory = sb->memory_mib;
+	sized.qemu.default_vcpus = sb->vcpus;
+	return sized;
+}
+
+/* A paused VM, claimed or cloned, made ready for the container: its rootfs
+ * (and NIC) plugged in, resumed, greeted. On failure it is gone again and
+ * *err says why. */
+static int ready_paused_vm(struct veil_sandbox *sb, const struct veil_nic *nic, int signal_fd, veil_err_t *err)
+{
+	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
+	const struct veil_disk rootfs = { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true };
+	if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, nic, sb->request_timeout_ms, err) == 0)
+		return 0;
+	sb->vm.hv->teardown(&sb->vm);
+	veil_agent_client_release(&sb->agent);
+	veil_vm_init(&sb->vm);
+	return -1;
+}
+
+/* A paused VM of exactly this shape from the factory skips the boot. Returns
+ * 1 when adopted, 0 to cold-boot (one log line says why), -1 on error. */
+static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct veil_nic *nic,
+			   int signal_fd, veil_err_t *err)
+{
+	struct veil_config sized = sized_config(cfg, sb);
 	char why[256];
 	int claimed = veil_cache_claim(&sized, &sb->vm, why, sizeof(why), err);
 	if (claimed <= 0) {
@@ -232,16 +254,11 @@ static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cf
 			log_info("container %s: cold boot: %s", sb->id, why);
 		return claimed;
 	}
-	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
-	const struct veil_disk rootfs = { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true };
 	veil_err_t adopt_err = NULL;
-	if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, nic, sb->request_timeout_ms, &adopt_err) == 0)
+	if (ready_paused_vm(sb, nic, signal_fd, &adopt_err) == 0)
 		return 1;
 	log_warn("container %s: cold boot: the cached VM failed: %s", sb->id, adopt_err->msg);
 	veil_error_free(&adopt_err);
-	sb->vm.hv->teardown(&sb->vm);
-	veil_agent_client_release(&sb->agent);
-	veil_vm_init(&sb->vm);
 	return 0;
 }
 
@@ -252,25 +269,16 @@ static int clone_template(struct veil_sandbox *sb, const struct veil_config *cfg
 {
 	struct veil_template tmpl;
 	struct veil_template_info info;
-	char why[256];
+	char why[256] = "";
 	veil_err_t err = NULL;
-	if (veil_template_init(&tmpl, cfg, &err) < 0) {
-		snprintf(why, sizeof(why), "%.200s", err->msg);
-	} else if (veil_template_check(&tmpl, false, &info, why, sizeof(why)) == 1 &&
-		   veil_template_clone(&tmpl, cfg, sb->id, sb->console_log, &sb->vm, &err) == 0) {
-		veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
-		const struct veil_disk rootfs = { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true };
-		if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, nic, sb->request_timeout_ms, &err) == 0) {
-			log_info("container %s: VM cloned from the template in %s", sb->id, tmpl.dir);
-			return 1;
-		}
-		snprintf(why, sizeof(why), "%.200s", err->msg);
-		sb->vm.hv->teardown(&sb->vm);
-		veil_agent_client_release(&sb->agent);
-		veil_vm_init(&sb->vm);
-	} else if (err != NULL) {
-		snprintf(why, sizeof(why), "%.200s", err->msg);
+	if (veil_template_init(&tmpl, cfg, &err) == 0 && veil_template_check(&tmpl, false, &info, why, sizeof(why)) == 1 &&
+	    veil_template_clone(&tmpl, cfg, sb->id, sb->console_log, &sb->vm, &err) == 0 &&
+	    ready_paused_vm(sb, nic, signal_fd, &err) == 0) {
+		log_info("container %s: VM cloned from the template in %s", sb->id, tmpl.dir);
+		return 1;
 	}
+	if (err != NULL)
+		snprintf(why, sizeof(why), "%.200s", err->msg);
 	veil_error_free(&err);
 	log_info("container %s: cold boot: no clone of the template: %s", sb->id, why);
 	return 0;
@@ -279,15 +287,13 @@ static int clone_template(struct veil_sandbox *sb, const struct veil_config *cfg
 static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
 		   const struct veil_nic *nic, int signal_fd, veil_err_t *err)
 {
-	uint32_t memory_mib, vcpus;
-	vm_size(cfg, spec, &memory_mib, &vcpus);
-	sb->memory_mib = memory_mib;
-	sb->vcpus = vcpus;
-	int adopted = adopt_cached_vm(sb, cfg, memory_mib, vcpus, nic, signal_fd, err);
+	vm_size(cfg, spec, &sb->memory_mib, &sb->vcpus);
+	int adopted = adopt_cached_vm(sb, cfg, nic, signal_fd, err);
 	if (adopted != 0)
 		return adopted < 0 ? -1 : 0;
 	/* Clones have the template's size: a container that needs more boots. */
-	if (cfg->factory.enable_template && memory_mib == cfg->qemu.default_memory && vcpus == cfg->qemu.default_vcpus &&
+	if (cfg->factory.enable_template && sb->memory_mib == cfg->qemu.default_memory &&
+	    sb->vcpus == cfg->qemu.default_vcpus &&
 	    clone_template(sb, cfg, nic, signal_fd) == 1)
 		return 0;
 	struct veil_host_caps caps;
@@ -308,8 +314,8 @@ static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const
 		.kernel = cfg->qemu.kernel,
 		.initrd = cfg->qemu.initrd,
 		.machine = cfg->qemu.machine_type,
-		.memory_mib = memory_mib,
-		.vcpus = vcpus,
+		.memory_mib = sb->memory_mib,
+		.vcpus = sb->vcpus,
 		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
 		.use_kvm = accel.use_kvm,
 		.pvm_host = caps.pvm,
@@ -393,9 +399,7 @@ fail:
 void veil_sandbox_release(struct veil_sandbox *sb, const struct veil_config *cfg)
 {
 	if (cfg->runtime.reset == VEIL_RESET_SCRUB && sb->vm.hv != NULL && sb->vm.lifeline_fd >= 0) {
-		struct veil_config sized = *cfg;
-		sized.qemu.default_memory = sb->memory_mib;
-		sized.qemu.default_vcpus = sb->vcpus;
+		struct veil_config sized = sized_config(cfg, sb);
 		char why[256];
 		veil_err_t err = NULL;
 		int rc = veil_cache_return(&sized, &sb->vm, why, sizeof(why), &err);
