@@ -20,6 +20,7 @@
 #include "cache/factory.h"
 #include "cache/instance.h"
 #include "cache/template.h"
+#include "hv/qmp.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/control.h"
@@ -532,14 +533,15 @@ static void handle_return(struct daemon *d, struct conn *c, const struct cache_r
 		refuse(c, why);
 		return;
 	}
+	/* Until its keeper reports, by its name, a VM from another slot goes by this one. */
+	if (s->qemu != req->qemu_pid)
+		snprintf(s->name, sizeof(s->name), "returned-%u", ++d->seq);
 	s->ctl = fds[0];
 	fds[0] = -1;
 	s->state = SLOT_SCRUBBING;
 	s->qemu = req->qemu_pid;
 	s->started_ms = veil_now_ms();
 	s->keeper = 0; /* not known; the lifeline is what holds it */
-	if (s->qemu != req->qemu_pid)
-		snprintf(s->name, sizeof(s->name), "returned-%u", ++d->seq);
 	struct cache_claim_reply r = { .granted = true, .root_ports = d->o->cfg->factory.pcie_root_port };
 	reply(c, cache_claim_reply_encode(&r), NULL, 0);
 	log_info("factory: a VM was returned: scrubbing it for the pool");
@@ -559,20 +561,20 @@ static void handle_dump(struct daemon *d, struct conn *c, const struct cache_req
 	} else if (s == NULL) {
 		veil_fail(&err, ESRCH, "no pooled VM %s", req->qemu_pid ? "with that QEMU pid" : "to dump");
 	} else {
-		struct veil_vm vm;
-		veil_vm_init(&vm);
-		vm.qmp.fd = s->qmp_fd;
+		struct veil_qmp qmp;
+		veil_qmp_init(&qmp);
+		qmp.fd = s->qmp_fd;
 		json_object *getfd = json_object_new_object();
 		json_object_object_add(getfd, "fdname", json_object_new_string("veil-dump"));
 		json_object *args = json_object_new_object();
 		json_object_object_add(args, "paging", json_object_new_boolean(0));
 		json_object_object_add(args, "protocol", json_object_new_string("fd:veil-dump"));
-		if (veil_qmp_execute_fd(&vm.qmp, "getfd", getfd, fds[0], NULL, DUMP_TIMEOUT_MS, &err) == 0)
-			veil_qmp_execute(&vm.qmp, "dump-guest-memory", args, NULL, DUMP_TIMEOUT_MS, &err);
+		if (veil_qmp_execute_fd(&qmp, "getfd", getfd, fds[0], NULL, DUMP_TIMEOUT_MS, &err) == 0)
+			veil_qmp_execute(&qmp, "dump-guest-memory", args, NULL, DUMP_TIMEOUT_MS, &err);
 		json_object_put(getfd);
 		json_object_put(args);
-		vm.qmp.fd = -1; /* the slot's */
-		veil_qmp_close(&vm.qmp);
+		qmp.fd = -1; /* the slot's */
+		veil_qmp_close(&qmp);
 	}
 	if (err != NULL) {
 		reply(c, veil_ctl_error_reply(err->msg), NULL, 0);
