@@ -1,5 +1,6 @@
 /* QEMU backend: microvm, direct kernel boot, QMP and the agent channel over
  * socketpairs handed to QEMU as fds (no socket files to protect or leak). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -355,8 +356,7 @@ static void set_str(json_object *o, const char *key, const char *value)
 	json_object_object_add(o, key, json_object_new_string(value));
 }
 
-/* Removes a device's backend, or rolls back one step of a failed hot-plug;
- * best effort, the caller reports any failure. */
+/* Rolls back one step of a failed hot-plug; best effort, the caller reports the failure. */
 static void undo(struct veil_vm *vm, const char *cmd, const char *key, const char *value)
 {
 	json_object *args = json_object_new_object();
@@ -456,8 +456,18 @@ static int qemu_hotplug_nic(struct veil_vm *vm, const struct veil_nic *nic, veil
 
 #define UNPLUG_TIMEOUT_MS 10000
 
-/* The hot-plugged devices still present, as a bit mask of their root ports. */
-static int plugged(struct veil_vm *vm, uint32_t *disks, uint32_t *nics, veil_err_t *err)
+/* What hotplug_disk and hotplug_nic add on root port N: device <device>N,
+ * backed by <backend>N, which <backend_del> removes by its <backend_key>. */
+static const struct hotplug_kind {
+	const char *device, *backend, *backend_del, *backend_key;
+} hotplug_kinds[] = {
+	{ "hp-disk", "hp-drive", "blockdev-del", "node-name" },
+	{ "hp-nic", "hp-netdev", "netdev_del", "id" },
+};
+#define N_HOTPLUG_KINDS (sizeof(hotplug_kinds) / sizeof(hotplug_kinds[0]))
+
+/* The hot-plugged devices still present: per kind, a bit mask of their root ports. */
+static int plugged(struct veil_vm *vm, uint32_t ports[N_HOTPLUG_KINDS], veil_err_t *err)
 {
 	json_object *args = json_object_new_object();
 	set_str(args, "path", "/machine/peripheral");
@@ -466,69 +476,90 @@ static int plugged(struct veil_vm *vm, uint32_t *disks, uint32_t *nics, veil_err
 	json_object_put(args);
 	if (rc < 0)
 		return -1;
-	*disks = *nics = 0;
+	memset(ports, 0, N_HOTPLUG_KINDS * sizeof(ports[0]));
 	size_t n = json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
 	for (size_t i = 0; i < n; i++) {
 		json_object *name = json_object_object_get(json_object_array_get_idx(list, i), "name");
 		const char *id = name ? json_object_get_string(name) : "";
-		unsigned port;
-		char tail;
-		if (sscanf(id, "hp-disk%u%c", &port, &tail) == 1 && port < 32)
-			*disks |= 1u << port;
-		else if (sscanf(id, "hp-nic%u%c", &port, &tail) == 1 && port < 32)
-			*nics |= 1u << port;
+		for (size_t k = 0; k < N_HOTPLUG_KINDS; k++) {
+			size_t len = strlen(hotplug_kinds[k].device);
+			if (strncmp(id, hotplug_kinds[k].device, len) != 0 || !isdigit((unsigned char)id[len]))
+				continue;
+			char *end;
+			unsigned long port = strtoul(id + len, &end, 10);
+			if (*end == '\0' && port < 32)
+				ports[k] |= 1u << port;
+		}
 	}
 	json_object_put(list);
 	return 0;
 }
 
+static bool any_plugged(const uint32_t ports[N_HOTPLUG_KINDS])
+{
+	for (size_t k = 0; k < N_HOTPLUG_KINDS; k++)
+		if (ports[k] != 0)
+			return true;
+	return false;
+}
+
+/* Runs cmd on {key: value} until it succeeds or the deadline passes. */
+static int command_until(struct veil_vm *vm, const char *cmd, const char *key, const char *value,
+			 long long deadline, veil_err_t *err)
+{
+	json_object *args = json_object_new_object();
+	set_str(args, key, value);
+	int rc;
+	veil_err_t busy = NULL;
+	while ((rc = qemu_command(vm, cmd, args, NULL, &busy)) < 0 && veil_now_ms() < deadline) {
+		veil_error_free(&busy);
+		usleep(QMP_POLL_MS * 1000);
+	}
+	json_object_put(args);
+	if (rc < 0)
+		*err = busy;
+	return rc;
+}
+
 static int qemu_unplug_all(struct veil_vm *vm, veil_err_t *err)
 {
-	uint32_t disks, nics;
-	if (plugged(vm, &disks, &nics, err) < 0)
+	uint32_t had[N_HOTPLUG_KINDS], left[N_HOTPLUG_KINDS];
+	if (plugged(vm, had, err) < 0)
 		return -1;
-	const uint32_t had_disks = disks, had_nics = nics;
 	char id[32];
-	for (unsigned port = 0; port < 32; port++) {
-		if (!((disks | nics) & (1u << port)))
-			continue;
-		snprintf(id, sizeof(id), "%s%u", disks & (1u << port) ? "hp-disk" : "hp-nic", port);
-		json_object *args = json_object_new_object();
-		set_str(args, "id", id);
-		int rc = qemu_command(vm, "device_del", args, NULL, err);
-		json_object_put(args);
-		if (rc < 0)
-			return -1;
+	for (size_t k = 0; k < N_HOTPLUG_KINDS; k++) {
+		for (unsigned port = 0; port < 32; port++) {
+			if (!(had[k] & (1u << port)))
+				continue;
+			snprintf(id, sizeof(id), "%s%u", hotplug_kinds[k].device, port);
+			json_object *args = json_object_new_object();
+			set_str(args, "id", id);
+			int rc = qemu_command(vm, "device_del", args, NULL, err);
+			json_object_put(args);
+			if (rc < 0)
+				return -1;
+		}
 	}
 	/* The guest ejects each device (ACPI) before QEMU lets go of it. */
 	long long deadline = veil_now_ms() + UNPLUG_TIMEOUT_MS;
-	while (disks | nics) {
+	memcpy(left, had, sizeof(left));
+	while (any_plugged(left)) {
 		if (veil_now_ms() > deadline)
 			return veil_fail(err, ETIMEDOUT, "the guest did not release its hot-plugged devices within %d ms",
 					 UNPLUG_TIMEOUT_MS);
 		usleep(QMP_POLL_MS * 1000);
-		if (plugged(vm, &disks, &nics, err) < 0)
+		if (plugged(vm, left, err) < 0)
 			return -1;
 	}
-	/* Their backends: the tenant's image file and tap. */
-	for (unsigned port = 0; port < 32; port++) {
-		const char *cmd = had_disks & (1u << port) ? "blockdev-del" : had_nics & (1u << port) ? "netdev_del" : NULL;
-		if (cmd == NULL)
-			continue;
-		snprintf(id, sizeof(id), "%s%u", had_disks & (1u << port) ? "hp-drive" : "hp-netdev", port);
-		json_object *args = json_object_new_object();
-		set_str(args, had_disks & (1u << port) ? "node-name" : "id", id);
-		/* A removed device lets go of its backend a little later (RCU): "in use" until then. */
-		int rc;
-		veil_err_t busy = NULL;
-		while ((rc = qemu_command(vm, cmd, args, NULL, &busy)) < 0 && veil_now_ms() < deadline) {
-			veil_error_free(&busy);
-			usleep(QMP_POLL_MS * 1000);
-		}
-		json_object_put(args);
-		if (rc < 0) {
-			*err = busy;
-			return -1;
+	/* Their backends, the tenant's image file and tap, a little later (RCU):
+	 * "in use" until then. */
+	for (size_t k = 0; k < N_HOTPLUG_KINDS; k++) {
+		const struct hotplug_kind *kind = &hotplug_kinds[k];
+		for (unsigned port = 0; port < 32; port++) {
+			snprintf(id, sizeof(id), "%s%u", kind->backend, port);
+			if ((had[k] & (1u << port)) &&
+			    command_until(vm, kind->backend_del, kind->backend_key, id, deadline, err) < 0)
+				return -1;
 		}
 	}
 	vm->root_ports_used = 0;
