@@ -184,8 +184,9 @@ static void print_table(const struct cache_status *st)
 		if (v->qemu_pid > 0)
 			snprintf(qemu, sizeof(qemu), "%d", (int)v->qemu_pid);
 		printf("%-9s %-9s %-6s %6u %8.1fs %8.1fs %7.1f MiB %7.1f MiB %5u %6u MiB\n", qemu,
-		       cache_vm_state_name(v->state), v->cloned ? "clone" : "boot", v->scrubs, (double)v->age_ms / 1000, (double)v->boot_ms / 1000, rss < 0 ? 0.0 : (double)rss / 1024,
-		       pss < 0 ? 0.0 : (double)pss / 1024, v->vcpus, v->memory_mib);
+		       cache_vm_state_name(v->state), v->cloned ? "clone" : "boot", v->scrubs, (double)v->age_ms / 1000,
+		       (double)v->boot_ms / 1000, rss < 0 ? 0.0 : (double)rss / 1024, pss < 0 ? 0.0 : (double)pss / 1024,
+		       v->vcpus, v->memory_mib);
 	}
 }
 
