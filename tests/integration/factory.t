@@ -30,7 +30,6 @@ trap finish EXIT
 paused_count() { status_json | jq '[.vms[]? | select(.state == "paused")] | length'; }
 paused_pids() { status_json | jq -r '[.vms[]? | select(.state == "paused") | .qemu_pid] | sort | join(" ")'; }
 pool_full() { [ "$(paused_count)" = 2 ]; }
-gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 
 # ---- start, status, single instance ----
 # Not through the function: $! must be veil's own pid.
@@ -154,9 +153,7 @@ ok $? "a peer of another uid gets nothing and the daemon lives (got: ${reply:0:6
 stuck=$(status_json | jq '.vms[0].keeper_pid')
 stuck_qemu=$(status_json | jq '.vms[0].qemu_pid')
 kill -STOP "$stuck"
-kill -9 "$DAEMON"
-# SIGKILL is asynchronous: the lock is free only once the daemon has exited.
-poll_until 10 gone "$DAEMON" && [ -S "$SOCK" ] && [ -e "$SOCK.d/lock" ]
+kill_hard "$DAEMON" && [ -S "$SOCK" ] && [ -e "$SOCK.d/lock" ]
 ok $? "a daemon killed by SIGKILL leaves its socket and lock behind"
 factory init --detach >/dev/null
 ok $? "the next init starts despite them"

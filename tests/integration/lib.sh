@@ -74,6 +74,10 @@ poll_until() {
 		sleep 0.2
 	done
 }
+# A process that has exited (a zombie has released its files and locks too).
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# SIGKILL is asynchronous: wait until the process has exited.
+kill_hard() { kill -9 "$1" && poll_until 10 gone "$1"; }
 # For background runs, where $! must be veil's own pid rather than a subshell's.
 VEIL=("$VEIL_BIN" --config "$CONF")
 

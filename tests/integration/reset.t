@@ -28,7 +28,6 @@ trap finish EXIT
 pooled() { status_json | jq -r '[.vms[]? | select(.state == "paused") | .qemu_pid] | join(" ")'; }
 pool_full() { [ -n "$(pooled)" ]; }
 scrubs_of() { status_json | jq -r --argjson p "$1" '[.vms[]? | select(.qemu_pid == $p and .state == "paused") | .scrubs] | first // "none"'; }
-gone() { ! kill -0 "$1" 2>/dev/null; }
 
 # Tenant A writes its secret (from its environment) to a file in its
 # writable layer and keeps a copy in a shell variable, on the heap.

@@ -101,27 +101,27 @@ ok $? "a missing template is rebuilt"
 factory destroy >/dev/null 2>&1
 # destroy removed it: build one to damage, with a factory that is then stopped hard.
 factory init --detach >/dev/null && poll_until 180 pool_of_clones
-kill -9 "$(status_json | jq .pid)"
+kill_hard "$(status_json | jq .pid)"
 printf 'garbage' | dd of="$TMPL/state" bs=1 seek=4096 conv=notrunc status=none
 restart "template corrupt: $TMPL/state does not match its recorded hash"
 ok $? "a corrupt state file is detected and the template rebuilt"
 
-kill -9 "$(status_json | jq .pid)"
+kill_hard "$(status_json | jq .pid)"
 printf 'garbage' | dd of="$TMPL/memory" bs=1 seek=$((100 << 20)) conv=notrunc status=none
 restart "template corrupt: $TMPL/memory does not match its recorded hash"
 ok $? "a corrupt memory file is detected (at init) and the template rebuilt"
 
-kill -9 "$(status_json | jq .pid)"
+kill_hard "$(status_json | jq .pid)"
 truncate -s 1M "$TMPL/memory"
 restart "template corrupt: its memory file has 1048576 bytes"
 ok $? "a truncated memory file is detected and the template rebuilt"
 
-kill -9 "$(status_json | jq .pid)"
+kill_hard "$(status_json | jq .pid)"
 rm -f "$TMPL/template.json"
 restart "no template built yet"
 ok $? "a template without its record is rebuilt"
 
-kill -9 "$(status_json | jq .pid)"
+kill_hard "$(status_json | jq .pid)"
 old_hash=$(jq -r .config_hash "$TMPL/template.json")
 sed -i 's/^\[hypervisor.qemu\]$/[hypervisor.qemu]\nkernel_params = "veil.template_test=1"/' "$CONF"
 restart "template built for another kernel, initrd, QEMU or VM shape"
