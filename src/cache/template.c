@@ -20,7 +20,7 @@
 
 #define META_MAX (16u << 10)
 #define HASH_CHUNK (1u << 20)
-#define TEMPLATE_FORMAT 2
+#define TEMPLATE_FORMAT 3
 
 int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console,
 			 struct veil_vm_config *vmc, veil_err_t *err)

@@ -99,6 +99,12 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 	veil_strv_push(argv, "virtserialport,chardev=agent,name=veil.agent");
 	veil_strv_push(argv, "-device");
 	veil_strv_pushf(argv, "virtio-rng-%s,rng=rng0", transport);
+	if (!mmio) {
+		/* A fresh generation ID in every QEMU: a VM restored from a template is
+		 * told it was cloned, and its kernel reseeds its RNG (needs ACPI). */
+		veil_strv_push(argv, "-device");
+		veil_strv_push(argv, "vmgenid,guid=auto");
+	}
 	for (uint32_t i = 0; i < cfg->pcie_root_ports; i++) {
 		veil_strv_push(argv, "-device");
 		/* Each port needs its own chassis/slot pair. */

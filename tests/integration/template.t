@@ -59,8 +59,9 @@ ok $? "a pooled clone maps the template's memory with share=off"
 
 # ---- containers on clones: fresh identity each ----
 make_bundle "$TEST_TMP/bundle" sh -c 'head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n"; echo; date +%s'
-# run_on CONFIG NAME: runs the bundle as container NAME, logging to $LOG.
-run_on() { "$VEIL_BIN" --config "$1" --log "$LOG" run --bundle "$TEST_TMP/bundle" "$(cid "$2")"; }
+# run_bundle CONFIG BUNDLE NAME: runs BUNDLE as container NAME, logging to $LOG.
+run_bundle() { "$VEIL_BIN" --config "$1" --log "$LOG" run --bundle "$2" "$(cid "$3")"; }
+run_on() { run_bundle "$1" "$TEST_TMP/bundle" "$2"; }
 rng_of() { run_on "$@" 2>>"$TEST_TMP/run.err" | head -n 1; }
 reset_log
 claimed=$(status_json | jq .claimed)
@@ -81,6 +82,13 @@ d2=$(rng_of "$DIRECT" d2)
 ok $? "containers cloning the template directly (no pool) also read different bytes"
 log_has "container $(cid d1): VM cloned from the template" && ! log_has "cold boot"
 ok $? "and were cloned, not booted"
+# The kernel logs its reseed when the VM generation ID changes under it.
+make_bundle "$TEST_TMP/dmesg" sh -c 'dmesg | grep -c "crng reseeded due to virtual machine fork"'
+reseeds_on() { run_bundle "$1" "$TEST_TMP/dmesg" "$2" 2>>"$TEST_TMP/run.err"; }
+COLD="$TEST_TMP/cold.toml"
+sed -e 's/^vm_cache_number = 2/vm_cache_number = 0/' -e 's/^enable_template = true/enable_template = false/' "$CONF" >"$COLD"
+is "$(reseeds_on "$CONF" g1)|$(reseeds_on "$DIRECT" g2)|$(reseeds_on "$COLD" g3)" "1|1|0" \
+	"a clone's kernel, pooled or direct, reseeds its RNG on a new VM generation ID; a booted VM's does not"
 run_on "$DIRECT" d3 >/dev/null 2>&1
 guest=$(run_on "$DIRECT" d4 2>/dev/null | tail -n 1)
 [ $(($(date +%s) - guest)) -le 5 ]
