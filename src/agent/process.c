@@ -10,6 +10,7 @@
 #include "agent/clock.h"
 #include "agent/log.h"
 #include "agent/wipe.h"
+#include "lib/cleanup.h"
 #include "proto/frame.h"
 
 /* How long output pipes held open by a process's leftover children may delay its exit report. */
@@ -28,16 +29,9 @@ struct agent_process *agent_process_new(const char *exec_id)
 	return p;
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 static void close_input(struct agent_input *in)
 {
-	close_fd(&in->fd);
+	veil_close_fd(&in->fd);
 	agent_wipe_free(in->buf);
 	in->buf = NULL;
 	in->len = 0;
@@ -47,9 +41,9 @@ void agent_process_free(struct agent_process *p)
 {
 	if (p == NULL)
 		return;
-	close_fd(&p->tty);
-	close_fd(&p->out[0].fd);
-	close_fd(&p->out[1].fd);
+	veil_close_fd(&p->tty);
+	veil_close_fd(&p->out[0].fd);
+	veil_close_fd(&p->out[1].fd);
 	close_input(&p->in);
 	agent_wipe_free(p);
 }
@@ -70,7 +64,7 @@ static void close_output(struct agent_output *o)
 {
 	if (o->fd < 0)
 		return;
-	close_fd(&o->fd);
+	veil_close_fd(&o->fd);
 	if (o->stream != 0)
 		agent_channel_send(VEIL_FRAME_DATA, VEIL_FRAME_FLAG_CLOSED, o->stream, NULL, 0);
 }

@@ -52,15 +52,6 @@ static int connect_factory(const struct cache_instance *in, int *fd, veil_err_t 
 	return 1;
 }
 
-static void close_all(int fds[VEIL_CTL_MAX_FDS])
-{
-	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		fds[i] = -1;
-	}
-}
-
 /* One reply record within timeout_ms; a reply {"error": ...} becomes *err. */
 static int receive_within(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], int timeout_ms, veil_err_t *err)
 {
@@ -78,7 +69,7 @@ static int receive_within(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], 
 		veil_fail(err, EPROTO, "the factory refused the request: %.200s", json_object_get_string(why));
 		json_object_put(*msg);
 		*msg = NULL;
-		close_all(fds);
+		veil_ctl_close_fds(fds);
 		return -1;
 	}
 	return 0;
@@ -142,18 +133,18 @@ static int request_vm(int fd, const struct cache_shape *shape, int vm_fds[4], ui
 	*root_ports = r.root_ports;
 	json_object_put(msg);
 	if (rc != 1) {
-		close_all(fds);
+		veil_ctl_close_fds(fds);
 		return rc;
 	}
 	/* Dropping the lifeline on any failure below lets the VM die: nothing leaks. */
 	if (receive(fd, &msg, pidfd, err) < 0) {
-		close_all(fds);
+		veil_ctl_close_fds(fds);
 		return -1;
 	}
 	json_object_put(msg);
 	if (pidfd[0] < 0) {
-		close_all(fds);
-		close_all(pidfd);
+		veil_ctl_close_fds(fds);
+		veil_ctl_close_fds(pidfd);
 		return veil_fail(err, EPROTO, "the factory sent no pidfd");
 	}
 	for (int i = 1; i < VEIL_CTL_MAX_FDS; i++)
@@ -221,7 +212,7 @@ int veil_factory_status(const struct veil_config *cfg, struct cache_status *st, 
 	int fds[VEIL_CTL_MAX_FDS];
 	if (rc < 0 || receive(fd, &msg, fds, err) < 0)
 		return -1;
-	close_all(fds);
+	veil_ctl_close_fds(fds);
 	rc = cache_status_decode(msg, st, err);
 	json_object_put(msg);
 	return rc < 0 ? -1 : 1;
@@ -246,7 +237,7 @@ int veil_cache_return(const struct veil_config *cfg, struct veil_vm *vm, char *w
 	int got[VEIL_CTL_MAX_FDS];
 	if (rc < 0 || receive(fd, &msg, got, err) < 0)
 		return -1;
-	close_all(got);
+	veil_ctl_close_fds(got);
 	struct cache_claim_reply r;
 	rc = cache_claim_reply_decode(msg, &r, err);
 	if (rc == 0 && !r.granted)
@@ -279,7 +270,7 @@ int veil_factory_dump(const struct veil_config *cfg, pid_t qemu_pid, int out_fd,
 	int got[VEIL_CTL_MAX_FDS];
 	if (rc < 0 || receive_within(fd, &msg, got, DUMP_TIMEOUT_MS, err) < 0)
 		return -1;
-	close_all(got);
+	veil_ctl_close_fds(got);
 	json_object *v;
 	rc = json_object_object_get_ex(msg, "dumped", &v) && json_object_is_type(v, json_type_int) ? 0 : -1;
 	if (rc == 0)

@@ -95,21 +95,14 @@ struct daemon {
 	bool stopping;
 };
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 /* ---- slots ---- */
 
 static void slot_clear(struct slot *s)
 {
-	close_fd(&s->ctl);
-	close_fd(&s->pidfd);
-	close_fd(&s->qmp_fd);
-	close_fd(&s->agent_fd);
+	veil_close_fd(&s->ctl);
+	veil_close_fd(&s->pidfd);
+	veil_close_fd(&s->qmp_fd);
+	veil_close_fd(&s->agent_fd);
 	s->qemu = 0;
 	s->state = SLOT_IDLE;
 }
@@ -176,7 +169,7 @@ static int slot_start(struct daemon *d, struct slot *s, veil_err_t *err)
 		.new_session = true,
 	};
 	if (veil_spawn(argv.items, &opts, &s->keeper, err) < 0) {
-		close_fd(&s->ctl);
+		veil_close_fd(&s->ctl);
 		return -1;
 	}
 	s->state = SLOT_BOOTING;
@@ -191,8 +184,7 @@ static void on_ready(struct daemon *d, struct slot *s, json_object *msg, int fds
 	struct cache_ready ready;
 	veil_err_t err = NULL;
 	if (cache_ready_decode(msg, &ready, &err) < 0 || fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
-		for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
-			close_fd(&fds[i]);
+		veil_ctl_close_fds(fds);
 		slot_lost(d, s, err ? err->msg : "keeper sent no channels");
 		veil_error_free(&err);
 		return;
@@ -228,8 +220,7 @@ static void on_keeper(struct daemon *d, struct slot *s)
 	}
 	/* Anything else from a keeper is noise; only its end matters. */
 	bool ended = rc < 0 || msg == NULL;
-	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
-		close_fd(&fds[i]);
+	veil_ctl_close_fds(fds);
 	json_object_put(msg);
 	veil_error_free(&err);
 	if (ended)
@@ -321,7 +312,7 @@ static void template_start_build(struct daemon *d, const char *why)
 			b->started_ms = veil_now_ms();
 			return;
 		}
-		close_fd(&b->ctl);
+		veil_close_fd(&b->ctl);
 	}
 	log_warn("factory: cannot build the template: %s; pooling booted VMs instead", err->msg);
 	veil_error_free(&err);
@@ -332,7 +323,7 @@ static void template_built(struct daemon *d, bool ok)
 {
 	struct template_builder *b = &d->tmpl;
 	b->pid = 0;
-	close_fd(&b->ctl);
+	veil_close_fd(&b->ctl);
 	char why[256] = "the build failed (see the log above)";
 	if (ok && veil_template_check(&b->t, false, &b->info, why, sizeof(why)) == 1) {
 		b->state = CACHE_TEMPLATE_READY;
@@ -456,9 +447,9 @@ static void handle_claim(struct daemon *d, struct conn *c, const struct cache_re
 	d->claimed++;
 	if (d->o->cfg->runtime.reset == VEIL_RESET_SCRUB) {
 		/* Only the client may hold the lifeline now. */
-		close_fd(&s->ctl);
-		close_fd(&s->qmp_fd);
-		close_fd(&s->agent_fd);
+		veil_close_fd(&s->ctl);
+		veil_close_fd(&s->qmp_fd);
+		veil_close_fd(&s->agent_fd);
 		s->state = SLOT_LOANED;
 		return;
 	}
@@ -474,7 +465,7 @@ static struct slot *slot_for_return(struct daemon *d, pid_t qemu)
 	for (size_t i = 0; i < d->n_slots; i++) {
 		struct slot *s = &d->slots[i];
 		if (s->state == SLOT_LOANED && s->qemu == qemu) {
-			close_fd(&s->pidfd);
+			veil_close_fd(&s->pidfd);
 			return s;
 		}
 	}
@@ -640,11 +631,10 @@ static void on_conn(struct daemon *d, struct conn *c)
 		handle_status(d, c);
 	}
 	/* Whatever fds a handler did not keep. */
-	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
-		close_fd(&fds[i]);
+	veil_ctl_close_fds(fds);
 	veil_error_free(&err);
 	json_object_put(msg);
-	close_fd(&c->fd);
+	veil_close_fd(&c->fd);
 }
 
 static void accept_conns(struct daemon *d)
@@ -790,7 +780,7 @@ static void serve(struct daemon *d)
 		for (int i = 0; i < MAX_CONNS; i++)
 			if (d->conns[i].fd >= 0 && d->conns[i].deadline_ms <= now) {
 				note_rejected(d, "no request in time");
-				close_fd(&d->conns[i].fd);
+				veil_close_fd(&d->conns[i].fd);
 			}
 	}
 }
@@ -816,7 +806,7 @@ static void release_pool(struct daemon *d)
 		kill(d->tmpl.pid, SIGKILL);
 		waitpid(d->tmpl.pid, NULL, 0);
 		d->tmpl.pid = 0;
-		close_fd(&d->tmpl.ctl);
+		veil_close_fd(&d->tmpl.ctl);
 	}
 	long long deadline = veil_now_ms() + STOP_GRACE_MS;
 	for (size_t i = 0; i < n; i++) {
@@ -835,7 +825,7 @@ static void release_pool(struct daemon *d)
 		long long left = deadline - veil_now_ms();
 		if (returned[i] >= 0 && poll(&gone, 1, left > 0 ? (int)left : 0) == 0)
 			syscall(SYS_pidfd_send_signal, returned[i], SIGKILL, NULL, 0);
-		close_fd(&returned[i]);
+		veil_close_fd(&returned[i]);
 	}
 }
 
@@ -893,7 +883,7 @@ static void notify(int *fd, const veil_err_t *err)
 		return;
 	if (err != NULL && *err != NULL)
 		(void)!write(*fd, (*err)->msg, strlen((*err)->msg));
-	close_fd(fd);
+	veil_close_fd(fd);
 	/* Detached for good: nobody reads our stdio any more. */
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull >= 0) {
@@ -963,9 +953,9 @@ int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_er
 	fflush(stdout);
 	notify(&notify_fd, err);
 	serve(d);
-	close_fd(&d->listen_fd);
+	veil_close_fd(&d->listen_fd);
 	for (int i = 0; i < MAX_CONNS; i++)
-		close_fd(&d->conns[i].fd);
+		veil_close_fd(&d->conns[i].fd);
 	release_pool(d);
 	cache_cleanup_leftovers(&d->in);
 	if (o->pid_file != NULL)
@@ -974,8 +964,8 @@ int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_er
 	log_info("factory %d: stopped", (int)d->pid);
 	rc = 0;
 out:
-	close_fd(&d->signal_fd);
-	close_fd(&d->listen_fd);
+	veil_close_fd(&d->signal_fd);
+	veil_close_fd(&d->listen_fd);
 	free(d);
 	return rc;
 }

@@ -182,9 +182,7 @@ static void keep(struct keeper *k)
 		int rc = veil_ctl_recv(CACHE_KEEPER_FD, &msg, fds, 0, &err);
 		veil_error_free(&err);
 		if (rc < 0 || msg == NULL) {
-			for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
-				if (fds[i] >= 0)
-					close(fds[i]);
+			veil_ctl_close_fds(fds);
 			log_debug("cached VM %s: released by its holder", k->name);
 			return;
 		}

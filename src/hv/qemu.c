@@ -175,15 +175,9 @@ static void qemu_teardown(struct veil_vm *vm)
 		}
 		vm->pid = 0;
 	}
-	if (vm->lifeline_fd >= 0)
-		close(vm->lifeline_fd);
-	vm->lifeline_fd = -1;
-	if (vm->pidfd >= 0)
-		close(vm->pidfd);
-	vm->pidfd = -1;
-	if (vm->agent_fd >= 0)
-		close(vm->agent_fd);
-	vm->agent_fd = -1;
+	veil_close_fd(&vm->lifeline_fd);
+	veil_close_fd(&vm->pidfd);
+	veil_close_fd(&vm->agent_fd);
 	veil_qmp_close(&vm->qmp);
 }
 

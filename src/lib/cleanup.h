@@ -21,6 +21,13 @@ static inline void veil_closep(int *fd)
 	}
 }
 
+/* For fds held in structures, which are checked against -1 later. */
+static inline void veil_close_fd(int *fd)
+{
+	veil_closep(fd);
+	*fd = -1;
+}
+
 static inline void veil_fclosep(FILE **f)
 {
 	if (*f != NULL)

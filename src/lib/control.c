@@ -123,6 +123,12 @@ int veil_ctl_send(int fd, json_object *msg, const int *fds, int n_fds, veil_err_
 	}
 }
 
+void veil_ctl_close_fds(int fds[VEIL_CTL_MAX_FDS])
+{
+	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
+		veil_close_fd(&fds[i]);
+}
+
 int veil_ctl_recv(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], int timeout_ms, veil_err_t *err)
 {
 	*msg = NULL;
@@ -173,11 +179,7 @@ int veil_ctl_recv(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], int time
 		return 0;
 	json_object_put(*msg);
 	*msg = NULL;
-	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		fds[i] = -1;
-	}
+	veil_ctl_close_fds(fds);
 	return veil_fail(err, EPROTO, "%s", why);
 }
 
@@ -193,9 +195,7 @@ int veil_ctl_call(const char *path, json_object *req, const int *fds, int n_fds,
 	/* Long enough for a monitor that is busy booting or tearing down a VM. */
 	if (veil_ctl_recv(fd, reply, got, 120000, err) < 0)
 		return -1;
-	for (int i = 0; i < VEIL_CTL_MAX_FDS; i++)
-		if (got[i] >= 0)
-			close(got[i]);
+	veil_ctl_close_fds(got);
 	if (*reply == NULL)
 		return veil_fail(err, ECONNRESET, "the container monitor exited");
 	json_object *why;

@@ -23,6 +23,8 @@ int veil_ctl_connect(const char *path, veil_err_t *err);
 
 int veil_ctl_send(int fd, json_object *msg, const int *fds, int n_fds, veil_err_t *err);
 /* *msg is NULL on orderly EOF. Received fds are CLOEXEC; unused slots are -1. */
+/* Closes every fd a receive left open, marking each -1. */
+void veil_ctl_close_fds(int fds[VEIL_CTL_MAX_FDS]);
 int veil_ctl_recv(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], int timeout_ms, veil_err_t *err);
 
 /* Connects, sends req, waits for one reply. A reply {"error": "..."} becomes *err. */

@@ -200,9 +200,7 @@ static int receive_reply(int sock, struct attach_reply *r, int *fd, veil_err_t *
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
 	if (n != (ssize_t)sizeof(*r)) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
+		veil_close_fd(fd);
 		return veil_fail(err, n < 0 ? errno : 0, "setting up the network namespace: the helper died");
 	}
 	return 0;
