@@ -15,6 +15,7 @@
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/fsutil.h"
+#include "lib/hex.h"
 #include "lib/host.h"
 #include "lib/log.h"
 
@@ -52,12 +53,6 @@ int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const 
 	return 0;
 }
 
-static void to_hex(const unsigned char *md, unsigned len, char out[TEMPLATE_HASH_HEX])
-{
-	for (unsigned i = 0; i < len && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 static EVP_MD_CTX *sha256_new(void)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -72,7 +67,7 @@ static void sha256_finish(EVP_MD_CTX *ctx, char out[TEMPLATE_HASH_HEX])
 	unsigned len = 0;
 	EVP_DigestFinal_ex(ctx, md, &len);
 	EVP_MD_CTX_free(ctx);
-	to_hex(md, len, out);
+	veil_hex_encode(md, len < 32 ? len : 32, out);
 }
 
 static int hash_file(const char *path, char out[TEMPLATE_HASH_HEX], veil_err_t *err)

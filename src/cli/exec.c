@@ -20,6 +20,7 @@
 #include "lib/console.h"
 #include "lib/control.h"
 #include "lib/fsutil.h"
+#include "lib/hex.h"
 #include "lib/monitor.h"
 #include "lib/stdio_relay.h"
 
@@ -197,8 +198,7 @@ static void random_exec_id(char out[33])
 	uint8_t bytes[16];
 	if (getrandom(bytes, sizeof(bytes), 0) != (ssize_t)sizeof(bytes))
 		memset(bytes, 0, sizeof(bytes));
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+	veil_hex_encode(bytes, sizeof(bytes), out);
 }
 
 static int run_exec(struct veil_cli *cli, const char *id, const struct exec_args *a)

@@ -1,6 +1,10 @@
-/* Hex digits, for the parsers of untrusted text (TOML, MAC addresses). */
+/* Hex digits: decoding for the parsers of untrusted text (TOML, MAC
+ * addresses), lower-case encoding for digests and random IDs. */
 #ifndef VEIL_HEX_H
 #define VEIL_HEX_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 /* The value of hex digit c, or -1 (also for EOF and non-ASCII). */
 static inline int veil_hex_value(int c)
@@ -12,6 +16,17 @@ static inline int veil_hex_value(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/* Writes 2 * n digits and a NUL to out. */
+static inline void veil_hex_encode(const uint8_t *bytes, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 0xf];
+	}
+	out[2 * n] = '\0';
 }
 
 #endif
