@@ -28,18 +28,19 @@ static void usage(FILE *out)
 		     "       veil factory dump-memory [--qemu-pid PID] FILE\n");
 }
 
-/* Options are taken only where the sub-command has them. */
-static bool parse(int argc, char **argv, const struct option *opts, const char *shortopts,
-		  void (*take)(void *ctx, int opt), void *ctx)
+/* Options are taken only where the sub-command has them, and exactly
+ * `operands` arguments must follow them. */
+static bool parse(int argc, char **argv, const struct option *opts, int operands, void (*take)(void *ctx, int opt),
+		  void *ctx)
 {
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		if (c == '?' || c == ':')
 			return false;
 		take(ctx, c);
 	}
-	return optind == argc;
+	return argc - optind == operands;
 }
 
 struct init_args {
@@ -64,7 +65,7 @@ static int factory_init(struct veil_cli *cli, int argc, char **argv)
 		{ 0 },
 	};
 	struct init_args a = { 0 };
-	if (!parse(argc, argv, opts, "+", take_init, &a)) {
+	if (!parse(argc, argv, opts, 0, take_init, &a)) {
 		usage(stderr);
 		return 1;
 	}
@@ -104,6 +105,13 @@ static void take_flag(void *ctx, int opt)
 {
 	(void)opt;
 	*(bool *)ctx = true;
+}
+
+/* For a sub-command whose one option takes a value. */
+static void take_optarg(void *ctx, int opt)
+{
+	(void)opt;
+	*(const char **)ctx = optarg;
 }
 
 /* From the kernel's accounting of the process: kB, or -1 if it is gone. */
@@ -194,7 +202,7 @@ static int factory_status(struct veil_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
 	bool json = false;
-	if (!parse(argc, argv, opts, "+", take_flag, &json)) {
+	if (!parse(argc, argv, opts, 0, take_flag, &json)) {
 		usage(stderr);
 		return 1;
 	}
@@ -218,7 +226,7 @@ static int factory_status(struct veil_cli *cli, int argc, char **argv)
 static int factory_destroy(struct veil_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = { { 0 } };
-	if (!parse(argc, argv, opts, "+", take_flag, NULL)) {
+	if (!parse(argc, argv, opts, 0, take_flag, NULL)) {
 		usage(stderr);
 		return 1;
 	}
@@ -263,7 +271,7 @@ static int factory_keeper(struct veil_cli *cli, int argc, char **argv)
 		{ 0 },
 	};
 	struct keeper_args a = { 0 };
-	if (!parse(argc, argv, opts, "+", take_keeper, &a) || a.name == NULL || a.console == NULL) {
+	if (!parse(argc, argv, opts, 0, take_keeper, &a) || a.name == NULL || a.console == NULL) {
 		fprintf(stderr, "veil factory keeper: run by the factory only\n");
 		return 1;
 	}
@@ -277,7 +285,7 @@ static int factory_template_build(struct veil_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = { { "console", required_argument, NULL, 'c' }, { 0 } };
 	struct keeper_args a = { 0 };
-	if (!parse(argc, argv, opts, "+", take_keeper, &a) || a.console == NULL) {
+	if (!parse(argc, argv, opts, 0, take_keeper, &a) || a.console == NULL) {
 		fprintf(stderr, "veil factory template-build: run by the factory only\n");
 		return 1;
 	}
@@ -292,19 +300,12 @@ static int factory_template_build(struct veil_cli *cli, int argc, char **argv)
 static int factory_dump_memory(struct veil_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = { { "qemu-pid", required_argument, NULL, 'p' }, { 0 } };
+	const char *pid_arg = NULL;
 	long qemu_pid = 0;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		char *end = NULL;
-		if (c == 'p')
-			qemu_pid = strtol(optarg, &end, 10);
-		if (c != 'p' || *end != '\0' || qemu_pid <= 0 || qemu_pid > INT32_MAX) {
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind != argc - 1) {
+	char *end = NULL;
+	if (!parse(argc, argv, opts, 1, take_optarg, &pid_arg) ||
+	    (pid_arg != NULL &&
+	     ((qemu_pid = strtol(pid_arg, &end, 10)) <= 0 || *end != '\0' || qemu_pid > INT32_MAX))) {
 		usage(stderr);
 		return 1;
 	}
@@ -351,7 +352,7 @@ static int factory_claim_test(struct veil_cli *cli, int argc, char **argv)
 		{ 0 },
 	};
 	struct claim_args a = { 0 };
-	if (!parse(argc, argv, opts, "+", take_claim, &a) || a.image == NULL) {
+	if (!parse(argc, argv, opts, 0, take_claim, &a) || a.image == NULL) {
 		fprintf(stderr, "usage: veil factory claim-test --image FILE [--hold]\n");
 		return 1;
 	}
