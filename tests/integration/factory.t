@@ -3,12 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 write_config
 SOCK="$TEST_TMP/cache.sock"
-cat >>"$CONF" <<TOML
-
-[factory]
-vm_cache_number = 2
-vm_cache_endpoint = "$SOCK"
-TOML
+factory_config 2
 LOG="$TEST_TMP/veil.log"
 IMG="$TEST_TMP/rootfs.img"
 truncate -s 1M "$IMG"
@@ -27,9 +22,7 @@ finish() {
 }
 trap finish EXIT
 
-paused_count() { status_json | jq '[.vms[]? | select(.state == "paused")] | length'; }
-paused_pids() { status_json | jq -r '[.vms[]? | select(.state == "paused") | .qemu_pid] | sort | join(" ")'; }
-pool_full() { [ "$(paused_count)" = 2 ]; }
+pool_full() { [ "$(pooled_count)" = 2 ]; }
 
 # ---- start, status, single instance ----
 # Not through the function: $! must be veil's own pid.
@@ -37,7 +30,7 @@ pool_full() { [ "$(paused_count)" = 2 ]; }
 DAEMON=$!
 poll_until 120 pool_full
 ok $? "init boots the pool to vm_cache_number = 2 paused VMs"
-first=$(paused_pids)
+first=$(pooled_pids)
 TAG=$(tr '\0' '\n' <"/proc/${first%% *}/cmdline" | sed -n 's/^veil-cache-\([0-9a-f]*\)-.*/\1/p')
 json=$(status_json)
 is "$(jq -r '.running' <<<"$json")|$(jq -r '.pid' <<<"$json")" "true|$DAEMON" "status --json names the daemon"
@@ -63,7 +56,7 @@ poll_until 10 gone "$claimed"
 ok $? "the claimed VM dies with its client"
 poll_until 120 pool_full
 ok $? "the pool refills to 2 after a claim"
-[[ " $(paused_pids) " != *" $claimed "* ]]
+[[ " $(pooled_pids) " != *" $claimed "* ]]
 ok $? "the claimed VM is no longer in the pool"
 
 # Two claims at once never get the same VM.
@@ -105,13 +98,13 @@ ok $? "init --detach returns once the daemon serves"
 DAEMON=$(cat "$TEST_TMP/factory.pid")
 is "$(status_json | jq .pid)" "$DAEMON" "the pid file names the daemon"
 poll_until 120 pool_full
-before=$(paused_pids)
+before=$(pooled_pids)
 victim=${before%% *}
 kill -9 "$victim"
-replaced() { pool_full && [[ " $(paused_pids) " != *" $victim "* ]]; }
+replaced() { pool_full && [[ " $(pooled_pids) " != *" $victim "* ]]; }
 poll_until 120 replaced && [ "$(status_json | jq .failures)" -ge 1 ]
 ok $? "a cached QEMU that dies is replaced and counted"
-after=$(paused_pids)
+after=$(pooled_pids)
 
 # Garbage: random bytes, wrong JSON, oversize records, silent clients.
 /usr/bin/python3 - "$SOCK" <<'PY'
@@ -127,7 +120,7 @@ for i in range(200):
         pass
     s.close()
 PY
-kill -0 "$DAEMON" && [ "$(paused_pids)" = "$after" ]
+kill -0 "$DAEMON" && [ "$(pooled_pids)" = "$after" ]
 ok $? "a flood of garbage is rejected with the daemon and pool intact"
 
 # Another uid reaching the socket (made reachable on purpose) is turned away by SO_PEERCRED.

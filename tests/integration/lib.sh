@@ -74,6 +74,16 @@ poll_until() {
 		sleep 0.2
 	done
 }
+# factory_config VMS [TEMPLATE_DIR]: a [factory] section for $CONF, serving on
+# $SOCK, with a template in TEMPLATE_DIR if given.
+factory_config() {
+	printf '\n[factory]\nvm_cache_number = %s\nvm_cache_endpoint = "%s"\n' "$1" "$SOCK" >>"$CONF"
+	[ -z "${2:-}" ] || printf 'enable_template = true\ntemplate_path = "%s"\n' "$2" >>"$CONF"
+}
+# The factory's paused VMs: their QEMU pids, sorted; or how many there are
+# that also meet a jq condition.
+pooled_pids() { status_json | jq -r '[.vms[]? | select(.state == "paused") | .qemu_pid] | sort | join(" ")'; }
+pooled_count() { status_json | jq "[.vms[]? | select(.state == \"paused\" and (${1:-true}))] | length"; }
 # A process that has exited (a zombie has released its files and locks too).
 gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 # SIGKILL is asynchronous: wait until the process has exited.

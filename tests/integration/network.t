@@ -77,21 +77,14 @@ veil delete --force "$(cid srv)" >/dev/null 2>&1
 
 # ---- again with a VM from the factory: the NIC is hot-plugged ----
 SOCK="$TEST_TMP/cache.sock"
-cat >>"$CONF" <<TOML
-
-[factory]
-vm_cache_number = 1
-vm_cache_endpoint = "$SOCK"
-TOML
+factory_config 1
 "${VEIL[@]}" --log "$TEST_TMP/factory.log" factory init >/dev/null 2>&1 &
 FACTORY_PID=$!
-for _ in $(seq 1 600); do
-	[ "$(veil factory status --json 2>/dev/null | jq '[.vms[]? | select(.state == "paused")] | length')" = 1 ] && break
-	sleep 0.2
-done
+pool_full() { [ "$(pooled_count)" = 1 ]; }
+poll_until 120 pool_full
 make_bundle "$B" sh -c "wget -qO- http://$IP_B:8081/"
 netns_spec
-claimed() { veil factory status --json 2>/dev/null | jq -r '.claimed'; }
+claimed() { status_json | jq -r '.claimed'; }
 before=$(claimed)
 out=$(veil run --bundle "$B" "$(cid fclient)" 2>"$TEST_TMP/err")
 is "$out" "hello from netns B" "a cached VM's hot-plugged NIC reaches netns B"

@@ -8,14 +8,7 @@ write_config
 SOCK="$TEST_TMP/cache.sock"
 TMPL="$TEST_TMP/template"
 LOG="$TEST_TMP/veil.log"
-cat >>"$CONF" <<TOML
-
-[factory]
-vm_cache_number = 1
-vm_cache_endpoint = "$SOCK"
-enable_template = true
-template_path = "$TMPL"
-TOML
+factory_config 1 "$TMPL"
 MEMSEARCH="$REPO/tests/integration/memsearch.py"
 V=("$VEIL_BIN" --config "$CONF" --log "$LOG")
 factory() { "${V[@]}" factory "$@"; }
@@ -25,8 +18,7 @@ finish() {
 }
 trap finish EXIT
 
-pooled() { status_json | jq -r '[.vms[]? | select(.state == "paused") | .qemu_pid] | join(" ")'; }
-pool_full() { [ -n "$(pooled)" ]; }
+pool_full() { [ -n "$(pooled_pids)" ]; }
 scrubs_of() { status_json | jq -r --argjson p "$1" '[.vms[]? | select(.qemu_pid == $p and .state == "paused") | .scrubs] | first // "none"'; }
 
 # Tenant A writes its secret (from its environment) to a file in its
@@ -49,7 +41,7 @@ leak_test() { # leak_test MODE
 
 	factory init --detach >/dev/null && poll_until 180 pool_full
 	ok $? "$mode: the factory pools a clone"
-	qemu=$(pooled)
+	qemu=$(pooled_pids)
 	"${V[@]}" run --detach --bundle "$TEST_TMP/a" "$id_a" >/dev/null 2>&1
 	poll_until 30 gone_from_pool "$qemu" && poll_until 30 secret_written "$id_a" "$secret"
 	ok $? "$mode: tenant A runs on the pooled VM and wrote its secret"
@@ -69,7 +61,7 @@ leak_test() { # leak_test MODE
 		ok $? "scrub: A's VM went back to the pool, scrubbed (QEMU $qemu, scrubs: $(scrubs_of "$qemu"))"
 	else
 		poll_until 60 gone "$qemu" && poll_until 60 pool_full
-		after=$(pooled)
+		after=$(pooled_pids)
 		[ -n "$after" ] && [ "$after" != "$qemu" ]
 		ok $? "clone: A's VM is discarded and a fresh clone takes its place (QEMU $qemu -> $after)"
 	fi
@@ -98,7 +90,7 @@ leak_test() { # leak_test MODE
 }
 secret_written() { [ "$("${V[@]}" exec "$1" cat /secret.txt 2>/dev/null)" = "$2" ]; }
 stopped() { [ "$("${V[@]}" state "$1" 2>/dev/null | jq -r .status)" = stopped ]; }
-gone_from_pool() { [[ " $(pooled) " != *" $1 "* ]]; }
+gone_from_pool() { [[ " $(pooled_pids) " != *" $1 "* ]]; }
 scrubbed_once() { [ "$(scrubs_of "$1")" = 1 ]; }
 scrubbed_twice() { [ "$(scrubs_of "$1")" = 2 ]; }
 scrubbed_thrice() { [ "$(scrubs_of "$1")" = 3 ]; }

@@ -7,14 +7,7 @@ write_config
 SOCK="$TEST_TMP/cache.sock"
 TMPL="$TEST_TMP/template"
 LOG="$TEST_TMP/veil.log"
-cat >>"$CONF" <<TOML
-
-[factory]
-vm_cache_number = 2
-vm_cache_endpoint = "$SOCK"
-enable_template = true
-template_path = "$TMPL"
-TOML
+factory_config 2 "$TMPL"
 # The same host without a pool: containers clone the template themselves.
 DIRECT="$TEST_TMP/direct.toml"
 sed 's/^vm_cache_number = 2/vm_cache_number = 0/' "$CONF" >"$DIRECT"
@@ -27,9 +20,8 @@ finish() {
 }
 trap finish EXIT
 
-pool_of_clones() { [ "$(status_json | jq '[.vms[]? | select(.state == "paused" and .origin == "clone")] | length')" = 2 ]; }
+pool_of_clones() { [ "$(pooled_count '.origin == "clone"')" = 2 ]; }
 template_state() { status_json | jq -r '.template.state'; }
-pooled_pids() { status_json | jq -r '[.vms[]? | select(.state == "paused") | .qemu_pid] | sort | join(" ")'; }
 log_has() { grep -q -- "$1" "$LOG"; }
 # Each test's log lines only: the log is cleared between sections.
 reset_log() { : >"$LOG"; }
@@ -163,7 +155,7 @@ factory destroy >/dev/null
 mkdir -m 0777 "$TMPL"
 reset_log
 factory init --detach >/dev/null
-pool_of_boots() { [ "$(status_json | jq '[.vms[]? | select(.state == "paused" and .origin == "boot")] | length')" = 2 ]; }
+pool_of_boots() { [ "$(pooled_count '.origin == "boot"')" = 2 ]; }
 poll_until 180 pool_of_boots && [ "$(template_state)" = failed ] &&
 	log_has "template_path $TMPL is not a directory private to uid $(id -u)"
 ok $? "a template directory others can write to is refused: the pool boots VMs instead"
