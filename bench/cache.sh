@@ -27,15 +27,8 @@ write_config() {
 	bench_config "$work/conf.toml" "$build" "$work" "$(printf '[factory]\nvm_cache_number = %s\nvm_cache_endpoint = "%s"' "$1" "$work/cache.sock")"
 }
 
-paused() { "${veil[@]}" factory status --json | jq '[.vms[]? | select(.state == "paused")] | length'; }
 claimed() { "${veil[@]}" factory status --json | jq '.claimed // 0'; }
-wait_paused() { # N
-	local deadline=$((SECONDS + 300))
-	until [ "$(paused)" -ge "$1" ]; do
-		[ "$SECONDS" -lt "$deadline" ] || { echo "cache.sh: the factory never held $1 VMs" >&2; exit 1; }
-		sleep 0.1
-	done
-}
+wait_paused() { wait_vms "$1" '.state == "paused"' "${veil[@]}"; }
 run_one() { timed_run "${veil[@]}" run --bundle "$work/bundle" "$1"; } # ID -> ms
 # batch NAME: starts $parallel containers at once; per-container times in $work/NAME.*, batch wall time printed.
 batch() {

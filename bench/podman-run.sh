@@ -49,15 +49,7 @@ for conf in veil veil-pool; do
 	chmod +x "$work/$conf"
 done
 "$build/veil" --config "$work/veil-pool.toml" factory init --detach >/dev/null
-# pool_ready: the factory holds a paused clone.
-pool_ready() {
-	local deadline=$((SECONDS + 300))
-	until [ "$("$build/veil" --config "$work/veil-pool.toml" factory status --json |
-		jq '[.vms[]? | select(.state == "paused" and .origin == "clone")] | length')" -ge 1 ]; do
-		[ "$SECONDS" -lt "$deadline" ] || { echo "podman-run.sh: the factory never held a clone" >&2; exit 1; }
-		sleep 0.1
-	done
-}
+pool_ready() { wait_vms 1 '.state == "paused" and .origin == "clone"' "$build/veil" --config "$work/veil-pool.toml"; }
 
 "$here/../scripts/busybox-bundle.sh" "$work/bundle" "$build/veil" true
 tar -C "$work/bundle/rootfs" -c . | "${pm[@]}" import - localhost/bench-busybox >/dev/null

@@ -11,6 +11,17 @@ bench_config() {
 		"$2/guest/vmlinux" "$2/guest/initrd.img" "$3/state" "${4:-}" >"$1"
 }
 
+# wait_vms N SELECT VEIL_CMD...: until the factory of VEIL_CMD holds N VMs
+# matching the jq condition SELECT; gives up (exit 1) after 10 minutes.
+wait_vms() {
+	local n=$1 select=$2 deadline=$((SECONDS + 600))
+	shift 2
+	until [ "$("$@" factory status --json | jq "[.vms[]? | select($select)] | length")" -ge "$n" ]; do
+		[ "$SECONDS" -lt "$deadline" ] || { echo "$(basename "$0"): the factory never held $n VMs ($select)" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # timed_run CMD...: runs CMD, its output discarded; prints how long it took in ms.
 timed_run() {

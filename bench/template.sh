@@ -32,13 +32,7 @@ write_config() {
 	sed -i "s|^state_dir = .*|&\nreset = \"$3\"|" "$conf"
 }
 status() { "${veil[@]}" factory status --json; }
-wait_ready() { # N [SCRUBS]: N paused VMs (with at least SCRUBS scrubs each)
-	local deadline=$((SECONDS + 600))
-	until [ "$(status | jq --argjson s "${2:-0}" '[.vms[]? | select(.state == "paused" and .scrubs >= $s)] | length')" -ge "$1" ]; do
-		[ "$SECONDS" -lt "$deadline" ] || { echo "template.sh: the factory never held $1 VMs" >&2; exit 1; }
-		sleep 0.1
-	done
-}
+wait_ready() { wait_vms "$1" ".state == \"paused\" and .scrubs >= ${2:-0}" "${veil[@]}"; } # N [SCRUBS]
 run_one() { timed_run "${veil[@]}" run --bundle "$work/bundle" "$1"; } # ID -> ms
 # The factory's "... ready (QEMU N, <what> in M ms)" lines: the Ms.
 logged_ms() { sed -n "s/.*ready (QEMU [0-9]*, $1 in \([0-9]*\) ms).*/\1/p" "$log"; }
