@@ -63,11 +63,7 @@ static int boot(struct veil_vm *vm, const struct veil_config *cfg, const struct 
 	}
 	/* The control socket aborts the wait when the factory goes away. A
 	 * clone answers too, so that only VMs known to work are pooled. */
-	struct veil_agent_client agent;
-	veil_agent_client_init(&agent, vm->agent_fd, vm->pidfd, CACHE_KEEPER_FD);
-	int rc = veil_agent_hello(&agent, (int)cfg->agent.dial_timeout * 1000, err);
-	veil_agent_client_release(&agent);
-	if (rc < 0)
+	if (veil_agent_hello_once(vm->agent_fd, vm->pidfd, CACHE_KEEPER_FD, (int)cfg->agent.dial_timeout * 1000, err) < 0)
 		return -1;
 	return vm->hv->pause(vm, err);
 }
@@ -95,8 +91,7 @@ static int hand_over(struct keeper *k, long long took_ms, veil_err_t *err)
 		return -1;
 	/* Only the VM's holder talks to it from now on. */
 	veil_qmp_close(&vm->qmp);
-	close(vm->agent_fd);
-	vm->agent_fd = -1;
+	veil_close_fd(&vm->agent_fd);
 	return 0;
 }
 

@@ -310,12 +310,8 @@ int veil_template_build(const struct veil_template *t, const struct veil_config 
 	struct veil_vm vm;
 	veil_vm_init(&vm);
 	int rc = veil_hypervisor_qemu.start(&vm, &vmc, err);
-	if (rc == 0) {
-		struct veil_agent_client agent;
-		veil_agent_client_init(&agent, vm.agent_fd, vm.pidfd, abort_fd);
-		rc = veil_agent_hello(&agent, (int)cfg->agent.dial_timeout * 1000, err);
-		veil_agent_client_release(&agent);
-	}
+	if (rc == 0)
+		rc = veil_agent_hello_once(vm.agent_fd, vm.pidfd, abort_fd, (int)cfg->agent.dial_timeout * 1000, err);
 	if (rc == 0)
 		rc = vm.hv->pause(&vm, err);
 	if (rc == 0)

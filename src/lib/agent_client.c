@@ -230,3 +230,12 @@ int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *er
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return rc;
 }
+
+int veil_agent_hello_once(int fd, int vm_pidfd, int signal_fd, int timeout_ms, veil_err_t *err)
+{
+	struct veil_agent_client agent;
+	veil_agent_client_init(&agent, fd, vm_pidfd, signal_fd);
+	int rc = veil_agent_hello(&agent, timeout_ms, err);
+	veil_agent_client_release(&agent);
+	return rc;
+}

@@ -44,6 +44,9 @@ int veil_agent_call(struct veil_agent_client *c, enum veil_method m, const Proto
 /* The handshake: protocol check, fresh entropy for the guest RNG and the host's
  * clock. Repeated when a pre-booted VM is handed to a new tenant. */
 int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *err);
+/* The handshake alone, for a VM readied by one who keeps no client (a pooled
+ * VM, a template); signal_fd as for veil_agent_client_init. */
+int veil_agent_hello_once(int fd, int vm_pidfd, int signal_fd, int timeout_ms, veil_err_t *err);
 /* Decodes a Response envelope for method m (for async responses). */
 int veil_agent_decode_response(enum veil_method m, const uint8_t *payload, size_t len, ProtobufCMessage **resp,
 			       int *code, veil_err_t *err);
