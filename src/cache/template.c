@@ -26,30 +26,9 @@
 int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console,
 			 struct veil_vm_config *vmc, veil_err_t *err)
 {
-	if (cfg->qemu.kernel == NULL)
-		return veil_fail(err, 0, "no guest kernel configured ([hypervisor.qemu] kernel)");
-	if (cfg->qemu.initrd == NULL)
-		return veil_fail(err, 0, "no guest initrd configured ([hypervisor.qemu] initrd)");
-	struct veil_host_caps caps;
-	struct veil_accel_decision accel;
-	veil_host_probe(cfg, &caps);
-	if (veil_decide_accel(cfg, &caps, &accel, err) < 0)
+	if (veil_vm_config_from(cfg, name, console, vmc, err) < 0)
 		return -1;
-	*vmc = (struct veil_vm_config){
-		.name = name,
-		.vmm_path = cfg->qemu.path,
-		.kernel = cfg->qemu.kernel,
-		.initrd = cfg->qemu.initrd,
-		.machine = cfg->qemu.machine_type,
-		.memory_mib = cfg->qemu.default_memory,
-		.vcpus = cfg->qemu.default_vcpus,
-		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
-		.use_kvm = accel.use_kvm,
-		.pvm_host = caps.pvm,
-		.guest_debug = cfg->agent.debug_console_enabled || veil_log_get_level() == VEIL_LOG_DEBUG,
-		.console_log = console,
-		.pcie_root_ports = cfg->factory.pcie_root_port,
-	};
+	vmc->pcie_root_ports = cfg->factory.pcie_root_port;
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/log.h"
 
 void veil_host_probe(const struct veil_config *cfg, struct veil_host_caps *caps)
 {
@@ -49,5 +50,35 @@ int veil_decide_accel(const struct veil_config *cfg, const struct veil_host_caps
 			 caps->pvm ? " and the guest kernel is PVM-enabled" : "");
 	else
 		snprintf(out->reason, sizeof(out->reason), "tcg: %s", why_not_kvm);
+	return 0;
+}
+
+int veil_vm_config_from(const struct veil_config *cfg, const char *name, const char *console,
+			struct veil_vm_config *vmc, veil_err_t *err)
+{
+	if (cfg->qemu.kernel == NULL)
+		return veil_fail(err, 0, "no guest kernel configured ([hypervisor.qemu] kernel)");
+	if (cfg->qemu.initrd == NULL)
+		return veil_fail(err, 0, "no guest initrd configured ([hypervisor.qemu] initrd)");
+	struct veil_host_caps caps;
+	struct veil_accel_decision accel;
+	veil_host_probe(cfg, &caps);
+	if (veil_decide_accel(cfg, &caps, &accel, err) < 0)
+		return -1;
+	log_debug("accelerator %s", accel.reason);
+	*vmc = (struct veil_vm_config){
+		.name = name,
+		.vmm_path = cfg->qemu.path,
+		.kernel = cfg->qemu.kernel,
+		.initrd = cfg->qemu.initrd,
+		.machine = cfg->qemu.machine_type,
+		.memory_mib = cfg->qemu.default_memory,
+		.vcpus = cfg->qemu.default_vcpus,
+		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
+		.use_kvm = accel.use_kvm,
+		.pvm_host = caps.pvm,
+		.guest_debug = cfg->agent.debug_console_enabled || veil_log_get_level() == VEIL_LOG_DEBUG,
+		.console_log = console,
+	};
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "hv/hypervisor.h"
 #include "lib/config.h"
 #include "lib/error.h"
 
@@ -27,5 +28,11 @@ struct veil_accel_decision {
 /* Fails only when the configuration demands KVM and the host cannot give it. */
 int veil_decide_accel(const struct veil_config *cfg, const struct veil_host_caps *caps,
 		      struct veil_accel_decision *out, veil_err_t *err);
+
+/* The VM that cfg describes, on this host: kernel, initrd, machine, default
+ * size and accelerator. Strings are borrowed from cfg; disks, NIC, root
+ * ports and memory files are left to the caller. */
+int veil_vm_config_from(const struct veil_config *cfg, const char *name, const char *console,
+			struct veil_vm_config *vmc, veil_err_t *err);
 
 #endif

@@ -296,35 +296,15 @@ static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const
 	    sb->vcpus == cfg->qemu.default_vcpus &&
 	    clone_template(sb, cfg, nic, signal_fd) == 1)
 		return 0;
-	struct veil_host_caps caps;
-	struct veil_accel_decision accel;
-	veil_host_probe(cfg, &caps);
-	if (veil_decide_accel(cfg, &caps, &accel, err) < 0)
-		return -1;
-	log_debug("accelerator %s", accel.reason);
-	if (cfg->qemu.kernel == NULL)
-		return veil_fail(err, 0, "no guest kernel configured ([hypervisor.qemu] kernel)");
-	if (cfg->qemu.initrd == NULL)
-		return veil_fail(err, 0, "no guest initrd configured ([hypervisor.qemu] initrd)");
-
 	const struct veil_disk disks[] = { { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true } };
-	struct veil_vm_config vmc = {
-		.name = sb->id,
-		.vmm_path = cfg->qemu.path,
-		.kernel = cfg->qemu.kernel,
-		.initrd = cfg->qemu.initrd,
-		.machine = cfg->qemu.machine_type,
-		.memory_mib = sb->memory_mib,
-		.vcpus = sb->vcpus,
-		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
-		.use_kvm = accel.use_kvm,
-		.pvm_host = caps.pvm,
-		.guest_debug = cfg->agent.debug_console_enabled || veil_log_get_level() == VEIL_LOG_DEBUG,
-		.console_log = sb->console_log,
-		.disks = disks,
-		.n_disks = 1,
-		.nic = nic,
-	};
+	struct veil_vm_config vmc;
+	if (veil_vm_config_from(cfg, sb->id, sb->console_log, &vmc, err) < 0)
+		return -1;
+	vmc.memory_mib = sb->memory_mib;
+	vmc.vcpus = sb->vcpus;
+	vmc.disks = disks;
+	vmc.n_disks = 1;
+	vmc.nic = nic;
 	const struct veil_hypervisor *hv = &veil_hypervisor_qemu;
 	if (hv->start(&sb->vm, &vmc, err) < 0)
 		return -1;
