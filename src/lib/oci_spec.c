@@ -194,7 +194,9 @@ static int parse_array_of(struct jfield f, size_t max, size_t size, element_pars
 		return fail_at(err, &f, "has more than %zu entries", max);
 	if (len == 0)
 		return 0;
-	*items = calloc(len, size);
+	/* One zeroed element past the end, so that arrays of strings (hook args
+	 * and env) are NULL-terminated as execve(2) requires. */
+	*items = calloc(len + 1, size);
 	if (*items == NULL)
 		return veil_fail(err, ENOMEM, "config.json: %s", f.name);
 	for (size_t i = 0; i < len; i++) {

@@ -110,10 +110,12 @@ make_bundle "$B" true
 cat >"$TEST_TMP/hook.sh" <<EOF
 #!/bin/sh
 cat > "$TEST_TMP/hook-\$1.json"
+echo "\$2 \${HOOK_MARK:-}" > "$TEST_TMP/hook-\$1.args"
 EOF
 chmod +x "$TEST_TMP/hook.sh"
 edit_spec "$B" ".hooks = {
-	createRuntime: [{path: \"$TEST_TMP/hook.sh\", args: [\"hook.sh\", \"createRuntime\"]}],
+	createRuntime: [{path: \"$TEST_TMP/hook.sh\", args: [\"hook.sh\", \"createRuntime\", \"second-arg\"],
+		env: [\"HOOK_MARK=from-env\", \"PATH=/usr/bin:/bin\"]}],
 	poststart: [{path: \"$TEST_TMP/hook.sh\", args: [\"hook.sh\", \"poststart\"]}],
 	poststop: [{path: \"$TEST_TMP/hook.sh\", args: [\"hook.sh\", \"poststop\"]}]}"
 veil run --bundle "$B" "$ID" >/dev/null 2>&1
@@ -121,6 +123,7 @@ for h in createRuntime poststart poststop; do
 	is "$(jq -r .id "$TEST_TMP/hook-$h.json" 2>/dev/null)" "$ID" "$h hook ran with the state on stdin"
 done
 is "$(jq -r .status "$TEST_TMP/hook-createRuntime.json")" created "createRuntime hook sees status created"
+is "$(cat "$TEST_TMP/hook-createRuntime.args" 2>/dev/null)" "second-arg from-env" "a hook gets its args and env"
 edit_spec "$B" ".hooks = {createRuntime: [{path: \"/bin/false\"}]}"
 veil run --bundle "$B" "$(cid badhook)" >/dev/null 2>"$TEST_TMP/err"
 ok "$([ $? -ne 0 ] && grep -q 'createRuntime hook /bin/false failed' "$TEST_TMP/err"; echo $?)" "a failing createRuntime hook fails the create"

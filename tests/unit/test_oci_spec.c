@@ -227,6 +227,9 @@ static void test_every_field(void)
 		      spec.hooks_create_runtime[0].n_env == 1 && spec.hooks_create_runtime[0].timeout == 5 &&
 		      strcmp(spec.hooks_create_runtime[1].path, "/bin/cr2") == 0,
 	      "createRuntime hooks");
+	CHECK(spec.n_create_runtime == 2 && spec.hooks_create_runtime[0].args[2] == NULL &&
+		      spec.hooks_create_runtime[0].env[1] == NULL,
+	      "hook args and env are NULL-terminated for execve");
 	CHECK(spec.n_create_container == 1 && strcmp(spec.hooks_create_container[0].path, "/bin/cc") == 0,
 	      "createContainer hook");
 	CHECK(spec.n_start_container == 1 && strcmp(spec.hooks_start_container[0].path, "/bin/sc") == 0,
