@@ -16,7 +16,12 @@ srcver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || stat -c %Y "$tarbal
 
 key=$( { cat "$fragment" "$0"; echo "$pkg $srcver"; } | sha256sum | cut -c1-16)
 cache=${VEIL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/veil}/kernel/$key
-mkdir -p "$out"
+mkdir -p "$out" "$(dirname "$cache")"
+
+# Builds in several work trees at once wait for one another instead of each
+# building the same kernel: the second finds the first's result.
+exec 9>"$cache.lock"
+flock 9
 
 if [ ! -f "$cache/vmlinux" ] || [ ! -f "$cache/bzImage" ]; then
 	work=$(mktemp -d "${TMPDIR:-/tmp}/veil-kernel.XXXXXX")
