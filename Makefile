@@ -31,8 +31,11 @@ LIB_SRC = $(wildcard src/lib/*.c) $(wildcard src/cache/*.c)
 HV_SRC = $(wildcard src/hv/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 AGENT_SRC = $(wildcard src/agent/*.c)
+# attest (issue 11): evidence verifiers, SNP launch measurement, emulated chip.
+# Host and unit/fuzz builds only; libcrypto is already in HOST_LIBS.
+ATTEST_SRC = $(wildcard src/attest/*.c)
 
-HOST_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(LIB_SRC) $(HV_SRC) $(PROTO_SRC)) $(BUILD)/obj/gen/agent.pb-c.o
+HOST_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(ATTEST_SRC)) $(BUILD)/obj/gen/agent.pb-c.o
 AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) $(PROTO_SRC) src/lib/error.c) $(BUILD)/agent-obj/gen/agent.pb-c.o
 
 HOST_LIBS = $(shell pkg-config --libs json-c libprotobuf-c libcrypto)
@@ -84,7 +87,7 @@ $(BUILD)/configuration.toml: config/configuration.toml.in
 
 # ---- tests ----
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
-UNIT_LIB_SRC = $(filter-out src/cli/main.c,$(LIB_SRC) $(HV_SRC) $(PROTO_SRC)) $(filter-out src/agent/main.c,$(AGENT_SRC))
+UNIT_LIB_SRC = $(filter-out src/cli/main.c,$(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(ATTEST_SRC)) $(filter-out src/agent/main.c,$(AGENT_SRC))
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ASAN_UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests-asan/%,$(UNIT_SRC))
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -17,6 +17,9 @@
 
 #include "lib/error.h"
 
+/* An SEV-SNP attestation report is always this long. */
+#define VEIL_SNP_REPORT_SIZE 1184
+
 enum veil_tee {
 	VEIL_TEE_SNP = 1,      /* AMD SEV-SNP report, chain to an AMD ARK */
 	VEIL_TEE_TDX,          /* Intel TDX quote v4, chain to an Intel root */
@@ -35,6 +38,7 @@ struct veil_evidence_claims {
 	bool debug;                       /* SNP policy DEBUG bit / TDX TD_ATTRIBUTES.DEBUG */
 	uint32_t svn;                     /* SNP GUEST_SVN; TDX: 0 */
 	uint64_t snp_policy;              /* SNP only */
+	uint32_t vmpl;                    /* SNP VMPL the report was requested from; TDX: 0 */
 	uint64_t reported_tcb;            /* SNP REPORTED_TCB (raw); TDX: 0 */
 	uint8_t chip_id[64];              /* SNP CHIP_ID; TDX: zero */
 };
