@@ -1,14 +1,18 @@
 #include "attest/pki.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
 
+#include "lib/cleanup.h"
 #include "lib/hex.h"
 
 X509 *veil_x509_from_der(const uint8_t *der, size_t len, const char *what, veil_err_t *err)
@@ -125,6 +129,38 @@ int veil_ecdsa_sign_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, siz
 		return veil_fail(err, EIO, "ECDSA signing failed");
 	}
 	return 0;
+}
+
+int veil_digest_file(const char *path, const EVP_MD *md, uint8_t *out, veil_err_t *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return veil_fail(err, errno, "%s", path);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, md, NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		ERR_clear_error();
+		return veil_fail(err, ENOMEM, "hashing %s", path);
+	}
+	static const size_t chunk = 1 << 16;
+	cleanup_free uint8_t *buf = malloc(chunk);
+	int rc = buf != NULL ? 0 : veil_fail(err, ENOMEM, "hashing %s", path);
+	while (rc == 0) {
+		ssize_t n = read(fd, buf, chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = veil_fail(err, errno, "reading %s", path);
+		else if (n == 0)
+			break;
+		else if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
+			rc = veil_fail(err, EIO, "hashing %s", path);
+	}
+	if (rc == 0 && EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+		rc = veil_fail(err, EIO, "hashing %s", path);
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
 }
 
 bool veil_pkey_is_ec_curve(EVP_PKEY *key, const char *curve)

@@ -34,6 +34,10 @@ int veil_ecdsa_verify_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, s
 int veil_ecdsa_sign_raw(EVP_PKEY *key, const EVP_MD *md, const uint8_t *msg, size_t msg_len, uint8_t *r, uint8_t *s,
 			size_t n, veil_err_t *err);
 
+/* Digests a whole file (kernel, initrd, firmware) with md into out
+ * (EVP_MD_get_size(md) bytes), streaming. */
+int veil_digest_file(const char *path, const EVP_MD *md, uint8_t *out, veil_err_t *err);
+
 /* True if key is an EC key on the named curve (e.g. "secp384r1"). */
 bool veil_pkey_is_ec_curve(EVP_PKEY *key, const char *curve);
 

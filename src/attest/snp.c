@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "attest/emulated.h"
 #include "attest/pki.h"
 
 /* Offsets in the report (ABI spec, ATTESTATION_REPORT). */
@@ -201,7 +202,7 @@ static int vcek_spl(X509 *vcek, const char *oid, const char *name, uint8_t *out,
 
 /* hwID holds the 64-byte CHIP_ID, raw (as AMD's KDS issues it) or wrapped
  * in an OCTET STRING. */
-static int vcek_hwid(X509 *vcek, uint8_t out[64], veil_err_t *err)
+int veil_snp_vcek_hwid(X509 *vcek, uint8_t out[64], veil_err_t *err)
 {
 	const ASN1_OCTET_STRING *data = vcek_extension(vcek, VEIL_VCEK_OID_HWID);
 	if (data == NULL)
@@ -264,7 +265,7 @@ static int check_chip_id(X509 *vcek, const struct veil_snp_report *r, veil_err_t
 		return 0;
 	}
 	uint8_t hwid[64];
-	if (vcek_hwid(vcek, hwid, err) < 0)
+	if (veil_snp_vcek_hwid(vcek, hwid, err) < 0)
 		return -1;
 	if (!veil_bytes_equal(hwid, r->chip_id, sizeof(hwid))) {
 		char want_s[40], got_s[40];
@@ -323,15 +324,13 @@ static int load_anchor(const struct veil_snp_anchor *anchor, struct anchor_certs
 	return 0;
 }
 
-#define EMULATED_NAME_MARK "veil emulated"
-
 /* Explains why a VCEK whose issuer is none of the anchors' ASKs is refused. */
 static int no_anchor(X509 *vcek, const struct veil_snp_anchor *anchors, size_t n_anchors, veil_err_t *err)
 {
 	char issuer[256];
 	if (X509_NAME_oneline(X509_get_issuer_name(vcek), issuer, sizeof(issuer)) == NULL)
 		snprintf(issuer, sizeof(issuer), "(unprintable name)");
-	if (strstr(issuer, EMULATED_NAME_MARK) != NULL)
+	if (strstr(issuer, VEIL_EMULATED_NAME_MARK) != NULL)
 		return veil_fail(err, EPERM,
 				 "VCEK chain ends in veil's emulated root (issuer \"%s\"), which protects nothing: the host "
 				 "signed this report; it is accepted only where the emulated anchor is configured",
@@ -396,7 +395,7 @@ int veil_snp_verify(const uint8_t *report, size_t report_len, const uint8_t *vce
 	}
 	char ask_name[80];
 	snprintf(ask_name, sizeof(ask_name), "%s ASK", matched->product != NULL ? matched->product : "(unnamed)");
-	bool emulated = matched->product != NULL && strcmp(matched->product, "emulated") == 0;
+	bool emulated = matched->product != NULL && strcmp(matched->product, VEIL_EMULATED_PRODUCT) == 0;
 	enum veil_snp_tcb_layout layout =
 		matched->product != NULL && strcmp(matched->product, "Turin") == 0 ? VEIL_SNP_TCB_TURIN : VEIL_SNP_TCB_MILAN;
 	if (veil_x509_check_issued(vcek, "VCEK", certs.ask, ask_name, true, err) < 0 ||

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 #include "attest/evidence.h"
 #include "lib/error.h"
 
@@ -87,5 +89,8 @@ uint64_t veil_snp_tcb_encode(struct veil_snp_tcb tcb, enum veil_snp_tcb_layout l
 #define VEIL_VCEK_OID_UCODE_SPL "1.3.6.1.4.1.3704.1.3.8"
 #define VEIL_VCEK_OID_FMC_SPL "1.3.6.1.4.1.3704.1.3.9"
 #define VEIL_VCEK_OID_HWID "1.3.6.1.4.1.3704.1.4"
+
+/* Reads the VCEK's hwID extension: the CHIP_ID its reports carry. */
+int veil_snp_vcek_hwid(X509 *vcek, uint8_t out[64], veil_err_t *err);
 
 #endif
