@@ -1,7 +1,5 @@
-/* Contract between the attestation layer and its users (veil-kbs, the runtime,
- * the guest agent).
- * The attest helper owns the implementation and may refine names/fields, but
- * keeps this shape so that veil-kbs codes against it in parallel.
+/* The contract between the attestation layer and its users: veil-kbs, the
+ * runtime and the guest agent. docs/confidential.md describes the checks.
  *
  * Evidence verification: given the raw evidence of one TEE and the trust
  * anchors the verifier is configured with, either fail with a one-line reason
