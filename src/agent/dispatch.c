@@ -382,8 +382,9 @@ static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, stru
 static void handle_request(uint32_t stream, const uint8_t *payload, size_t len)
 {
 	int method, code;
-	const char *why = NULL;
-	ProtobufCMessage *msg = veil_rpc_unpack_request(&agent_wipe_allocator, payload, len, &method, &code, &why);
+	char why[160];
+	ProtobufCMessage *msg =
+		veil_rpc_unpack_request(&agent_wipe_allocator, payload, len, &method, &code, why, sizeof(why));
 	if (msg == NULL) {
 		agent_log_error("request on stream %u rejected: %s", stream, why);
 		respond(stream, code, why, NULL);

@@ -1,5 +1,7 @@
 #include "rpc.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +73,14 @@ static uint8_t *pack_message(const ProtobufCMessage *msg, size_t *len)
 	return buf;
 }
 
+/* A packed inner message is copied into its envelope, then freed: wiped
+ * first, as it may hold what the guest must not keep (a tenant's env, a secret). */
+static void free_packed(uint8_t *buf, size_t len)
+{
+	explicit_bzero(buf, len);
+	free(buf);
+}
+
 uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner, int64_t timeout_ns, size_t *len)
 {
 	size_t inner_len;
@@ -84,7 +94,7 @@ uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner
 	req.payload.len = inner_len;
 	req.timeout_nano = timeout_ns;
 	uint8_t *out = pack_message(&req.base, len);
-	free(payload);
+	free_packed(payload, inner_len);
 	return out;
 }
 
@@ -102,37 +112,114 @@ uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const Protobu
 	resp.payload.data = payload;
 	resp.payload.len = inner_len;
 	uint8_t *out = pack_message(&resp.base, len);
-	free(payload);
+	free_packed(payload, inner_len);
 	return out;
 }
 
+/* Caps what one request's decoding allocates (VEIL_RPC_DECODE_*). Blocks are
+ * the inner allocator's (malloc without one), so they are freed as usual. */
+struct decode_budget {
+	ProtobufCAllocator *inner;
+	size_t left;
+	bool exhausted;
+};
+
+static void *budget_alloc(void *data, size_t size)
+{
+	struct decode_budget *b = data;
+	if (size > b->left) {
+		b->exhausted = true;
+		return NULL;
+	}
+	b->left -= size;
+	return b->inner ? b->inner->alloc(b->inner->allocator_data, size) : malloc(size);
+}
+
+static void budget_free(void *data, void *p)
+{
+	struct decode_budget *b = data;
+	if (b->inner)
+		b->inner->free(b->inner->allocator_data, p);
+	else
+		free(p);
+}
+
+/* The first field, in msg or any message inside it, that the parser did not
+ * recognise: protobuf-c keeps those instead of rejecting them. */
+static const ProtobufCMessage *with_unknown_field(const ProtobufCMessage *msg)
+{
+	if (msg->n_unknown_fields > 0)
+		return msg;
+	const ProtobufCMessageDescriptor *d = msg->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		const uint8_t *at = (const uint8_t *)msg + f->offset;
+		size_t n = 1;
+		ProtobufCMessage *const *subs = (ProtobufCMessage *const *)at;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)((const uint8_t *)msg + f->quantifier_offset);
+			subs = *(ProtobufCMessage *const *const *)at;
+		}
+		for (size_t k = 0; k < n; k++) {
+			const ProtobufCMessage *found = subs[k] ? with_unknown_field(subs[k]) : NULL;
+			if (found != NULL)
+				return found;
+		}
+	}
+	return NULL;
+}
+
+/* Unpacks one message within the budget; NULL with why set on failure. */
+static ProtobufCMessage *unpack_checked(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *budget,
+				       const uint8_t *buf, size_t len, char *why, size_t why_size)
+{
+	ProtobufCMessage *msg = protobuf_c_message_unpack(d, budget, len, buf);
+	if (msg == NULL) {
+		const struct decode_budget *b = budget->allocator_data;
+		if (b->exhausted)
+			snprintf(why, why_size, "request decodes to more than %u times its size", VEIL_RPC_DECODE_FACTOR);
+		else
+			snprintf(why, why_size, "malformed %s", d->name);
+		return NULL;
+	}
+	const ProtobufCMessage *odd = with_unknown_field(msg);
+	if (odd != NULL) {
+		snprintf(why, why_size, "request has an unknown field %u in %s", odd->unknown_fields[0].tag,
+			 odd->descriptor->name);
+		protobuf_c_message_free_unpacked(msg, budget);
+		return NULL;
+	}
+	return msg;
+}
+
 ProtobufCMessage *veil_rpc_unpack_request(ProtobufCAllocator *allocator, const uint8_t *buf, size_t len,
-					       int *method, int *code, const char **why)
+					       int *method, int *code, char *why, size_t why_size)
 {
 	*method = -1;
 	*code = VEIL_RPC_INVALID_ARGUMENT;
 	if (len > VEIL_FRAME_MAX_PAYLOAD) {
-		*why = "request too large";
+		snprintf(why, why_size, "request too large");
 		return NULL;
 	}
-	Veil__Agent__V1__Request *req = veil__agent__v1__request__unpack(allocator, len, buf);
-	if (req == NULL) {
-		*why = "malformed request envelope";
+	struct decode_budget b = { .inner = allocator, .left = VEIL_RPC_DECODE_FACTOR * len + VEIL_RPC_DECODE_SLACK };
+	ProtobufCAllocator budget = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
+	ProtobufCMessage *env = unpack_checked(&veil__agent__v1__request__descriptor, &budget, buf, len, why, why_size);
+	if (env == NULL)
 		return NULL;
-	}
+	const Veil__Agent__V1__Request *req = (const Veil__Agent__V1__Request *)env;
 	ProtobufCMessage *inner = NULL;
 	if (strcmp(req->service, VEIL_AGENT_SERVICE) != 0) {
 		*code = VEIL_RPC_UNIMPLEMENTED;
-		*why = "unknown service";
+		snprintf(why, why_size, "unknown service");
 	} else if ((*method = veil_method_lookup(req->method)) < 0) {
 		*code = VEIL_RPC_UNIMPLEMENTED;
-		*why = "unknown method";
+		snprintf(why, why_size, "unknown method");
 	} else {
-		inner = protobuf_c_message_unpack(methods[*method].request, allocator, req->payload.len,
-						  req->payload.data);
-		if (inner == NULL)
-			*why = "malformed request payload";
+		inner = unpack_checked(methods[*method].request, &budget, req->payload.data, req->payload.len, why,
+				       why_size);
 	}
-	veil__agent__v1__request__free_unpacked(req, allocator);
+	protobuf_c_message_free_unpacked(env, &budget);
 	return inner;
 }

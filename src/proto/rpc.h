@@ -27,6 +27,7 @@ enum veil_rpc_code {
 	VEIL_RPC_INVALID_ARGUMENT = 3,
 	VEIL_RPC_NOT_FOUND = 5,
 	VEIL_RPC_ALREADY_EXISTS = 6,
+	VEIL_RPC_RESOURCE_EXHAUSTED = 8,
 	VEIL_RPC_FAILED_PRECONDITION = 9,
 	VEIL_RPC_UNIMPLEMENTED = 12,
 	VEIL_RPC_INTERNAL = 13,
@@ -44,13 +45,25 @@ const ProtobufCMessageDescriptor *veil_method_response_descriptor(enum veil_meth
 uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner, int64_t timeout_ns, size_t *len);
 uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const ProtobufCMessage *inner, size_t *len);
 
-/* Decode and check an envelope: service must be VEIL_AGENT_SERVICE and the
- * method known. Returns the inner message or NULL with *code and *why
- * describing the rejection. *method is set when known. Every block of the
- * envelope and of the message comes from allocator (NULL: protobuf-c's
- * default); free the message with protobuf_c_message_free_unpacked and the
- * same allocator. The agent passes one that wipes what it frees. */
+/* What decoding one request may allocate in all: a few times its size on the
+ * wire, plus room for the fields of a legitimate request, whose number the
+ * agent's limits bound (about 10000; protobuf-c keeps 32 bytes per field
+ * while it scans a message, then a struct per submessage). Empty repeated
+ * messages or unknown fields cost two wire bytes each but tens of bytes
+ * decoded; past this budget the request is refused instead of running the
+ * guest out of memory. */
+#define VEIL_RPC_DECODE_FACTOR 4u
+#define VEIL_RPC_DECODE_SLACK (1u << 20)
+
+/* Decode and check an envelope: service must be VEIL_AGENT_SERVICE, the
+ * method known, and neither the envelope nor the message may carry a field
+ * this protocol does not define. Returns the inner message, or NULL with *code
+ * and why (one line, at most why_size bytes) describing the rejection. *method is set when known. Every block of
+ * the envelope and of the message comes from allocator (NULL: malloc), within
+ * a budget of VEIL_RPC_DECODE_FACTOR * len + VEIL_RPC_DECODE_SLACK bytes; free
+ * the message with protobuf_c_message_free_unpacked and the same allocator.
+ * The agent passes one that wipes what it frees. */
 ProtobufCMessage *veil_rpc_unpack_request(ProtobufCAllocator *allocator, const uint8_t *buf, size_t len,
-					  int *method, int *code, const char **why);
+					  int *method, int *code, char *why, size_t why_size);
 
 #endif

@@ -1,6 +1,6 @@
 /* Feeds arbitrary bytes through the frame reader and both envelope decoders:
  * the agent decodes requests from an untrusted host, the host decodes
- * responses from an untrusted guest. */
+ * responses from an untrusted guest. Seeds: tests/fuzz/corpus/fuzz_frame. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -32,8 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while ((rc = veil_frame_reader_next(&r, &h, &payload)) == 1) {
 			if (h.type == VEIL_FRAME_REQUEST) {
 				int method, code;
-				const char *why;
-				ProtobufCMessage *m = veil_rpc_unpack_request(NULL, payload, h.length, &method, &code, &why);
+				char why[160];
+				ProtobufCMessage *m =
+					veil_rpc_unpack_request(NULL, payload, h.length, &method, &code, why, sizeof(why));
 				if (m)
 					protobuf_c_message_free_unpacked(m, NULL);
 			} else if (h.type == VEIL_FRAME_RESPONSE) {

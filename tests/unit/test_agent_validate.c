@@ -720,9 +720,9 @@ static void test_wipe(void)
 	size_t len;
 	uint8_t *buf = veil_rpc_pack_request(VEIL_METHOD_SCRUB, &r.base, 0, &len);
 	int method = -1, code = 0;
-	const char *why = NULL;
+	char why[160] = "";
 	ProtobufCMessage *msg =
-		buf ? veil_rpc_unpack_request(&agent_wipe_allocator, buf, len, &method, &code, &why) : NULL;
+		buf ? veil_rpc_unpack_request(&agent_wipe_allocator, buf, len, &method, &code, why, sizeof(why)) : NULL;
 	CHECK(msg != NULL && method == VEIL_METHOD_SCRUB && code_of(method, msg) == 0 &&
 		      ((Veil__Agent__V1__ScrubRequest *)msg)->padding.len == sizeof(padding),
 	      "a Scrub request decodes with the wiping allocator");
