@@ -20,7 +20,12 @@
 #define RECONNECT_RETRY_MS 1000
 /* Above this much queued output, process output stays unread until the host catches up. */
 #define CONGESTED_BYTES (1u << 20)
-/* Bytes read per wakeup, so that a chatty host cannot starve process I/O. */
+/* Above this much, the port is not read either: every request earns a
+ * response, so a host that sends but never reads would grow the queue for
+ * ever. What it sends meanwhile waits in the port and in the host's socket. */
+#define BACKLOG_BYTES (2u << 20)
+/* Bytes read, and bytes of frames handled, per wakeup, so that a chatty host
+ * cannot starve process I/O. */
 #define READ_BUDGET (1u << 20)
 
 static struct {
@@ -74,12 +79,9 @@ int agent_channel_open(veil_err_t *err)
 	}
 	if (fcntl(ch.fd, F_SETOWN, getpid()) < 0 || fcntl(ch.fd, F_SETFL, O_NONBLOCK | O_ASYNC) < 0)
 		return veil_fail(err, errno, "%s: enabling SIGIO", devpath);
-	veil_frame_reader_init(&ch.reader);
 	/* At its bound from the start, the frame buffer never grows, so realloc
 	 * never moves it away and leaves the host's bytes in freed heap. */
-	ch.reader.cap = VEIL_FRAME_HEADER_LEN + VEIL_FRAME_MAX_PAYLOAD;
-	ch.reader.buf = malloc(ch.reader.cap);
-	if (ch.reader.buf == NULL)
+	if (veil_frame_reader_init_full(&ch.reader) < 0)
 		return veil_fail(err, ENOMEM, "frame buffer");
 	agent_log_debug("channel %s open", devpath);
 	return 0;
@@ -90,16 +92,29 @@ int agent_channel_fd(void)
 	return ch.fd;
 }
 
+static size_t queued(void)
+{
+	return ch.out_len - ch.out_head;
+}
+
+static bool backlogged(void)
+{
+	return queued() >= BACKLOG_BYTES;
+}
+
 short agent_channel_events(void)
 {
 	if (ch.waiting)
 		return 0;
-	return POLLIN | (ch.out_len > ch.out_head ? POLLOUT : 0);
+	return (backlogged() ? 0 : POLLIN) | (queued() > 0 ? POLLOUT : 0);
 }
 
 int agent_channel_timeout_ms(void)
 {
-	return ch.waiting ? agent_ms_until(ch.retry_at) : -1;
+	if (ch.waiting)
+		return agent_ms_until(ch.retry_at);
+	/* Frames left over from the last wakeup's budget, or from a backlog now gone. */
+	return ch.connected && !backlogged() && veil_frame_reader_has_frame(&ch.reader) ? 0 : -1;
 }
 
 void agent_channel_wake(void)
@@ -132,7 +147,7 @@ static void wipe_input(size_t keep_from)
 
 static void drop_input(void)
 {
-	ch.reader.consumed = 0;
+	ch.reader.start = 0;
 	ch.reader.len = 0;
 	wipe_input(0);
 }
@@ -167,15 +182,35 @@ static void flush(void)
 	drop_output();
 }
 
+/* Hands whole frames to ops, within the budget and while the host keeps up
+ * with the output. Framing lost is fatal: nothing after that can be trusted. */
+static void dispatch_frames(const struct agent_channel_ops *ops)
+{
+	size_t budget = READ_BUDGET;
+	struct veil_frame_header h;
+	const uint8_t *payload;
+	int rc = 0;
+	while (ch.connected && budget > 0 && !backlogged() &&
+	       (rc = veil_frame_reader_next(&ch.reader, &h, &payload)) == 1) {
+		ops->on_frame(&h, payload);
+		size_t used = VEIL_FRAME_HEADER_LEN + h.length;
+		budget -= used < budget ? used : budget;
+	}
+	if (rc < 0)
+		agent_fatal("protocol error from the host: %s", strerror(-rc));
+}
+
 static void read_frames(const struct agent_channel_ops *ops)
 {
 	size_t budget = READ_BUDGET;
-	while (budget > 0 && ch.connected) {
+	while (budget > 0 && ch.connected && !backlogged()) {
 		size_t room;
 		uint8_t *space = veil_frame_reader_space(&ch.reader, &room);
 		if (space == NULL)
 			agent_fatal("out of memory for the frame buffer");
-		ssize_t n = read(ch.fd, space, room);
+		if (room == 0)
+			return; /* a whole frame waits: the budget or a backlog held it back */
+		ssize_t n = read(ch.fd, space, room < budget ? room : budget);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -189,15 +224,8 @@ static void read_frames(const struct agent_channel_ops *ops)
 		veil_frame_reader_commit(&ch.reader, (size_t)n);
 		if (ch.reader.len > ch.reader_high)
 			ch.reader_high = ch.reader.len;
-		budget -= (size_t)n < budget ? (size_t)n : budget;
-		struct veil_frame_header h;
-		const uint8_t *payload;
-		int rc = 0;
-		while (ch.connected && (rc = veil_frame_reader_next(&ch.reader, &h, &payload)) == 1)
-			ops->on_frame(&h, payload);
-		/* Framing is lost for good: nothing after this point can be trusted. */
-		if (rc < 0)
-			agent_fatal("protocol error from the host: %s", strerror(-rc));
+		budget -= (size_t)n;
+		dispatch_frames(ops);
 	}
 }
 
@@ -207,12 +235,14 @@ void agent_channel_handle(short revents, const struct agent_channel_ops *ops)
 		hang_up(ops);
 		return;
 	}
-	if (!ch.connected) {
+	if (revents != 0 && !ch.connected) {
 		ch.connected = true;
 		agent_log_debug("host connected");
 	}
 	if (revents & POLLOUT)
 		flush();
+	/* First what is buffered already: it came before anything the port has now. */
+	dispatch_frames(ops);
 	if (revents & POLLIN)
 		read_frames(ops);
 }
@@ -261,14 +291,14 @@ void agent_channel_send_window(uint32_t stream_id, uint32_t credit)
 
 void agent_channel_wipe(void)
 {
-	wipe_input(ch.reader.consumed);
+	wipe_input(ch.reader.start);
 	if (ch.out != NULL)
 		explicit_bzero(ch.out, ch.out_head);
 }
 
 bool agent_channel_congested(void)
 {
-	return ch.out_len - ch.out_head > CONGESTED_BYTES;
+	return queued() > CONGESTED_BYTES;
 }
 
 void agent_channel_drain(int timeout_ms)

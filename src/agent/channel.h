@@ -26,7 +26,10 @@ int agent_channel_timeout_ms(void);
 /* SIGIO arrived: the host side may have connected. */
 void agent_channel_wake(void);
 void agent_channel_tick(void);
-/* Reads and dispatches what the port has; a malformed header is fatal. */
+/* Handles the port's poll(2) revents (0 when it had none: called on every
+ * wakeup), then dispatches whole frames: those still buffered first, then
+ * what the port has. Neither happens while the host is too far behind
+ * reading the output. A malformed header is fatal. */
 void agent_channel_handle(short revents, const struct agent_channel_ops *ops);
 
 /* Queues one frame (dropped when no host is connected) and writes what the port takes. */

@@ -100,7 +100,7 @@ static void handle_process_fds(nfds_t n)
 		struct slot *s = &slots[i - 2];
 		if (s->kind == SLOT_STDIN)
 			agent_process_write_input(s->p);
-		else
+		else if (!agent_channel_congested()) /* each read may queue a whole chunk */
 			agent_process_read_output(s->p, s->kind == SLOT_STDOUT ? 0 : 1);
 	}
 }
@@ -141,8 +141,7 @@ int main(void)
 		handle_process_fds(n);
 		agent_channel_tick();
 		/* Last: a request may free processes that the slots point to. */
-		if (pfds[1].revents)
-			agent_channel_handle(pfds[1].revents, &ops);
+		agent_channel_handle(pfds[1].revents, &ops);
 		tick_processes();
 		agent_dispatch_answer_waits();
 	}

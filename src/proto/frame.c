@@ -1,6 +1,7 @@
 #include "frame.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -58,37 +59,58 @@ void veil_frame_reader_init(struct veil_frame_reader *r)
 	memset(r, 0, sizeof(*r));
 }
 
+int veil_frame_reader_init_full(struct veil_frame_reader *r)
+{
+	veil_frame_reader_init(r);
+	r->buf = malloc(VEIL_FRAME_READER_MAX);
+	if (r->buf == NULL)
+		return -ENOMEM;
+	r->cap = VEIL_FRAME_READER_MAX;
+	return 0;
+}
+
 void veil_frame_reader_release(struct veil_frame_reader *r)
 {
 	free(r->buf);
 	veil_frame_reader_init(r);
 }
 
-static void drop_consumed(struct veil_frame_reader *r)
+/* Moves the buffered bytes to the front once room at the end is short. */
+static void compact(struct veil_frame_reader *r, size_t room_wanted)
 {
-	if (r->consumed == 0)
+	if (r->start == r->len) {
+		r->start = r->len = 0;
 		return;
-	memmove(r->buf, r->buf + r->consumed, r->len - r->consumed);
-	r->len -= r->consumed;
-	r->consumed = 0;
+	}
+	if (r->start == 0 || r->cap - r->len >= room_wanted)
+		return;
+	memmove(r->buf, r->buf + r->start, r->len - r->start);
+	r->len -= r->start;
+	r->start = 0;
+}
+
+/* Makes the buffer at least size bytes; false when out of memory. */
+static bool reserve(struct veil_frame_reader *r, size_t size)
+{
+	if (r->cap >= size)
+		return true;
+	uint8_t *grown = realloc(r->buf, size);
+	if (grown == NULL)
+		return false;
+	r->buf = grown;
+	r->cap = size;
+	return true;
 }
 
 uint8_t *veil_frame_reader_space(struct veil_frame_reader *r, size_t *room)
 {
-	drop_consumed(r);
 	/* Grow lazily: most frames are small, the bound is header + max payload. */
-	size_t want = r->len + VEIL_DATA_CHUNK + VEIL_FRAME_HEADER_LEN;
-	const size_t limit = VEIL_FRAME_HEADER_LEN + VEIL_FRAME_MAX_PAYLOAD;
-	if (want > limit)
-		want = limit;
-	if (r->cap < want) {
-		uint8_t *grown = realloc(r->buf, want);
-		if (grown == NULL) {
-			*room = 0;
-			return NULL;
-		}
-		r->buf = grown;
-		r->cap = want;
+	size_t chunk = VEIL_DATA_CHUNK + VEIL_FRAME_HEADER_LEN;
+	compact(r, chunk);
+	size_t want = r->len + chunk;
+	if (!reserve(r, want < VEIL_FRAME_READER_MAX ? want : VEIL_FRAME_READER_MAX)) {
+		*room = 0;
+		return NULL;
 	}
 	*room = r->cap - r->len;
 	return r->buf + r->len;
@@ -101,26 +123,29 @@ void veil_frame_reader_commit(struct veil_frame_reader *r, size_t n)
 
 int veil_frame_reader_next(struct veil_frame_reader *r, struct veil_frame_header *h, const uint8_t **payload)
 {
-	drop_consumed(r);
-	if (r->len < VEIL_FRAME_HEADER_LEN)
+	if (r->len - r->start < VEIL_FRAME_HEADER_LEN)
 		return 0;
-	int rc = veil_frame_header_decode(r->buf, h);
+	int rc = veil_frame_header_decode(r->buf + r->start, h);
 	if (rc < 0)
 		return rc;
 	size_t total = VEIL_FRAME_HEADER_LEN + (size_t)h->length;
-	if (r->len < total) {
-		if (r->cap < total) {
-			uint8_t *grown = realloc(r->buf, total);
-			if (grown == NULL)
-				return -ENOMEM;
-			r->buf = grown;
-			r->cap = total;
-		}
-		return 0;
+	if (r->len - r->start < total) {
+		/* The rest of the frame must fit behind what is buffered. */
+		compact(r, total - (r->len - r->start));
+		return reserve(r, r->start + total) ? 0 : -ENOMEM;
 	}
-	*payload = r->buf + VEIL_FRAME_HEADER_LEN;
-	r->consumed = total;
+	*payload = r->buf + r->start + VEIL_FRAME_HEADER_LEN;
+	r->start += total;
 	return 1;
+}
+
+bool veil_frame_reader_has_frame(const struct veil_frame_reader *r)
+{
+	struct veil_frame_header h;
+	if (r->len - r->start < VEIL_FRAME_HEADER_LEN)
+		return false;
+	return veil_frame_header_decode(r->buf + r->start, &h) < 0 ||
+	       r->len - r->start >= VEIL_FRAME_HEADER_LEN + (size_t)h.length;
 }
 
 int veil_frame_write(int fd, uint8_t type, uint8_t flags, uint32_t stream_id, const void *payload, size_t len)

@@ -4,6 +4,7 @@
 #ifndef VEIL_PROTO_FRAME_H
 #define VEIL_PROTO_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,22 +43,31 @@ void veil_frame_header_encode(const struct veil_frame_header *h, uint8_t out[VEI
 int veil_frame_header_decode(const uint8_t in[VEIL_FRAME_HEADER_LEN], struct veil_frame_header *h);
 
 /* Accumulates bytes from a stream and yields whole frames. The buffer never
- * grows past header + VEIL_FRAME_MAX_PAYLOAD. */
+ * grows past header + VEIL_FRAME_MAX_PAYLOAD. Frames are handed out in place:
+ * bytes move only when room runs out at the end of the buffer, so that a
+ * stream of tiny frames costs linear time. */
 struct veil_frame_reader {
 	uint8_t *buf;
-	size_t len;   /* bytes buffered */
+	size_t start; /* buf[0..start) was handed out already */
+	size_t len;   /* buf[start..len) is buffered, not yet a whole frame handed out */
 	size_t cap;
-	size_t consumed; /* bytes of buf already handed out by the last next() */
 };
 
+#define VEIL_FRAME_READER_MAX (VEIL_FRAME_HEADER_LEN + VEIL_FRAME_MAX_PAYLOAD)
+
 void veil_frame_reader_init(struct veil_frame_reader *r);
+/* With the buffer allocated at its bound at once, so that it never moves.
+ * Returns 0, or -ENOMEM. */
+int veil_frame_reader_init_full(struct veil_frame_reader *r);
 void veil_frame_reader_release(struct veil_frame_reader *r);
 /* Returns a place to read up to *room bytes into; call veil_frame_reader_commit after. */
 uint8_t *veil_frame_reader_space(struct veil_frame_reader *r, size_t *room);
 void veil_frame_reader_commit(struct veil_frame_reader *r, size_t n);
 /* 1: a frame is ready (*payload valid until the next call), 0: need more bytes,
- * <0: -EPROTO/-EMSGSIZE, the stream is unusable. */
+ * <0: -EPROTO/-EMSGSIZE/-ENOMEM, the stream is unusable. */
 int veil_frame_reader_next(struct veil_frame_reader *r, struct veil_frame_header *h, const uint8_t **payload);
+/* Whether veil_frame_reader_next would return something other than 0 now. */
+bool veil_frame_reader_has_frame(const struct veil_frame_reader *r);
 
 /* Writes header + payload to fd, retrying short writes and EINTR. Blocking fds
  * only. Returns 0 or -errno. */

@@ -110,6 +110,36 @@ static void test_reader_large_frame(void)
 	veil_frame_reader_release(&r);
 }
 
+/* A stream of tiny frames must cost linear time: frames are handed out where
+ * they lie, not moved to the front of the buffer one by one. */
+static void test_reader_in_place(void)
+{
+	struct veil_frame_reader r;
+	veil_frame_reader_init(&r);
+	uint8_t stream[3 * (VEIL_FRAME_HEADER_LEN + 1)];
+	size_t n = 0;
+	for (int i = 0; i < 3; i++) {
+		n += encode(stream + n, 1, 2, VEIL_FRAME_DATA, 0);
+		stream[n++] = (uint8_t)('a' + i);
+	}
+	feed(&r, stream, n);
+	struct veil_frame_header h;
+	const uint8_t *p[3] = { NULL };
+	int got = 0;
+	while (got < 3 && veil_frame_reader_next(&r, &h, &p[got]) == 1)
+		got++;
+	CHECK(got == 3 && p[1] == p[0] + VEIL_FRAME_HEADER_LEN + 1 && p[2] == p[1] + VEIL_FRAME_HEADER_LEN + 1 &&
+		      *p[0] == 'a' && *p[1] == 'b' && *p[2] == 'c',
+	      "frames buffered together are handed out in place");
+	CHECK(!veil_frame_reader_has_frame(&r) && veil_frame_reader_next(&r, &h, &p[0]) == 0,
+	      "and nothing is left after them");
+	feed(&r, stream, VEIL_FRAME_HEADER_LEN);
+	CHECK(!veil_frame_reader_has_frame(&r), "a header alone is not a frame");
+	feed(&r, stream + VEIL_FRAME_HEADER_LEN, 1);
+	CHECK(veil_frame_reader_has_frame(&r), "a header with its payload is");
+	veil_frame_reader_release(&r);
+}
+
 static void test_reader_garbage(void)
 {
 	struct veil_frame_reader r;
@@ -365,6 +395,7 @@ int main(void)
 	test_header_validation();
 	test_reader_reassembly();
 	test_reader_large_frame();
+	test_reader_in_place();
 	test_reader_garbage();
 	test_frame_write_roundtrip();
 	test_envelope();
