@@ -104,6 +104,7 @@ void agent_container_kill(struct agent_container *c)
 
 void agent_container_remove(struct agent_container *c)
 {
+	agent_process_note_change();
 	for (struct agent_container **pp = &containers; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;

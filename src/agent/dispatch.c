@@ -31,7 +31,16 @@ struct pending_wait {
 	char exec_id[AGENT_ID_MAX + 1];
 };
 
+/* Each costs memory and a look-up whenever a process changes, and the host
+ * chooses how many it sends: at most as many as there can be processes, and
+ * a few per process, so that waits for one cannot crowd out the others'. */
+#define MAX_PENDING_WAITS (AGENT_MAX_CONTAINERS * AGENT_MAX_PROCESSES)
+#define MAX_WAITS_PER_PROCESS 8
+
 static struct pending_wait *waits;
+static size_t n_waits;
+/* agent_process_changes() when the pending waits were last looked at. */
+static unsigned long waits_checked;
 
 /* What a handler answers: code 0 with resp, or an error code with a message. */
 struct reply {
@@ -137,10 +146,15 @@ static bool try_answer(const struct pending_wait *w)
 
 void agent_dispatch_answer_waits(void)
 {
+	/* Only an exit, closed output or a container gone can end a wait. */
+	if (waits_checked == agent_process_changes())
+		return;
+	waits_checked = agent_process_changes();
 	for (struct pending_wait **pp = &waits; *pp != NULL;) {
 		struct pending_wait *w = *pp;
 		if (try_answer(w)) {
 			*pp = w->next;
+			n_waits--;
 			agent_wipe_free(w);
 		} else {
 			pp = &w->next;
@@ -155,6 +169,7 @@ void agent_dispatch_disconnect(void)
 		waits = w->next;
 		agent_wipe_free(w);
 	}
+	n_waits = 0;
 	for (struct agent_container *c = agent_container_first(); c != NULL; c = c->next)
 		for (struct agent_process *p = c->processes; p != NULL; p = p->next)
 			agent_process_detach(p);
@@ -230,6 +245,15 @@ static int handle_exec(const Veil__Agent__V1__ExecProcessRequest *req, struct re
 	return 0;
 }
 
+/* How many pending waits are for the process w is for. */
+static size_t waits_for(const struct pending_wait *w)
+{
+	size_t n = 0;
+	for (const struct pending_wait *p = waits; p != NULL; p = p->next)
+		n += strcmp(p->container_id, w->container_id) == 0 && strcmp(p->exec_id, w->exec_id) == 0;
+	return n;
+}
+
 /* Returns 1 when the response is withheld, 0/-1 as the other handlers. */
 static int handle_wait(uint32_t stream, const Veil__Agent__V1__WaitProcessRequest *req, struct reply *r)
 {
@@ -238,17 +262,26 @@ static int handle_wait(uint32_t stream, const Veil__Agent__V1__WaitProcessReques
 		return -1;
 	if (req->exec_id[0] != '\0' && agent_container_process(c, req->exec_id) == NULL)
 		return fail(r, VEIL_RPC_NOT_FOUND, "process %s not found", req->exec_id);
-	struct pending_wait *w = calloc(1, sizeof(*w));
+	struct pending_wait now = { .stream = stream };
+	snprintf(now.container_id, sizeof(now.container_id), "%s", req->container_id);
+	snprintf(now.exec_id, sizeof(now.exec_id), "%s", req->exec_id);
+	if (try_answer(&now))
+		return 1;
+	if (n_waits >= MAX_PENDING_WAITS)
+		return fail(r, VEIL_RPC_RESOURCE_EXHAUSTED, "%d WaitProcess requests are pending already",
+			    MAX_PENDING_WAITS);
+	if (waits_for(&now) >= MAX_WAITS_PER_PROCESS)
+		return fail(r, VEIL_RPC_RESOURCE_EXHAUSTED, "%d WaitProcess requests for this process are pending already",
+			    MAX_WAITS_PER_PROCESS);
+	struct pending_wait *w = malloc(sizeof(*w));
 	if (w == NULL) {
 		r->code = VEIL_RPC_INTERNAL;
 		return veil_fail(&r->err, ENOMEM, "wait");
 	}
-	w->stream = stream;
-	snprintf(w->container_id, sizeof(w->container_id), "%s", req->container_id);
-	snprintf(w->exec_id, sizeof(w->exec_id), "%s", req->exec_id);
+	*w = now;
 	w->next = waits;
 	waits = w;
-	agent_dispatch_answer_waits();
+	n_waits++;
 	return 1;
 }
 

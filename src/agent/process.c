@@ -18,6 +18,17 @@
 
 /* Every process's output passes through here on its way to the channel. */
 static uint8_t relay[VEIL_DATA_CHUNK];
+static unsigned long changes;
+
+unsigned long agent_process_changes(void)
+{
+	return changes;
+}
+
+void agent_process_note_change(void)
+{
+	changes++;
+}
 
 struct agent_process *agent_process_new(const char *exec_id)
 {
@@ -34,7 +45,7 @@ static void close_input(struct agent_input *in)
 	veil_close_fd(&in->fd);
 	agent_wipe_free(in->buf);
 	in->buf = NULL;
-	in->len = 0;
+	in->head = in->len = 0;
 }
 
 void agent_process_free(struct agent_process *p)
@@ -50,6 +61,7 @@ void agent_process_free(struct agent_process *p)
 
 void agent_process_exited(struct agent_process *p, int wstatus)
 {
+	agent_process_note_change();
 	p->exited = true;
 	p->wstatus = wstatus;
 	p->exited_at = agent_now_ms();
@@ -64,6 +76,7 @@ static void close_output(struct agent_output *o)
 {
 	if (o->fd < 0)
 		return;
+	agent_process_note_change();
 	veil_close_fd(&o->fd);
 	if (o->stream != 0)
 		agent_channel_send(VEIL_FRAME_DATA, VEIL_FRAME_FLAG_CLOSED, o->stream, NULL, 0);
@@ -100,26 +113,49 @@ static void become_sink(struct agent_input *in)
 	return_credit(in, discarded);
 }
 
+/* Writes what the process takes from data, returning its credit; the number
+ * of bytes taken, or -1 once the process stopped reading (the input became a sink). */
+static ssize_t write_some(struct agent_input *in, const uint8_t *data, size_t len)
+{
+	ssize_t n;
+	while ((n = write(in->fd, data, len)) < 0 && errno == EINTR)
+		;
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n < 0) {
+		/* EPIPE/EIO: nobody reads any more; keep the host from waiting for credit. */
+		become_sink(in);
+		return -1;
+	}
+	return_credit(in, (size_t)n);
+	return n;
+}
+
 void agent_process_write_input(struct agent_process *p)
 {
 	struct agent_input *in = &p->in;
 	while (in->fd >= 0 && in->len > 0) {
-		ssize_t n = write(in->fd, in->buf, in->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
+		size_t contiguous = VEIL_STDIN_WINDOW - in->head;
+		ssize_t n = write_some(in, in->buf + in->head, in->len < contiguous ? in->len : contiguous);
+		if (n <= 0)
 			return;
-		if (n < 0) {
-			/* EPIPE/EIO: nobody reads any more; keep the host from waiting for credit. */
-			become_sink(in);
-			return;
-		}
-		memmove(in->buf, in->buf + n, in->len - (size_t)n);
+		in->head = (in->head + (size_t)n) % VEIL_STDIN_WINDOW;
 		in->len -= (size_t)n;
-		return_credit(in, (size_t)n);
 	}
 	if (in->closing && in->len == 0)
 		close_input(in);
+}
+
+/* Keeps what the process did not take yet, behind what already waits. */
+static void buffer_input(struct agent_input *in, const uint8_t *data, size_t len)
+{
+	if (in->buf == NULL && (in->buf = malloc(VEIL_STDIN_WINDOW)) == NULL)
+		agent_fatal("out of memory for stdin");
+	size_t tail = (in->head + in->len) % VEIL_STDIN_WINDOW;
+	size_t first = VEIL_STDIN_WINDOW - tail < len ? VEIL_STDIN_WINDOW - tail : len;
+	memcpy(in->buf + tail, data, first);
+	memcpy(in->buf, data + first, len - first);
+	in->len += len;
 }
 
 void agent_process_stdin_data(struct agent_process *p, uint8_t flags, const uint8_t *data, size_t len)
@@ -140,17 +176,22 @@ void agent_process_stdin_data(struct agent_process *p, uint8_t flags, const uint
 		in->stream = 0;
 		return;
 	}
-	if (len > 0) {
-		uint8_t *grown = agent_wipe_realloc(in->buf, in->len, in->len + len);
-		if (grown == NULL)
-			agent_fatal("out of memory for stdin");
-		in->buf = grown;
-		memcpy(in->buf + in->len, data, len);
-		in->len += len;
+	/* Straight to the process when nothing waits ahead of these bytes. */
+	if (in->len == 0 && len > 0) {
+		ssize_t n = write_some(in, data, len);
+		if (n < 0) {
+			return_credit(in, len); /* discarded with the rest */
+			return;
+		}
+		data += n;
+		len -= (size_t)n;
 	}
+	if (len > 0)
+		buffer_input(in, data, len);
 	if (flags & VEIL_FRAME_FLAG_CLOSED)
 		in->closing = true;
-	agent_process_write_input(p);
+	if (in->closing && in->len == 0)
+		close_input(in);
 }
 
 void agent_process_close_outputs(struct agent_process *p)

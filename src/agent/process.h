@@ -18,8 +18,13 @@ struct agent_output {
 struct agent_input {
 	int fd;          /* write end (or pty master); -1 once closed */
 	uint32_t stream; /* 0: no input arrives */
-	uint8_t *buf;    /* received, not yet written, credit not yet returned */
-	size_t len;
+	/* Received, not yet written, credit not yet returned: a ring of
+	 * VEIL_STDIN_WINDOW bytes, allocated when input first has to wait for
+	 * the process and kept until the stream ends, so that a host sending
+	 * tiny frames costs a copy each, never a reallocation. */
+	uint8_t *buf;
+	size_t head;     /* where the oldest waiting byte is */
+	size_t len;      /* bytes waiting */
 	bool closing;    /* the host closed the stream: close fd once buf drains */
 	bool sink;       /* the process stopped reading: discard input, still return credit */
 };
@@ -43,6 +48,10 @@ void agent_process_free(struct agent_process *p);
 void agent_process_exited(struct agent_process *p, int wstatus);
 /* Exited, and every output stream has sent its CLOSED frame. */
 bool agent_process_done(const struct agent_process *p);
+/* Counts events that may end a WaitProcess: exits, closed outputs, containers
+ * removed. Equal values mean nothing of the kind happened in between. */
+unsigned long agent_process_changes(void);
+void agent_process_note_change(void);
 
 /* poll(2) readiness of out[i].fd: forwards one chunk, or CLOSED at EOF. */
 void agent_process_read_output(struct agent_process *p, int i);
