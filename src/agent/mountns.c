@@ -8,12 +8,13 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "agent/resolve.h"
 #include "agent/validate.h"
+#include "lib/cleanup.h"
 
 static int switch_root(const char *rootfs, veil_err_t *err)
 {
@@ -34,25 +35,8 @@ static int switch_root(const char *rootfs, veil_err_t *err)
 	return 0;
 }
 
-static int mkdir_all(const char *path, veil_err_t *err)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char saved = *p;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return veil_fail(err, errno, "mkdir %s", buf);
-		if (saved == '\0')
-			return 0;
-		*p = saved;
-	}
-}
-
 /* The OCI runtime spec's default devices, for a /dev the container mounts as tmpfs. */
-static int populate_dev(veil_err_t *err)
+static int populate_dev(int root, veil_err_t *err)
 {
 	static const struct {
 		const char *name;
@@ -66,77 +50,83 @@ static int populate_dev(veil_err_t *err)
 		      { "stdout", "/proc/self/fd/1" },
 		      { "stderr", "/proc/self/fd/2" },
 		      { "ptmx", "pts/ptmx" } };
-	char path[64];
-	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-		snprintf(path, sizeof(path), "/dev/%s", devices[i].name);
-		if (mknod(path, S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0 && errno != EEXIST)
-			return veil_fail(err, errno, "mknod %s", path);
-	}
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		snprintf(path, sizeof(path), "/dev/%s", links[i].name);
-		if (symlink(links[i].target, path) < 0 && errno != EEXIST)
-			return veil_fail(err, errno, "symlink %s", path);
-	}
+	cleanup_close int dev = agent_resolve(root, "/dev", O_PATH | O_DIRECTORY);
+	if (dev < 0)
+		return veil_fail(err, errno, "/dev");
+	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
+		if (mknodat(dev, devices[i].name, S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0 &&
+		    errno != EEXIST)
+			return veil_fail(err, errno, "mknod /dev/%s", devices[i].name);
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST)
+			return veil_fail(err, errno, "symlink /dev/%s", links[i].name);
 	return 0;
 }
 
-static int mount_one(const Veil__Agent__V1__Mount *m, veil_err_t *err)
+/* mount(2) takes no fd for its target, but "." is the directory fd stands
+ * for, whatever happened to its path since it was resolved. */
+static int mount_at(int fd, const char *source, const char *type, unsigned long flags, const char *data)
+{
+	if (fchdir(fd) < 0)
+		return -1;
+	return mount(source, ".", type, flags, data);
+}
+
+static int mount_one(int root, const Veil__Agent__V1__Mount *m, veil_err_t *err)
 {
 	unsigned long flags;
 	char data[AGENT_MOUNT_DATA_MAX];
-	if (agent_mount_options(m, &flags, data, sizeof(data), err) < 0 || mkdir_all(m->destination, err) < 0)
+	if (agent_mount_options(m, &flags, data, sizeof(data), err) < 0)
 		return -1;
+	cleanup_close int dir = agent_resolve_mkdir(root, m->destination);
+	if (dir < 0)
+		return veil_fail(err, errno, "mount destination %s", m->destination);
 	const char *source = m->source[0] != '\0' ? m->source : m->type;
-	if (mount(source, m->destination, m->type, flags, data[0] ? data : NULL) < 0)
+	if (mount_at(dir, source, m->type, flags, data[0] ? data : NULL) < 0)
 		return veil_fail(err, errno, "mount %s on %s", m->type, m->destination);
 	if (strcmp(m->destination, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0)
-		return populate_dev(err);
+		return populate_dev(root, err);
 	return 0;
 }
 
-/* Returns 1 if path exists (stat into *st), 0 if it does not. */
-static int lookup(const char *path, struct stat *st, veil_err_t *err)
+/* An O_PATH fd on what path names in the container, or -1: *err set, or not
+ * (the path does not exist, which is no error). */
+static int lookup(int root, const char *what, const char *path, veil_err_t *err)
 {
-	if (stat(path, st) == 0)
-		return 1;
-	if (errno == ENOENT)
-		return 0;
-	return veil_fail(err, errno, "stat %s", path);
+	int fd = agent_resolve(root, path, O_PATH);
+	if (fd < 0 && errno != ENOENT)
+		veil_fail(err, errno, "%s %s", what, path);
+	return fd;
 }
 
-static int make_readonly(const char *path, veil_err_t *err)
+/* A read-only bind of path over itself: a clone of the mount tree there,
+ * made read-only at its top (its other flags stay as they were), moved onto it. */
+static int make_readonly(int root, const char *path, veil_err_t *err)
 {
-	struct stat st;
-	int rc = lookup(path, &st, err);
-	if (rc <= 0)
-		return rc;
-	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
-		return veil_fail(err, errno, "bind %s", path);
-	/* A bind remount sets every per-mount flag; keep the ones the mount had. */
-	struct statvfs sv;
-	unsigned long keep = 0;
-	if (statvfs(path, &sv) == 0)
-		keep = (sv.f_flag & ST_NOSUID ? MS_NOSUID : 0) | (sv.f_flag & ST_NODEV ? MS_NODEV : 0) |
-		       (sv.f_flag & ST_NOEXEC ? MS_NOEXEC : 0);
-	if (mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
+	cleanup_close int fd = lookup(root, "readonly path", path, err);
+	if (fd < 0)
+		return *err ? -1 : 0;
+	cleanup_close int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (tree < 0 || mount_setattr(tree, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0 ||
+	    move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
 		return veil_fail(err, errno, "remount %s read-only", path);
 	return 0;
 }
 
 /* devnull: a detached clone of /dev/null made before pivot_root, consumed here. */
-static int mask(const char *path, int devnull, veil_err_t *err)
+static int mask(int root, const char *path, int devnull, veil_err_t *err)
 {
+	cleanup_close int fd = lookup(root, "masked path", path, err);
+	if (fd < 0)
+		return *err ? -1 : 0;
 	struct stat st;
-	int rc = lookup(path, &st, err);
-	if (rc <= 0)
-		return rc;
-	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0") < 0)
-			return veil_fail(err, errno, "mask %s", path);
-	} else if (move_mount(devnull, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
-		return veil_fail(err, errno, "mask %s", path);
-	}
-	return 0;
+	int rc = fstat(fd, &st);
+	if (rc == 0 && S_ISDIR(st.st_mode))
+		rc = mount_at(fd, "tmpfs", "tmpfs", MS_RDONLY, "size=0");
+	else if (rc == 0)
+		rc = move_mount(devnull, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+	return rc < 0 ? veil_fail(err, errno, "mask %s", path) : 0;
 }
 
 static void close_all(int *fds, size_t n)
@@ -165,12 +155,20 @@ int agent_mountns_setup(const Veil__Agent__V1__CreateContainerRequest *spec, con
 		}
 	}
 	int rc = switch_root(rootfs, err);
+	int root = rc == 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (rc == 0 && root < 0)
+		rc = veil_fail(err, errno, "open /");
 	for (size_t i = 0; rc == 0 && i < spec->n_mounts; i++)
-		rc = mount_one(spec->mounts[i], err);
+		rc = mount_one(root, spec->mounts[i], err);
 	for (size_t i = 0; rc == 0 && i < spec->n_readonly_paths; i++)
-		rc = make_readonly(spec->readonly_paths[i], err);
+		rc = make_readonly(root, spec->readonly_paths[i], err);
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = mask(spec->masked_paths[i], devnull[i], err);
+		rc = mask(root, spec->masked_paths[i], devnull[i], err);
 	close_all(devnull, n);
+	if (root >= 0)
+		close(root);
+	/* The mounts above moved the working directory around. */
+	if (rc == 0 && chdir("/") < 0)
+		rc = veil_fail(err, errno, "chdir /");
 	return rc;
 }
