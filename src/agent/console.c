@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "agent/resolve.h"
 #include "lib/cleanup.h"
 
 static int send_fd(int sock, int fd)
@@ -31,10 +32,10 @@ static int send_fd(int sock, int fd)
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
-int agent_console_open(int sock, unsigned rows, unsigned cols, veil_err_t *err)
+int agent_console_open(int root, int sock, unsigned rows, unsigned cols, veil_err_t *err)
 {
 	/* The container's /dev/ptmx: with a tmpfs /dev the agent made it a link to pts/ptmx. */
-	cleanup_close int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	cleanup_close int master = agent_resolve(root, "/dev/ptmx", O_RDWR | O_NOCTTY);
 	if (master < 0)
 		return veil_fail(err, errno, "open /dev/ptmx in the container");
 	if (unlockpt(master) < 0)

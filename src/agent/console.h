@@ -7,9 +7,10 @@
 
 #include "lib/error.h"
 
-/* Child: allocates the pty, sets its size (0 = leave), sends the master over
- * sock and returns the slave fd. */
-int agent_console_open(int sock, unsigned rows, unsigned cols, veil_err_t *err);
+/* Child: allocates the pty from the /dev/ptmx of the container whose root is
+ * root, sets its size (0 = leave), sends the master over sock and returns the
+ * slave fd. */
+int agent_console_open(int root, int sock, unsigned rows, unsigned cols, veil_err_t *err);
 /* Agent: receives the master into *master. Returns 1, or 0 if the child
  * closed the socket first (it failed; its setup report says why), or -1. */
 int agent_console_receive(int sock, int timeout_ms, int *master, veil_err_t *err);

@@ -1,3 +1,35 @@
+/* Starting a container process. The agent forks a "joiner", which enters the
+ * container (cgroup, namespaces) from outside it, keeps only the fds the
+ * process needs, and forks the process itself: only then does anything of
+ * the agent become visible inside the container's pid namespace, as in runc's
+ * nsexec. The steps, in order:
+ *
+ *   joiner (agent's pid namespace; for an exec, the container's others)
+ *     1. hide          non-dumpable, named SETUP_COMM
+ *     2. signals       default dispositions, nothing blocked
+ *     3. cgroup        joins the container's
+ *     4. stdio         pipes or /dev/null onto 0-2
+ *     5. namespaces    exec: setns into every one of the init's, the mount
+ *                      namespace (and so its root) included, pid last, which
+ *                      only the joiner's children enter; init: a new pid
+ *                      namespace (the rest come in step 7)
+ *     6. fds           every other fd closed (close_range) but the status
+ *                      pipe and the console socket
+ *     fork, report the process's pid, exit
+ *   container process
+ *     7. init only     new namespaces, pivot_root and mounts
+ *                      (agent_mountns_setup), hostname
+ *     8. session       setsid; with a terminal, a pty of the container's
+ *                      devpts as controlling terminal on 0-2
+ *     9. limits        rlimits
+ *    10. credentials   groups, gid, uid, umask
+ *    11. cwd           resolved inside the container's root
+ *    12. no_new_privs
+ *    13. exec          the first byte the container's program runs
+ *
+ * A failing step writes a report to the status pipe; the pipe is CLOEXEC, so
+ * EOF after the pid means the process exec'd, or died first, which its name
+ * (still SETUP_COMM) tells apart. */
 #include "agent/spawn.h"
 
 #include <errno.h>
@@ -14,12 +46,14 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/cgroup.h"
 #include "agent/console.h"
 #include "agent/log.h"
 #include "agent/mountns.h"
+#include "agent/resolve.h"
 #include "agent/wipe.h"
 #include "lib/cleanup.h"
 
@@ -28,17 +62,18 @@
 #define SETUP_TIMEOUT_MS 10000
 /* File descriptors the agent itself may need: stdio of every process it serves. */
 #define AGENT_NOFILE 65536
+/* The name of a process until it execs. Exec names a process after the
+ * basename of its file, which holds no '/': a process still called this has
+ * not exec'd. */
+#define SETUP_COMM "veil/setup"
+/* The container namespaces an exec joins: at most the five below, and pid. */
+#define MAX_JOINED_NS 6
 
-/* The agent's own pid namespace, to return to after forking into a container's. */
-static int own_pidns = -1;
 /* The limit the agent started with, which container processes get back by default. */
 static struct rlimit boot_nofile;
 
 int agent_spawn_init(veil_err_t *err)
 {
-	own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
-	if (own_pidns < 0)
-		return veil_fail(err, errno, "open /proc/self/ns/pid");
 	if (getrlimit(RLIMIT_NOFILE, &boot_nofile) < 0)
 		return veil_fail(err, errno, "getrlimit");
 	struct rlimit raised = { AGENT_NOFILE, AGENT_NOFILE };
@@ -47,9 +82,15 @@ int agent_spawn_init(veil_err_t *err)
 	return 0;
 }
 
-/* Sent by the child through a CLOEXEC pipe when it cannot exec: EOF without it means success. */
-struct setup_failure {
-	int32_t code;
+/* What the child side writes to the status pipe: the pid of the process
+ * (from the joiner), or why setup failed. Smaller than PIPE_BUF, so each
+ * arrives whole. */
+enum report_kind { REPORT_PID = 1, REPORT_FAILURE = 2 };
+
+struct setup_report {
+	int32_t kind;
+	int32_t code; /* REPORT_FAILURE: the gRPC code to answer with */
+	int32_t pid;  /* REPORT_PID: in the agent's pid namespace */
 	char msg[sizeof(((struct veil_error *)0)->msg)];
 };
 
@@ -58,61 +99,106 @@ struct child_ctx {
 	const struct agent_container *c;
 	const Veil__Agent__V1__Process *proc;
 	bool init;
-	int stdio[3];   /* without a terminal */
+	int stdio[3];   /* pipes or /dev/null; with a terminal, /dev/null until the pty */
 	int console;    /* with a terminal: socket to send the pty master on, else -1 */
 	int cgroup_procs;
-	int ns_fds[5];  /* exec: namespaces of the init to join, mount last */
-	int ns_types[5];
+	int ns_fds[MAX_JOINED_NS]; /* exec: namespaces of the init to join, pid last */
+	int ns_types[MAX_JOINED_NS];
 	size_t n_ns;
-	int status;     /* write end of the failure pipe */
+	int status;     /* write end of the status pipe */
 	char **argv, **envp;
 };
 
 /* ---- child side ---- */
 
-static void reset_signals(void)
+__attribute__((noreturn)) static void report_failure(const struct child_ctx *x, int code, veil_err_t err)
 {
-	/* Ignored dispositions and the blocked mask survive execve; the agent's must not. */
+	struct setup_report r = { .kind = REPORT_FAILURE, .code = code };
+	snprintf(r.msg, sizeof(r.msg), "%s", err ? err->msg : "process setup failed");
+	ssize_t ignored = write(x->status, &r, sizeof(r));
+	(void)ignored;
+	_exit(127);
+}
+
+/* 1. Nothing in the container may read the agent's memory or fds through
+ * /proc/<pid> while this runs, nor mistake it for a program. */
+static int hide(veil_err_t *err)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || prctl(PR_SET_NAME, SETUP_COMM, 0, 0, 0) < 0)
+		return veil_fail(err, errno, "prctl");
+	return 0;
+}
+
+/* 2. Ignored dispositions and the blocked mask survive execve; the agent's must not. */
+static int reset_signals(veil_err_t *err)
+{
+	(void)err;
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	return 0;
 }
 
-/* Runs inside the container's namespaces, where a terminal has to come from. */
-static int setup_stdio(const struct child_ctx *x, veil_err_t *err)
+/* 3. */
+static int join_cgroup(const struct child_ctx *x, veil_err_t *err)
 {
-	if (setsid() < 0)
-		return veil_fail(err, errno, "setsid");
-	if (x->console < 0) {
-		for (int i = 0; i < 3; i++)
-			if (dup2(x->stdio[i], i) < 0)
-				return veil_fail(err, errno, "dup2");
-		return 0;
-	}
-	int tty = agent_console_open(x->console, x->proc->console_rows, x->proc->console_cols, err);
-	if (tty < 0)
-		return -1;
-	if (ioctl(tty, TIOCSCTTY, 0) < 0)
-		return veil_fail(err, errno, "setting the controlling terminal");
+	if (write(x->cgroup_procs, "0", 1) != 1)
+		return veil_fail(err, errno, "joining the container's cgroup");
+	return 0;
+}
+
+/* 4. The agent keeps 0-2 taken, so no stdio fd is itself 0-2. */
+static int attach_stdio(const struct child_ctx *x, veil_err_t *err)
+{
 	for (int i = 0; i < 3; i++)
-		if (dup2(tty, i) < 0)
+		if (dup2(x->stdio[i], i) < 0)
 			return veil_fail(err, errno, "dup2");
 	return 0;
 }
 
-static int enter_namespaces(const struct child_ctx *x, veil_err_t *err)
+/* 5. */
+static int join_namespaces(const struct child_ctx *x, veil_err_t *err)
 {
-	if (!x->init) {
-		for (size_t i = 0; i < x->n_ns; i++)
-			if (setns(x->ns_fds[i], x->ns_types[i]) < 0)
-				return veil_fail(err, errno, "joining the container's namespaces");
+	if (x->init) {
+		if ((x->c->ns_flags & CLONE_NEWPID) && unshare(CLONE_NEWPID) < 0)
+			return veil_fail(err, errno, "unshare pid namespace");
 		return 0;
 	}
-	/* Always new: the mount namespace because the init pivots its root away,
-	 * the cgroup namespace (entered after joining the cgroup) so that the
-	 * container's cgroup2 mount shows its own subtree as the root. */
+	for (size_t i = 0; i < x->n_ns; i++)
+		if (setns(x->ns_fds[i], x->ns_types[i]) < 0)
+			return veil_fail(err, errno, "joining the container's namespaces");
+	return 0;
+}
+
+/* 6. Every fd of the agent is CLOEXEC, but that only helps at execve: until
+ * then the process would hold the port to the host and other processes' pipes. */
+static int close_other_fds(const struct child_ctx *x, veil_err_t *err)
+{
+	int keep[2] = { x->status, x->console };
+	if (keep[1] >= 0 && keep[1] < keep[0]) {
+		keep[1] = keep[0];
+		keep[0] = x->console;
+	}
+	unsigned from = 3;
+	for (int i = 0; i < 2; i++) {
+		if (keep[i] < 0)
+			continue;
+		if ((unsigned)keep[i] > from && close_range(from, (unsigned)keep[i] - 1, 0) < 0)
+			return veil_fail(err, errno, "close_range");
+		from = (unsigned)keep[i] + 1;
+	}
+	if (close_range(from, ~0u, 0) < 0)
+		return veil_fail(err, errno, "close_range");
+	return 0;
+}
+
+/* 7. Always new: the mount namespace because the init pivots its root away,
+ * the cgroup namespace (entered after joining the cgroup) so that the
+ * container's cgroup2 mount shows its own subtree as the root. */
+static int create_container(const struct child_ctx *x, veil_err_t *err)
+{
 	if (unshare((x->c->ns_flags & ~CLONE_NEWPID) | CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
 		return veil_fail(err, errno, "unshare");
 	if (agent_mountns_setup(x->c->spec, x->c->rootfs, err) < 0)
@@ -123,6 +209,25 @@ static int enter_namespaces(const struct child_ctx *x, veil_err_t *err)
 	return 0;
 }
 
+/* 8. */
+static int start_session(const struct child_ctx *x, int root, veil_err_t *err)
+{
+	if (setsid() < 0)
+		return veil_fail(err, errno, "setsid");
+	if (x->console < 0)
+		return 0;
+	cleanup_close int tty = agent_console_open(root, x->console, x->proc->console_rows, x->proc->console_cols, err);
+	if (tty < 0)
+		return -1;
+	if (ioctl(tty, TIOCSCTTY, 0) < 0)
+		return veil_fail(err, errno, "setting the controlling terminal");
+	for (int i = 0; i < 3; i++)
+		if (dup2(tty, i) < 0)
+			return veil_fail(err, errno, "dup2");
+	return 0;
+}
+
+/* 9. */
 static int set_limits(const Veil__Agent__V1__Process *proc, veil_err_t *err)
 {
 	if (setrlimit(RLIMIT_NOFILE, &boot_nofile) < 0)
@@ -136,12 +241,12 @@ static int set_limits(const Veil__Agent__V1__Process *proc, veil_err_t *err)
 	return 0;
 }
 
+/* 10. Groups before gid before uid: each step needs the privilege the next one drops. */
 static int set_credentials(const Veil__Agent__V1__Process *proc, veil_err_t *err)
 {
 	gid_t gids[AGENT_MAX_GIDS];
 	for (size_t i = 0; i < proc->n_additional_gids; i++)
 		gids[i] = proc->additional_gids[i];
-	/* Groups before gid before uid: each step needs the privilege the next one drops. */
 	if (setgroups(proc->n_additional_gids, gids) < 0)
 		return veil_fail(err, errno, "setgroups");
 	if (setgid(proc->gid) < 0)
@@ -149,10 +254,22 @@ static int set_credentials(const Veil__Agent__V1__Process *proc, veil_err_t *err
 	if (setuid(proc->uid) < 0)
 		return veil_fail(err, errno, "setuid %u", proc->uid);
 	umask(proc->has_umask ? proc->umask : 0022);
-	/* After setuid, so that the directory is checked with the process's own permissions. */
+	return 0;
+}
+
+/* 11. After setuid, so that the directory is checked with the process's own permissions. */
+static int enter_cwd(const Veil__Agent__V1__Process *proc, int root, veil_err_t *err)
+{
 	const char *cwd = proc->cwd[0] != '\0' ? proc->cwd : "/";
-	if (chdir(cwd) < 0)
+	cleanup_close int dir = agent_resolve(root, cwd, O_PATH | O_DIRECTORY);
+	if (dir < 0 || fchdir(dir) < 0)
 		return veil_fail(err, errno, "chdir %s", cwd);
+	return 0;
+}
+
+/* 12. */
+static int restrict_privileges(const Veil__Agent__V1__Process *proc, veil_err_t *err)
+{
 	if (proc->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return veil_fail(err, errno, "no_new_privs");
 	return 0;
@@ -166,7 +283,7 @@ static const char *search_path(char *const *envp)
 	return DEFAULT_PATH;
 }
 
-/* execve, searching PATH from the process's own environment; returns the errno that explains the failure. */
+/* 13. execve, searching PATH from the process's own environment; returns the errno that explains the failure. */
 static int exec_program(char *const *argv, char *const *envp)
 {
 	const char *file = argv[0];
@@ -195,30 +312,45 @@ static int exec_program(char *const *argv, char *const *envp)
 	}
 }
 
-__attribute__((noreturn)) static void child_main(const struct child_ctx *x)
+__attribute__((noreturn)) static void process_main(const struct child_ctx *x)
 {
 	veil_err_t err = NULL;
-	struct setup_failure f = { .code = VEIL_RPC_FAILED_PRECONDITION };
-	reset_signals();
-	if (write(x->cgroup_procs, "0", 1) != 1)
-		veil_fail(&err, errno, "joining the container's cgroup");
-	else if (enter_namespaces(x, &err) == 0 && setup_stdio(x, &err) == 0 && set_limits(x->proc, &err) == 0 &&
-		 set_credentials(x->proc, &err) == 0) {
-		int e = exec_program(x->argv, x->envp);
-		/* runc's wording: podman and the shim map it to exit status 127. */
-		if (e == ENOENT && strchr(x->argv[0], '/') == NULL) {
-			f.code = VEIL_RPC_NOT_FOUND;
-			veil_fail(&err, 0, "exec: \"%s\": executable file not found in $PATH", x->argv[0]);
-		} else {
-			if (e == ENOENT)
-				f.code = VEIL_RPC_NOT_FOUND;
-			veil_fail(&err, e, "exec: \"%s\"", x->argv[0]);
-		}
+	int root = -1;
+	if ((x->init && create_container(x, &err) < 0) ||
+	    (root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    start_session(x, root, &err) < 0 || set_limits(x->proc, &err) < 0 ||
+	    set_credentials(x->proc, &err) < 0 || enter_cwd(x->proc, root, &err) < 0 ||
+	    restrict_privileges(x->proc, &err) < 0) {
+		if (err == NULL)
+			veil_fail(&err, errno, "open /");
+		report_failure(x, VEIL_RPC_FAILED_PRECONDITION, err);
 	}
-	snprintf(f.msg, sizeof(f.msg), "%s", err ? err->msg : "process setup failed");
-	ssize_t ignored = write(x->status, &f, sizeof(f));
-	(void)ignored;
-	_exit(127);
+	close(root);
+	int e = exec_program(x->argv, x->envp);
+	int code = e == ENOENT ? VEIL_RPC_NOT_FOUND : VEIL_RPC_FAILED_PRECONDITION;
+	/* runc's wording: podman and the shim map it to exit status 127. */
+	if (e == ENOENT && strchr(x->argv[0], '/') == NULL)
+		veil_fail(&err, 0, "exec: \"%s\": executable file not found in $PATH", x->argv[0]);
+	else
+		veil_fail(&err, e, "exec: \"%s\"", x->argv[0]);
+	report_failure(x, code, err);
+}
+
+__attribute__((noreturn)) static void joiner_main(const struct child_ctx *x)
+{
+	veil_err_t err = NULL;
+	if (hide(&err) < 0 || reset_signals(&err) < 0 || join_cgroup(x, &err) < 0 || attach_stdio(x, &err) < 0 ||
+	    join_namespaces(x, &err) < 0 || close_other_fds(x, &err) < 0)
+		report_failure(x, VEIL_RPC_FAILED_PRECONDITION, err);
+	pid_t pid = fork();
+	if (pid == 0)
+		process_main(x);
+	if (pid < 0) {
+		veil_fail(&err, errno, "fork");
+		report_failure(x, VEIL_RPC_INTERNAL, err);
+	}
+	struct setup_report r = { .kind = REPORT_PID, .pid = pid };
+	_exit(write(x->status, &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
 }
 
 /* ---- parent side ---- */
@@ -274,13 +406,15 @@ static int configure_terminal(const Veil__Agent__V1__ExecProcessRequest *req, st
 	return 0;
 }
 
-static int open_pipes(const Veil__Agent__V1__ExecProcessRequest *req, struct agent_process *p, int stdio[3],
+static int open_stdio(const Veil__Agent__V1__ExecProcessRequest *req, struct agent_process *p, int stdio[3],
 		      struct child_fds *k, veil_err_t *err)
 {
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return veil_fail(err, errno, "open /dev/null");
 	stdio[0] = stdio[1] = stdio[2] = keep(k, devnull);
+	if (req->process->terminal)
+		return 0;
 	if (req->stdin_stream != 0 && make_pipe(true, &p->in.fd, &stdio[0], k, err) < 0)
 		return -1;
 	const uint32_t streams[2] = { req->stdout_stream, req->stderr_stream };
@@ -290,14 +424,15 @@ static int open_pipes(const Veil__Agent__V1__ExecProcessRequest *req, struct age
 	return 0;
 }
 
+/* The init's namespaces, for an exec to join: the pid namespace last. */
 static int open_init_namespaces(const struct agent_container *c, pid_t init, struct child_ctx *x, struct child_fds *k,
-				int *pidns, veil_err_t *err)
+				veil_err_t *err)
 {
 	static const struct {
 		int flag;
 		const char *name;
 	} order[] = { { CLONE_NEWCGROUP, "cgroup" }, { CLONE_NEWUTS, "uts" }, { CLONE_NEWIPC, "ipc" },
-		      { CLONE_NEWNET, "net" },	     { CLONE_NEWNS, "mnt" } };
+		      { CLONE_NEWNET, "net" },	     { CLONE_NEWNS, "mnt" },	{ CLONE_NEWPID, "pid" } };
 	char path[64];
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (!((c->ns_flags | CLONE_NEWNS | CLONE_NEWCGROUP) & order[i].flag))
@@ -309,53 +444,55 @@ static int open_init_namespaces(const struct agent_container *c, pid_t init, str
 		x->ns_fds[x->n_ns] = keep(k, fd);
 		x->ns_types[x->n_ns++] = order[i].flag;
 	}
-	if (c->ns_flags & CLONE_NEWPID) {
-		snprintf(path, sizeof(path), "/proc/%d/ns/pid", init);
-		if ((*pidns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			return veil_fail(err, errno, "open %s", path);
-	}
 	return 0;
 }
 
-/* Children are created in the pid namespace chosen here: a new one for an
- * init, the init's for an exec. Returns 1 if the agent must switch back. */
-static int choose_pidns(const struct child_ctx *x, int pidns, veil_err_t *err)
-{
-	if (x->init && (x->c->ns_flags & CLONE_NEWPID)) {
-		if (unshare(CLONE_NEWPID) < 0)
-			return veil_fail(err, errno, "unshare pid namespace");
-		return 1;
-	}
-	if (pidns >= 0) {
-		if (setns(pidns, CLONE_NEWPID) < 0)
-			return veil_fail(err, errno, "joining the container's pid namespace");
-		return 1;
-	}
-	return 0;
-}
-
-static int await_exec(int fd, pid_t pid, int *code, veil_err_t *err)
+/* Reads one report, waiting up to the setup timeout. 1 with *r, 0 at EOF, -1. */
+static int read_report(int fd, struct setup_report *r, veil_err_t *err)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	int rc;
 	while ((rc = poll(&pfd, 1, SETUP_TIMEOUT_MS)) < 0 && errno == EINTR)
 		;
-	*code = VEIL_RPC_INTERNAL;
-	if (rc == 0) {
-		kill(pid, SIGKILL);
+	if (rc == 0)
 		return veil_fail(err, 0, "process setup timed out");
-	}
-	struct setup_failure f;
 	ssize_t n;
-	while ((n = read(fd, &f, sizeof(f))) < 0 && errno == EINTR)
+	while ((n = read(fd, r, sizeof(*r))) < 0 && errno == EINTR)
 		;
 	if (n == 0)
 		return 0;
-	if (n != (ssize_t)sizeof(f))
+	if (n != (ssize_t)sizeof(*r) || (r->kind != REPORT_PID && r->kind != REPORT_FAILURE))
 		return veil_fail(err, n < 0 ? errno : 0, "reading the setup status");
-	f.msg[sizeof(f.msg) - 1] = '\0';
-	*code = f.code;
-	return veil_fail(err, 0, "%s", f.msg);
+	r->msg[sizeof(r->msg) - 1] = '\0';
+	return 1;
+}
+
+/* The report after the pid: a failure, or EOF once the process exec'd or died. */
+static int await_exec(int fd, pid_t pid, int *code, veil_err_t *err)
+{
+	struct setup_report r;
+	int rc = read_report(fd, &r, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		*code = r.kind == REPORT_FAILURE ? r.code : VEIL_RPC_INTERNAL;
+		return veil_fail(err, 0, "%s", r.kind == REPORT_FAILURE ? r.msg : "process setup reported twice");
+	}
+	/* Not reaped yet (only the main loop reaps), so /proc still has it. */
+	char path[64], comm[32] = "";
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	cleanup_close int comm_fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = comm_fd < 0 ? -1 : read(comm_fd, comm, sizeof(comm) - 1);
+	if (n <= 0 || strncmp(comm, SETUP_COMM "\n", (size_t)n) != 0)
+		return 0;
+	/* Its fds close before it is a zombie: wait for that, leaving it to be reaped. */
+	siginfo_t info = { 0 };
+	while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+		;
+	*code = VEIL_RPC_FAILED_PRECONDITION;
+	if (info.si_code == CLD_EXITED)
+		return veil_fail(err, 0, "the process exited with status %d before it exec'd", info.si_status);
+	return veil_fail(err, 0, "the process was killed by signal %d before it exec'd", info.si_status);
 }
 
 static char **null_terminated(char *const *v, size_t n)
@@ -364,25 +501,6 @@ static char **null_terminated(char *const *v, size_t n)
 	if (out != NULL)
 		memcpy(out, v, n * sizeof(*out));
 	return out;
-}
-
-static pid_t fork_child(struct child_ctx *x, int pidns, int *code, veil_err_t *err)
-{
-	int switched = choose_pidns(x, pidns, err);
-	if (switched < 0)
-		return -1;
-	pid_t pid = fork();
-	if (pid == 0)
-		child_main(x);
-	int fork_errno = errno;
-	/* Staying in a container's pid namespace would put every later child there. */
-	if (switched && setns(own_pidns, CLONE_NEWPID) < 0)
-		agent_fatal("returning to the agent's pid namespace: %s", strerror(errno));
-	if (pid < 0) {
-		*code = VEIL_RPC_INTERNAL;
-		return veil_fail(err, fork_errno, "fork");
-	}
-	return pid;
 }
 
 /* A socket pair for the terminal: the agent's end in *mine, the child's into k. */
@@ -396,16 +514,34 @@ static int make_console_socket(int *mine, int *theirs, struct child_fds *k, veil
 	return 0;
 }
 
+/* Waits for the joiner's report and reaps it: the process's pid, or why there is none. */
+static pid_t await_joiner(int status, pid_t joiner, int *code, veil_err_t *err)
+{
+	struct setup_report r;
+	int rc = read_report(status, &r, err);
+	if (rc <= 0)
+		kill(joiner, SIGKILL);
+	while (waitpid(joiner, NULL, 0) < 0 && errno == EINTR)
+		;
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return veil_fail(err, 0, "process setup failed before the process was created");
+	if (r.kind == REPORT_FAILURE) {
+		*code = r.code;
+		return veil_fail(err, 0, "%s", r.msg);
+	}
+	return r.pid;
+}
+
 /* Receives the child's terminal, then its setup report. */
-static int await_child(int console, int status, pid_t pid, const Veil__Agent__V1__ExecProcessRequest *req,
-		       struct agent_process *p, int *code, veil_err_t *err)
+static int await_process(int console, int status, pid_t pid, const Veil__Agent__V1__ExecProcessRequest *req,
+			 struct agent_process *p, int *code, veil_err_t *err)
 {
 	if (console >= 0) {
 		int got = agent_console_receive(console, SETUP_TIMEOUT_MS, &p->tty, err);
-		if (got < 0 || (got == 1 && configure_terminal(req, p, err) < 0)) {
-			kill(pid, SIGKILL);
+		if (got < 0 || (got == 1 && configure_terminal(req, p, err) < 0))
 			return -1;
-		}
 		/* got == 0: the child failed before it had a terminal; its report says why. */
 	}
 	if (await_exec(status, pid, code, err) < 0)
@@ -424,7 +560,6 @@ int agent_spawn(struct agent_container *c, const Veil__Agent__V1__ExecProcessReq
 	const Veil__Agent__V1__Process *proc = req->process;
 	struct child_ctx x = { .c = c, .proc = proc, .init = req->exec_id[0] == '\0', .console = -1 };
 	struct child_fds k = { .n = 0 };
-	cleanup_close int pidns = -1;
 	cleanup_close int console = -1;
 	cleanup_close int status = -1;
 	cleanup_wipe char **argv = null_terminated(proc->args, proc->n_args);
@@ -438,14 +573,15 @@ int agent_spawn(struct agent_container *c, const Veil__Agent__V1__ExecProcessReq
 	int fds[2];
 	int rc = argv && envp ? 0 : veil_fail(err, ENOMEM, "argv");
 	if (rc == 0)
-		rc = proc->terminal ? make_console_socket(&console, &x.console, &k, err)
-				    : open_pipes(req, p, x.stdio, &k, err);
+		rc = open_stdio(req, p, x.stdio, &k, err);
+	if (rc == 0 && proc->terminal)
+		rc = make_console_socket(&console, &x.console, &k, err);
 	if (rc == 0 && (x.cgroup_procs = agent_cgroup_open_procs(c->id, err)) < 0)
 		rc = -1;
 	if (rc == 0) {
 		keep(&k, x.cgroup_procs);
 		if (!x.init)
-			rc = open_init_namespaces(c, agent_container_process(c, "")->pid, &x, &k, &pidns, err);
+			rc = open_init_namespaces(c, agent_container_process(c, "")->pid, &x, &k, err);
 	}
 	if (rc == 0 && pipe2(fds, O_CLOEXEC) < 0)
 		rc = veil_fail(err, errno, "pipe");
@@ -453,11 +589,22 @@ int agent_spawn(struct agent_container *c, const Veil__Agent__V1__ExecProcessReq
 		status = fds[0];
 		x.status = keep(&k, fds[1]);
 	}
-	pid_t pid = rc == 0 ? fork_child(&x, pidns, code, err) : -1;
+	pid_t joiner = rc == 0 ? fork() : -1;
+	if (joiner == 0)
+		joiner_main(&x);
+	if (rc == 0 && joiner < 0)
+		veil_fail(err, errno, "fork");
 	/* The child has its copies; the agent's must go, or EOF on the status pipe never comes. */
 	release(&k);
-	if (pid < 0 || await_child(console, status, pid, req, p, code, err) < 0)
+	if (joiner < 0)
 		return -1;
+	pid_t pid = await_joiner(status, joiner, code, err);
+	if (pid < 0)
+		return -1;
+	if (await_process(console, status, pid, req, p, code, err) < 0) {
+		kill(pid, SIGKILL);
+		return -1;
+	}
 	p->pid = pid;
 	return 0;
 }

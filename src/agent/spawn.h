@@ -6,7 +6,7 @@
 #include "agent/container.h"
 #include "lib/error.h"
 
-/* Records what children must be able to return to; called once at boot. */
+/* Records the limits container processes get back, and raises the agent's; called once at boot. */
 int agent_spawn_init(veil_err_t *err);
 
 /* Starts the process req describes in container c and fills p (pid, stdio fds,
