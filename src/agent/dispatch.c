@@ -181,10 +181,8 @@ static int handle_hello(const Veil__Agent__V1__HelloRequest *req, struct reply *
 {
 	static Veil__Agent__V1__HelloResponse resp;
 	resp = (Veil__Agent__V1__HelloResponse)VEIL__AGENT__V1__HELLO_RESPONSE__INIT;
-	if (agent_hello(req, &resp, &r->err) < 0) {
-		r->code = VEIL_RPC_INTERNAL;
+	if (agent_hello(req, &resp, &r->code, &r->err) < 0)
 		return -1;
-	}
 	r->resp = &resp.base;
 	return 0;
 }
