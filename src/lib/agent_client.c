@@ -218,6 +218,9 @@ int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *er
 	req.entropy.data = entropy;
 	req.entropy.len = sizeof(entropy);
 	req.realtime_ns = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+	/* The host greets a VM only when it has just booted or resumed it, so the
+	 * guest's clock may lag by however long the VM was paused. */
+	req.resumed = true;
 	ProtobufCMessage *resp = NULL;
 	int rc = veil_agent_call(c, VEIL_METHOD_HELLO, &req.base, &resp, timeout_ms, err);
 	explicit_bzero(entropy, sizeof(entropy));
