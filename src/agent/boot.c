@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/cgroup.h"
+#include "agent/kfile.h"
 #include "agent/log.h"
 #include "lib/cleanup.h"
 
@@ -64,8 +65,7 @@ static void ensure_stdio(void)
 static void read_cmdline(void)
 {
 	char line[4096];
-	cleanup_fclose FILE *f = fopen("/proc/cmdline", "re");
-	if (f == NULL || fgets(line, sizeof(line), f) == NULL)
+	if (agent_read_file("/proc/cmdline", line, sizeof(line)) < 0)
 		return;
 	for (char *save = NULL, *tok = strtok_r(line, " \n", &save); tok != NULL; tok = strtok_r(NULL, " \n", &save))
 		if (strcmp(tok, "veil.debug=1") == 0)

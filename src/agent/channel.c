@@ -1,6 +1,5 @@
 #include "agent/channel.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "agent/clock.h"
+#include "agent/kfile.h"
 #include "agent/log.h"
 #include "agent/wipe.h"
 #include "lib/cleanup.h"
@@ -39,30 +39,28 @@ static struct {
 	size_t out_head, out_len, out_cap;
 } ch = { .fd = -1 };
 
+struct port_query {
+	char *devpath;
+	size_t size;
+};
+
+static int match_port(const char *port, unsigned char type, void *arg)
+{
+	(void)type;
+	struct port_query *q = arg;
+	char path[512], name[64];
+	snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", port);
+	if (agent_read_file(path, name, sizeof(name)) < 0 || strcmp(name, PORT_NAME "\n") != 0)
+		return 0;
+	snprintf(q->devpath, q->size, "/dev/%s", port);
+	return 1;
+}
+
 /* Returns 1 and fills devpath when a port named PORT_NAME exists. */
 static int find_port(char *devpath, size_t size)
 {
-	DIR *d = opendir("/sys/class/virtio-ports");
-	if (d == NULL)
-		return 0;
-	int found = 0;
-	struct dirent *e;
-	while (!found && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char path[512], name[64] = "";
-		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", e->d_name);
-		cleanup_fclose FILE *f = fopen(path, "re");
-		if (f == NULL || fgets(name, sizeof(name), f) == NULL)
-			continue;
-		name[strcspn(name, "\n")] = '\0';
-		if (strcmp(name, PORT_NAME) == 0) {
-			snprintf(devpath, size, "/dev/%s", e->d_name);
-			found = 1;
-		}
-	}
-	closedir(d);
-	return found;
+	struct port_query q = { .devpath = devpath, .size = size };
+	return agent_each_entry("/sys/class/virtio-ports", match_port, &q) > 0;
 }
 
 int agent_channel_open(veil_err_t *err)

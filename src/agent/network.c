@@ -3,7 +3,6 @@
  * not a namespace, is its network boundary). */
 #include "agent/network.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/kfile.h"
 #include "agent/validate.h"
 #include "lib/clock.h"
 
@@ -122,43 +122,44 @@ static int default_route(int fd, int ifindex, uint32_t gateway, veil_err_t *err)
 	return nl_talk(fd, &r, "adding the default route", err);
 }
 
-/* Reads a small sysfs attribute of a NIC; the names come from readdir. */
+/* Reads a small sysfs attribute of a NIC; the names come from the directory. */
 static int read_attr(const char *ifname, const char *attr, char *buf, size_t size)
 {
 	char path[96];
 	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, attr);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (agent_read_file(path, buf, size) <= 0)
 		return -1;
-	ssize_t n = read(fd, buf, size - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
+}
+
+struct nic_query {
+	const uint8_t *mac;
+	char *name; /* IFNAMSIZ bytes */
+};
+
+/* The NIC's ifindex if it has the MAC asked for, else 0. */
+static int match_mac(const char *ifname, unsigned char type, void *arg)
+{
+	(void)type;
+	const struct nic_query *q = arg;
+	char text[32], idx[16];
+	uint8_t have[6];
+	if (strlen(ifname) >= IFNAMSIZ || read_attr(ifname, "address", text, sizeof(text)) < 0 ||
+	    agent_parse_mac(text, have) < 0 || memcmp(have, q->mac, 6) != 0 ||
+	    read_attr(ifname, "ifindex", idx, sizeof(idx)) < 0)
+		return 0;
+	int found = atoi(idx);
+	if (found > 0)
+		memcpy(q->name, ifname, strlen(ifname) + 1); /* shorter than IFNAMSIZ, checked above */
+	return found > 0 ? found : 0;
 }
 
 /* The ifindex of the NIC with this MAC, or 0 if none (yet). */
 static int find_by_mac(const uint8_t mac[6], char name[IFNAMSIZ])
 {
-	DIR *d = opendir("/sys/class/net");
-	if (d == NULL)
-		return 0;
-	int found = 0;
-	struct dirent *e;
-	while (found == 0 && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || strlen(e->d_name) >= IFNAMSIZ)
-			continue;
-		char text[32], idx[16];
-		uint8_t have[6];
-		if (read_attr(e->d_name, "address", text, sizeof(text)) < 0 || agent_parse_mac(text, have) < 0 ||
-		    memcmp(have, mac, 6) != 0 || read_attr(e->d_name, "ifindex", idx, sizeof(idx)) < 0)
-			continue;
-		found = atoi(idx);
-		memcpy(name, e->d_name, strlen(e->d_name) + 1); /* shorter than IFNAMSIZ, checked above */
-	}
-	closedir(d);
+	struct nic_query q = { .mac = mac, .name = name };
+	int found = agent_each_entry("/sys/class/net", match_mac, &q);
 	return found > 0 ? found : 0;
 }
 

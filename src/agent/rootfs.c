@@ -1,15 +1,17 @@
 #include "agent/rootfs.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agent/clock.h"
+#include "agent/kfile.h"
 #include "agent/log.h"
 #include "lib/cleanup.h"
 
@@ -27,20 +29,25 @@ static void container_path(char *out, size_t size, const char *id, const char *l
 	snprintf(out, size, AGENT_CONTAINERS_DIR "/%s%s%s", id, leaf ? "/" : "", leaf ? leaf : "");
 }
 
+struct disk_walk {
+	int (*fn)(const char *name, void *arg);
+	void *arg;
+};
+
+static int if_disk(const char *name, unsigned char type, void *arg)
+{
+	(void)type;
+	const struct disk_walk *w = arg;
+	return strncmp(name, "vd", 2) == 0 ? w->fn(name, w->arg) : 0;
+}
+
 /* Calls fn with the name of each virtio disk (vd*) until it returns nonzero;
  * returns that, or 0. */
 static int each_disk(int (*fn)(const char *name, void *arg), void *arg)
 {
-	DIR *d = opendir("/sys/block");
-	if (d == NULL)
-		return 0;
-	int rc = 0;
-	struct dirent *e;
-	while (rc == 0 && (e = readdir(d)) != NULL)
-		if (strncmp(e->d_name, "vd", 2) == 0)
-			rc = fn(e->d_name, arg);
-	closedir(d);
-	return rc;
+	struct disk_walk w = { .fn = fn, .arg = arg };
+	int rc = agent_each_entry("/sys/block", if_disk, &w);
+	return rc > 0 ? rc : 0;
 }
 
 struct disk_query {
@@ -52,10 +59,9 @@ struct disk_query {
 static int match_serial(const char *name, void *arg)
 {
 	struct disk_query *q = arg;
-	char path[300], value[64] = "";
+	char path[300], value[64];
 	snprintf(path, sizeof(path), "/sys/block/%s/serial", name);
-	cleanup_fclose FILE *f = fopen(path, "re");
-	if (f == NULL || fgets(value, sizeof(value), f) == NULL)
+	if (agent_read_file(path, value, sizeof(value)) < 0)
 		return 0;
 	value[strcspn(value, "\n")] = '\0';
 	if (strcmp(value, q->serial) != 0)
@@ -131,11 +137,72 @@ int agent_rootfs_mount(const char *id, const char *serial, bool readonly, char *
 	return mount_overlay(id, lower, rootfs, size, err);
 }
 
+/* Superblocks without a disk (tmpfs, overlay) of filesystems the agent
+ * unmounted: only their device numbers tell whether one detached lazily
+ * lives on, with a tenant's files in it. Pruned as they die. */
+static dev_t *watched;
+static size_t n_watched, cap_watched;
+
+/* Whether a superblock with this device number exists: ustat(2), obsolete
+ * for its statistics, still looks one up by number, detached or not. */
+static bool superblock_alive(dev_t dev)
+{
+	unsigned kernel_dev = (minor(dev) & 0xffu) | (major(dev) << 8) | ((minor(dev) & ~0xffu) << 12);
+	char ustat_buf[64];
+	return syscall(SYS_ustat, kernel_dev, ustat_buf) == 0;
+}
+
+static void prune_watched(void)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < n_watched; i++)
+		if (superblock_alive(watched[i]))
+			watched[kept++] = watched[i];
+	n_watched = kept;
+}
+
+void agent_superblock_watch(dev_t dev)
+{
+	prune_watched();
+	if (n_watched == cap_watched) {
+		size_t cap = cap_watched ? 2 * cap_watched : 16;
+		dev_t *grown = realloc(watched, cap * sizeof(*grown));
+		if (grown == NULL) {
+			agent_log_error("out of memory watching unmounted filesystems");
+			return;
+		}
+		watched = grown;
+		cap_watched = cap;
+	}
+	watched[n_watched++] = dev;
+}
+
+unsigned agent_superblocks_alive(void)
+{
+	prune_watched();
+	return (unsigned)n_watched;
+}
+
+/* The device of the filesystem mounted at path, if one is and it has no
+ * disk; else 0. */
+static dev_t diskless_mount(const char *path)
+{
+	struct stat st, parent;
+	char up[SHORT_PATH + 8];
+	snprintf(up, sizeof(up), "%s/..", path);
+	if (stat(path, &st) < 0 || stat(up, &parent) < 0 || st.st_dev == parent.st_dev || major(st.st_dev) != 0)
+		return 0;
+	return st.st_dev;
+}
+
 static void unmount_and_remove(const char *path)
 {
+	dev_t dev = diskless_mount(path);
 	/* EINVAL: not a mount point, i.e. never mounted or already gone. */
 	if (umount2(path, 0) < 0 && errno == EBUSY && umount2(path, MNT_DETACH) < 0)
 		agent_log_error("umount %s: %s", path, strerror(errno));
+	if (dev != 0)
+		agent_superblock_watch(dev);
 	if (rmdir(path) < 0 && errno != ENOENT)
 		agent_log_error("rmdir %s: %s", path, strerror(errno));
 }
@@ -164,14 +231,14 @@ static int count_busy(const char *name, void *arg)
 	return 0;
 }
 
-unsigned agent_rootfs_busy_disks(void)
+unsigned agent_rootfs_leftovers(void)
 {
 	int64_t deadline = agent_now_ms() + DISK_RELEASE_MS;
 	for (;;) {
-		unsigned busy = 0;
-		each_disk(count_busy, &busy);
-		if (busy == 0 || agent_now_ms() >= deadline)
-			return busy;
+		unsigned left = agent_superblocks_alive();
+		each_disk(count_busy, &left);
+		if (left == 0 || agent_now_ms() >= deadline)
+			return left;
 		usleep(10000);
 	}
 }

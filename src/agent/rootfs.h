@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "lib/error.h"
 
@@ -16,9 +17,17 @@ int agent_rootfs_mount(const char *id, const char *serial, bool readonly, char *
 		       veil_err_t *err);
 /* Unmounts and removes whatever agent_rootfs_mount left, complete or not. */
 void agent_rootfs_unmount(const char *id);
-/* How many virtio disks a filesystem still holds (waiting up to 1 s for them
- * to be let go): after every container is gone, any is a mount that was
- * detached lazily and lives on, keeping the host from unplugging the disk. */
-unsigned agent_rootfs_busy_disks(void);
+/* After every container is gone, the filesystems of containers that live on
+ * (waiting up to 1 s for them to go): mounts that were detached lazily, with
+ * what they hold. The virtio disks a filesystem still holds, which keep the
+ * host from unplugging them, plus the tmpfs and overlay superblocks the agent
+ * unmounted that are still alive. */
+unsigned agent_rootfs_leftovers(void);
+
+/* Remembers a diskless superblock (tmpfs, overlay) that was unmounted, to
+ * count it while it lives on. */
+void agent_superblock_watch(dev_t dev);
+/* How many of those are alive. */
+unsigned agent_superblocks_alive(void);
 
 #endif

@@ -1,6 +1,5 @@
 #include "agent/scrub.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -84,20 +83,19 @@ static bool is_process(const char *pid)
 	return !(flags & PF_KTHREAD);
 }
 
+static int count_process(const char *name, unsigned char type, void *arg)
+{
+	(void)type;
+	if (strspn(name, "0123456789") == strlen(name) && strcmp(name, "1") != 0 && is_process(name))
+		(*(long *)arg)++;
+	return 0;
+}
+
 /* Processes other than the agent, or -1 with errno. */
 static long count_processes(void)
 {
-	DIR *d = opendir("/proc");
-	if (d == NULL)
-		return -1;
 	long n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (strspn(e->d_name, "0123456789") == strlen(e->d_name) && strcmp(e->d_name, "1") != 0 &&
-		    is_process(e->d_name))
-			n++;
-	closedir(d);
-	return n;
+	return agent_each_entry("/proc", count_process, &n) < 0 ? -1 : n;
 }
 
 void agent_scrub_processes(void)
@@ -149,19 +147,28 @@ static void remove_sysv_ipc(void)
 		{ "/proc/sysvipc/msg", remove_msg },
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		cleanup_fclose FILE *f = fopen(kinds[i].list, "re");
-		if (f == NULL) {
+		cleanup_kfile struct agent_kfile k;
+		if (agent_kfile_open(&k, kinds[i].list) < 0) {
 			agent_log_error("scrub: %s: %s", kinds[i].list, strerror(errno));
 			continue;
 		}
 		/* A header, then a line per object: "key id ...". */
-		int ignored = fscanf(f, "%*[^\n]");
-		(void)ignored;
+		agent_kfile_line(&k);
 		int id;
-		while (fscanf(f, "%*d %d%*[^\n]", &id) == 1)
-			if (kinds[i].remove(id) < 0 && errno != EIDRM && errno != EINVAL)
+		for (const char *line; (line = agent_kfile_line(&k)) != NULL;)
+			if (sscanf(line, "%*d %d", &id) == 1 && kinds[i].remove(id) < 0 && errno != EIDRM &&
+			    errno != EINVAL)
 				agent_log_error("scrub: removing IPC object %d: %s", id, strerror(errno));
 	}
+}
+
+static int remove_mqueue(const char *name, unsigned char type, void *arg)
+{
+	(void)type;
+	/* The name is the tenant's: not for the log, which the host reads. */
+	if (unlinkat(*(const int *)arg, name, 0) < 0)
+		agent_log_error("scrub: removing a message queue: %s", strerror(errno));
+	return 0;
 }
 
 /* POSIX message queues outlive their creators too; only a mount of the
@@ -175,14 +182,11 @@ static void remove_mqueues(void)
 	if (mount("mqueue", MQUEUE_DIR, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
 		agent_log_error("scrub: mounting mqueue: %s", strerror(errno));
 	} else {
-		DIR *d = opendir(MQUEUE_DIR);
-		struct dirent *e;
-		while (d != NULL && (e = readdir(d)) != NULL)
-			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-			    unlinkat(dirfd(d), e->d_name, 0) < 0)
-				agent_log_error("scrub: removing message queue %s: %s", e->d_name, strerror(errno));
-		if (d != NULL)
-			closedir(d);
+		int dir = open(MQUEUE_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0 || agent_each_entry(MQUEUE_DIR, remove_mqueue, &dir) < 0)
+			agent_log_error("scrub: %s: %s", MQUEUE_DIR, strerror(errno));
+		if (dir >= 0)
+			close(dir);
 		if (umount2(MQUEUE_DIR, 0) < 0)
 			agent_log_error("scrub: umount %s: %s", MQUEUE_DIR, strerror(errno));
 	}
@@ -201,10 +205,11 @@ static void restore_names(void)
 /* MemFree of /proc/meminfo, or -1. */
 static long mem_free_kib(void)
 {
-	cleanup_fclose FILE *f = fopen("/proc/meminfo", "re");
-	char line[128];
+	cleanup_kfile struct agent_kfile k;
+	if (agent_kfile_open(&k, "/proc/meminfo") < 0)
+		return -1;
 	long kib;
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+	for (const char *line; (line = agent_kfile_line(&k)) != NULL;)
 		if (sscanf(line, "MemFree: %ld kB", &kib) == 1)
 			return kib;
 	return -1;
@@ -212,7 +217,7 @@ static long mem_free_kib(void)
 
 int agent_scrub_guest(Veil__Agent__V1__ScrubResponse *resp, veil_err_t *err)
 {
-	unsigned busy_disks = agent_rootfs_busy_disks();
+	unsigned leftovers = agent_rootfs_leftovers();
 	remove_sysv_ipc();
 	remove_mqueues();
 	restore_names();
@@ -230,8 +235,8 @@ int agent_scrub_guest(Veil__Agent__V1__ScrubResponse *resp, veil_err_t *err)
 	if (processes < 0 || mounts < 0 || free_kib < 0)
 		return veil_fail(err, errno, "counting what is left");
 	resp->processes_left = (uint32_t)processes;
-	/* A disk still held is a mount that was detached and lives on. */
-	resp->mounts_left = (uint32_t)(mounts > boot_mounts ? mounts - boot_mounts : 0) + busy_disks;
+	/* Detached, still alive: not in mountinfo, counted all the same. */
+	resp->mounts_left = (uint32_t)(mounts > boot_mounts ? mounts - boot_mounts : 0) + leftovers;
 	resp->containers_left = (uint32_t)agent_container_count();
 	resp->mem_free_kib = (uint64_t)free_kib;
 	return 0;
