@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,19 +93,60 @@ int agent_cgroup_open_procs(const char *id, veil_err_t *err)
 	return fd;
 }
 
+struct signal_all {
+	const char *cgroup; /* below the cgroup root: "/veil/<id>" */
+	int sig;
+	veil_err_t *err;
+};
+
+/* Whether the process pidfd stands for (numbered pid in the agent's pid
+ * namespace) is in cgroup or below it. */
+static bool in_cgroup(pid_t pid, int pidfd, const char *cgroup)
+{
+	char path[64], line[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	if (agent_read_file(path, line, sizeof(line)) <= 0)
+		return false;
+	/* cgroup v2 only: "0::/veil/<id>/...". */
+	size_t len = strlen(cgroup);
+	bool in = strncmp(line, "0::", 3) == 0 && strncmp(line + 3, cgroup, len) == 0 &&
+		  (line[3 + len] == '/' || line[3 + len] == '\n');
+	explicit_bzero(line, sizeof(line)); /* the container named its cgroups */
+	/* Alive after the read, the process kept its pid throughout: the file was its own. */
+	return in && pidfd_send_signal(pidfd, 0, NULL, 0) == 0;
+}
+
+static int signal_if_in_cgroup(const char *name, unsigned char type, void *arg)
+{
+	(void)type;
+	const struct signal_all *s = arg;
+	char *end;
+	long pid = strtol(name, &end, 10);
+	if (*end != '\0' || pid <= 1)
+		return 0;
+	/* A pidfd pins the process: once it is known to be the container's, the
+	 * signal cannot reach another that took over its pid. */
+	cleanup_close int pidfd = pidfd_open((pid_t)pid, 0);
+	if (pidfd >= 0 && in_cgroup((pid_t)pid, pidfd, s->cgroup) && pidfd_send_signal(pidfd, s->sig, NULL, 0) < 0 &&
+	    errno != ESRCH)
+		return veil_fail(s->err, errno, "signalling pid %ld", pid);
+	return 0;
+}
+
 int agent_cgroup_signal(const char *id, int sig, veil_err_t *err)
 {
-	char path[256];
-	cgroup_path(path, sizeof(path), id, "cgroup.procs");
-	cleanup_fclose FILE *f = fopen(path, "re");
-	if (f == NULL)
-		return veil_fail(err, errno, "open %s", path);
-	long pid;
-	while (fscanf(f, "%ld", &pid) == 1)
-		/* A process may exit between the read and the kill; that is not an error. */
-		if (kill((pid_t)pid, sig) < 0 && errno != ESRCH)
-			return veil_fail(err, errno, "kill %ld", pid);
-	return 0;
+	/* Atomic, and it reaches processes forked meanwhile too. */
+	if (sig == SIGKILL)
+		return agent_cgroup_kill(id, err);
+	/* Every process of the guest, not only cgroup.procs: the container may
+	 * have moved processes into cgroups of its own below its cgroup. */
+	char cgroup[128];
+	snprintf(cgroup, sizeof(cgroup), "/veil/%s", id);
+	struct signal_all s = { .cgroup = cgroup, .sig = sig, .err = err };
+	int rc = agent_each_entry("/proc", signal_if_in_cgroup, &s);
+	if (rc < 0 && *err == NULL)
+		return veil_fail(err, errno, "/proc");
+	return rc;
 }
 
 int agent_cgroup_kill(const char *id, veil_err_t *err)
@@ -114,34 +156,38 @@ int agent_cgroup_kill(const char *id, veil_err_t *err)
 
 bool agent_cgroup_populated(const char *id)
 {
-	char path[256], line[64];
+	char path[256];
 	cgroup_path(path, sizeof(path), id, "cgroup.events");
-	cleanup_fclose FILE *f = fopen(path, "re");
-	if (f == NULL)
+	cleanup_kfile struct agent_kfile k;
+	if (agent_kfile_open(&k, path) < 0)
 		return false;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (strcmp(line, "populated 1\n") == 0)
+	for (const char *line; (line = agent_kfile_line(&k)) != NULL;)
+		if (strcmp(line, "populated 1") == 0)
 			return true;
 	return false;
+}
+
+struct child_query {
+	const char *dir;
+	char *child;
+	size_t size;
+};
+
+static int first_dir(const char *name, unsigned char type, void *arg)
+{
+	struct child_query *q = arg;
+	if (type != DT_DIR)
+		return 0;
+	/* Too long to name: its rmdir below fails and says so. */
+	int n = snprintf(q->child, q->size, "%s/%s", q->dir, name);
+	return n > 0 && (size_t)n < q->size;
 }
 
 /* Writes the path of some cgroup directly below dir into child; 0 if there is none. */
 static int first_child(const char *dir, char *child, size_t size)
 {
-	DIR *d = opendir(dir);
-	if (d == NULL)
-		return 0;
-	int found = 0;
-	struct dirent *e;
-	while (!found && (e = readdir(d)) != NULL) {
-		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		/* Too long to name: its rmdir below fails and says so. */
-		int n = snprintf(child, size, "%s/%s", dir, e->d_name);
-		found = n > 0 && (size_t)n < size;
-	}
-	closedir(d);
-	return found;
+	struct child_query q = { .dir = dir, .child = child, .size = size };
+	return agent_each_entry(dir, first_dir, &q) > 0;
 }
 
 int agent_cgroup_remove(const char *id, veil_err_t *err)

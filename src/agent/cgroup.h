@@ -12,7 +12,8 @@ void agent_cgroup_init(void);
 int agent_cgroup_create(const char *id, const Veil__Agent__V1__Resources *res, veil_err_t *err);
 /* An fd on the container's cgroup.procs; a child writes "0" to it to join. */
 int agent_cgroup_open_procs(const char *id, veil_err_t *err);
-/* Sends sig to every process in the container's cgroup. */
+/* Sends sig to every process in the container's cgroup and the cgroups the
+ * container made below it, each through a pidfd checked to be the container's. */
 int agent_cgroup_signal(const char *id, int sig, veil_err_t *err);
 /* SIGKILLs the whole cgroup at once (cgroup.kill), so forks cannot race the kill. */
 int agent_cgroup_kill(const char *id, veil_err_t *err);
