@@ -100,7 +100,13 @@ $(BUILD)/tests-asan/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) $(VERSION_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
 
-unit: $(UNIT_BINS)
+# Programs the integration tests drive the guest with (not TAP producers).
+TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+$(BUILD)/tests/tools/%: tests/tools/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
+
+unit: $(UNIT_BINS) $(TEST_TOOLS)
 asan-unit: $(ASAN_UNIT_BINS)
 
 check: deps

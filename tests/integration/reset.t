@@ -22,12 +22,15 @@ pool_full() { [ -n "$(pooled_pids)" ]; }
 scrubs_of() { status_json | jq -r --argjson p "$1" '[.vms[]? | select(.qemu_pid == $p and .state == "paused") | .scrubs] | first // "none"'; }
 
 # Tenant A writes its secret (from its environment) to a file in its
-# writable layer and keeps a copy in a shell variable, on the heap.
-make_bundle "$TEST_TMP/a" sh -c 'echo "$SECRET" >/secret.txt; kept="$(cat /secret.txt)"; echo ready; sleep 100000; echo "$kept"'
+# writable layer and keeps a copy in a shell variable, on the heap. It also
+# leaves a System V shared memory segment in the guest's own IPC namespace,
+# whose key (another secret) the agent reads from /proc/sysvipc when it scrubs.
+make_bundle "$TEST_TMP/a" sh -c 'guest-helper shm "$SHM_KEY"; echo "$SECRET" >/secret.txt; kept="$(cat /secret.txt)"; echo ready; sleep 100000; echo "$kept"'
+gcc -static -O2 -o "$TEST_TMP/a/rootfs/bin/guest-helper" "$REPO/tests/integration/guest-helper.c"
 # Tenant B looks for A's traces: files, processes (in the guest's own pid
 # namespace), environment.
 make_bundle "$TEST_TMP/b" sh -c 'cat /secret.txt 2>&1; ps -o pid,args; env'
-edit_spec "$TEST_TMP/a" '.root.readonly = false'
+edit_spec "$TEST_TMP/a" '.root.readonly = false | .linux.namespaces |= map(select(.type != "ipc"))'
 edit_spec "$TEST_TMP/b" '.root.readonly = false | .linux.namespaces |= map(select(.type != "pid"))'
 
 leak_test() { # leak_test MODE
@@ -35,7 +38,10 @@ leak_test() { # leak_test MODE
 	sed -i '/^reset = /d' "$CONF"
 	sed -i "s|^state_dir = .*|&\nreset = \"$mode\"|" "$CONF"
 	secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	edit_spec "$TEST_TMP/a" "(.process.env |= map(select(startswith(\"SECRET=\") | not))) | .process.env += [\"SECRET=$secret\"]"
+	# Ten digits, as /proc/sysvipc/shm prints a key.
+	key=$((1000000000 + $(od -An -N4 -tu4 /dev/urandom) % 1000000000))
+	edit_spec "$TEST_TMP/a" "(.process.env |= map(select((startswith(\"SECRET=\") or startswith(\"SHM_KEY=\")) | not))) |
+		.process.env += [\"SECRET=$secret\", \"SHM_KEY=$key\"]"
 	id_a=$(cid "a-$mode")
 	id_b=$(cid "b-$mode")
 
@@ -48,9 +54,9 @@ leak_test() { # leak_test MODE
 
 	# Positive control: while A runs, its VM's RAM (QEMU's private mapping of
 	# the template's memory) holds the secret, so the search can find it.
-	counts=$("$MEMSEARCH" "pid:$qemu:$TMPL/memory" "$secret")
-	[ "${counts:-0}" -ge 1 ]
-	ok $? "$mode: while A runs, its secret is in its guest's memory ($counts copies): the search works"
+	counts=$("$MEMSEARCH" "pid:$qemu:$TMPL/memory" "$secret" "$key")
+	[ "${counts%% *}" -ge 1 ] && [ "${counts##* }" -ge 1 ]
+	ok $? "$mode: while A runs, its secret and shm key are in its guest's memory ($counts copies): the search works"
 
 	"${V[@]}" kill "$id_a" KILL
 	poll_until 60 stopped "$id_a" && "${V[@]}" delete "$id_a"
@@ -70,9 +76,9 @@ leak_test() { # leak_test MODE
 	factory dump-memory --qemu-pid "$after" "$dump" >/dev/null
 	ok $? "$mode: the host dumps the reset VM's memory (dump-guest-memory)"
 	# Whole, and in quarters: a copy split across pages still shows.
-	counts=$("$MEMSEARCH" "$dump" "$secret" "${secret:0:16}" "${secret:16:16}" "${secret:32:16}" "${secret:48:16}" "Linux version")
-	[ "${counts% *}" = "0 0 0 0 0" ] && [ "${counts##* }" -ge 1 ]
-	ok $? "$mode: after the reset the secret is nowhere in guest memory (counts: $counts; last: the kernel banner, present)"
+	counts=$("$MEMSEARCH" "$dump" "$secret" "${secret:0:16}" "${secret:16:16}" "${secret:32:16}" "${secret:48:16}" "$key" "Linux version")
+	[ "${counts% *}" = "0 0 0 0 0 0" ] && [ "${counts##* }" -ge 1 ]
+	ok $? "$mode: after the reset the secret and the shm key are nowhere in guest memory (counts: $counts; last: the kernel banner, present)"
 	rm -f "$dump"
 
 	"${V[@]}" run --bundle "$TEST_TMP/b" "$id_b" >"$TEST_TMP/b.out" 2>&1
