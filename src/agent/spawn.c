@@ -50,7 +50,9 @@
 #include <unistd.h>
 
 #include "agent/cgroup.h"
+#include "agent/clock.h"
 #include "agent/console.h"
+#include "agent/kfile.h"
 #include "agent/log.h"
 #include "agent/mountns.h"
 #include "agent/resolve.h"
@@ -66,6 +68,10 @@
  * basename of its file, which holds no '/': a process still called this has
  * not exec'd. */
 #define SETUP_COMM "veil/setup"
+/* How long after EOF on the status pipe an exec may take to rename the
+ * process, or a dying one to become a zombie: both follow at once, unless
+ * something holds the process's memory map. */
+#define SETTLE_MS 1000
 /* The container namespaces an exec joins: at most the five below, and pid. */
 #define MAX_JOINED_NS 6
 
@@ -467,6 +473,14 @@ static int read_report(int fd, struct setup_report *r, veil_err_t *err)
 	return 1;
 }
 
+/* Whether the process still bears SETUP_COMM: it has not exec'd. */
+static bool still_in_setup(pid_t pid)
+{
+	char path[64], comm[32];
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	return agent_read_file(path, comm, sizeof(comm)) > 0 && strcmp(comm, SETUP_COMM "\n") == 0;
+}
+
 /* The report after the pid: a failure, or EOF once the process exec'd or died. */
 static int await_exec(int fd, pid_t pid, int *code, veil_err_t *err)
 {
@@ -478,17 +492,18 @@ static int await_exec(int fd, pid_t pid, int *code, veil_err_t *err)
 		*code = r.kind == REPORT_FAILURE ? r.code : VEIL_RPC_INTERNAL;
 		return veil_fail(err, 0, "%s", r.kind == REPORT_FAILURE ? r.msg : "process setup reported twice");
 	}
-	/* Not reaped yet (only the main loop reaps), so /proc still has it. */
-	char path[64], comm[32] = "";
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	cleanup_close int comm_fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = comm_fd < 0 ? -1 : read(comm_fd, comm, sizeof(comm) - 1);
-	if (n <= 0 || strncmp(comm, SETUP_COMM "\n", (size_t)n) != 0)
-		return 0;
-	/* Its fds close before it is a zombie: wait for that, leaving it to be reaped. */
+	/* EOF comes a moment before either: execve closes CLOEXEC fds before it
+	 * renames the process, a dying process closes its fds before it is a
+	 * zombie. Not reaped yet (only the main loop reaps), /proc still has it. */
 	siginfo_t info = { 0 };
-	while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) < 0 && errno == EINTR)
-		;
+	for (int64_t give_up = agent_now_ms() + SETTLE_MS; still_in_setup(pid) && agent_now_ms() < give_up;) {
+		if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+			break;
+		usleep(1000);
+	}
+	/* Renamed, or not gone within SETTLE_MS: it exec'd. */
+	if (info.si_pid != pid || !still_in_setup(pid))
+		return 0;
 	*code = VEIL_RPC_FAILED_PRECONDITION;
 	if (info.si_code == CLD_EXITED)
 		return veil_fail(err, 0, "the process exited with status %d before it exec'd", info.si_status);
