@@ -345,17 +345,108 @@ static int parse_escape(struct parser *p, char out[4], size_t *n)
 	return 0;
 }
 
-/* At '"' or '\'': a single-line basic or literal string, decoded into a
- * NUL-terminated buffer (*out starts empty; freed by the caller). */
-static int parse_string(struct parser *p, struct buf *out)
+static int put_char(struct parser *p, struct buf *out, struct pos start, const char *enc, size_t n)
+{
+	if (out->len + n > TOML_MAX_STRING)
+		return fail_at(p->err, start, "string longer than %u bytes", TOML_MAX_STRING);
+	if (buf_put(out, enc, n) < 0)
+		return fail_oom(p);
+	return 0;
+}
+
+/* Copies the (already validated) UTF-8 character under the cursor. */
+static int take_char(struct parser *p, struct buf *out, struct pos start)
+{
+	uint32_t cp;
+	size_t n = utf8_decode((const uint8_t *)p->s + p->off, p->len - p->off, &cp);
+	if (put_char(p, out, start, p->s + p->off, n) < 0)
+		return -1;
+	advance_n(p, n);
+	return 0;
+}
+
+/* At a backslash in a multi-line basic string: if only whitespace follows it
+ * on its line, the backslash, that whitespace, the newline and every blank
+ * and newline after it vanish (true). Otherwise nothing is consumed (false). */
+static bool skip_line_ending_backslash(struct parser *p)
+{
+	size_t n = 1;
+	while (peek_at(p, n) == ' ' || peek_at(p, n) == '\t')
+		n++;
+	if (peek_at(p, n) != '\n' && !(peek_at(p, n) == '\r' && peek_at(p, n + 1) == '\n'))
+		return false;
+	advance_n(p, n);
+	for (;;) {
+		skip_ws(p);
+		if (!at_newline(p))
+			return true;
+		skip_newline(p);
+	}
+}
+
+/* At an opening triple quote: the body of a multi-line string. A newline
+ * right after the opening delimiter is not part of it; newlines are kept as
+ * written (LF or CRLF); up to two quotes may stand next to the closing ones. */
+static int parse_multiline_string(struct parser *p, struct buf *out)
 {
 	struct pos start = p->at;
 	int quote = peek(p);
-	if (peek_at(p, 1) == quote && peek_at(p, 2) == quote)
-		return fail_at(p->err, start, "unsupported: multi-line strings");
-	advance(p);
+	advance_n(p, 3);
+	if (at_newline(p))
+		skip_newline(p);
+	for (;;) {
+		int c = peek(p);
+		if (c < 0)
+			return fail_at(p->err, start, "unterminated multi-line string");
+		if (c == quote && peek_at(p, 1) == quote && peek_at(p, 2) == quote) {
+			size_t run = 3;
+			while (peek_at(p, run) == quote)
+				run++;
+			if (run > 5)
+				return fail_at(p->err, p->at, "%zu quotes in a row: a multi-line string holds at most 2 before its closing 3",
+					       run);
+			for (size_t i = 3; i < run; i++)
+				if (take_char(p, out, start) < 0)
+					return -1;
+			advance_n(p, 3);
+			return 0;
+		}
+		if (at_newline(p)) {
+			size_t n = c == '\r' ? 2 : 1;
+			if (put_char(p, out, start, p->s + p->off, n) < 0)
+				return -1;
+			advance_n(p, n);
+		} else if (c == '\\' && quote == '"') {
+			if (skip_line_ending_backslash(p))
+				continue;
+			char enc[4];
+			size_t n = 0;
+			if (parse_escape(p, enc, &n) < 0 || put_char(p, out, start, enc, n) < 0)
+				return -1;
+		} else if (is_control(c)) {
+			char buf[16];
+			return fail_at(p->err, p->at, "control character %s in string", describe(p, buf));
+		} else if (take_char(p, out, start) < 0) {
+			return -1;
+		}
+	}
+}
+
+/* At '"' or '\'': a basic or literal string, single-line or (where
+ * multi_line_ok) multi-line, decoded into a NUL-terminated buffer (*out
+ * starts empty; freed by the caller). */
+static int parse_string(struct parser *p, struct buf *out, bool multi_line_ok)
+{
+	struct pos start = p->at;
+	int quote = peek(p);
 	if (buf_put(out, "", 0) < 0)
 		return fail_oom(p);
+	if (peek_at(p, 1) == quote && peek_at(p, 2) == quote) {
+		if (!multi_line_ok)
+			return fail_at(p->err, start, "a key cannot be a multi-line string");
+		return parse_multiline_string(p, out);
+	}
+	advance(p);
 	for (;;) {
 		int c = peek(p);
 		if (c < 0 || at_newline(p))
@@ -364,24 +455,17 @@ static int parse_string(struct parser *p, struct buf *out)
 			advance(p);
 			return 0;
 		}
-		char enc[4];
-		size_t n = 0;
 		if (c == '\\' && quote == '"') {
-			if (parse_escape(p, enc, &n) < 0)
+			char enc[4];
+			size_t n = 0;
+			if (parse_escape(p, enc, &n) < 0 || put_char(p, out, start, enc, n) < 0)
 				return -1;
 		} else if (is_control(c)) {
 			char buf[16];
 			return fail_at(p->err, p->at, "control character %s in string", describe(p, buf));
-		} else {
-			uint32_t cp;
-			n = utf8_decode((const uint8_t *)p->s + p->off, p->len - p->off, &cp);
-			memcpy(enc, p->s + p->off, n);
-			advance_n(p, n);
+		} else if (take_char(p, out, start) < 0) {
+			return -1;
 		}
-		if (out->len + n > TOML_MAX_STRING)
-			return fail_at(p->err, start, "string longer than %u bytes", TOML_MAX_STRING);
-		if (buf_put(out, enc, n) < 0)
-			return fail_oom(p);
 	}
 }
 
@@ -580,7 +664,7 @@ static int parse_key(struct parser *p, unsigned depth, struct key *k)
 		struct buf b = { 0 };
 		int c = peek(p);
 		if (c == '"' || c == '\'') {
-			if (parse_string(p, &b) < 0) {
+			if (parse_string(p, &b, false) < 0) {
 				free(b.p);
 				return -1;
 			}
@@ -764,7 +848,7 @@ static int parse_value(struct parser *p, unsigned depth, struct toml_node *v)
 	int c = peek(p);
 	if (c == '"' || c == '\'') {
 		struct buf b = { 0 };
-		if (parse_string(p, &b) < 0) {
+		if (parse_string(p, &b, true) < 0) {
 			free(b.p);
 			return -1;
 		}
@@ -885,6 +969,9 @@ struct toml_table *toml_parse(const char *text, size_t len, veil_err_t *err)
 	}
 	p.root->origin = ORIGIN_HEADER;
 	p.section = p.root;
+	/* TOML allows a byte order mark at the very start (only there). */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		p.off = 3;
 	for (;;) {
 		skip_ws(&p);
 		int c = peek(&p);

@@ -1,7 +1,9 @@
-/* A strict parser for the part of TOML 1.0 that configuration files need:
- * tables, dotted and quoted keys, single-line strings, integers, booleans and
- * arrays. Everything else (floats, dates, inline tables, multi-line strings,
- * arrays of tables) is rejected as "unsupported: ..." rather than misread.
+/* A strict parser for the part of TOML 1.0 that configuration files and
+ * CoCo's init-data need: tables, dotted and quoted keys, basic and literal
+ * strings (single- and multi-line), integers, booleans and arrays; a leading
+ * UTF-8 byte order mark is skipped. Everything else (floats, dates, inline
+ * tables, arrays of tables) is rejected as "unsupported: ..." rather than
+ * misread. Multi-line strings keep their newlines as written (LF or CRLF).
  * Errors read "LINE:COL: what is wrong" (1-based, columns count characters).
  * Every dimension of the input is bounded by the limits below. */
 #ifndef VEIL_TOML_H

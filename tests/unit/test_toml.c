@@ -191,8 +191,72 @@ static void test_strings(void)
 	reject("a = \"\x01\"", "1:6: control character U+0001 in string");
 	reject("a = 'x\x7f'", "1:7: control character U+007F in string");
 	reject("a = \"a\rb\"", "1:7: control character U+000D in string");
-	reject("a = \"\"\"x\"\"\"", "1:5: unsupported: multi-line strings");
-	reject("a = '''x'''", "1:5: unsupported: multi-line strings");
+}
+
+/* The cases of the TOML 1.0 specification's "String" section, and its edges. */
+static void test_multiline_strings(void)
+{
+	struct toml_table *t = parse("str1 = \"\"\"\nRoses are red\nViolets are blue\"\"\"\n"
+				     "str2 = \"\"\"\nThe quick brown \\\n\n\n  fox jumps over \\\n    the lazy dog.\"\"\"\n"
+				     "str3 = \"\"\"\\\n       The quick brown \\\n       fox jumps over \\\n       the lazy dog.\\\n       \"\"\"\n"
+				     "str4 = \"\"\"Here are two quotation marks: \"\". Simple enough.\"\"\"\n"
+				     "str5 = \"\"\"Here are three quotation marks: \"\"\\\".\"\"\"\n"
+				     "str7 = \"\"\"\"This,\" she said, \"is just a pointless statement.\"\"\"\"\n"
+				     "regex2 = '''I [dw]on't need \\d{2} apples'''\n"
+				     "lines = '''\nThe first newline is\ntrimmed in raw strings.\n   All other whitespace\n   is preserved.\n'''\n"
+				     "quot15 = '''Here are fifteen quotation marks: \"\"\"\"\"\"\"\"\"\"\"\"\"\"\"'''\n"
+				     "apos15 = \"Here are fifteen apostrophes: '''''''''''''''\"\n"
+				     "str = ''''That,' she said, 'is still pointless.''''\n"
+				     "crlf = \"\"\"\r\na\r\nb \\\r\n  c\"\"\"\n"
+				     "empty = \"\"\"\"\"\"\n"
+				     "two = '''a'''''\n"
+				     "tabbed = \"\"\"a\\  \t\n\n b\\t\\u00e9\"\"\"  # comment\n");
+	CHECK(t != NULL, "the specification's multi-line strings parse");
+	if (t == NULL)
+		return;
+	CHECK(strcmp(get_str(t, "str1"), "Roses are red\nViolets are blue") == 0, "the first newline is trimmed");
+	CHECK(strcmp(get_str(t, "str2"), "The quick brown fox jumps over the lazy dog.") == 0,
+	      "a line-ending backslash eats the newlines and blanks after it");
+	CHECK(strcmp(get_str(t, "str3"), "The quick brown fox jumps over the lazy dog.") == 0,
+	      "a line-ending backslash right after the opening quotes and before the closing ones");
+	CHECK(strcmp(get_str(t, "str4"), "Here are two quotation marks: \"\". Simple enough.") == 0,
+	      "two quotes inside a basic multi-line string");
+	CHECK(strcmp(get_str(t, "str5"), "Here are three quotation marks: \"\"\".") == 0, "an escaped third quote");
+	CHECK(strcmp(get_str(t, "str7"), "\"This,\" she said, \"is just a pointless statement.\"") == 0,
+	      "quotes next to both delimiters");
+	CHECK(strcmp(get_str(t, "regex2"), "I [dw]on't need \\d{2} apples") == 0, "literal: no escapes");
+	CHECK(strcmp(get_str(t, "lines"),
+		     "The first newline is\ntrimmed in raw strings.\n   All other whitespace\n   is preserved.\n") == 0,
+	      "literal: first newline trimmed, the rest kept");
+	CHECK(strcmp(get_str(t, "quot15"), "Here are fifteen quotation marks: \"\"\"\"\"\"\"\"\"\"\"\"\"\"\"") == 0,
+	      "literal: quotes need no escape");
+	CHECK(strcmp(get_str(t, "apos15"), "Here are fifteen apostrophes: '''''''''''''''") == 0,
+	      "apostrophes in a basic string");
+	CHECK(strcmp(get_str(t, "str"), "'That,' she said, 'is still pointless.'") == 0,
+	      "apostrophes next to both literal delimiters");
+	CHECK(strcmp(get_str(t, "crlf"), "a\r\nb c") == 0, "CRLF: trimmed first, kept inside, eaten after a backslash");
+	CHECK(strcmp(get_str(t, "empty"), "") == 0, "six quotes are an empty string");
+	CHECK(strcmp(get_str(t, "two"), "a''") == 0, "five apostrophes close with two inside");
+	CHECK(strcmp(get_str(t, "tabbed"), "ab\t\xc3\xa9") == 0, "whitespace after a line-ending backslash; escapes");
+	toml_free(t);
+
+	t = parse("\xEF\xBB\xBF# BOM\nk = '''x'''\n");
+	CHECK(t != NULL && strcmp(get_str(t, "k"), "x") == 0, "a leading UTF-8 byte order mark is skipped");
+	toml_free(t);
+
+	reject("a = \"\"\"x", "1:5: unterminated multi-line string");
+	reject("a = '''x\n\n''", "1:5: unterminated multi-line string");
+	reject("a = \"\"\"x\"\"\"\"\"\"", "1:9: 6 quotes in a row: a multi-line string holds at most 2 before its closing 3");
+	reject("a = '''x''''''", "1:9: 6 quotes in a row: a multi-line string holds at most 2 before its closing 3");
+	reject("a = \"\"\"\\q\"\"\"", "1:8: invalid escape: backslash followed by 'q'");
+	reject("a = \"\"\"a\\ b\"\"\"", "1:9: invalid escape: backslash followed by ' '");
+	reject("a = \"\"\"a\rb\"\"\"", "1:9: control character U+000D in string");
+	reject("a = '''a\x01'''", "1:9: control character U+0001 in string");
+	reject("a = '''a\n\x7f'''", "2:1: control character U+007F in string");
+	reject("\"\"\"k\"\"\" = 1", "1:1: a key cannot be a multi-line string");
+	reject("[a.'''b''']", "1:4: a key cannot be a multi-line string");
+	reject("a = 1\n\xEF\xBB\xBF", "2:1: expected a key, found U+FEFF");
+	reject("a = '''x''' y", "1:13: expected end of line, found 'y'");
 }
 
 static void test_utf8_and_columns(void)
@@ -525,6 +589,7 @@ int main(void)
 	test_integers();
 	test_booleans_and_bad_words();
 	test_strings();
+	test_multiline_strings();
 	test_utf8_and_columns();
 	test_keys_and_tables();
 	test_unsupported_values();
