@@ -34,6 +34,9 @@ AGENT_SRC = $(wildcard src/agent/*.c)
 # attest (issue 11): evidence verifiers, SNP launch measurement, emulated chip.
 # Host and unit/fuzz builds only; libcrypto is already in HOST_LIBS.
 ATTEST_SRC = $(wildcard src/attest/*.c)
+# ---- kbs: veil-kbs (links lib and attest) ----
+KBS_SRC = $(wildcard src/kbs/*.c)
+# ---- end kbs ----
 
 HOST_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(ATTEST_SRC)) $(BUILD)/obj/gen/agent.pb-c.o
 AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) $(PROTO_SRC) src/lib/error.c) $(BUILD)/agent-obj/gen/agent.pb-c.o
@@ -87,18 +90,21 @@ $(BUILD)/configuration.toml: config/configuration.toml.in
 
 # ---- tests ----
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
-UNIT_LIB_SRC = $(filter-out src/cli/main.c,$(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(ATTEST_SRC)) $(filter-out src/agent/main.c,$(AGENT_SRC))
+UNIT_LIB_SRC = $(filter-out src/cli/main.c,$(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(ATTEST_SRC)) $(filter-out src/agent/main.c,$(AGENT_SRC)) \
+	$(filter-out src/kbs/main.c,$(KBS_SRC))
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ASAN_UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests-asan/%,$(UNIT_SRC))
+# kbs: unit tests find their data (JOSE interop fixtures) in the source tree.
+UNIT_DEFS = -DVEIL_SOURCE_DIR=\"$(CURDIR)\"
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
+	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) $(UNIT_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
 
 $(BUILD)/tests-asan/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) $(VERSION_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
+	$(CC) $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) $(VERSION_DEFS) $(UNIT_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
 
 # Programs the integration tests drive the guest with (not TAP producers).
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))

@@ -13,18 +13,13 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json.h"
 
 /* Bounds keep a hostile config.json from costing more than a few MiB of
  * memory or quadratic time; real ones stay far below them. */
 #define MAX_ENTRIES 4096
 #define MAX_MOUNTS 1024
 #define MAX_STRING (64 * 1024)
-
-static void json_putp(json_object **o)
-{
-	json_object_put(*o);
-}
-#define cleanup_json __attribute__((cleanup(json_putp)))
 
 /* A JSON value together with its path in config.json ("process.env[2]"),
  * so every error names the field it is about. */
@@ -481,58 +476,13 @@ static int parse_document(json_object *doc, struct oci_spec *s, veil_err_t *err)
 	return parse_process(process, s->process, err);
 }
 
-static void offset_to_line_col(const char *text, size_t offset, size_t *line, size_t *col)
-{
-	*line = 1;
-	size_t line_start = 0;
-	for (size_t i = 0; i < offset; i++) {
-		if (text[i] == '\n') {
-			(*line)++;
-			line_start = i + 1;
-		}
-	}
-	*col = offset - line_start + 1;
-}
-
-/* *out may be NULL on success: the text was "null". */
-static int parse_json(const char *text, size_t len, json_object **out, veil_err_t *err)
-{
-	struct json_tokener *tok = json_tokener_new();
-	if (tok == NULL)
-		return veil_fail(err, ENOMEM, "config.json");
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	*out = json_tokener_parse_ex(tok, text, (int)len);
-	enum json_tokener_error jerr = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	if (jerr == json_tokener_continue) {
-		/* Out of input: json-c needs an explicit end to finish a bare
-		 * top-level number, or to call a truncated document an error. */
-		*out = json_tokener_parse_ex(tok, "", 1);
-		jerr = json_tokener_get_error(tok);
-		end = len;
-	}
-	json_tokener_free(tok);
-	const char *why = NULL;
-	if (jerr != json_tokener_success)
-		why = json_tokener_error_desc(jerr);
-	else if (end < len)
-		why = "unexpected data after the top-level value";  /* json-c stops at a NUL byte */
-	if (why == NULL)
-		return 0;
-	json_object_put(*out);
-	*out = NULL;
-	size_t line, col;
-	offset_to_line_col(text, end, &line, &col);
-	return veil_fail(err, 0, "config.json: invalid JSON: %s at line %zu, column %zu", why, line, col);
-}
-
 int oci_spec_parse(const char *json_text, size_t len, struct oci_spec *spec, veil_err_t *err)
 {
 	memset(spec, 0, sizeof(*spec));
 	if (len > OCI_SPEC_MAX_SIZE)
 		return veil_fail(err, 0, "config.json: larger than %zu MiB", OCI_SPEC_MAX_SIZE >> 20);
 	cleanup_json json_object *doc = NULL;
-	if (parse_json(json_text, len, &doc, err) < 0)
+	if (veil_json_parse(json_text, len, "config.json", &doc, err) < 0)
 		return -1;
 	if (parse_document(doc, spec, err) < 0) {
 		oci_spec_free(spec);
@@ -547,7 +497,7 @@ int oci_process_parse(const char *json_text, size_t len, struct oci_process **ou
 	if (len > OCI_SPEC_MAX_SIZE)
 		return veil_fail(err, 0, "config.json: process larger than %zu MiB", OCI_SPEC_MAX_SIZE >> 20);
 	cleanup_json json_object *doc = NULL;
-	if (parse_json(json_text, len, &doc, err) < 0)
+	if (veil_json_parse(json_text, len, "config.json", &doc, err) < 0)
 		return -1;
 	struct jfield top = { .v = doc, .name = "process" };
 	struct oci_process *p = calloc(1, sizeof(*p));
