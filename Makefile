@@ -34,8 +34,10 @@ AGENT_SRC = $(wildcard src/agent/*.c)
 # attest (issue 11): evidence verifiers, SNP launch measurement, emulated chip.
 # Host and unit/fuzz builds only; libcrypto is already in HOST_LIBS.
 ATTEST_SRC = $(wildcard src/attest/*.c)
-# ---- kbs: veil-kbs (links lib and attest) ----
+# ---- kbs: veil-kbs (links lib and attest); attest's init-data needs zlib ----
 KBS_SRC = $(wildcard src/kbs/*.c)
+ATTEST_LIBS = $(shell pkg-config --libs zlib)
+KBS_LIBS = $(shell pkg-config --libs libmicrohttpd)
 # ---- end kbs ----
 
 HOST_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(ATTEST_SRC)) $(BUILD)/obj/gen/agent.pb-c.o
@@ -73,7 +75,7 @@ $(BUILD)/agent-obj/%.o: %.c $(PROTO_GEN_H)
 	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -DVEIL_GUEST -MMD -MP -c $< -o $@
 
 $(BUILD)/veil: $(HOST_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS) $(ATTEST_LIBS)
 
 $(BUILD)/veil-agent: $(AGENT_OBJ)
 	$(CC) $(ALL_CFLAGS) -static -o $@ $^ $(AGENT_LIBS)
@@ -100,17 +102,17 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fra
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) $(UNIT_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
+	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) $(UNIT_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
 
 $(BUILD)/tests-asan/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) $(VERSION_DEFS) $(UNIT_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
+	$(CC) $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) $(VERSION_DEFS) $(UNIT_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
 
 # Programs the integration tests drive the guest with (not TAP producers).
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 $(BUILD)/tests/tools/%: tests/tools/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
+	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
 
 unit: $(UNIT_BINS) $(TEST_TOOLS)
 asan-unit: $(ASAN_UNIT_BINS)
@@ -131,7 +133,7 @@ FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/f
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C)
 	@mkdir -p $(dir $@)
 	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I$(BUILD)/gen $(VERSION_DEFS) \
-		-o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS)
+		-o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
 fuzz: $(FUZZ_TARGETS)
 
 install: all
