@@ -146,26 +146,6 @@ json_object *veil_jwk_from_key(EVP_PKEY *key, enum veil_jwe_alg alg, veil_err_t 
 	return o;
 }
 
-/* Checks that o has only the members in allowed (NULL-terminated), all
- * strings but the one named object_member (may be NULL), an object. */
-static int check_members(json_object *o, const char *what, const char *const *allowed, const char *object_member,
-			 veil_err_t *err)
-{
-	if (!json_object_is_type(o, json_type_object))
-		return veil_fail(err, 0, "%s: expected a JSON object", what);
-	json_object_object_foreach(o, key, val) {
-		size_t i = 0;
-		while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
-			i++;
-		if (allowed[i] == NULL)
-			return veil_fail(err, 0, "%s: unexpected member \"%.64s\"", what, key);
-		bool object = object_member != NULL && strcmp(key, object_member) == 0;
-		if (!json_object_is_type(val, object ? json_type_object : json_type_string))
-			return veil_fail(err, 0, "%s: \"%s\" must be %s", what, key, object ? "an object" : "a string");
-	}
-	return 0;
-}
-
 /* The string member `key`, required. */
 static int get_str(json_object *o, const char *what, const char *key, const char **out, size_t *len, veil_err_t *err)
 {
@@ -287,8 +267,13 @@ static int parse_rsa(json_object *jwk, const char *what, EVP_PKEY **key, veil_er
 
 int veil_jwk_parse(json_object *jwk, EVP_PKEY **key, enum veil_jwe_alg *alg, veil_err_t *err)
 {
-	static const char *const ec_members[] = { "kty", "crv", "alg", "x", "y", NULL };
-	static const char *const rsa_members[] = { "kty", "alg", "n", "e", NULL };
+	const struct veil_json_member *ec_members =
+		VEIL_JSON_MEMBERS({ "kty", json_type_string, true }, { "crv", json_type_string, true },
+				  { "alg", json_type_string, true }, { "x", json_type_string, true },
+				  { "y", json_type_string, true });
+	const struct veil_json_member *rsa_members =
+		VEIL_JSON_MEMBERS({ "kty", json_type_string, true }, { "alg", json_type_string, true },
+				  { "n", json_type_string, true }, { "e", json_type_string, true });
 	const char *what = "tee-pubkey JWK";
 	*key = NULL;
 	const char *kty, *alg_name;
@@ -300,13 +285,13 @@ int veil_jwk_parse(json_object *jwk, EVP_PKEY **key, enum veil_jwe_alg *alg, vei
 		if (strcmp(alg_name, "ECDH-ES+A256KW") != 0)
 			return veil_fail(err, 0, "%s: alg \"%.32s\" with an EC key, expected \"ECDH-ES+A256KW\"", what, alg_name);
 		*alg = VEIL_JWE_ECDH_ES_A256KW;
-		return check_members(jwk, what, ec_members, NULL, err) < 0 ? -1 : parse_ec(jwk, what, key, err);
+		return veil_json_check_members(jwk, what, ec_members, err) < 0 ? -1 : parse_ec(jwk, what, key, err);
 	}
 	if (strcmp(kty, "RSA") == 0) {
 		if (strcmp(alg_name, "RSA-OAEP-256") != 0)
 			return veil_fail(err, 0, "%s: alg \"%.32s\" with an RSA key, expected \"RSA-OAEP-256\"", what, alg_name);
 		*alg = VEIL_JWE_RSA_OAEP_256;
-		return check_members(jwk, what, rsa_members, NULL, err) < 0 ? -1 : parse_rsa(jwk, what, key, err);
+		return veil_json_check_members(jwk, what, rsa_members, err) < 0 ? -1 : parse_rsa(jwk, what, key, err);
 	}
 	return veil_fail(err, 0, "%s: kty \"%.32s\" is not supported (EC or RSA)", what, kty);
 }
@@ -506,9 +491,11 @@ char *veil_jwe_encrypt(EVP_PKEY *recipient, enum veil_jwe_alg alg, const uint8_t
 
 static int parse_epk(json_object *e, EVP_PKEY **epk, veil_err_t *err)
 {
-	static const char *const epk_members[] = { "kty", "crv", "x", "y", NULL };
+	const struct veil_json_member *epk_members =
+		VEIL_JSON_MEMBERS({ "kty", json_type_string, true }, { "crv", json_type_string, true },
+				  { "x", json_type_string, true }, { "y", json_type_string, true });
 	const char *kty;
-	if (check_members(e, "JWE epk", epk_members, NULL, err) < 0 || get_str(e, "JWE epk", "kty", &kty, NULL, err) < 0)
+	if (veil_json_check_members(e, "JWE epk", epk_members, err) < 0 || get_str(e, "JWE epk", "kty", &kty, NULL, err) < 0)
 		return -1;
 	if (strcmp(kty, "EC") != 0)
 		return veil_fail(err, 0, "JWE epk: kty \"%.32s\", expected \"EC\"", kty);
@@ -521,7 +508,6 @@ static int parse_epk(json_object *e, EVP_PKEY **epk, veil_err_t *err)
 static int parse_header(const char *b64, size_t b64_len, json_object *unprotected, enum veil_jwe_alg want,
 			EVP_PKEY **epk, veil_err_t *err)
 {
-	static const char *const header_members[] = { "epk", NULL };
 	cleanup_free uint8_t *text = NULL;
 	size_t len;
 	if (b64_len > 4096)
@@ -552,7 +538,7 @@ static int parse_header(const char *b64, size_t b64_len, json_object *unprotecte
 	if (unprotected != NULL) {
 		if (want != VEIL_JWE_ECDH_ES_A256KW || e != NULL)
 			return veil_fail(err, 0, "JWE: an unprotected \"header\" may only carry the ECDH-ES \"epk\"");
-		if (check_members(unprotected, "JWE header", header_members, "epk", err) < 0)
+		if (veil_json_check_members(unprotected, "JWE header", VEIL_JSON_MEMBERS({ "epk", json_type_object, true }), err) < 0)
 			return -1;
 		e = json_object_object_get(unprotected, "epk");
 	}
@@ -566,7 +552,10 @@ static int parse_header(const char *b64, size_t b64_len, json_object *unprotecte
 int veil_jwe_decrypt(EVP_PKEY *key, const char *jwe, size_t jwe_len, uint8_t **plain, size_t *plain_len,
 		     veil_err_t *err)
 {
-	static const char *const members[] = { "protected", "header", "encrypted_key", "iv", "ciphertext", "tag", "aad", NULL };
+	const struct veil_json_member *members = VEIL_JSON_MEMBERS(
+		{ "protected", json_type_string, true }, { "header", json_type_object, false },
+		{ "encrypted_key", json_type_string, true }, { "iv", json_type_string, true },
+		{ "ciphertext", json_type_string, true }, { "tag", json_type_string, true }, { "aad", json_type_string, false });
 	enum veil_jwe_alg alg;
 	*plain = NULL;
 	if (is_p256(key))
@@ -578,7 +567,7 @@ int veil_jwe_decrypt(EVP_PKEY *key, const char *jwe, size_t jwe_len, uint8_t **p
 	if (jwe_len > VEIL_JWE_MAX_PLAINTEXT / 3 * 4 + 64 * 1024)
 		return veil_fail(err, 0, "JWE: %zu bytes is too long", jwe_len);
 	cleanup_json json_object *doc = NULL;
-	if (veil_json_parse(jwe, jwe_len, "JWE", &doc, err) < 0 || check_members(doc, "JWE", members, "header", err) < 0)
+	if (veil_json_parse(jwe, jwe_len, "JWE", &doc, err) < 0 || veil_json_check_members(doc, "JWE", members, err) < 0)
 		return -1;
 	const char *protected_b64, *aad_b64 = NULL;
 	size_t protected_len, aad_len = 0;

@@ -54,6 +54,43 @@ int veil_json_parse(const char *text, size_t len, const char *what, json_object 
 	return veil_fail(err, 0, "%s: invalid JSON: %s at line %zu, column %zu", what, why, line, col);
 }
 
+static const char *type_name(enum json_type t)
+{
+	switch (t) {
+	case json_type_boolean:
+		return "a boolean";
+	case json_type_int:
+		return "an integer";
+	case json_type_string:
+		return "a string";
+	case json_type_array:
+		return "an array";
+	case json_type_object:
+		return "an object";
+	default:
+		return "a number";
+	}
+}
+
+int veil_json_check_members(json_object *o, const char *what, const struct veil_json_member *members, veil_err_t *err)
+{
+	if (!json_object_is_type(o, json_type_object))
+		return veil_fail(err, 0, "%s: expected a JSON object", what);
+	json_object_object_foreach(o, key, val) {
+		const struct veil_json_member *m = members;
+		while (m->name != NULL && strcmp(m->name, key) != 0)
+			m++;
+		if (m->name == NULL)
+			return veil_fail(err, 0, "%s: unexpected member \"%.64s\"", what, key);
+		if (!json_object_is_type(val, m->type))
+			return veil_fail(err, 0, "%s: \"%s\" must be %s", what, key, type_name(m->type));
+	}
+	for (const struct veil_json_member *m = members; m->name != NULL; m++)
+		if (m->required && !json_object_object_get_ex(o, m->name, NULL))
+			return veil_fail(err, 0, "%s: missing \"%s\"", what, m->name);
+	return 0;
+}
+
 struct out {
 	char *p;
 	size_t len, cap;

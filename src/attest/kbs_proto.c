@@ -1,0 +1,396 @@
+#include "attest/kbs_proto.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/base64.h"
+#include "lib/cleanup.h"
+#include "lib/json.h"
+
+const char *veil_kbs_tee_name(enum veil_kbs_tee tee)
+{
+	return tee == VEIL_KBS_TEE_TDX ? "tdx" : "snp";
+}
+
+/* Serialises and releases o: compact, '/' unescaped. NULL when out of memory. */
+static char *finish(json_object *o)
+{
+	const char *s = o != NULL ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+	char *copy = s != NULL ? strdup(s) : NULL;
+	json_object_put(o);
+	return copy;
+}
+
+static int parse_bounded(const char *body, size_t len, size_t max, const char *what, json_object **out, veil_err_t *err)
+{
+	if (len > max)
+		return veil_fail(err, 0, "%s: body of %zu bytes, at most %zu", what, len, max);
+	return veil_json_parse(body, len, what, out, err);
+}
+
+char *veil_kbs_request_build(enum veil_kbs_tee tee)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_string(VEIL_KBS_PROTOCOL_VERSION));
+	json_object_object_add(o, "tee", json_object_new_string(veil_kbs_tee_name(tee)));
+	json_object_object_add(o, "extra-params", json_object_new_string(""));
+	return finish(o);
+}
+
+/* "extra-params" is "" or {} in practice; anything of either type is ignored. */
+static int check_extra_params(json_object *o, const char *what, veil_err_t *err)
+{
+	json_object *extra = json_object_object_get(o, "extra-params");
+	if (extra != NULL && !json_object_is_type(extra, json_type_string) && !json_object_is_type(extra, json_type_object))
+		return veil_fail(err, 0, "%s: \"extra-params\" must be a string or an object", what);
+	return 0;
+}
+
+int veil_kbs_request_parse(const char *body, size_t len, enum veil_kbs_tee *tee, veil_err_t *err)
+{
+	const char *what = "KBS Request";
+	cleanup_json json_object *o = NULL;
+	json_object *extra;
+	if (parse_bounded(body, len, VEIL_KBS_MAX_REQUEST, what, &o, err) < 0)
+		return -1;
+	/* Check the type of extra-params separately: it may be a string or an object. */
+	if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "extra-params", &extra)) {
+		if (check_extra_params(o, what, err) < 0)
+			return -1;
+		json_object_object_del(o, "extra-params");
+	}
+	if (veil_json_check_members(o, what,
+				    VEIL_JSON_MEMBERS({ "version", json_type_string, true }, { "tee", json_type_string, true }),
+				    err) < 0)
+		return -1;
+	const char *version = json_object_get_string(json_object_object_get(o, "version"));
+	const char *name = json_object_get_string(json_object_object_get(o, "tee"));
+	if (strcmp(version, VEIL_KBS_PROTOCOL_VERSION) != 0)
+		return veil_fail(err, 0, "KBS protocol version mismatch: expected %s, the client speaks %.32s",
+				 VEIL_KBS_PROTOCOL_VERSION, version);
+	if (strcmp(name, "snp") == 0)
+		*tee = VEIL_KBS_TEE_SNP;
+	else if (strcmp(name, "tdx") == 0)
+		*tee = VEIL_KBS_TEE_TDX;
+	else
+		return veil_fail(err, 0, "%s: tee \"%.32s\" is not supported (snp, tdx)", what, name);
+	return 0;
+}
+
+char *veil_kbs_challenge_build(const char *nonce)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "nonce", json_object_new_string(nonce));
+	json_object_object_add(o, "extra-params", json_object_new_string(""));
+	return finish(o);
+}
+
+static int check_nonce(const char *what, const char *nonce, veil_err_t *err)
+{
+	size_t n = strlen(nonce);
+	if (n == 0 || n > VEIL_KBS_NONCE_MAX)
+		return veil_fail(err, 0, "%s: nonce of %zu characters (1 to %d)", what, n, VEIL_KBS_NONCE_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (nonce[i] < 0x21 || nonce[i] > 0x7e)
+			return veil_fail(err, 0, "%s: nonce holds a non-printable character", what);
+	return 0;
+}
+
+int veil_kbs_challenge_parse(const char *body, size_t len, char nonce[VEIL_KBS_NONCE_MAX + 1], veil_err_t *err)
+{
+	const char *what = "KBS Challenge";
+	cleanup_json json_object *o = NULL;
+	if (parse_bounded(body, len, VEIL_KBS_MAX_REQUEST, what, &o, err) < 0)
+		return -1;
+	if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "extra-params", NULL)) {
+		if (check_extra_params(o, what, err) < 0)
+			return -1;
+		json_object_object_del(o, "extra-params");
+	}
+	if (veil_json_check_members(o, what, VEIL_JSON_MEMBERS({ "nonce", json_type_string, true }), err) < 0)
+		return -1;
+	const char *s = json_object_get_string(json_object_object_get(o, "nonce"));
+	if (check_nonce(what, s, err) < 0)
+		return -1;
+	snprintf(nonce, VEIL_KBS_NONCE_MAX + 1, "%s", s);
+	return 0;
+}
+
+static json_object *runtime_data(const char *nonce, json_object *tee_pubkey)
+{
+	json_object *rd = json_object_new_object();
+	json_object_object_add(rd, "nonce", json_object_new_string(nonce));
+	json_object_object_add(rd, "tee-pubkey", json_object_get(tee_pubkey));
+	return rd;
+}
+
+int veil_kbs_report_data(const char *nonce, json_object *tee_pubkey, uint8_t report_data[64], veil_err_t *err)
+{
+	cleanup_json json_object *rd = runtime_data(nonce, tee_pubkey);
+	cleanup_free char *canonical = veil_json_canonical(rd, err);
+	if (canonical == NULL)
+		return veil_fail_context(err, "runtime-data");
+	memset(report_data, 0, 64);
+	unsigned int n = 0;
+	if (EVP_Digest(canonical, strlen(canonical), report_data, &n, EVP_sha384(), NULL) != 1)
+		return veil_fail(err, 0, "runtime-data: SHA-384 failed");
+	return 0;
+}
+
+int veil_kbs_attestation_parse(const char *body, size_t len, struct veil_kbs_attestation *att, veil_err_t *err)
+{
+	const char *what = "KBS Attestation";
+	memset(att, 0, sizeof(*att));
+	if (parse_bounded(body, len, VEIL_KBS_MAX_ATTESTATION, what, &att->doc, err) < 0)
+		goto fail;
+	if (veil_json_check_members(att->doc, what,
+				    VEIL_JSON_MEMBERS({ "runtime-data", json_type_object, true },
+						      { "tee-evidence", json_type_object, true },
+						      { "init-data", json_type_object, false }),
+				    err) < 0)
+		goto fail;
+	json_object *rd = json_object_object_get(att->doc, "runtime-data");
+	if (veil_json_check_members(rd, "KBS Attestation runtime-data",
+				    VEIL_JSON_MEMBERS({ "nonce", json_type_string, true }, { "tee-pubkey", json_type_object, true }),
+				    err) < 0)
+		goto fail;
+	att->nonce = json_object_get_string(json_object_object_get(rd, "nonce"));
+	att->tee_pubkey = json_object_object_get(rd, "tee-pubkey");
+	if (check_nonce("KBS Attestation runtime-data", att->nonce, err) < 0 ||
+	    veil_jwk_parse(att->tee_pubkey, &att->key, &att->alg, err) < 0 ||
+	    veil_kbs_report_data(att->nonce, att->tee_pubkey, att->report_data, err) < 0)
+		goto fail;
+	att->evidence = json_object_object_get(att->doc, "tee-evidence");
+	json_object *init = json_object_object_get(att->doc, "init-data");
+	if (init != NULL) {
+		if (veil_json_check_members(init, "KBS Attestation init-data",
+					    VEIL_JSON_MEMBERS({ "format", json_type_string, true }, { "body", json_type_string, true }),
+					    err) < 0)
+			goto fail;
+		const char *format = json_object_get_string(json_object_object_get(init, "format"));
+		if (strcmp(format, "toml") != 0) {
+			veil_fail(err, 0, "KBS Attestation init-data: format \"%.32s\" is not supported (toml)", format);
+			goto fail;
+		}
+		json_object *b = json_object_object_get(init, "body");
+		att->init_data = json_object_get_string(b);
+		att->init_data_len = (size_t)json_object_get_string_len(b);
+	}
+	return 0;
+fail:
+	veil_kbs_attestation_free(att);
+	return -1;
+}
+
+void veil_kbs_attestation_free(struct veil_kbs_attestation *att)
+{
+	EVP_PKEY_free(att->key);
+	json_object_put(att->doc);
+	memset(att, 0, sizeof(*att));
+}
+
+char *veil_kbs_attestation_build(const char *nonce, json_object *tee_pubkey, json_object *evidence,
+				 const char *init_data, size_t init_data_len, veil_err_t *err)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "runtime-data", runtime_data(nonce, tee_pubkey));
+	json_object_object_add(o, "tee-evidence", json_object_get(evidence));
+	if (init_data != NULL) {
+		json_object *init = json_object_new_object();
+		json_object_object_add(init, "format", json_object_new_string("toml"));
+		json_object_object_add(init, "body", json_object_new_string_len(init_data, (int)init_data_len));
+		json_object_object_add(o, "init-data", init);
+	}
+	char *s = finish(o);
+	if (s == NULL)
+		veil_fail(err, ENOMEM, "KBS Attestation");
+	return s;
+}
+
+/* ---- evidence ---- */
+
+static int add_b64(json_object *o, const char *key, const uint8_t *data, size_t len)
+{
+	char *s = veil_b64_encode(VEIL_B64_STD, data, len);
+	if (s == NULL)
+		return -1;
+	json_object_object_add(o, key, json_object_new_string(s));
+	free(s);
+	return 0;
+}
+
+static int get_b64(json_object *o, const char *what, const char *key, size_t max, uint8_t **out, size_t *len,
+		   veil_err_t *err)
+{
+	json_object *v = json_object_object_get(o, key);
+	size_t n = (size_t)json_object_get_string_len(v);
+	if (n > (max + 2) / 3 * 4)
+		return veil_fail(err, 0, "%s: \"%s\" longer than %zu bytes", what, key, max);
+	char name[96];
+	snprintf(name, sizeof(name), "%s: \"%s\"", what, key);
+	return veil_b64_decode(VEIL_B64_STD, json_object_get_string(v), n, name, out, len, err);
+}
+
+json_object *veil_kbs_snp_evidence_build(const uint8_t *report, size_t report_len, const uint8_t *vcek, size_t vcek_len)
+{
+	json_object *o = json_object_new_object();
+	json_object *chain = json_object_new_array();
+	json_object *entry = json_object_new_object();
+	json_object *data = json_object_new_array_ext((int)vcek_len);
+	for (size_t i = 0; i < vcek_len; i++)
+		json_object_array_add(data, json_object_new_int(vcek[i]));
+	json_object_object_add(entry, "cert_type", json_object_new_string("VCEK"));
+	json_object_object_add(entry, "data", data);
+	json_object_array_add(chain, entry);
+	if (add_b64(o, "attestation_report", report, report_len) < 0) {
+		json_object_put(chain);
+		json_object_put(o);
+		return NULL;
+	}
+	json_object_object_add(o, "cert_chain", chain);
+	return o;
+}
+
+/* A certificate as serde writes a Vec<u8>: an array of integers 0..255. */
+static int bytes_from_array(json_object *a, const char *what, uint8_t **out, size_t *len, veil_err_t *err)
+{
+	size_t n = json_object_array_length(a);
+	if (n == 0 || n > VEIL_SNP_EVIDENCE_MAX_CERT)
+		return veil_fail(err, 0, "%s: certificate of %zu bytes (1 to %u)", what, n, VEIL_SNP_EVIDENCE_MAX_CERT);
+	uint8_t *b = malloc(n);
+	if (b == NULL)
+		return veil_fail(err, ENOMEM, "%s", what);
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(a, i);
+		int64_t x = json_object_get_int64(v);
+		if (!json_object_is_type(v, json_type_int) || x < 0 || x > 255) {
+			free(b);
+			return veil_fail(err, 0, "%s: byte %zu is not an integer 0..255", what, i);
+		}
+		b[i] = (uint8_t)x;
+	}
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+int veil_kbs_snp_evidence_parse(json_object *ev, uint8_t **report, size_t *report_len, uint8_t **vcek,
+				size_t *vcek_len, veil_err_t *err)
+{
+	const char *what = "SNP evidence";
+	*report = *vcek = NULL;
+	if (veil_json_check_members(ev, what,
+				    VEIL_JSON_MEMBERS({ "attestation_report", json_type_string, true },
+						      { "cert_chain", json_type_array, true }),
+				    err) < 0)
+		return -1;
+	json_object *chain = json_object_object_get(ev, "cert_chain");
+	size_t n = json_object_array_length(chain);
+	if (n > 8)
+		return veil_fail(err, 0, "%s: cert_chain of %zu entries, at most 8", what, n);
+	for (size_t i = 0; i < n; i++) {
+		json_object *entry = json_object_array_get_idx(chain, i);
+		if (veil_json_check_members(entry, "SNP evidence cert_chain entry",
+					    VEIL_JSON_MEMBERS({ "cert_type", json_type_string, true },
+							      { "data", json_type_array, true }),
+					    err) < 0)
+			return -1;
+		const char *type = json_object_get_string(json_object_object_get(entry, "cert_type"));
+		if (strcmp(type, "VCEK") != 0)
+			continue;
+		if (*vcek != NULL)
+			return veil_fail(err, 0, "%s: more than one VCEK in cert_chain", what);
+		if (bytes_from_array(json_object_object_get(entry, "data"), "SNP evidence VCEK", vcek, vcek_len, err) < 0)
+			return -1;
+	}
+	if (*vcek == NULL)
+		return veil_fail(err, 0, "%s: cert_chain has no VCEK", what);
+	if (get_b64(ev, what, "attestation_report", 4096, report, report_len, err) < 0) {
+		free(*vcek);
+		*vcek = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+json_object *veil_kbs_tdx_evidence_build(const uint8_t *quote, size_t len)
+{
+	json_object *o = json_object_new_object();
+	if (add_b64(o, "quote", quote, len) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+int veil_kbs_tdx_evidence_parse(json_object *ev, uint8_t **quote, size_t *len, veil_err_t *err)
+{
+	const char *what = "TDX evidence";
+	*quote = NULL;
+	/* The event logs are optional and unused here; null is how serde writes None. */
+	if (json_object_is_type(ev, json_type_object)) {
+		static const char *const logs[] = { "cc_eventlog", "aa_eventlog" };
+		for (size_t i = 0; i < 2; i++) {
+			json_object *v;
+			if (!json_object_object_get_ex(ev, logs[i], &v))
+				continue;
+			if (v != NULL && !json_object_is_type(v, json_type_string))
+				return veil_fail(err, 0, "%s: \"%s\" must be a string or null", what, logs[i]);
+			json_object_object_del(ev, logs[i]);
+		}
+	}
+	if (veil_json_check_members(ev, what, VEIL_JSON_MEMBERS({ "quote", json_type_string, true }), err) < 0)
+		return -1;
+	return get_b64(ev, what, "quote", VEIL_TDX_QUOTE_MAX, quote, len, err);
+}
+
+/* ---- token and errors ---- */
+
+char *veil_kbs_token_build(const char *token)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "token", json_object_new_string(token));
+	return finish(o);
+}
+
+int veil_kbs_token_parse(const char *body, size_t len, char **token, veil_err_t *err)
+{
+	cleanup_json json_object *o = NULL;
+	if (parse_bounded(body, len, VEIL_KBS_MAX_TOKEN, "KBS attestation token", &o, err) < 0 ||
+	    veil_json_check_members(o, "KBS attestation token", VEIL_JSON_MEMBERS({ "token", json_type_string, true }), err) < 0)
+		return -1;
+	*token = strdup(json_object_get_string(json_object_object_get(o, "token")));
+	return *token != NULL ? 0 : veil_fail(err, ENOMEM, "KBS attestation token");
+}
+
+char *veil_kbs_error_build(const char *kind, const char *detail)
+{
+	char type[160];
+	snprintf(type, sizeof(type), "%s%s", VEIL_KBS_ERROR_TYPE_PREFIX, kind);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, "detail", json_object_new_string(detail));
+	return finish(o);
+}
+
+int veil_kbs_error_parse(const char *body, size_t len, char **kind, char **detail, veil_err_t *err)
+{
+	const char *what = "KBS error";
+	cleanup_json json_object *o = NULL;
+	if (parse_bounded(body, len, VEIL_KBS_MAX_REQUEST * 4, what, &o, err) < 0 ||
+	    veil_json_check_members(o, what,
+				    VEIL_JSON_MEMBERS({ "type", json_type_string, true }, { "detail", json_type_string, true }),
+				    err) < 0)
+		return -1;
+	const char *type = json_object_get_string(json_object_object_get(o, "type"));
+	const char *slash = strrchr(type, '/');
+	*kind = strdup(slash != NULL ? slash + 1 : type);
+	*detail = strdup(json_object_get_string(json_object_object_get(o, "detail")));
+	if (*kind == NULL || *detail == NULL) {
+		free(*kind);
+		free(*detail);
+		return veil_fail(err, ENOMEM, "%s", what);
+	}
+	return 0;
+}

@@ -1,0 +1,167 @@
+/* KBS protocol messages: builders and strict parsers, REPORT_DATA binding. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "attest/kbs_proto.h"
+#include "lib/cleanup.h"
+#include "lib/hex.h"
+#include "lib/json.h"
+#include "tap.h"
+
+static void expect_error(int rc, veil_err_t *err, const char *want, const char *what)
+{
+	const char *got = *err != NULL ? (*err)->msg : "(accepted)";
+	if (!CHECK(rc < 0 && strcmp(got, want) == 0, "%s: %s", what, want))
+		printf("#   got %s\n", got);
+	veil_error_free(err);
+}
+
+static void test_request_and_challenge(void)
+{
+	cleanup_free char *req = veil_kbs_request_build(VEIL_KBS_TEE_TDX);
+	enum veil_kbs_tee tee = 0;
+	veil_err_t err = NULL;
+	CHECK(req != NULL && strcmp(req, "{\"version\":\"0.1.1\",\"tee\":\"tdx\",\"extra-params\":\"\"}") == 0,
+	      "Request as Trustee's kbs-types writes it");
+	CHECK(veil_kbs_request_parse(req, strlen(req), &tee, &err) == 0 && tee == VEIL_KBS_TEE_TDX, "Request parses");
+	const char *obj = "{\"version\":\"0.1.1\",\"tee\":\"snp\",\"extra-params\":{}}";
+	CHECK(veil_kbs_request_parse(obj, strlen(obj), &tee, &err) == 0 && tee == VEIL_KBS_TEE_SNP,
+	      "extra-params may be an object");
+	static const struct {
+		const char *body, *msg;
+	} bad[] = {
+		{ "{\"version\":\"0.4.0\",\"tee\":\"snp\"}",
+		  "KBS protocol version mismatch: expected 0.1.1, the client speaks 0.4.0" },
+		{ "{\"version\":\"0.1.1\",\"tee\":\"sgx\"}", "KBS Request: tee \"sgx\" is not supported (snp, tdx)" },
+		{ "{\"version\":\"0.1.1\"}", "KBS Request: missing \"tee\"" },
+		{ "{\"version\":\"0.1.1\",\"tee\":\"snp\",\"x\":1}", "KBS Request: unexpected member \"x\"" },
+		{ "{\"version\":\"0.1.1\",\"tee\":\"snp\",\"extra-params\":5}",
+		  "KBS Request: \"extra-params\" must be a string or an object" },
+		{ "{\"version\":1,\"tee\":\"snp\"}", "KBS Request: \"version\" must be a string" },
+		{ "{\"version\":\"0.1.1\",", "KBS Request: invalid JSON: unexpected end of data at line 1, column 20" },
+		{ "[]", "KBS Request: expected a JSON object" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(veil_kbs_request_parse(bad[i].body, strlen(bad[i].body), &tee, &err), &err, bad[i].msg,
+			     "bad Request");
+	char big[VEIL_KBS_MAX_REQUEST + 2];
+	memset(big, ' ', sizeof(big));
+	expect_error(veil_kbs_request_parse(big, sizeof(big), &tee, &err), &err,
+		     "KBS Request: body of 4098 bytes, at most 4096", "oversize Request");
+
+	cleanup_free char *ch = veil_kbs_challenge_build("bm9uY2U=");
+	char nonce[VEIL_KBS_NONCE_MAX + 1];
+	CHECK(veil_kbs_challenge_parse(ch, strlen(ch), nonce, &err) == 0 && strcmp(nonce, "bm9uY2U=") == 0,
+	      "Challenge round trip");
+	const char *empty = "{\"nonce\":\"\",\"extra-params\":\"\"}";
+	expect_error(veil_kbs_challenge_parse(empty, strlen(empty), nonce, &err), &err,
+		     "KBS Challenge: nonce of 0 characters (1 to 128)", "empty nonce");
+}
+
+static void test_attestation(void)
+{
+	veil_err_t err = NULL;
+	/* The P-256 generator as tee-pubkey: a fixed input for a fixed digest. */
+	cleanup_json json_object *jwk = NULL;
+	const char *jwk_text = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ECDH-ES+A256KW\","
+			       "\"x\":\"axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY\","
+			       "\"y\":\"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU\"}";
+	veil_json_parse(jwk_text, strlen(jwk_text), "jwk", &jwk, &err);
+	uint8_t rd[64];
+	CHECK(veil_kbs_report_data("bm9uY2U=", jwk, rd, &err) == 0, "REPORT_DATA computed");
+	char hex[129];
+	veil_hex_encode(rd, 64, hex);
+	/* Python: hashlib.sha384(json.dumps({"nonce":..,"tee-pubkey":..}, sort_keys=True, separators=(",",":")).encode()) */
+	CHECK(strcmp(hex, "2618c501952d6ba91a9c3b212af7737ad99b328f06d5ca11d612104a1659ec1d916f35e6ca768d2a54ca1f4ee49cac40"
+			  "00000000000000000000000000000000") == 0,
+	      "REPORT_DATA: SHA-384 of runtime-data's canonical JSON, as Python computes it");
+	static const uint8_t zeros[16];
+	CHECK(memcmp(rd + 48, zeros, 16) == 0, "SHA-384 zero-padded to 64 bytes");
+
+	cleanup_json json_object *ev = veil_kbs_tdx_evidence_build((const uint8_t *)"quote", 5);
+	cleanup_free char *body = veil_kbs_attestation_build("bm9uY2U=", jwk, ev, "version = \"0.1.0\"\n", 18, &err);
+	struct veil_kbs_attestation att;
+	CHECK(body != NULL && veil_kbs_attestation_parse(body, strlen(body), &att, &err) == 0, "Attestation round trip");
+	CHECK(strcmp(att.nonce, "bm9uY2U=") == 0 && att.alg == VEIL_JWE_ECDH_ES_A256KW && memcmp(att.report_data, rd, 64) == 0 &&
+		      att.init_data_len == 18 && strcmp(att.init_data, "version = \"0.1.0\"\n") == 0,
+	      "Attestation fields, REPORT_DATA from runtime-data");
+	uint8_t *quote = NULL;
+	size_t qlen = 0;
+	CHECK(veil_kbs_tdx_evidence_parse(att.evidence, &quote, &qlen, &err) == 0 && qlen == 5 && memcmp(quote, "quote", 5) == 0,
+	      "TDX evidence round trip");
+	free(quote);
+	veil_kbs_attestation_free(&att);
+
+	static const struct {
+		const char *body, *msg;
+	} bad[] = {
+		{ "{\"runtime-data\":{\"nonce\":\"n\"},\"tee-evidence\":{}}", "KBS Attestation runtime-data: missing \"tee-pubkey\"" },
+		{ "{\"runtime-data\":{\"nonce\":\"n\",\"tee-pubkey\":{},\"x\":1},\"tee-evidence\":{}}",
+		  "KBS Attestation runtime-data: unexpected member \"x\"" },
+		{ "{\"runtime-data\":{\"nonce\":\"n\",\"tee-pubkey\":{\"kty\":\"EC\"}},\"tee-evidence\":{}}",
+		  "tee-pubkey JWK: missing \"alg\"" },
+		{ "{\"tee-pubkey\":{},\"tee-evidence\":{}}", "KBS Attestation: unexpected member \"tee-pubkey\"" },
+		{ "{\"runtime-data\":{\"nonce\":\"n\",\"tee-pubkey\":{}},\"tee-evidence\":\"x\"}",
+		  "KBS Attestation: \"tee-evidence\" must be an object" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(veil_kbs_attestation_parse(bad[i].body, strlen(bad[i].body), &att, &err), &err, bad[i].msg,
+			     "bad Attestation");
+}
+
+static void test_snp_evidence_and_errors(void)
+{
+	veil_err_t err = NULL;
+	uint8_t report[1184], vcek[3] = { 0x30, 0x82, 0xff };
+	for (size_t i = 0; i < sizeof(report); i++)
+		report[i] = (uint8_t)i;
+	cleanup_json json_object *ev = veil_kbs_snp_evidence_build(report, sizeof(report), vcek, 3);
+	const char *text = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
+	CHECK(strstr(text, "\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[48,130,255]}]") != NULL,
+	      "cert_chain as sev's CertTableEntry list");
+	uint8_t *r = NULL, *v = NULL;
+	size_t rl = 0, vl = 0;
+	CHECK(veil_kbs_snp_evidence_parse(ev, &r, &rl, &v, &vl, &err) == 0 && rl == 1184 && memcmp(r, report, rl) == 0 &&
+		      vl == 3 && memcmp(v, vcek, 3) == 0,
+	      "SNP evidence round trip");
+	free(r);
+	free(v);
+	static const struct {
+		const char *body, *msg;
+	} bad[] = {
+		{ "{\"attestation_report\":\"\",\"cert_chain\":[]}", "SNP evidence: cert_chain has no VCEK" },
+		{ "{\"attestation_report\":\"\",\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[256]}]}",
+		  "SNP evidence VCEK: byte 0 is not an integer 0..255" },
+		{ "{\"attestation_report\":\"%%%%\",\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[1]}]}",
+		  "SNP evidence: \"attestation_report\": invalid base64 character at offset 0" },
+		{ "{\"cert_chain\":[]}", "SNP evidence: missing \"attestation_report\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cleanup_json json_object *o = NULL;
+		veil_json_parse(bad[i].body, strlen(bad[i].body), "t", &o, NULL);
+		expect_error(veil_kbs_snp_evidence_parse(o, &r, &rl, &v, &vl, &err), &err, bad[i].msg, "bad SNP evidence");
+	}
+
+	cleanup_free char *e = veil_kbs_error_build("PolicyDeny", "resource a/b/c: not granted");
+	CHECK(strcmp(e, "{\"type\":\"https://github.com/confidential-containers/kbs/errors/PolicyDeny\","
+			"\"detail\":\"resource a/b/c: not granted\"}") == 0,
+	      "error body as Trustee's ErrorInformation");
+	char *kind = NULL, *detail = NULL;
+	CHECK(veil_kbs_error_parse(e, strlen(e), &kind, &detail, &err) == 0 && strcmp(kind, "PolicyDeny") == 0 &&
+		      strcmp(detail, "resource a/b/c: not granted") == 0,
+	      "error body parses");
+	free(kind);
+	free(detail);
+	cleanup_free char *t = veil_kbs_token_build("a.b.c");
+	char *token = NULL;
+	CHECK(veil_kbs_token_parse(t, strlen(t), &token, &err) == 0 && strcmp(token, "a.b.c") == 0, "token round trip");
+	free(token);
+}
+
+int main(void)
+{
+	test_request_and_challenge();
+	test_attestation();
+	test_snp_evidence_and_errors();
+	return tap_done();
+}
