@@ -53,7 +53,7 @@ INITRD = $(GUEST_DIR)/initrd.img
 .PHONY: all deps kernel initrd demo check unit asan-unit integration bench install clean fuzz
 .DELETE_ON_ERROR:
 
-all: $(BUILD)/veil $(BUILD)/veil-agent $(INITRD) kernel $(BUILD)/configuration.toml
+all: $(BUILD)/veil $(BUILD)/veil-agent $(BUILD)/veil-kbs $(INITRD) kernel $(BUILD)/configuration.toml
 
 deps:
 	@scripts/install-deps.sh
@@ -76,6 +76,14 @@ $(BUILD)/agent-obj/%.o: %.c $(PROTO_GEN_H)
 
 $(BUILD)/veil: $(HOST_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS) $(ATTEST_LIBS)
+
+# ---- kbs: the key broker ----
+# the runtime library's self-contained parts that the broker needs
+KBS_LIB_SRC = $(addprefix src/lib/,error.c log.c fsutil.c toml.c json.c base64.c spawn.c strv.c)
+KBS_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(KBS_SRC) $(ATTEST_SRC) $(KBS_LIB_SRC))
+$(BUILD)/veil-kbs: $(KBS_OBJ)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS) -lpthread
+# ---- end kbs ----
 
 $(BUILD)/veil-agent: $(AGENT_OBJ)
 	$(CC) $(ALL_CFLAGS) -static -o $@ $^ $(AGENT_LIBS)
