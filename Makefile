@@ -53,7 +53,7 @@ INITRD = $(GUEST_DIR)/initrd.img
 .PHONY: all deps kernel initrd demo check unit asan-unit integration bench install clean fuzz
 .DELETE_ON_ERROR:
 
-all: $(BUILD)/veil $(BUILD)/veil-agent $(BUILD)/veil-kbs $(INITRD) kernel $(BUILD)/configuration.toml
+all: $(BUILD)/veil $(BUILD)/veil-agent $(BUILD)/veil-kbs $(BUILD)/kbs-test-client $(INITRD) kernel $(BUILD)/configuration.toml
 
 deps:
 	@scripts/install-deps.sh
@@ -83,6 +83,9 @@ KBS_LIB_SRC = $(addprefix src/lib/,error.c log.c fsutil.c toml.c json.c base64.c
 KBS_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(KBS_SRC) $(ATTEST_SRC) $(KBS_LIB_SRC))
 $(BUILD)/veil-kbs: $(KBS_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS) -lpthread
+# A guest stand-in with the emulated chip, for tests/integration/kbs.t and bench/kbs.sh.
+$(BUILD)/kbs-test-client: tests/kbs/kbs_test_client.c $(patsubst %.c,$(BUILD)/obj/%.o,$(ATTEST_SRC) $(KBS_LIB_SRC))
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS) $(ATTEST_LIBS)
 # ---- end kbs ----
 
 $(BUILD)/veil-agent: $(AGENT_OBJ)

@@ -1,0 +1,310 @@
+#include "attest/kbs_client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "lib/cleanup.h"
+#include "lib/json.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+
+struct veil_kbs_client {
+	int fd;
+	char host[256];
+	int timeout_ms;
+	char cookie[129];
+	EVP_PKEY *key;
+	char *token;
+};
+
+/* ---- HTTP ---- */
+
+static int wait_fd(int fd, short events, int timeout_ms, veil_err_t *err)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	for (;;) {
+		int n = poll(&p, 1, timeout_ms);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return veil_fail(err, ETIMEDOUT, "KBS connection: no progress in %d ms", timeout_ms);
+		if (errno != EINTR)
+			return veil_fail(err, errno, "KBS connection");
+	}
+}
+
+static int send_all(int fd, const char *p, size_t len, int timeout_ms, veil_err_t *err)
+{
+	while (len > 0) {
+		if (wait_fd(fd, POLLOUT, timeout_ms, err) < 0)
+			return -1;
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return veil_fail(err, n < 0 ? errno : EPIPE, "sending to the KBS");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads into buf until it holds `want` bytes, or (want == 0) a blank line
+ * ending the headers. Returns the bytes held; *header_end is set for want 0. */
+static int recv_until(int fd, char *buf, size_t cap, size_t *held, size_t want, size_t *header_end, int timeout_ms,
+		      veil_err_t *err)
+{
+	for (;;) {
+		if (want == 0) {
+			char *end = *held >= 4 ? memmem(buf, *held, "\r\n\r\n", 4) : NULL;
+			if (end != NULL) {
+				*header_end = (size_t)(end - buf) + 4;
+				return 0;
+			}
+			if (*held >= cap)
+				return veil_fail(err, 0, "KBS response headers longer than %zu bytes", cap);
+		} else if (*held >= want) {
+			return 0;
+		}
+		if (wait_fd(fd, POLLIN, timeout_ms, err) < 0)
+			return -1;
+		ssize_t n = read(fd, buf + *held, (want ? want : cap) - *held);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return veil_fail(err, errno, "reading from the KBS");
+		if (n == 0)
+			return veil_fail(err, ECONNRESET, "the KBS closed the connection mid-response");
+		*held += (size_t)n;
+	}
+}
+
+/* The value of header `name` in the header block (CRLF lines), copied. */
+static bool header_value(const char *headers, const char *name, char *out, size_t size)
+{
+	size_t nl = strlen(name);
+	for (const char *line = headers; line != NULL && *line != '\0';) {
+		const char *eol = strstr(line, "\r\n");
+		if (eol == NULL)
+			break;
+		if ((size_t)(eol - line) > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+			const char *v = line + nl + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			size_t vl = (size_t)(eol - v);
+			while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+				vl--;
+			if (vl >= size)
+				vl = size - 1;
+			memcpy(out, v, vl);
+			out[vl] = '\0';
+			return true;
+		}
+		line = eol + 2;
+	}
+	return false;
+}
+
+static int parse_head(const char *head, struct veil_kbs_http_reply *reply, size_t *content_length, veil_err_t *err)
+{
+	unsigned major, minor, status;
+	int used = 0;
+	if (sscanf(head, "HTTP/%u.%u %3u%n", &major, &minor, &status, &used) != 3 || major != 1 || status < 100 ||
+	    status > 599 || (head[used] != ' ' && head[used] != '\r'))
+		return veil_fail(err, 0, "KBS response: not an HTTP/1.x status line");
+	reply->status = status;
+	char value[160];
+	if (header_value(head, "Transfer-Encoding", value, sizeof(value)))
+		return veil_fail(err, 0, "KBS response: Transfer-Encoding \"%s\" is not supported", value);
+	if (!header_value(head, "Content-Length", value, sizeof(value)))
+		return veil_fail(err, 0, "KBS response: no Content-Length");
+	char *end;
+	errno = 0;
+	unsigned long long cl = strtoull(value, &end, 10);
+	if (*end != '\0' || value[0] == '\0' || value[0] == '-' || errno != 0 || cl > VEIL_KBS_HTTP_MAX_RESPONSE)
+		return veil_fail(err, 0, "KBS response: Content-Length \"%.32s\" is not 0..%u", value, VEIL_KBS_HTTP_MAX_RESPONSE);
+	*content_length = (size_t)cl;
+	if (header_value(head, "Set-Cookie", value, sizeof(value))) {
+		size_t pl = strlen(VEIL_KBS_COOKIE);
+		if (strncmp(value, VEIL_KBS_COOKIE, pl) == 0 && value[pl] == '=') {
+			size_t vl = strcspn(value + pl + 1, "; ");
+			if (vl == 0 || vl >= sizeof(reply->set_cookie))
+				return veil_fail(err, 0, "KBS response: bad %s cookie", VEIL_KBS_COOKIE);
+			memcpy(reply->set_cookie, value + pl + 1, vl);
+			reply->set_cookie[vl] = '\0';
+		}
+	}
+	return 0;
+}
+
+int veil_kbs_http(int fd, const char *method, const char *host, const char *path, const char *cookie, const char *body,
+		  size_t body_len, int timeout_ms, struct veil_kbs_http_reply *reply, veil_err_t *err)
+{
+	memset(reply, 0, sizeof(*reply));
+	if (timeout_ms <= 0)
+		timeout_ms = DEFAULT_TIMEOUT_MS;
+	char head[1024];
+	int n = snprintf(head, sizeof(head),
+			 "%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n%s%s%s%s%s"
+			 "Content-Length: %zu\r\n\r\n",
+			 method, path, host, body != NULL ? "Content-Type: application/json\r\n" : "",
+			 cookie != NULL ? "Cookie: " : "", cookie != NULL ? VEIL_KBS_COOKIE "=" : "",
+			 cookie != NULL ? cookie : "", cookie != NULL ? "\r\n" : "", body != NULL ? body_len : 0);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return veil_fail(err, 0, "KBS request line too long");
+	if (send_all(fd, head, (size_t)n, timeout_ms, err) < 0 ||
+	    (body != NULL && send_all(fd, body, body_len, timeout_ms, err) < 0))
+		return -1;
+	cleanup_free char *buf = malloc(VEIL_KBS_HTTP_MAX_HEADERS + 1);
+	if (buf == NULL)
+		return veil_fail(err, ENOMEM, "KBS response");
+	size_t held = 0, header_end = 0, content_length = 0;
+	if (recv_until(fd, buf, VEIL_KBS_HTTP_MAX_HEADERS, &held, 0, &header_end, timeout_ms, err) < 0)
+		return -1;
+	buf[header_end - 2] = '\0'; /* keep the last header's CRLF for header_value */
+	if (parse_head(buf, reply, &content_length, err) < 0)
+		return -1;
+	reply->body = malloc(content_length + 1);
+	if (reply->body == NULL)
+		return veil_fail(err, ENOMEM, "KBS response");
+	/* Bytes past the headers already read belong to the body (and must not
+	 * be more than it: one request at a time on this connection). */
+	size_t extra = held - header_end;
+	if (extra > content_length) {
+		veil_kbs_http_reply_free(reply);
+		return veil_fail(err, 0, "KBS response: more bytes than its Content-Length");
+	}
+	memcpy(reply->body, buf + header_end, extra);
+	reply->len = extra;
+	if (recv_until(fd, reply->body, content_length, &reply->len, content_length, NULL, timeout_ms, err) < 0) {
+		veil_kbs_http_reply_free(reply);
+		return -1;
+	}
+	reply->body[content_length] = '\0';
+	return 0;
+}
+
+void veil_kbs_http_reply_free(struct veil_kbs_http_reply *reply)
+{
+	if (reply->body != NULL)
+		OPENSSL_cleanse(reply->body, reply->len);
+	free(reply->body);
+	memset(reply, 0, sizeof(*reply));
+}
+
+/* A non-200 answer as an error naming the step and the KBS's reason. */
+static int refused(const char *step, const struct veil_kbs_http_reply *r, veil_err_t *err)
+{
+	char *kind = NULL, *detail = NULL;
+	if (veil_kbs_error_parse(r->body, r->len, &kind, &detail, NULL) < 0)
+		return veil_fail(err, EPERM, "KBS refused %s (HTTP %u) without an error body", step, r->status);
+	veil_fail(err, EPERM, "KBS refused %s (%u %s): %s", step, r->status, kind, detail);
+	free(kind);
+	free(detail);
+	return -1;
+}
+
+/* ---- RCAR ---- */
+
+static int exchange(struct veil_kbs_client *c, const char *step, const char *method, const char *path, const char *body,
+		    struct veil_kbs_http_reply *r, veil_err_t *err)
+{
+	if (veil_kbs_http(c->fd, method, c->host, path, c->cookie[0] ? c->cookie : NULL, body, body ? strlen(body) : 0,
+			  c->timeout_ms, r, err) < 0)
+		return veil_fail_context(err, "%s", step);
+	if (r->status != 200) {
+		refused(step, r, err);
+		veil_kbs_http_reply_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o, veil_err_t *err)
+{
+	enum veil_jwe_alg alg = o->alg ? o->alg : VEIL_JWE_ECDH_ES_A256KW;
+	cleanup_free char *request = veil_kbs_request_build(o->tee);
+	struct veil_kbs_http_reply r;
+	if (request == NULL)
+		return veil_fail(err, ENOMEM, "KBS request");
+	if (exchange(c, "auth", "POST", "/kbs/v0/auth", request, &r, err) < 0)
+		return -1;
+	char nonce[VEIL_KBS_NONCE_MAX + 1];
+	int rc = veil_kbs_challenge_parse(r.body, r.len, nonce, err);
+	if (rc == 0 && r.set_cookie[0] == '\0')
+		rc = veil_fail(err, 0, "KBS auth: no %s cookie in the answer", VEIL_KBS_COOKIE);
+	if (rc == 0)
+		memcpy(c->cookie, r.set_cookie, sizeof(c->cookie));
+	veil_kbs_http_reply_free(&r);
+	if (rc < 0)
+		return -1;
+	/* A fresh key per attestation: it lives as long as this session. */
+	c->key = veil_jose_generate_key(alg, err);
+	cleanup_json json_object *jwk = c->key != NULL ? veil_jwk_from_key(c->key, alg, err) : NULL;
+	uint8_t report_data[64];
+	if (jwk == NULL || veil_kbs_report_data(nonce, jwk, report_data, err) < 0)
+		return -1;
+	cleanup_json json_object *evidence = NULL;
+	if (o->evidence(o->evidence_ctx, report_data, &evidence, err) < 0)
+		return veil_fail_context(err, "evidence");
+	cleanup_free char *att = veil_kbs_attestation_build(nonce, jwk, evidence, o->init_data, o->init_data_len, err);
+	if (att == NULL || exchange(c, "attest", "POST", "/kbs/v0/attest", att, &r, err) < 0)
+		return -1;
+	rc = veil_kbs_token_parse(r.body, r.len, &c->token, err);
+	veil_kbs_http_reply_free(&r);
+	return rc;
+}
+
+int veil_kbs_client_attest(int fd, const struct veil_kbs_client_opts *opts, struct veil_kbs_client **client,
+			   veil_err_t *err)
+{
+	struct veil_kbs_client *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return veil_fail(err, ENOMEM, "KBS client");
+	c->fd = fd;
+	c->timeout_ms = opts->timeout_ms;
+	snprintf(c->host, sizeof(c->host), "%s", opts->host != NULL ? opts->host : "kbs");
+	if (rcar(c, opts, err) < 0) {
+		veil_kbs_client_free(c);
+		return -1;
+	}
+	*client = c;
+	return 0;
+}
+
+int veil_kbs_client_get_resource(struct veil_kbs_client *c, const char *path, uint8_t **data, size_t *len,
+				 veil_err_t *err)
+{
+	char url[512];
+	if (snprintf(url, sizeof(url), "/kbs/v0/resource/%s", path) >= (int)sizeof(url))
+		return veil_fail(err, ENAMETOOLONG, "resource %s", path);
+	char step[300];
+	snprintf(step, sizeof(step), "resource %.200s", path);
+	struct veil_kbs_http_reply r;
+	if (exchange(c, step, "GET", url, NULL, &r, err) < 0)
+		return -1;
+	int rc = veil_jwe_decrypt(c->key, r.body, r.len, data, len, err);
+	veil_kbs_http_reply_free(&r);
+	return rc < 0 ? veil_fail_context(err, "%s", step) : 0;
+}
+
+const char *veil_kbs_client_token(const struct veil_kbs_client *c)
+{
+	return c->token;
+}
+
+void veil_kbs_client_free(struct veil_kbs_client *c)
+{
+	if (c == NULL)
+		return;
+	EVP_PKEY_free(c->key);
+	free(c->token);
+	free(c);
+}
