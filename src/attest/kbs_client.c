@@ -204,8 +204,8 @@ static int refused(const char *step, const struct veil_kbs_http_reply *r, veil_e
 {
 	char *kind = NULL, *detail = NULL;
 	if (veil_kbs_error_parse(r->body, r->len, &kind, &detail, NULL) < 0)
-		return veil_fail(err, EPERM, "KBS refused %s (HTTP %u) without an error body", step, r->status);
-	veil_fail(err, EPERM, "KBS refused %s (%u %s): %s", step, r->status, kind, detail);
+		return veil_fail_tagged(err, EPERM, "KBS refused %s (HTTP %u) without an error body", step, r->status);
+	veil_fail_tagged(err, EPERM, "KBS refused %s (%u %s): %s", step, r->status, kind, detail);
 	free(kind);
 	free(detail);
 	return -1;

@@ -153,7 +153,7 @@ static int run(struct kbs *kbs, json_object *req, uint8_t **out, size_t *out_len
 	}
 	if (strcmp(op, "resource-get") == 0) {
 		rc = kbs_store_get(kbs->cfg.data_dir, name, out, out_len, err);
-		return rc == 0 ? veil_fail(err, ENOENT, "resource %s does not exist", name) : rc < 0 ? -1 : 0;
+		return rc == 0 ? veil_fail_tagged(err, ENOENT, "resource %s does not exist", name) : rc < 0 ? -1 : 0;
 	}
 	if (strcmp(op, "resource-delete") == 0) {
 		rc = kbs_store_delete(kbs->cfg.data_dir, name, err);

@@ -59,7 +59,7 @@ static int attest_session(struct kbs *kbs, const struct kbs_session *s, const ch
 		return -1;
 	int rc = 0;
 	if (strcmp(att.nonce, s->nonce) != 0)
-		rc = veil_fail(err, EPERM,
+		rc = veil_fail_tagged(err, EPERM,
 			       "runtime-data nonce \"%.64s\" is not this session's challenge \"%s\" (replayed or stale evidence)",
 			       att.nonce, s->nonce);
 	if (rc == 0)

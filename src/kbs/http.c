@@ -20,16 +20,35 @@
 struct upload {
 	char *buf;
 	size_t len, max;
+	int endpoint;
 	bool too_large;
+	bool answered;                   /* refused up front: drop whatever follows */
 };
 
-static size_t body_limit(const char *url)
+enum endpoint { AUTH, ATTEST, RESOURCE };
+
+/* Which endpoint url names, or -1 with the refusal's status and reason. */
+static int route(const char *url, const char *method, unsigned *status, const char **why)
 {
-	if (strcmp(url, PREFIX "auth") == 0)
-		return VEIL_KBS_MAX_REQUEST;
-	if (strcmp(url, PREFIX "attest") == 0)
-		return VEIL_KBS_MAX_ATTESTATION;
-	return 0;
+	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0, get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+	int e = strcmp(url, PREFIX "auth") == 0			       ? AUTH
+		: strcmp(url, PREFIX "attest") == 0			       ? ATTEST
+		: strncmp(url, RESOURCE_PREFIX, strlen(RESOURCE_PREFIX)) == 0 ? RESOURCE
+									       : -1;
+	if (e < 0) {
+		*status = 404;
+		*why = "no such endpoint (/kbs/v0/auth, /kbs/v0/attest, /kbs/v0/resource/REPO/TYPE/TAG)";
+	} else if ((e == RESOURCE && !get) || (e != RESOURCE && !post)) {
+		*status = 405;
+		*why = "auth and attest take POST, resource takes GET";
+		e = -1;
+	}
+	return e;
+}
+
+static size_t body_limit(int endpoint)
+{
+	return endpoint == AUTH ? VEIL_KBS_MAX_REQUEST : endpoint == ATTEST ? VEIL_KBS_MAX_ATTESTATION : 0;
 }
 
 static enum MHD_Result send_response(struct MHD_Connection *c, struct kbs *kbs, struct kbs_response *r)
@@ -61,23 +80,16 @@ static enum MHD_Result refuse(struct MHD_Connection *c, struct kbs *kbs, unsigne
 	return rc;
 }
 
-static enum MHD_Result dispatch(struct MHD_Connection *c, struct kbs *kbs, const char *url, const char *method,
-				struct upload *u)
+static enum MHD_Result dispatch(struct MHD_Connection *c, struct kbs *kbs, const char *url, struct upload *u)
 {
 	const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, VEIL_KBS_COOKIE);
 	struct kbs_response r = { 0 };
-	bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0, get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
-	if (strcmp(url, PREFIX "auth") == 0 && post)
+	if (u->endpoint == AUTH)
 		kbs_handle_auth(kbs, u->buf, u->len, &r);
-	else if (strcmp(url, PREFIX "attest") == 0 && post)
+	else if (u->endpoint == ATTEST)
 		kbs_handle_attest(kbs, cookie, u->buf, u->len, &r);
-	else if (strncmp(url, RESOURCE_PREFIX, strlen(RESOURCE_PREFIX)) == 0 && get)
-		kbs_handle_resource(kbs, cookie, url + strlen(RESOURCE_PREFIX), &r);
-	else if (strcmp(url, PREFIX "auth") == 0 || strcmp(url, PREFIX "attest") == 0 ||
-		 strncmp(url, RESOURCE_PREFIX, strlen(RESOURCE_PREFIX)) == 0)
-		return refuse(c, kbs, 405, "MethodNotAllowed", "auth and attest take POST, resource takes GET");
 	else
-		return refuse(c, kbs, 404, "InvalidRequestPath", "no such endpoint (/kbs/v0/auth, /kbs/v0/attest, /kbs/v0/resource/REPO/TYPE/TAG)");
+		kbs_handle_resource(kbs, cookie, url + strlen(RESOURCE_PREFIX), &r);
 	enum MHD_Result rc = send_response(c, kbs, &r);
 	kbs_response_free(&r);
 	return rc;
@@ -93,16 +105,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		u = calloc(1, sizeof(*u));
 		if (u == NULL)
 			return MHD_NO;
-		u->max = body_limit(url);
 		*con_cls = u;
+		unsigned status;
+		const char *why;
+		u->endpoint = route(url, method, &status, &why);
+		if (u->endpoint < 0) {
+			u->answered = true;
+			return refuse(c, kbs, status, status == 404 ? "InvalidRequestPath" : "MethodNotAllowed", why);
+		}
+		u->max = body_limit(u->endpoint);
 		/* Refuse an announced oversize body before reading any of it. */
 		const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (length != NULL && strtoull(length, NULL, 10) > u->max) {
-			u->too_large = true;
+			u->answered = true;
 			char detail[96];
 			snprintf(detail, sizeof(detail), "request body of %s bytes, at most %zu here", length, u->max);
 			return refuse(c, kbs, 413, "PayloadTooLarge", detail);
 		}
+		return MHD_YES;
+	}
+	if (u->answered) {
+		*data_size = 0;
 		return MHD_YES;
 	}
 	if (*data_size > 0) {
@@ -124,7 +147,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		snprintf(detail, sizeof(detail), "request body larger than %zu bytes", u->max);
 		return refuse(c, kbs, 413, "PayloadTooLarge", detail);
 	}
-	return dispatch(c, kbs, url, method, u);
+	return dispatch(c, kbs, url, u);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode why)

@@ -229,7 +229,7 @@ static int check_list(const struct kbs_digest_list *l, const uint8_t *value, siz
 	char got[129], want[200];
 	veil_hex_encode(value, len, got);
 	list_describe(l, len, want, sizeof(want));
-	return veil_fail(err, EPERM, "%s %s is not in %s (expected %s)", what, got, where, want);
+	return veil_fail_tagged(err, EPERM, "%s %s is not in %s (expected %s)", what, got, where, want);
 }
 
 int kbs_reference_check(const struct kbs_policy *policy, const struct kbs_claims *c, veil_err_t *err)
@@ -237,11 +237,11 @@ int kbs_reference_check(const struct kbs_policy *policy, const struct kbs_claims
 	const char *tee = veil_tee_name(c->tee);
 	const struct kbs_reference *ref = &policy->reference[c->tee];
 	if (!ref->present)
-		return veil_fail(err, EPERM, "no reference values for %s: every %s attestation is refused", tee, tee);
+		return veil_fail_tagged(err, EPERM, "no reference values for %s: every %s attestation is refused", tee, tee);
 	char where[64];
 	snprintf(where, sizeof(where), "the reference values for %s", tee);
 	if (c->debug && !ref->allow_debug)
-		return veil_fail(err, EPERM, "debug: the guest's policy allows debugging (expected no debug; set allow_debug in [%s] to accept it)", tee);
+		return veil_fail_tagged(err, EPERM, "debug: the guest's policy allows debugging (expected no debug; set allow_debug in [%s] to accept it)", tee);
 	if (check_list(&ref->measurements, c->measurement, sizeof(c->measurement), "measurement", where, err) < 0)
 		return -1;
 	if (ref->init_data.present &&
@@ -271,7 +271,7 @@ int kbs_policy_check(const struct kbs_policy *policy, const struct kbs_claims *c
 {
 	const struct kbs_rule *rule = find_rule(policy, resource);
 	if (rule == NULL)
-		return veil_fail(err, EPERM, "no policy rule grants %s (default deny)", resource);
+		return veil_fail_tagged(err, EPERM, "no policy rule grants %s (default deny)", resource);
 	char where[300];
 	snprintf(where, sizeof(where), "policy rule \"%s\"", rule->resource);
 	if (!rule->tee[c->tee]) {
@@ -280,7 +280,7 @@ int kbs_policy_check(const struct kbs_policy *policy, const struct kbs_claims *c
 			if (rule->tee[t])
 				snprintf(tees + strlen(tees), sizeof(tees) - strlen(tees), "%s%s", tees[0] ? ", " : "",
 					 veil_tee_name((enum veil_tee)t));
-		return veil_fail(err, EPERM, "%s: tee %s is not among those it grants (%s)", where, veil_tee_name(c->tee), tees);
+		return veil_fail_tagged(err, EPERM, "%s: tee %s is not among those it grants (%s)", where, veil_tee_name(c->tee), tees);
 	}
 	if (rule->measurements.present &&
 	    check_list(&rule->measurements, c->measurement, sizeof(c->measurement), "measurement", where, err) < 0)

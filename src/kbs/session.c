@@ -84,7 +84,7 @@ int kbs_session_new(struct kbs_sessions *s, enum veil_kbs_tee tee, struct kbs_se
 	pthread_mutex_unlock(&s->lock);
 	free(nonce_b64);
 	if (free_slot == NULL)
-		return veil_fail(err, EAGAIN, "all %zu sessions are in use", s->cap);
+		return veil_fail_tagged(err, EAGAIN, "all %zu sessions are in use", s->cap);
 	return 0;
 }
 
@@ -112,9 +112,9 @@ int kbs_session_attest(struct kbs_sessions *s, const char *id, const char *nonce
 	struct kbs_session *slot = find(s, id, veil_now_ms());
 	int rc = 0;
 	if (slot == NULL)
-		rc = veil_fail(err, ENOENT, "session %s expired during attestation", id);
+		rc = veil_fail_tagged(err, ENOENT, "session %s expired during attestation", id);
 	else if (slot->attested || strcmp(slot->nonce, nonce) != 0)
-		rc = veil_fail(err, EALREADY, "session %s: its nonce was already used", id);
+		rc = veil_fail_tagged(err, EALREADY, "session %s: its nonce was already used", id);
 	if (rc == 0) {
 		slot->attested = true;
 		slot->claims = *claims;

@@ -15,8 +15,6 @@ static int verify_snp(struct kbs *kbs, json_object *evidence, struct veil_eviden
 	size_t report_len, vcek_len;
 	if (veil_kbs_snp_evidence_parse(evidence, &report, &report_len, &vcek, &vcek_len, err) < 0)
 		return -1;
-	if (kbs->n_anchors == 0)
-		return veil_fail(err, EPERM, "SNP evidence: this KBS trusts no SNP root (configure [snp.PRODUCT] or [emulated])");
 	if (veil_snp_verify(report, report_len, vcek, vcek_len, kbs->anchors, kbs->n_anchors, ev, err) < 0)
 		return veil_fail_context(err, "SNP evidence");
 	return 0;
@@ -29,7 +27,7 @@ static int verify_tdx(struct kbs *kbs, json_object *evidence, struct veil_eviden
 	if (veil_kbs_tdx_evidence_parse(evidence, &quote, &len, err) < 0)
 		return -1;
 	if (kbs->cfg.tdx_root == NULL)
-		return veil_fail(err, EPERM, "TDX evidence: this KBS trusts no TDX root (configure [tdx] root)");
+		return veil_fail_tagged(err, EPERM, "TDX evidence: this KBS trusts no TDX root (configure [tdx] root)");
 	if (veil_tdx_verify(quote, len, kbs->cfg.tdx_root, kbs->cfg.tdx_root_len, ev, err) < 0)
 		return veil_fail_context(err, "TDX evidence");
 	return 0;
@@ -51,7 +49,7 @@ static int check_init_data(const struct veil_kbs_attestation *att, const struct 
 	char sent[97], carried[97];
 	veil_hex_encode(want, ev->init_data_len, sent);
 	veil_hex_encode(ev->init_data, ev->init_data_len, carried);
-	return veil_fail(err, EPERM, "init-data does not match %s: the init-data sent hashes to %s, the evidence carries %s",
+	return veil_fail_tagged(err, EPERM, "init-data does not match %s: the init-data sent hashes to %s, the evidence carries %s",
 			 field, sent, carried);
 }
 
@@ -65,13 +63,13 @@ int kbs_verify(struct kbs *kbs, enum veil_kbs_tee tee, const struct veil_kbs_att
 		char want[129], got[129];
 		veil_hex_encode(att->report_data, 64, want);
 		veil_hex_encode(ev.report_data, 64, got);
-		return veil_fail(err, EPERM,
+		return veil_fail_tagged(err, EPERM,
 				 "REPORT_DATA does not bind this session's nonce and tee-pubkey: expected %s (SHA-384 of "
 				 "runtime-data), the evidence carries %s",
 				 want, got);
 	}
 	if (ev.vmpl != 0)
-		return veil_fail(err, EPERM, "VMPL: the report was requested from VMPL %u (expected 0)", ev.vmpl);
+		return veil_fail_tagged(err, EPERM, "VMPL: the report was requested from VMPL %u (expected 0)", ev.vmpl);
 	if (att->init_data != NULL && check_init_data(att, &ev, err) < 0)
 		return -1;
 	memset(claims, 0, sizeof(*claims));
