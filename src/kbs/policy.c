@@ -58,9 +58,12 @@ static int parse_list(const struct toml_table *t, const char *key, const size_t 
 		for (size_t j = 0; size_ok && j < hl; j++)
 			size_ok = veil_hex_value((unsigned char)items[i][j]) >= 0;
 		if (!size_ok) {
+			char sizes_text[32] = "";
+			for (const size_t *z = sizes; *z != 0; z++)
+				snprintf(sizes_text + strlen(sizes_text), sizeof(sizes_text) - strlen(sizes_text), "%s%zu",
+					 z == sizes ? "" : z[1] == 0 ? " or " : ", ", *z);
 			rc = toml_fail_at(err, node->items[i].line, node->items[i].col,
-					  "%s[%zu]: \"%.32s\" is not a hex digest of %zu%s bytes", key, i, items[i], sizes[0],
-					  sizes[1] != 0 ? " (or 32/48/64)" : "");
+					  "%s[%zu]: \"%.32s\" is not a hex digest of %s bytes", key, i, items[i], sizes_text);
 			free(items);
 			return rc;
 		}
