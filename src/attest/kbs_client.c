@@ -159,8 +159,16 @@ int veil_kbs_http(int fd, const char *method, const char *host, const char *path
 			 cookie != NULL ? cookie : "", cookie != NULL ? "\r\n" : "", body != NULL ? body_len : 0);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return veil_fail(err, 0, "KBS request line too long");
-	if (send_all(fd, head, (size_t)n, timeout_ms, err) < 0 ||
-	    (body != NULL && send_all(fd, body, body_len, timeout_ms, err) < 0))
+	/* One write for head and body: split, Nagle and delayed ACKs would hold
+	 * the body back for tens of milliseconds on TCP. */
+	size_t total = (size_t)n + (body != NULL ? body_len : 0);
+	cleanup_free char *request = malloc(total);
+	if (request == NULL)
+		return veil_fail(err, ENOMEM, "KBS request");
+	memcpy(request, head, (size_t)n);
+	if (body != NULL)
+		memcpy(request + n, body, body_len);
+	if (send_all(fd, request, total, timeout_ms, err) < 0)
 		return -1;
 	cleanup_free char *buf = malloc(VEIL_KBS_HTTP_MAX_HEADERS + 1);
 	if (buf == NULL)

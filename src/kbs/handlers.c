@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "lib/cleanup.h"
+#include "lib/clock.h"
 #include "lib/hex.h"
 #include "lib/log.h"
 
@@ -40,6 +41,7 @@ void kbs_handle_auth(struct kbs *kbs, const char *body, size_t len, struct kbs_r
 	veil_err_t err = NULL;
 	enum veil_kbs_tee tee;
 	struct kbs_session s;
+	long long start = veil_now_us();
 	memset(r, 0, sizeof(*r));
 	if (veil_kbs_request_parse(body, len, &tee, &err) < 0)
 		return refuse(r, 401, "AttestationError", "auth", NULL, &err);
@@ -48,7 +50,7 @@ void kbs_handle_auth(struct kbs *kbs, const char *body, size_t len, struct kbs_r
 	r->status = 200;
 	r->body = veil_kbs_challenge_build(s.nonce);
 	memcpy(r->set_cookie, s.id, sizeof(r->set_cookie));
-	log_info("auth session %.8s: %s challenge issued", s.id, veil_kbs_tee_name(tee));
+	log_info("auth session %.8s: %s challenge issued (%lld us)", s.id, veil_kbs_tee_name(tee), veil_now_us() - start);
 }
 
 static int attest_session(struct kbs *kbs, const struct kbs_session *s, const char *body, size_t len, char **token,
@@ -93,11 +95,13 @@ void kbs_handle_attest(struct kbs *kbs, const char *cookie, const char *body, si
 		token = veil_steal_ptr(s.token);
 	} else {
 		struct kbs_claims claims;
+		long long start = veil_now_us();
 		if (attest_session(kbs, &s, body, len, &token, &claims, &err) < 0)
 			return refuse(r, 401, "AttestationError", "attest", s.id, &err);
 		char m[97];
 		veil_hex_encode(claims.measurement, sizeof(claims.measurement), m);
-		log_info("attest session %.8s: %s guest attested, measurement %s", s.id, veil_tee_name(claims.tee), m);
+		log_info("attest session %.8s: %s guest attested, measurement %s (%lld us)", s.id, veil_tee_name(claims.tee),
+			 m, veil_now_us() - start);
 	}
 	r->status = 200;
 	r->body = veil_kbs_token_build(token);
@@ -121,6 +125,7 @@ void kbs_handle_resource(struct kbs *kbs, const char *cookie, const char *path, 
 	pthread_rwlock_unlock(&kbs->policy_lock);
 	if (rc < 0)
 		return refuse(r, 403, "PolicyDeny", "resource", s.id, &err);
+	long long start = veil_now_us();
 	uint8_t *data = NULL;
 	size_t len = 0;
 	rc = kbs_store_get(kbs->cfg.data_dir, path, &data, &len, &err);
@@ -133,7 +138,8 @@ void kbs_handle_resource(struct kbs *kbs, const char *cookie, const char *path, 
 	free(data);
 	if (jwe == NULL)
 		return refuse(r, 500, "JweError", "resource", s.id, &err);
-	log_info("resource session %.8s: %s released (%zu bytes, %s)", s.id, path, len, veil_jwe_alg_name(s.alg));
+	log_info("resource session %.8s: %s released (%zu bytes, %s, %lld us)", s.id, path, len, veil_jwe_alg_name(s.alg),
+		 veil_now_us() - start);
 	r->status = 200;
 	r->body = jwe;
 	memcpy(r->set_cookie, s.id, sizeof(r->set_cookie));

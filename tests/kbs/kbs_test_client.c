@@ -27,13 +27,13 @@ struct guest {
 	uint8_t measurement[48];
 	uint8_t host_data[32];
 	bool debug, tamper_report_data;
-	long long evidence_ms;       /* time spent making evidence (the "hardware") */
+	long long evidence_us;       /* time spent making evidence (the "hardware") */
 };
 
 static int emulated_evidence(void *ctx, const uint8_t report_data[64], json_object **evidence, veil_err_t *err)
 {
 	struct guest *g = ctx;
-	long long start = veil_now_ms();
+	long long start = veil_now_us();
 	struct veil_emulated_report_request req = {
 		.policy = VEIL_SNP_POLICY_SMT | VEIL_SNP_POLICY_RESERVED_ONE | (g->debug ? VEIL_SNP_POLICY_DEBUG : 0),
 		.reported_tcb = VEIL_EMULATED_TCB,
@@ -49,7 +49,7 @@ static int emulated_evidence(void *ctx, const uint8_t report_data[64], json_obje
 	size_t vcek_len;
 	const uint8_t *vcek = veil_emulated_chip_vcek(g->chip, &vcek_len);
 	*evidence = veil_kbs_snp_evidence_build(report, sizeof(report), vcek, vcek_len);
-	g->evidence_ms += veil_now_ms() - start;
+	g->evidence_us += veil_now_us() - start;
 	return *evidence != NULL ? 0 : veil_fail(err, ENOMEM, "evidence");
 }
 
@@ -183,10 +183,10 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 		.init_data = init, .init_data_len = init_len, .evidence = emulated_evidence, .evidence_ctx = g,
 	};
 	struct veil_kbs_client *client = NULL;
-	long long t0 = veil_now_ms();
+	long long t0 = veil_now_us();
 	if (veil_kbs_client_attest(fd, &o, &client, err) < 0)
 		return -1;
-	long long t1 = veil_now_ms();
+	long long t1 = veil_now_us();
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < a->n_resources; i++) {
 		uint8_t *data;
@@ -198,9 +198,9 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 			free(data);
 		}
 	}
-	long long t2 = veil_now_ms();
+	long long t2 = veil_now_us();
 	if (rc == 0 && a->times)
-		fprintf(stderr, "times: attest_ms=%lld resource_ms=%lld evidence_ms=%lld\n", t1 - t0, t2 - t1, g->evidence_ms);
+		fprintf(stderr, "times: attest_us=%lld resource_us=%lld evidence_us=%lld\n", t1 - t0, t2 - t1, g->evidence_us);
 	veil_kbs_client_free(client);
 	return rc;
 }
