@@ -139,6 +139,7 @@ demo: deps
 bench: all
 	bench/cold-start.sh $(BUILD)
 	bench/template.sh $(BUILD)
+	bench/kbs.sh $(BUILD)
 
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C)
@@ -152,6 +153,9 @@ install: all
 	install -D -m 0644 $(KERNEL) $(DESTDIR)$(DATADIR)/vmlinux
 	install -D -m 0644 $(INITRD) $(DESTDIR)$(DATADIR)/initrd.img
 	install -D -m 0644 config/veil-factory.service $(DESTDIR)/lib/systemd/system/veil-factory.service
+	install -D -m 0755 $(BUILD)/veil-kbs $(DESTDIR)$(PREFIX)/bin/veil-kbs
+	install -D -m 0644 config/veil-kbs.service $(DESTDIR)/lib/systemd/system/veil-kbs.service
+	install -D -m 0644 config/kbs.toml $(DESTDIR)/usr/share/doc/veil/kbs.toml.example
 	sed -e 's|@KERNEL@|$(DATADIR)/vmlinux|' -e 's|@INITRD@|$(DATADIR)/initrd.img|' config/configuration.toml.in \
 		| install -D -m 0644 /dev/stdin $(DESTDIR)$(DEFAULTS_DIR)/configuration.toml
 
