@@ -365,6 +365,23 @@ static int take_char(struct parser *p, struct buf *out, struct pos start)
 	return 0;
 }
 
+/* One character of a string's content (not its closing quote or a newline):
+ * an escape in a basic string, else the character itself; controls refused. */
+static int take_content(struct parser *p, struct buf *out, struct pos start, int quote)
+{
+	int c = peek(p);
+	if (c == '\\' && quote == '"') {
+		char enc[4];
+		size_t n = 0;
+		return parse_escape(p, enc, &n) < 0 || put_char(p, out, start, enc, n) < 0 ? -1 : 0;
+	}
+	if (is_control(c)) {
+		char buf[16];
+		return fail_at(p->err, p->at, "control character %s in string", describe(p, buf));
+	}
+	return take_char(p, out, start);
+}
+
 /* At a backslash in a multi-line basic string: if only whitespace follows it
  * on its line, the backslash, that whitespace, the newline and every blank
  * and newline after it vanish (true). Otherwise nothing is consumed (false). */
@@ -416,17 +433,8 @@ static int parse_multiline_string(struct parser *p, struct buf *out)
 			if (put_char(p, out, start, p->s + p->off, n) < 0)
 				return -1;
 			advance_n(p, n);
-		} else if (c == '\\' && quote == '"') {
-			if (skip_line_ending_backslash(p))
-				continue;
-			char enc[4];
-			size_t n = 0;
-			if (parse_escape(p, enc, &n) < 0 || put_char(p, out, start, enc, n) < 0)
-				return -1;
-		} else if (is_control(c)) {
-			char buf[16];
-			return fail_at(p->err, p->at, "control character %s in string", describe(p, buf));
-		} else if (take_char(p, out, start) < 0) {
+		} else if (!(c == '\\' && quote == '"' && skip_line_ending_backslash(p)) &&
+			   take_content(p, out, start, quote) < 0) {
 			return -1;
 		}
 	}
@@ -455,17 +463,8 @@ static int parse_string(struct parser *p, struct buf *out, bool multi_line_ok)
 			advance(p);
 			return 0;
 		}
-		if (c == '\\' && quote == '"') {
-			char enc[4];
-			size_t n = 0;
-			if (parse_escape(p, enc, &n) < 0 || put_char(p, out, start, enc, n) < 0)
-				return -1;
-		} else if (is_control(c)) {
-			char buf[16];
-			return fail_at(p->err, p->at, "control character %s in string", describe(p, buf));
-		} else if (take_char(p, out, start) < 0) {
+		if (take_content(p, out, start, quote) < 0)
 			return -1;
-		}
 	}
 }
 
