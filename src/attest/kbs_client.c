@@ -238,7 +238,7 @@ static int exchange(struct veil_kbs_client *c, const char *step, const char *met
 static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o, veil_err_t *err)
 {
 	enum veil_jwe_alg alg = o->alg ? o->alg : VEIL_JWE_ECDH_ES_A256KW;
-	cleanup_free char *request = veil_kbs_request_build(o->tee);
+	cleanup_free char *request = veil_kbs_request_build(o->tee, o->version);
 	struct veil_kbs_http_reply r;
 	if (request == NULL)
 		return veil_fail(err, ENOMEM, "KBS request");
@@ -257,12 +257,13 @@ static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o,
 	c->key = veil_jose_generate_key(alg, err);
 	cleanup_json json_object *jwk = c->key != NULL ? veil_jwk_from_key(c->key, alg, err) : NULL;
 	uint8_t report_data[64];
-	if (jwk == NULL || veil_kbs_report_data(nonce, jwk, report_data, err) < 0)
+	if (jwk == NULL || veil_kbs_report_data(o->version, nonce, jwk, report_data, err) < 0)
 		return -1;
 	cleanup_json json_object *evidence = NULL;
 	if (o->evidence(o->evidence_ctx, report_data, &evidence, err) < 0)
 		return veil_fail_context(err, "evidence");
-	cleanup_free char *att = veil_kbs_attestation_build(nonce, jwk, evidence, o->init_data, o->init_data_len, err);
+	cleanup_free char *att =
+		veil_kbs_attestation_build(o->version, nonce, jwk, evidence, o->init_data, o->init_data_len, err);
 	if (att == NULL || exchange(c, "attest", "POST", "/kbs/v0/attest", att, &r, err) < 0)
 		return -1;
 	rc = veil_kbs_token_parse(r.body, r.len, &c->token, err);

@@ -25,6 +25,7 @@ typedef int (*veil_kbs_evidence_fn)(void *ctx, const uint8_t report_data[64], js
 
 struct veil_kbs_client_opts {
 	enum veil_kbs_tee tee;
+	enum veil_kbs_version version; /* 0.1.1 unless set; Trustee's KBS today wants 0.4.0 */
 	enum veil_jwe_alg alg;        /* of the TEE key; 0 means ECDH-ES+A256KW */
 	const char *host;             /* for the Host header, e.g. "kbs.example:8080" */
 	const char *init_data;        /* TOML sent as init-data, or NULL */

@@ -8,6 +8,11 @@
 #include "lib/cleanup.h"
 #include "lib/json.h"
 
+const char *veil_kbs_version_name(enum veil_kbs_version v)
+{
+	return v == VEIL_KBS_V0_4_0 ? "0.4.0" : "0.1.1";
+}
+
 const char *veil_kbs_tee_name(enum veil_kbs_tee tee)
 {
 	return tee == VEIL_KBS_TEE_TDX ? "tdx" : "snp";
@@ -29,10 +34,10 @@ static int parse_bounded(const char *body, size_t len, size_t max, const char *w
 	return veil_json_parse(body, len, what, out, err);
 }
 
-char *veil_kbs_request_build(enum veil_kbs_tee tee)
+char *veil_kbs_request_build(enum veil_kbs_tee tee, enum veil_kbs_version version)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "version", json_object_new_string(VEIL_KBS_PROTOCOL_VERSION));
+	json_object_object_add(o, "version", json_object_new_string(veil_kbs_version_name(version)));
 	json_object_object_add(o, "tee", json_object_new_string(veil_kbs_tee_name(tee)));
 	json_object_object_add(o, "extra-params", json_object_new_string(""));
 	return finish(o);
@@ -47,7 +52,8 @@ static int check_extra_params(json_object *o, const char *what, veil_err_t *err)
 	return 0;
 }
 
-int veil_kbs_request_parse(const char *body, size_t len, enum veil_kbs_tee *tee, veil_err_t *err)
+int veil_kbs_request_parse(const char *body, size_t len, enum veil_kbs_tee *tee, enum veil_kbs_version *ver,
+			   veil_err_t *err)
 {
 	const char *what = "KBS Request";
 	cleanup_json json_object *o = NULL;
@@ -66,9 +72,13 @@ int veil_kbs_request_parse(const char *body, size_t len, enum veil_kbs_tee *tee,
 		return -1;
 	const char *version = json_object_get_string(json_object_object_get(o, "version"));
 	const char *name = json_object_get_string(json_object_object_get(o, "tee"));
-	if (strcmp(version, VEIL_KBS_PROTOCOL_VERSION) != 0)
-		return veil_fail(err, 0, "KBS protocol version mismatch: expected %s, the client speaks %.32s",
-				 VEIL_KBS_PROTOCOL_VERSION, version);
+	if (strcmp(version, "0.1.1") == 0)
+		*ver = VEIL_KBS_V0_1_1;
+	else if (strcmp(version, "0.4.0") == 0)
+		*ver = VEIL_KBS_V0_4_0;
+	else
+		return veil_fail(err, 0, "KBS protocol version mismatch: expected 0.1.1 or 0.4.0, the client speaks %.32s",
+				 version);
 	if (strcmp(name, "snp") == 0)
 		*tee = VEIL_KBS_TEE_SNP;
 	else if (strcmp(name, "tdx") == 0)
@@ -125,9 +135,12 @@ static json_object *runtime_data(const char *nonce, json_object *tee_pubkey)
 	return rd;
 }
 
-int veil_kbs_report_data(const char *nonce, json_object *tee_pubkey, uint8_t report_data[64], veil_err_t *err)
+int veil_kbs_report_data(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
+			 uint8_t report_data[64], veil_err_t *err)
 {
 	cleanup_json json_object *rd = runtime_data(nonce, tee_pubkey);
+	if (version == VEIL_KBS_V0_4_0)
+		json_object_object_add(rd, "additional-evidence", json_object_new_string(""));
 	cleanup_free char *canonical = veil_json_canonical(rd, err);
 	if (canonical == NULL)
 		return veil_fail_context(err, "runtime-data");
@@ -138,7 +151,23 @@ int veil_kbs_report_data(const char *nonce, json_object *tee_pubkey, uint8_t rep
 	return 0;
 }
 
-int veil_kbs_attestation_parse(const char *body, size_t len, struct veil_kbs_attestation *att, veil_err_t *err)
+/* 0.4.0's composite evidence: the primary evidence, and no device evidence. */
+static json_object *primary_evidence(json_object *composite, veil_err_t *err)
+{
+	if (veil_json_check_members(composite, "KBS Attestation tee-evidence",
+				    VEIL_JSON_MEMBERS({ "primary_evidence", json_type_object, true },
+						      { "additional_evidence", json_type_string, true }),
+				    err) < 0)
+		return NULL;
+	if (json_object_get_string_len(json_object_object_get(composite, "additional_evidence")) != 0) {
+		veil_fail(err, 0, "KBS Attestation tee-evidence: additional (device) evidence is not supported");
+		return NULL;
+	}
+	return json_object_object_get(composite, "primary_evidence");
+}
+
+int veil_kbs_attestation_parse(enum veil_kbs_version version, const char *body, size_t len,
+			       struct veil_kbs_attestation *att, veil_err_t *err)
 {
 	const char *what = "KBS Attestation";
 	memset(att, 0, sizeof(*att));
@@ -159,9 +188,11 @@ int veil_kbs_attestation_parse(const char *body, size_t len, struct veil_kbs_att
 	att->tee_pubkey = json_object_object_get(rd, "tee-pubkey");
 	if (check_nonce("KBS Attestation runtime-data", att->nonce, err) < 0 ||
 	    veil_jwk_parse(att->tee_pubkey, &att->key, &att->alg, err) < 0 ||
-	    veil_kbs_report_data(att->nonce, att->tee_pubkey, att->report_data, err) < 0)
+	    veil_kbs_report_data(version, att->nonce, att->tee_pubkey, att->report_data, err) < 0)
 		goto fail;
 	att->evidence = json_object_object_get(att->doc, "tee-evidence");
+	if (version == VEIL_KBS_V0_4_0 && (att->evidence = primary_evidence(att->evidence, err)) == NULL)
+		goto fail;
 	json_object *init = json_object_object_get(att->doc, "init-data");
 	if (init != NULL) {
 		if (veil_json_check_members(init, "KBS Attestation init-data",
@@ -190,12 +221,19 @@ void veil_kbs_attestation_free(struct veil_kbs_attestation *att)
 	memset(att, 0, sizeof(*att));
 }
 
-char *veil_kbs_attestation_build(const char *nonce, json_object *tee_pubkey, json_object *evidence,
-				 const char *init_data, size_t init_data_len, veil_err_t *err)
+char *veil_kbs_attestation_build(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
+				 json_object *evidence, const char *init_data, size_t init_data_len, veil_err_t *err)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "runtime-data", runtime_data(nonce, tee_pubkey));
-	json_object_object_add(o, "tee-evidence", json_object_get(evidence));
+	if (version == VEIL_KBS_V0_4_0) {
+		json_object *composite = json_object_new_object();
+		json_object_object_add(composite, "primary_evidence", json_object_get(evidence));
+		json_object_object_add(composite, "additional_evidence", json_object_new_string(""));
+		json_object_object_add(o, "tee-evidence", composite);
+	} else {
+		json_object_object_add(o, "tee-evidence", json_object_get(evidence));
+	}
 	if (init_data != NULL) {
 		json_object *init = json_object_new_object();
 		json_object_object_add(init, "format", json_object_new_string("toml"));

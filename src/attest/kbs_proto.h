@@ -1,5 +1,6 @@
 /* The messages of Trustee's KBS attestation protocol (kbs/docs/
- * kbs_attestation_protocol.md), version 0.1.1 as issue 11 pins it:
+ * kbs_attestation_protocol.md), version 0.1.1 as issue 11 pins it, and
+ * version 0.4.0 that Trustee's KBS speaks today (see below):
  *
  *   POST /kbs/v0/auth    Request   {"version","tee","extra-params"}
  *                        Challenge {"nonce","extra-params"}  + cookie kbs-session-id
@@ -11,6 +12,11 @@
  *
  * REPORT_DATA is SHA-384 of the canonical JSON of runtime-data, zero-padded
  * to 64 bytes (guest-components' kbs_protocol and Trustee's verifiers).
+ *
+ * 0.4.0 differs only in "tee-evidence", a composite {"primary_evidence": the
+ * TEE's evidence, "additional_evidence": a JSON string of device evidence},
+ * and in what REPORT_DATA hashes: runtime-data plus "additional-evidence"
+ * (that string). veil sends and accepts no device evidence (""). 
  * Every parser here takes untrusted bytes: members, types and sizes are
  * checked, unknown members refused. */
 #ifndef VEIL_ATTEST_KBS_PROTO_H
@@ -25,7 +31,9 @@
 #include "attest/jose.h"
 #include "lib/error.h"
 
-#define VEIL_KBS_PROTOCOL_VERSION "0.1.1"
+/* Protocol versions: zero is 0.1.1, the default. */
+enum veil_kbs_version { VEIL_KBS_V0_1_1 = 0, VEIL_KBS_V0_4_0 };
+const char *veil_kbs_version_name(enum veil_kbs_version v); /* "0.1.1", "0.4.0" */
 #define VEIL_KBS_ERROR_TYPE_PREFIX "https://github.com/confidential-containers/kbs/errors/"
 #define VEIL_KBS_COOKIE "kbs-session-id"
 #define VEIL_KBS_NONCE_BYTES 32
@@ -41,15 +49,18 @@
 enum veil_kbs_tee { VEIL_KBS_TEE_SNP = 1, VEIL_KBS_TEE_TDX };
 const char *veil_kbs_tee_name(enum veil_kbs_tee tee); /* "snp", "tdx" */
 
-char *veil_kbs_request_build(enum veil_kbs_tee tee);
-/* Checks version (exactly VEIL_KBS_PROTOCOL_VERSION) and tee. */
-int veil_kbs_request_parse(const char *body, size_t len, enum veil_kbs_tee *tee, veil_err_t *err);
+char *veil_kbs_request_build(enum veil_kbs_tee tee, enum veil_kbs_version version);
+/* Checks version (exactly 0.1.1 or 0.4.0) and tee. */
+int veil_kbs_request_parse(const char *body, size_t len, enum veil_kbs_tee *tee, enum veil_kbs_version *version,
+			   veil_err_t *err);
 
 char *veil_kbs_challenge_build(const char *nonce);
 int veil_kbs_challenge_parse(const char *body, size_t len, char nonce[VEIL_KBS_NONCE_MAX + 1], veil_err_t *err);
 
-/* REPORT_DATA for runtime-data {nonce, tee-pubkey}. */
-int veil_kbs_report_data(const char *nonce, json_object *tee_pubkey, uint8_t report_data[64], veil_err_t *err);
+/* REPORT_DATA for runtime-data {nonce, tee-pubkey} (0.4.0: and
+ * "additional-evidence": ""). */
+int veil_kbs_report_data(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
+			 uint8_t report_data[64], veil_err_t *err);
 
 struct veil_kbs_attestation {
 	json_object *doc;                /* owns everything below but key */
@@ -58,15 +69,16 @@ struct veil_kbs_attestation {
 	EVP_PKEY *key;                   /* parsed tee-pubkey */
 	enum veil_jwe_alg alg;
 	uint8_t report_data[64];         /* what the evidence must carry */
-	json_object *evidence;
+	json_object *evidence;           /* 0.4.0: the primary evidence */
 	const char *init_data;           /* TOML, or NULL when absent */
 	size_t init_data_len;
 };
-int veil_kbs_attestation_parse(const char *body, size_t len, struct veil_kbs_attestation *att, veil_err_t *err);
+int veil_kbs_attestation_parse(enum veil_kbs_version version, const char *body, size_t len,
+			       struct veil_kbs_attestation *att, veil_err_t *err);
 void veil_kbs_attestation_free(struct veil_kbs_attestation *att);
 /* init_data may be NULL. Takes a reference to neither json argument. */
-char *veil_kbs_attestation_build(const char *nonce, json_object *tee_pubkey, json_object *evidence,
-				 const char *init_data, size_t init_data_len, veil_err_t *err);
+char *veil_kbs_attestation_build(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
+				 json_object *evidence, const char *init_data, size_t init_data_len, veil_err_t *err);
 
 /* SNP (and emulated) evidence: {"attestation_report": base64 of the 1184
  * report bytes, "cert_chain": [{"cert_type": "VCEK", "data": [DER bytes]}]}

@@ -40,24 +40,26 @@ void kbs_handle_auth(struct kbs *kbs, const char *body, size_t len, struct kbs_r
 {
 	veil_err_t err = NULL;
 	enum veil_kbs_tee tee;
+	enum veil_kbs_version version;
 	struct kbs_session s;
 	long long start = veil_now_us();
 	memset(r, 0, sizeof(*r));
-	if (veil_kbs_request_parse(body, len, &tee, &err) < 0)
+	if (veil_kbs_request_parse(body, len, &tee, &version, &err) < 0)
 		return refuse(r, 401, "AttestationError", "auth", NULL, &err);
-	if (kbs_session_new(&kbs->sessions, tee, &s, &err) < 0)
+	if (kbs_session_new(&kbs->sessions, tee, version, &s, &err) < 0)
 		return refuse(r, 503, "TooManySessions", "auth", NULL, &err);
 	r->status = 200;
 	r->body = veil_kbs_challenge_build(s.nonce);
 	memcpy(r->set_cookie, s.id, sizeof(r->set_cookie));
-	log_info("auth session %.8s: %s challenge issued (%lld us)", s.id, veil_kbs_tee_name(tee), veil_now_us() - start);
+	log_info("auth session %.8s: %s challenge issued, protocol %s (%lld us)", s.id, veil_kbs_tee_name(tee),
+		 veil_kbs_version_name(version), veil_now_us() - start);
 }
 
 static int attest_session(struct kbs *kbs, const struct kbs_session *s, const char *body, size_t len, char **token,
 			  struct kbs_claims *claims, veil_err_t *err)
 {
 	struct veil_kbs_attestation att;
-	if (veil_kbs_attestation_parse(body, len, &att, err) < 0)
+	if (veil_kbs_attestation_parse(s->version, body, len, &att, err) < 0)
 		return -1;
 	int rc = 0;
 	if (strcmp(att.nonce, s->nonce) != 0)

@@ -129,6 +129,7 @@ char *kbs_store_get_file(const char *data_dir, const char *file, size_t *len, ve
 struct kbs_session {
 	char id[KBS_SESSION_ID_LEN + 1];
 	enum veil_kbs_tee tee;
+	enum veil_kbs_version version;
 	char nonce[64];
 	long long expires_ms;            /* CLOCK_MONOTONIC */
 	bool attested;
@@ -148,7 +149,8 @@ struct kbs_sessions {
 int kbs_sessions_init(struct kbs_sessions *s, size_t cap, unsigned ttl_s, veil_err_t *err);
 void kbs_sessions_free(struct kbs_sessions *s);
 /* A new session with a fresh id and nonce: copies it out. Fails when full. */
-int kbs_session_new(struct kbs_sessions *s, enum veil_kbs_tee tee, struct kbs_session *out, veil_err_t *err);
+int kbs_session_new(struct kbs_sessions *s, enum veil_kbs_tee tee, enum veil_kbs_version version,
+		    struct kbs_session *out, veil_err_t *err);
 /* Copies the live session `id` out (tee_key up-referenced, token duplicated):
  * 1 found, 0 absent or expired. Free the copy with kbs_session_release. */
 int kbs_session_get(struct kbs_sessions *s, const char *id, struct kbs_session *out);

@@ -138,8 +138,8 @@ static int serve_loop(struct kbs *kbs, const struct serve_opts *o, int ready_fd,
 		unlink(kbs->cfg.admin_socket);
 		return -1;
 	}
-	log_info("veil-kbs listening on %s port %u (KBS protocol %s), admin socket %s", kbs->cfg.listen_host,
-		 kbs->cfg.port, VEIL_KBS_PROTOCOL_VERSION, kbs->cfg.admin_socket);
+	log_info("veil-kbs listening on %s port %u (KBS protocol 0.1.1 and 0.4.0), admin socket %s",
+		 kbs->cfg.listen_host, kbs->cfg.port, kbs->cfg.admin_socket);
 	if (ready_fd >= 0) {
 		(void)!write(ready_fd, "", 1);
 		close(ready_fd);

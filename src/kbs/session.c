@@ -56,7 +56,8 @@ static struct kbs_session *find(struct kbs_sessions *s, const char *id, long lon
 	return NULL;
 }
 
-int kbs_session_new(struct kbs_sessions *s, enum veil_kbs_tee tee, struct kbs_session *out, veil_err_t *err)
+int kbs_session_new(struct kbs_sessions *s, enum veil_kbs_tee tee, enum veil_kbs_version version,
+		    struct kbs_session *out, veil_err_t *err)
 {
 	uint8_t id[KBS_SESSION_ID_LEN / 2], nonce[VEIL_KBS_NONCE_BYTES];
 	if (RAND_bytes(id, sizeof(id)) != 1 || RAND_bytes(nonce, sizeof(nonce)) != 1)
@@ -77,6 +78,7 @@ int kbs_session_new(struct kbs_sessions *s, enum veil_kbs_tee tee, struct kbs_se
 	if (free_slot != NULL) {
 		veil_hex_encode(id, sizeof(id), free_slot->id);
 		free_slot->tee = tee;
+		free_slot->version = version;
 		snprintf(free_slot->nonce, sizeof(free_slot->nonce), "%s", nonce_b64);
 		free_slot->expires_ms = now + s->ttl_ms;
 		*out = *free_slot;

@@ -128,6 +128,8 @@ ok "$([ $? -ne 0 ]; echo $?)" "secrets never reach the log"
 # --- the full flow ---
 is "$(client main --measurement "$M" default/key/db)" "s3cr3t-db" "full flow (ECDH-ES+A256KW): the secret"
 is "$(client main --measurement "$M" --rsa default/key/db)" "s3cr3t-db" "full flow (RSA-OAEP-256): the secret"
+is "$(client main --measurement "$M" --protocol-0.4.0 default/key/db)" "s3cr3t-db" \
+	"full flow, protocol 0.4.0 (composite evidence, as Trustee speaks today): the secret"
 is "$(client main --measurement "$M" --init-data "$TEST_TMP/init-a.toml" default/key/bound)" "bound-secret" \
 	"init-data bound into HOST_DATA and granted by digest"
 grep -q "protects nothing" "$TEST_TMP/main/kbs.log"
@@ -193,7 +195,7 @@ case "$out" in
 esac
 out=$(/usr/bin/python3 "$HTTP" "$P" post /kbs/v0/auth '{"version":"0.1.0","tee":"snp"}')
 case "$out" in
-401\ *'version mismatch: expected 0.1.1'*) ok 0 "an old protocol version: 401 naming both versions" ;;
+401\ *'version mismatch: expected 0.1.1 or 0.4.0, the client speaks 0.1.0'*) ok 0 "an old protocol version: 401 naming both versions" ;;
 *) ok 1 "an old protocol version: 401 naming both versions"; echo "#   $out" ;;
 esac
 bad_jwk='{"runtime-data":{"nonce":"x","tee-pubkey":{"kty":"EC","crv":"P-256","alg":"ECDH-ES+A256KW","x":"AAAA","y":"AAAA"}},"tee-evidence":{}}'

@@ -92,7 +92,7 @@ static int replay(int fd, const char *host, const char *file, veil_err_t *err)
 {
 	size_t len;
 	cleanup_free char *body = veil_read_file(file, VEIL_KBS_MAX_ATTESTATION, &len, err);
-	cleanup_free char *request = veil_kbs_request_build(VEIL_KBS_TEE_SNP);
+	cleanup_free char *request = veil_kbs_request_build(VEIL_KBS_TEE_SNP, VEIL_KBS_V0_1_1);
 	struct veil_kbs_http_reply r;
 	if (body == NULL || veil_kbs_http(fd, "POST", host, "/kbs/v0/auth", NULL, request, strlen(request), 0, &r, err) < 0)
 		return -1;
@@ -116,7 +116,7 @@ static int replay(int fd, const char *host, const char *file, veil_err_t *err)
 /* The saving run: RCAR by hand, keeping the Attestation body in file. */
 static int attest_and_save(int fd, const char *host, struct guest *g, const char *file, veil_err_t *err)
 {
-	cleanup_free char *request = veil_kbs_request_build(VEIL_KBS_TEE_SNP);
+	cleanup_free char *request = veil_kbs_request_build(VEIL_KBS_TEE_SNP, VEIL_KBS_V0_1_1);
 	struct veil_kbs_http_reply r;
 	if (veil_kbs_http(fd, "POST", host, "/kbs/v0/auth", NULL, request, strlen(request), 0, &r, err) < 0)
 		return -1;
@@ -131,9 +131,9 @@ static int attest_and_save(int fd, const char *host, struct guest *g, const char
 	EVP_PKEY_free(key);
 	uint8_t rd[64];
 	cleanup_json json_object *ev = NULL;
-	if (jwk == NULL || veil_kbs_report_data(nonce, jwk, rd, err) < 0 || emulated_evidence(g, rd, &ev, err) < 0)
+	if (jwk == NULL || veil_kbs_report_data(VEIL_KBS_V0_1_1, nonce, jwk, rd, err) < 0 || emulated_evidence(g, rd, &ev, err) < 0)
 		return -1;
-	cleanup_free char *body = veil_kbs_attestation_build(nonce, jwk, ev, NULL, 0, err);
+	cleanup_free char *body = veil_kbs_attestation_build(VEIL_KBS_V0_1_1, nonce, jwk, ev, NULL, 0, err);
 	if (body == NULL || veil_write_file_atomic(file, body, strlen(body), err) < 0 ||
 	    veil_kbs_http(fd, "POST", host, "/kbs/v0/attest", cookie, body, strlen(body), 0, &r, err) < 0)
 		return -1;
@@ -144,7 +144,7 @@ static int attest_and_save(int fd, const char *host, struct guest *g, const char
 
 struct args {
 	const char *kbs, *chip_dir, *measurement, *init_file, *launched, *save, *replay;
-	bool rsa, times;
+	bool rsa, times, v040;
 	char **resources;
 	int n_resources;
 };
@@ -179,7 +179,7 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 	if (a->save != NULL)
 		return attest_and_save(fd, a->kbs, g, a->save, err);
 	struct veil_kbs_client_opts o = {
-		.tee = VEIL_KBS_TEE_SNP, .alg = a->rsa ? VEIL_JWE_RSA_OAEP_256 : VEIL_JWE_ECDH_ES_A256KW, .host = a->kbs,
+		.tee = VEIL_KBS_TEE_SNP, .version = a->v040 ? VEIL_KBS_V0_4_0 : VEIL_KBS_V0_1_1, .alg = a->rsa ? VEIL_JWE_RSA_OAEP_256 : VEIL_JWE_ECDH_ES_A256KW, .host = a->kbs,
 		.init_data = init, .init_data_len = init_len, .evidence = emulated_evidence, .evidence_ctx = g,
 	};
 	struct veil_kbs_client *client = NULL;
@@ -207,7 +207,7 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 
 static const char usage[] =
 	"usage: kbs-test-client --kbs IP:PORT --chip DIR --measurement HEX [--init-data FILE]\n"
-	"       [--launched-with FILE] [--debug] [--rsa] [--tamper-report-data] [--times]\n"
+	"       [--launched-with FILE] [--debug] [--rsa] [--tamper-report-data] [--times] [--protocol-0.4.0]\n"
 	"       [--save-attestation FILE | --replay-attestation FILE] [RESOURCE...]\n";
 
 int main(int argc, char **argv)
@@ -218,7 +218,8 @@ int main(int argc, char **argv)
 		{ "launched-with", required_argument, NULL, 'l' }, { "debug", no_argument, NULL, 'd' },
 		{ "rsa", no_argument, NULL, 'r' },		{ "tamper-report-data", no_argument, NULL, 't' },
 		{ "save-attestation", required_argument, NULL, 's' }, { "replay-attestation", required_argument, NULL, 'p' },
-		{ "times", no_argument, NULL, 'T' },		{ NULL, 0, NULL, 0 }
+		{ "times", no_argument, NULL, 'T' },		{ "protocol-0.4.0", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
 	};
 	struct args a = { 0 };
 	struct guest g = { 0 };
@@ -236,6 +237,7 @@ int main(int argc, char **argv)
 		case 's': a.save = optarg; break;
 		case 'p': a.replay = optarg; break;
 		case 'T': a.times = true; break;
+		case 'V': a.v040 = true; break;
 		default: fputs(usage, stderr); return 2;
 		}
 	}

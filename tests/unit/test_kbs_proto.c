@@ -18,20 +18,27 @@ static void expect_error(int rc, veil_err_t *err, const char *want, const char *
 
 static void test_request_and_challenge(void)
 {
-	cleanup_free char *req = veil_kbs_request_build(VEIL_KBS_TEE_TDX);
+	cleanup_free char *req = veil_kbs_request_build(VEIL_KBS_TEE_TDX, VEIL_KBS_V0_1_1);
 	enum veil_kbs_tee tee = 0;
+	enum veil_kbs_version version = VEIL_KBS_V0_4_0;
 	veil_err_t err = NULL;
 	CHECK(req != NULL && strcmp(req, "{\"version\":\"0.1.1\",\"tee\":\"tdx\",\"extra-params\":\"\"}") == 0,
 	      "Request as Trustee's kbs-types writes it");
-	CHECK(veil_kbs_request_parse(req, strlen(req), &tee, &err) == 0 && tee == VEIL_KBS_TEE_TDX, "Request parses");
+	CHECK(veil_kbs_request_parse(req, strlen(req), &tee, &version, &err) == 0 && tee == VEIL_KBS_TEE_TDX &&
+		      version == VEIL_KBS_V0_1_1,
+	      "Request parses");
+	cleanup_free char *req4 = veil_kbs_request_build(VEIL_KBS_TEE_SNP, VEIL_KBS_V0_4_0);
+	CHECK(veil_kbs_request_parse(req4, strlen(req4), &tee, &version, &err) == 0 && version == VEIL_KBS_V0_4_0 &&
+		      strstr(req4, "\"version\":\"0.4.0\"") != NULL,
+	      "a 0.4.0 Request, as Trustee's KBS wants today");
 	const char *obj = "{\"version\":\"0.1.1\",\"tee\":\"snp\",\"extra-params\":{}}";
-	CHECK(veil_kbs_request_parse(obj, strlen(obj), &tee, &err) == 0 && tee == VEIL_KBS_TEE_SNP,
+	CHECK(veil_kbs_request_parse(obj, strlen(obj), &tee, &version, &err) == 0 && tee == VEIL_KBS_TEE_SNP,
 	      "extra-params may be an object");
 	static const struct {
 		const char *body, *msg;
 	} bad[] = {
-		{ "{\"version\":\"0.4.0\",\"tee\":\"snp\"}",
-		  "KBS protocol version mismatch: expected 0.1.1, the client speaks 0.4.0" },
+		{ "{\"version\":\"0.2.0\",\"tee\":\"snp\"}",
+		  "KBS protocol version mismatch: expected 0.1.1 or 0.4.0, the client speaks 0.2.0" },
 		{ "{\"version\":\"0.1.1\",\"tee\":\"sgx\"}", "KBS Request: tee \"sgx\" is not supported (snp, tdx)" },
 		{ "{\"version\":\"0.1.1\"}", "KBS Request: missing \"tee\"" },
 		{ "{\"version\":\"0.1.1\",\"tee\":\"snp\",\"x\":1}", "KBS Request: unexpected member \"x\"" },
@@ -42,11 +49,11 @@ static void test_request_and_challenge(void)
 		{ "[]", "KBS Request: expected a JSON object" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(veil_kbs_request_parse(bad[i].body, strlen(bad[i].body), &tee, &err), &err, bad[i].msg,
+		expect_error(veil_kbs_request_parse(bad[i].body, strlen(bad[i].body), &tee, &version, &err), &err, bad[i].msg,
 			     "bad Request");
 	char big[VEIL_KBS_MAX_REQUEST + 2];
 	memset(big, ' ', sizeof(big));
-	expect_error(veil_kbs_request_parse(big, sizeof(big), &tee, &err), &err,
+	expect_error(veil_kbs_request_parse(big, sizeof(big), &tee, &version, &err), &err,
 		     "KBS Request: body of 4098 bytes, at most 4096", "oversize Request");
 
 	cleanup_free char *ch = veil_kbs_challenge_build("bm9uY2U=");
@@ -68,7 +75,7 @@ static void test_attestation(void)
 			       "\"y\":\"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU\"}";
 	veil_json_parse(jwk_text, strlen(jwk_text), "jwk", &jwk, &err);
 	uint8_t rd[64];
-	CHECK(veil_kbs_report_data("bm9uY2U=", jwk, rd, &err) == 0, "REPORT_DATA computed");
+	CHECK(veil_kbs_report_data(VEIL_KBS_V0_1_1, "bm9uY2U=", jwk, rd, &err) == 0, "REPORT_DATA computed");
 	char hex[129];
 	veil_hex_encode(rd, 64, hex);
 	/* Python: hashlib.sha384(json.dumps({"nonce":..,"tee-pubkey":..}, sort_keys=True, separators=(",",":")).encode()) */
@@ -79,9 +86,11 @@ static void test_attestation(void)
 	CHECK(memcmp(rd + 48, zeros, 16) == 0, "SHA-384 zero-padded to 64 bytes");
 
 	cleanup_json json_object *ev = veil_kbs_tdx_evidence_build((const uint8_t *)"quote", 5);
-	cleanup_free char *body = veil_kbs_attestation_build("bm9uY2U=", jwk, ev, "version = \"0.1.0\"\n", 18, &err);
+	cleanup_free char *body =
+		veil_kbs_attestation_build(VEIL_KBS_V0_1_1, "bm9uY2U=", jwk, ev, "version = \"0.1.0\"\n", 18, &err);
 	struct veil_kbs_attestation att;
-	CHECK(body != NULL && veil_kbs_attestation_parse(body, strlen(body), &att, &err) == 0, "Attestation round trip");
+	CHECK(body != NULL && veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, body, strlen(body), &att, &err) == 0,
+	      "Attestation round trip");
 	CHECK(strcmp(att.nonce, "bm9uY2U=") == 0 && att.alg == VEIL_JWE_ECDH_ES_A256KW && memcmp(att.report_data, rd, 64) == 0 &&
 		      att.init_data_len == 18 && strcmp(att.init_data, "version = \"0.1.0\"\n") == 0,
 	      "Attestation fields, REPORT_DATA from runtime-data");
@@ -105,8 +114,30 @@ static void test_attestation(void)
 		  "KBS Attestation: \"tee-evidence\" must be an object" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(veil_kbs_attestation_parse(bad[i].body, strlen(bad[i].body), &att, &err), &err, bad[i].msg,
-			     "bad Attestation");
+		expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, bad[i].body, strlen(bad[i].body), &att, &err), &err,
+			     bad[i].msg, "bad Attestation");
+
+	/* 0.4.0: composite evidence, and "additional-evidence" in the hash. */
+	uint8_t rd4[64];
+	CHECK(veil_kbs_report_data(VEIL_KBS_V0_4_0, "bm9uY2U=", jwk, rd4, &err) == 0, "0.4.0 REPORT_DATA computed");
+	veil_hex_encode(rd4, 64, hex);
+	CHECK(strcmp(hex, "710ae490f150a7b6ba70b1a4d89a42ffe518b3ac18d855f94e06a135b4dfc577ca44cc6467337f0d3da2b19308b4acb6"
+			  "00000000000000000000000000000000") == 0,
+	      "0.4.0 REPORT_DATA: runtime-data with \"additional-evidence\": \"\", as Python computes it");
+	cleanup_free char *body4 = veil_kbs_attestation_build(VEIL_KBS_V0_4_0, "bm9uY2U=", jwk, ev, NULL, 0, &err);
+	CHECK(body4 != NULL && strstr(body4, "\"tee-evidence\":{\"primary_evidence\":{\"quote\":") != NULL &&
+		      strstr(body4, "\"additional_evidence\":\"\"") != NULL,
+	      "0.4.0 Attestation: composite tee-evidence");
+	CHECK(veil_kbs_attestation_parse(VEIL_KBS_V0_4_0, body4, strlen(body4), &att, &err) == 0 &&
+		      memcmp(att.report_data, rd4, 64) == 0 && json_object_object_get(att.evidence, "quote") != NULL,
+	      "0.4.0 Attestation parses to the primary evidence");
+	veil_kbs_attestation_free(&att);
+	const char *devices = "{\"runtime-data\":{\"nonce\":\"n\",\"tee-pubkey\":{\"kty\":\"EC\",\"crv\":\"P-256\","
+			      "\"alg\":\"ECDH-ES+A256KW\",\"x\":\"axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY\","
+			      "\"y\":\"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU\"}},"
+			      "\"tee-evidence\":{\"primary_evidence\":{},\"additional_evidence\":\"{}\"}}";
+	expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_4_0, devices, strlen(devices), &att, &err), &err,
+		     "KBS Attestation tee-evidence: additional (device) evidence is not supported", "device evidence");
 }
 
 static void test_snp_evidence_and_errors(void)
