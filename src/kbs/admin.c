@@ -45,6 +45,13 @@ int kbs_admin_listen(const char *path, veil_err_t *err)
 	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return veil_fail(err, errno, "admin socket");
+	/* A socket left by a crash is replaced; one that answers is another broker's. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return veil_fail(err, 0, "admin socket %s: another veil-kbs is serving there", path);
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return veil_fail(err, errno, "admin socket");
 	unlink(path);
 	/* Created 0600 from the start: no window in which others may connect. */
 	mode_t old = umask(0177);

@@ -42,7 +42,7 @@ start_kbs() {
 	KBS_PIDS+=($!)
 	echo $! >"$dir/pid"
 	disown $!
-	poll_until 20 test -S "$dir/admin.sock"
+	poll_until 20 sh -c "'$KBS' --admin-socket '$dir/admin.sock' policy get >/dev/null 2>&1"
 }
 
 admin() { local name=$1; shift; "$KBS" --config "$TEST_TMP/$name/kbs.toml" "$@"; }
@@ -219,12 +219,15 @@ kill -0 "$(cat "$TEST_TMP/main/pid")"
 ok $? "the daemon is still running after all of that"
 is "$(client main --measurement "$M" default/key/db)" "s3cr3t-db" "and still serves the full flow"
 
+refused "a second broker on the same admin socket" "admin socket .*: another veil-kbs is serving there" \
+	"$KBS" --config "$TEST_TMP/main/kbs.toml" serve --log "$TEST_TMP/second.log"
+is "$(admin main resource get default/key/db)" "s3cr3t-db" "and the first one keeps its socket"
+
 # --- admin writes survive kill -9 ---
 printf 'durable' | admin main resource set default/shared/durable -
 kill -9 "$(cat "$TEST_TMP/main/pid")"
 poll_until 10 sh -c "! kill -0 $(cat "$TEST_TMP/main/pid") 2>/dev/null"
-rm -f "$TEST_TMP/main/admin.sock"
-start_kbs main
+start_kbs main   # over the socket file the killed one left
 is "$(admin main resource get default/shared/durable)" durable "an admin write survives kill -9"
 is "$(find "$DATA" -name '*.tmp' | wc -l)" 0 "no temporary files left behind"
 is "$(client main --measurement "$M" default/key/db)" "s3cr3t-db" "policy and reference values survive the restart"
