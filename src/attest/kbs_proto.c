@@ -7,6 +7,7 @@
 #include "lib/base64.h"
 #include "lib/cleanup.h"
 #include "lib/json.h"
+#include "lib/utf8.h"
 
 const char *veil_kbs_version_name(enum veil_kbs_version v)
 {
@@ -404,11 +405,17 @@ int veil_kbs_token_parse(const char *body, size_t len, char **token, veil_err_t 
 
 char *veil_kbs_error_build(const char *kind, const char *detail)
 {
+	/* Details quote client input cut at a length limit: keep them valid UTF-8. */
+	char *clean = strdup(detail);
+	if (clean == NULL)
+		return NULL;
+	veil_utf8_sanitize(clean);
 	char type[160];
 	snprintf(type, sizeof(type), "%s%s", VEIL_KBS_ERROR_TYPE_PREFIX, kind);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "type", json_object_new_string(type));
-	json_object_object_add(o, "detail", json_object_new_string(detail));
+	json_object_object_add(o, "detail", json_object_new_string(clean));
+	free(clean);
 	return finish(o);
 }
 

@@ -10,6 +10,7 @@
 #include "lib/clock.h"
 #include "lib/hex.h"
 #include "lib/log.h"
+#include "lib/utf8.h"
 
 void kbs_respond_error(struct kbs_response *r, unsigned status, const char *kind, const char *detail)
 {
@@ -29,6 +30,8 @@ void kbs_response_free(struct kbs_response *r)
 static void refuse(struct kbs_response *r, unsigned status, const char *kind, const char *what, const char *session,
 		   veil_err_t *err)
 {
+	if (err != NULL && *err != NULL)
+		veil_utf8_sanitize((*err)->msg);
 	const char *detail = err != NULL && *err != NULL ? (*err)->msg : "refused";
 	log_warn("%s%s%.8s: refused (%u %s): %s", what, session ? " session " : "", session ? session : "", status, kind,
 		 detail);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/hex.h"
+#include "lib/utf8.h"
 
 /* How a table came to exist decides who may still define or extend it. */
 enum table_origin {
@@ -77,43 +78,6 @@ static int fail_oom(struct parser *p)
 
 /* ---- UTF-8 ---- */
 
-/* Length of the well-formed UTF-8 sequence at s (n bytes available) and its
- * code point, or 0 for an invalid, overlong, surrogate or truncated one. */
-static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
-{
-	size_t len;
-	uint32_t min;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-		len = 2;
-		min = 0x80;
-		*cp = s[0] & 0x1Fu;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		len = 3;
-		min = 0x800;
-		*cp = s[0] & 0x0Fu;
-	} else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-		len = 4;
-		min = 0x10000;
-		*cp = s[0] & 0x07u;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		*cp = *cp << 6 | (s[i] & 0x3Fu);
-	}
-	if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-		return 0;
-	return len;
-}
-
 static size_t utf8_encode(uint32_t cp, char out[4])
 {
 	if (cp < 0x80) {
@@ -174,7 +138,7 @@ static int check_utf8(struct parser *p)
 {
 	while (p->off < p->len) {
 		uint32_t cp;
-		size_t n = utf8_decode((const uint8_t *)p->s + p->off, p->len - p->off, &cp);
+		size_t n = veil_utf8_decode((const uint8_t *)p->s + p->off, p->len - p->off, &cp);
 		if (n == 0)
 			return fail_at(p->err, p->at, "invalid UTF-8");
 		advance_n(p, n);
@@ -201,8 +165,8 @@ static const char *describe(const struct parser *p, char buf[16])
 		snprintf(buf, 16, "'%c'", c);
 		return buf;
 	}
-	uint32_t cp;
-	utf8_decode((const uint8_t *)p->s + p->off, p->len - p->off, &cp);
+	uint32_t cp = 0;
+	veil_utf8_decode((const uint8_t *)p->s + p->off, p->len - p->off, &cp);
 	snprintf(buf, 16, "U+%04" PRIX32, cp);
 	return buf;
 }
@@ -358,7 +322,7 @@ static int put_char(struct parser *p, struct buf *out, struct pos start, const c
 static int take_char(struct parser *p, struct buf *out, struct pos start)
 {
 	uint32_t cp;
-	size_t n = utf8_decode((const uint8_t *)p->s + p->off, p->len - p->off, &cp);
+	size_t n = veil_utf8_decode((const uint8_t *)p->s + p->off, p->len - p->off, &cp);
 	if (put_char(p, out, start, p->s + p->off, n) < 0)
 		return -1;
 	advance_n(p, n);

@@ -177,6 +177,10 @@ static void test_snp_evidence_and_errors(void)
 	CHECK(strcmp(e, "{\"type\":\"https://github.com/confidential-containers/kbs/errors/PolicyDeny\","
 			"\"detail\":\"resource a/b/c: not granted\"}") == 0,
 	      "error body as Trustee's ErrorInformation");
+	/* A detail cut in the middle of a character (here U+20AC) stays valid JSON. */
+	cleanup_free char *cut = veil_kbs_error_build("AttestationError", "member \"a\xe2\x82\" x\xff");
+	CHECK(cut != NULL && strstr(cut, "\"detail\":\"member \\\"a??\\\" x?\"") != NULL,
+	      "an error detail cut inside a UTF-8 character is made valid");
 	char *kind = NULL, *detail = NULL;
 	CHECK(veil_kbs_error_parse(e, strlen(e), &kind, &detail, &err) == 0 && strcmp(kind, "PolicyDeny") == 0 &&
 		      strcmp(detail, "resource a/b/c: not granted") == 0,
