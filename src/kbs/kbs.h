@@ -74,6 +74,7 @@ struct kbs_reference {
 	bool present;
 	struct kbs_digest_list measurements;
 	struct kbs_digest_list init_data;
+	struct kbs_digest_list rtmr[4];  /* TDX only: runtime measurement registers */
 	bool allow_debug;
 };
 
@@ -96,6 +97,7 @@ struct kbs_claims {
 	uint8_t measurement[48];
 	uint8_t init_data[48];           /* HOST_DATA (32) or MRCONFIGID (48) */
 	size_t init_data_len;
+	uint8_t rtmr[4][48];             /* TDX RTMR0-3; zero for SNP */
 	bool debug;
 };
 

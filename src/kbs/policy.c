@@ -96,6 +96,8 @@ static int check_keys(const struct toml_table *t, const char *const *known, cons
 int kbs_reference_parse(const char *text, size_t len, struct kbs_policy *policy, veil_err_t *err)
 {
 	static const char *const known[] = { "measurements", "init_data", "allow_debug", NULL };
+	static const char *const known_tdx[] = { "measurements", "init_data", "allow_debug", "rtmr0", "rtmr1",
+						 "rtmr2", "rtmr3", NULL };
 	struct toml_table *root = toml_parse(text, len, err);
 	if (root == NULL)
 		return veil_fail_context(err, "reference values");
@@ -109,13 +111,20 @@ int kbs_reference_parse(const char *text, size_t len, struct kbs_policy *policy,
 			break;
 		}
 		struct kbs_reference *ref = &policy->reference[tee];
-		if (toml_get_table(root, m->key, &t, err) < 0 || check_keys(t, known, m->key, err) < 0 ||
+		if (toml_get_table(root, m->key, &t, err) < 0 ||
+		    check_keys(t, tee == VEIL_TEE_TDX ? known_tdx : known, m->key, err) < 0 ||
 		    parse_list(t, "measurements", measurement_sizes, &ref->measurements, err) < 0 ||
 		    parse_list(t, "init_data", init_data_sizes, &ref->init_data, err) < 0 ||
 		    toml_get_bool(t, "allow_debug", &ref->allow_debug, err) < 0) {
 			rc = -1;
 			break;
 		}
+		static const char *const rtmr_keys[4] = { "rtmr0", "rtmr1", "rtmr2", "rtmr3" };
+		for (unsigned r = 0; rc == 0 && tee == VEIL_TEE_TDX && r < 4; r++)
+			if (parse_list(t, rtmr_keys[r], measurement_sizes, &ref->rtmr[r], err) < 0)
+				rc = -1;
+		if (rc < 0)
+			break;
 		ref->present = true;
 	}
 	toml_free(root);
@@ -185,6 +194,8 @@ void kbs_policy_free(struct kbs_policy *policy)
 	for (size_t i = 0; i <= VEIL_TEE_EMULATED; i++) {
 		list_free(&policy->reference[i].measurements);
 		list_free(&policy->reference[i].init_data);
+		for (int r = 0; r < 4; r++)
+			list_free(&policy->reference[i].rtmr[r]);
 	}
 	for (size_t i = 0; i < policy->n_rules; i++) {
 		free(policy->rules[i].resource);
@@ -251,6 +262,11 @@ int kbs_reference_check(const struct kbs_policy *policy, const struct kbs_claims
 	    check_list(&ref->init_data, c->init_data, c->init_data_len,
 		       c->tee == VEIL_TEE_TDX ? "init-data digest (MRCONFIGID)" : "init-data digest (HOST_DATA)", where, err) < 0)
 		return -1;
+	static const char *const rtmr_names[4] = { "RTMR0", "RTMR1", "RTMR2", "RTMR3" };
+	for (unsigned r = 0; r < 4; r++)
+		if (ref->rtmr[r].present &&
+		    check_list(&ref->rtmr[r], c->rtmr[r], sizeof(c->rtmr[r]), rtmr_names[r], where, err) < 0)
+			return -1;
 	return 0;
 }
 

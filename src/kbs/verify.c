@@ -77,6 +77,7 @@ int kbs_verify(struct kbs *kbs, enum veil_kbs_tee tee, const struct veil_kbs_att
 	memcpy(claims->measurement, ev.measurement, sizeof(claims->measurement));
 	memcpy(claims->init_data, ev.init_data, ev.init_data_len);
 	claims->init_data_len = ev.init_data_len;
+	memcpy(claims->rtmr, ev.rtmr, sizeof(claims->rtmr));
 	claims->debug = ev.debug;
 	pthread_rwlock_rdlock(&kbs->policy_lock);
 	int rc = kbs_reference_check(&kbs->policy, claims, err);

@@ -62,6 +62,17 @@ static void test_reference(void)
 	       "a TEE without reference values is refused");
 	kbs_policy_free(&p);
 
+	const char *tdx = "[tdx]\nmeasurements = [\"" M_A "\"]\nrtmr2 = [\"" M_B "\"]\n";
+	CHECK(kbs_reference_parse(tdx, strlen(tdx), &p, &err) == 0, "TDX reference values with an RTMR");
+	memset(c.rtmr[2], 0xcd, 48);
+	expect(kbs_reference_check(&p, &c, &err), &err, NULL, "RTMR2 matches");
+	c.rtmr[2][47] = 0;
+	expect(kbs_reference_check(&p, &c, &err), &err,
+	       "RTMR2 cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd00 "
+	       "is not in the reference values for tdx (expected " M_B ")",
+	       "an RTMR not in the reference values is refused");
+	kbs_policy_free(&p);
+
 	static const struct {
 		const char *text, *msg;
 	} bad[] = {
@@ -72,6 +83,7 @@ static void test_reference(void)
 		{ "[snp]\ninit_data = [\"" M_A "zz\"]\n", NULL },
 		{ "[snp]\nallow_debug = 1\n", "reference values: 2:15: snp.allow_debug: expected boolean, found integer" },
 		{ "snp = 1\n", "reference values: 1:7: snp: expected table, found integer" },
+		{ "[snp]\nrtmr0 = []\n", "reference values: 2:1: snp: unknown key \"rtmr0\"" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct kbs_policy q = { 0 };
