@@ -163,6 +163,35 @@ admin strict reference set "$TEST_TMP/ref.toml" && admin strict policy set "$TES
 refused "emulated evidence at a KBS not trusting the emulated root" "401 AttestationError\): SNP evidence: VCEK chain ends in veil's emulated root .*protects nothing" \
 	client strict --measurement "$M" default/key/db
 
+# --- real evidence through the whole KBS path: AMD's Milan report and Intel's
+# TDX quote verify (signatures, chains, TCB), then fail only the binding to
+# this session, since they were made for someone else's nonce. ---
+D="$REPO/tests/data/attest"
+/usr/bin/python3 - "$D" "$TEST_TMP" <<'PY'
+import base64, json, sys
+d, out = sys.argv[1], sys.argv[2]
+report = bytes.fromhex(open(d + "/snp_report_milan.hex").read().strip())
+vcek = open(d + "/snp_vcek_milan.der", "rb").read()
+json.dump({"attestation_report": base64.b64encode(report).decode(),
+           "cert_chain": [{"cert_type": "VCEK", "data": list(vcek)}]}, open(out + "/milan.json", "w"))
+json.dump({"quote": base64.b64encode(open(d + "/tdx_quote_spr_e4.dat", "rb").read()).decode()},
+          open(out + "/tdx.json", "w"))
+PY
+openssl x509 -in "$D/tdx_intel_sgx_root_ca.pem" -outform der -out "$TEST_TMP/intel-root.der"
+refused "a real Milan report: verified, then not bound to this session" \
+	"401 AttestationError\): REPORT_DATA does not bind this session's nonce and tee-pubkey" \
+	"$CLIENT" --kbs "127.0.0.1:$(port strict)" --evidence-file "$TEST_TMP/milan.json" default/key/db
+refused "the real Milan report at a KBS trusting only the emulated root" "SNP evidence: VCEK issuer .* is none of the configured anchors' ASKs \(emulated\)" \
+	"$CLIENT" --kbs "127.0.0.1:$(port main)" --evidence-file "$TEST_TMP/milan.json" default/key/db
+refused "TDX evidence at a KBS without a TDX root" "TDX evidence: this KBS trusts no TDX root" \
+	"$CLIENT" --kbs "127.0.0.1:$(port main)" --tdx --evidence-file "$TEST_TMP/tdx.json" default/key/db
+kbs_config tdx no
+printf '[tdx]\nroot = "%s"\n' "$TEST_TMP/intel-root.der" >>"$TEST_TMP/tdx/kbs.toml"
+start_kbs tdx
+refused "a real TDX quote: verified, then not bound to this session" \
+	"401 AttestationError\): REPORT_DATA does not bind this session's nonce and tee-pubkey" \
+	"$CLIENT" --kbs "127.0.0.1:$(port tdx)" --tdx --evidence-file "$TEST_TMP/tdx.json" default/key/db
+
 # --- 50 concurrent attestations ---
 for i in $(seq 50); do
 	client main --measurement "$M" default/key/db >"$TEST_TMP/c$i.out" 2>"$TEST_TMP/c$i.err" &

@@ -24,6 +24,7 @@
 
 struct guest {
 	struct veil_emulated_chip *chip;
+	json_object *fixed_evidence;  /* --evidence-file: real evidence, replayed as is */
 	uint8_t measurement[48];
 	uint8_t host_data[32];
 	bool debug, tamper_report_data;
@@ -33,6 +34,10 @@ struct guest {
 static int emulated_evidence(void *ctx, const uint8_t report_data[64], json_object **evidence, veil_err_t *err)
 {
 	struct guest *g = ctx;
+	if (g->fixed_evidence != NULL) {
+		*evidence = json_object_get(g->fixed_evidence);
+		return 0;
+	}
 	long long start = veil_now_us();
 	struct veil_emulated_report_request req = {
 		.policy = VEIL_SNP_POLICY_SMT | VEIL_SNP_POLICY_RESERVED_ONE | (g->debug ? VEIL_SNP_POLICY_DEBUG : 0),
@@ -143,7 +148,8 @@ static int attest_and_save(int fd, const char *host, struct guest *g, const char
 }
 
 struct args {
-	const char *kbs, *chip_dir, *measurement, *init_file, *launched, *save, *replay;
+	const char *kbs, *chip_dir, *measurement, *init_file, *launched, *save, *replay, *evidence_file;
+	enum veil_kbs_tee tee;
 	bool rsa, times, v040;
 	char **resources;
 	int n_resources;
@@ -155,6 +161,12 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 		return veil_fail_context(err, "--measurement");
 	if (a->chip_dir != NULL && veil_emulated_chip_open(a->chip_dir, &g->chip, err) < 0)
 		return -1;
+	if (a->evidence_file != NULL) {
+		size_t len;
+		cleanup_free char *text = veil_read_file(a->evidence_file, VEIL_KBS_MAX_ATTESTATION, &len, err);
+		if (text == NULL || veil_json_parse(text, len, a->evidence_file, &g->fixed_evidence, err) < 0)
+			return -1;
+	}
 	/* HOST_DATA: the digest of the init-data the "host" launched with, which
 	 * is the init-data sent unless --launched-with says otherwise. */
 	cleanup_free char *init = NULL;
@@ -179,7 +191,7 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 	if (a->save != NULL)
 		return attest_and_save(fd, a->kbs, g, a->save, err);
 	struct veil_kbs_client_opts o = {
-		.tee = VEIL_KBS_TEE_SNP, .version = a->v040 ? VEIL_KBS_V0_4_0 : VEIL_KBS_V0_1_1, .alg = a->rsa ? VEIL_JWE_RSA_OAEP_256 : VEIL_JWE_ECDH_ES_A256KW, .host = a->kbs,
+		.tee = a->tee, .version = a->v040 ? VEIL_KBS_V0_4_0 : VEIL_KBS_V0_1_1, .alg = a->rsa ? VEIL_JWE_RSA_OAEP_256 : VEIL_JWE_ECDH_ES_A256KW, .host = a->kbs,
 		.init_data = init, .init_data_len = init_len, .evidence = emulated_evidence, .evidence_ctx = g,
 	};
 	struct veil_kbs_client *client = NULL;
@@ -208,7 +220,9 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 static const char usage[] =
 	"usage: kbs-test-client --kbs IP:PORT --chip DIR --measurement HEX [--init-data FILE]\n"
 	"       [--launched-with FILE] [--debug] [--rsa] [--tamper-report-data] [--times] [--protocol-0.4.0]\n"
-	"       [--save-attestation FILE | --replay-attestation FILE] [RESOURCE...]\n";
+	"       [--save-attestation FILE | --replay-attestation FILE]\n"
+	"       [--evidence-file FILE [--tdx]]   send this (real) evidence as is\n"
+	"       [RESOURCE...]\n";
 
 int main(int argc, char **argv)
 {
@@ -219,9 +233,10 @@ int main(int argc, char **argv)
 		{ "rsa", no_argument, NULL, 'r' },		{ "tamper-report-data", no_argument, NULL, 't' },
 		{ "save-attestation", required_argument, NULL, 's' }, { "replay-attestation", required_argument, NULL, 'p' },
 		{ "times", no_argument, NULL, 'T' },		{ "protocol-0.4.0", no_argument, NULL, 'V' },
+		{ "tdx", no_argument, NULL, 'X' },		{ "evidence-file", required_argument, NULL, 'e' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct args a = { 0 };
+	struct args a = { .tee = VEIL_KBS_TEE_SNP };
 	struct guest g = { 0 };
 	int c;
 	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -238,10 +253,12 @@ int main(int argc, char **argv)
 		case 'p': a.replay = optarg; break;
 		case 'T': a.times = true; break;
 		case 'V': a.v040 = true; break;
+		case 'X': a.tee = VEIL_KBS_TEE_TDX; break;
+		case 'e': a.evidence_file = optarg; break;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (a.kbs == NULL || (a.replay == NULL && (a.chip_dir == NULL || a.measurement == NULL))) {
+	if (a.kbs == NULL || (a.replay == NULL && a.evidence_file == NULL && (a.chip_dir == NULL || a.measurement == NULL))) {
 		fputs(usage, stderr);
 		return 2;
 	}
@@ -250,6 +267,7 @@ int main(int argc, char **argv)
 	veil_err_t err = NULL;
 	int rc = run(&a, &g, &err);
 	veil_emulated_chip_free(g.chip);
+	json_object_put(g.fixed_evidence);
 	if (rc < 0) {
 		fprintf(stderr, "kbs-test-client: %s\n", err->msg);
 		veil_error_free(&err);
