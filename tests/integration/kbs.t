@@ -252,6 +252,21 @@ refused "a second broker on the same admin socket" "admin socket .*: another vei
 	"$KBS" --config "$TEST_TMP/main/kbs.toml" serve --log "$TEST_TMP/second.log"
 is "$(admin main resource get default/key/db)" "s3cr3t-db" "and the first one keeps its socket"
 
+# --- sessions are bounded and expire ---
+kbs_config short no
+printf 'session_timeout = 1\nmax_sessions = 2\n' >>"$TEST_TMP/short/kbs.toml"
+start_kbs short
+out=$(/usr/bin/python3 "$HTTP" "$(port short)" late 1.5 '{}')
+case "$out" in
+401\ *"session not found or expired"*) ok 0 "an attestation after the session expired: 401" ;;
+*) ok 1 "an attestation after the session expired: 401"; echo "#   $out" ;;
+esac
+out=$(/usr/bin/python3 "$HTTP" "$(port short)" auths 3 | tail -1)
+case "$out" in
+503\ *TooManySessions*"all 2 sessions are in use"*) ok 0 "past max_sessions (expired ones reused): 503 TooManySessions" ;;
+*) ok 1 "past max_sessions (expired ones reused): 503 TooManySessions"; echo "#   $out" ;;
+esac
+
 # --- admin writes survive kill -9 ---
 printf 'durable' | admin main resource set default/shared/durable -
 kill -9 "$(cat "$TEST_TMP/main/pid")"

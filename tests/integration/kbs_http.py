@@ -6,6 +6,8 @@
   kbs_http.py PORT stream PATH N         send N bytes chunked (no Content-Length)
   kbs_http.py PORT post PATH BODY        print "STATUS BODY"
   kbs_http.py PORT attest BODY           auth (snp), then attest with BODY
+  kbs_http.py PORT late SECONDS BODY     auth, wait, then attest with BODY
+  kbs_http.py PORT auths N               N auths on one connection: print each status
   kbs_http.py PORT slow SECONDS          half a request line, then silence:
                                          print "closed" if the KBS hangs up first
 """
@@ -91,6 +93,16 @@ def main():
         cookie = headers["set-cookie"].split(";")[0].split("=", 1)[1]
         line, _, body = request(s, "POST", "/kbs/v0/attest", args[0].encode(), cookie)
         print(status(line), body.decode())
+    elif cmd == "late":
+        line, headers, _ = request(s, "POST", "/kbs/v0/auth", b'{"version":"0.1.1","tee":"snp","extra-params":""}')
+        cookie = headers["set-cookie"].split(";")[0].split("=", 1)[1]
+        time.sleep(float(args[0]))
+        line, _, body = request(s, "POST", "/kbs/v0/attest", args[1].encode(), cookie)
+        print(status(line), body.decode())
+    elif cmd == "auths":
+        for _ in range(int(args[0])):
+            line, _, body = request(s, "POST", "/kbs/v0/auth", b'{"version":"0.1.1","tee":"snp","extra-params":""}')
+            print(status(line), body.decode() if status(line) != "200" else "")
     elif cmd == "slow":
         s.sendall(b"POST /kbs/v0/au")
         s.settimeout(float(args[0]))
