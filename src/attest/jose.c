@@ -452,7 +452,9 @@ static char *encrypt_with(EVP_PKEY *recipient, enum veil_jwe_alg alg, const uint
 	json_object_object_add(header, "enc", json_object_new_string(ENC_A256GCM));
 	if (protect_cek(recipient, alg, cek, header, ek, &ek_len, err) < 0)
 		return NULL;
-	cleanup_free char *header_text = to_text(header, err);
+	/* Serialised as serde_json would (keys sorted, compact): guest-components
+	 * re-serialises the header it parsed to compute the AAD. */
+	cleanup_free char *header_text = veil_json_canonical(header, err);
 	cleanup_free char *protected_b64 =
 		header_text != NULL ? veil_b64_encode(VEIL_B64_URL, (const uint8_t *)header_text, strlen(header_text)) : NULL;
 	if (protected_b64 == NULL) {

@@ -228,6 +228,21 @@ static void test_jwe_roundtrip_and_tampering(enum veil_jwe_alg alg, EVP_PKEY *ke
 	free(p);
 
 	json_object *o = parse_json(jwe);
+	/* The protected header reads as serde_json writes kbs-types' ProtectedHeader
+	 * (alg, enc, then epk with sorted members), which guest-components
+	 * re-serialises for the AAD. */
+	uint8_t *hdr = NULL;
+	size_t hdr_len = 0;
+	const char *prot = member(o, "protected");
+	veil_b64_decode(VEIL_B64_URL, prot, strlen(prot), "protected", &hdr, &hdr_len, NULL);
+	cleanup_json json_object *hdr_doc = hdr ? parse_json((const char *)hdr) : NULL;
+	cleanup_free char *canonical = hdr_doc ? veil_json_canonical(hdr_doc, NULL) : NULL;
+	const char *prefix = alg == VEIL_JWE_RSA_OAEP_256 ? "{\"alg\":\"RSA-OAEP-256\",\"enc\":\"A256GCM\"}"
+							   : "{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"epk\":{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":";
+	CHECK(hdr != NULL && canonical != NULL && strcmp((const char *)hdr, canonical) == 0 &&
+		      strncmp((const char *)hdr, prefix, strlen(prefix)) == 0,
+	      "%s: the protected header is in serde_json's form", name);
+	free(hdr);
 	/* Flip one character of the ciphertext and of the tag. */
 	char ct[64], tag[64];
 	snprintf(ct, sizeof(ct), "%s", member(o, "ciphertext"));
