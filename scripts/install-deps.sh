@@ -17,7 +17,7 @@ packages=(
 	# network.t: network namespaces, veth, tc mirred between veth and tap
 	iproute2
 	# veil-kbs: HTTP server, init-data annotations (gzip); JOSE interop tests
-	libmicrohttpd-dev zlib1g-dev jose python3-cryptography
+	libmicrohttpd-dev zlib1g-dev jose python3-cryptography openssl
 )
 
 missing=()
