@@ -42,6 +42,21 @@ int kbs_resource_name_check(const char *name, veil_err_t *err)
 	return 0;
 }
 
+/* Syncs the directory holding path, so that a rename or unlink in it
+ * survives a power cut too, not only a crash of this process. */
+static void sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	cleanup_close int dfd = open(dir[0] != '\0' ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+}
+
 static int path_of(const char *data_dir, const char *name, char out[PATH_MAX], veil_err_t *err)
 {
 	if (kbs_resource_name_check(name, err) < 0)
@@ -77,7 +92,10 @@ int kbs_store_put(const char *data_dir, const char *name, const uint8_t *data, s
 	if (veil_mkdir_p(path, 0700, err) < 0)
 		return -1;
 	path[strlen(path)] = '/';
-	return veil_write_file_atomic(path, data, len, err);
+	if (veil_write_file_atomic(path, data, len, err) < 0)
+		return -1;
+	sync_parent(path);
+	return 0;
 }
 
 int kbs_store_get(const char *data_dir, const char *name, uint8_t **data, size_t *len, veil_err_t *err)
@@ -116,10 +134,7 @@ int kbs_store_delete(const char *data_dir, const char *name, veil_err_t *err)
 		return -1;
 	if (unlink(path) < 0)
 		return veil_fail(err, errno, "deleting resource %s", name);
-	*strrchr(path, '/') = '\0';
-	cleanup_close int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		fsync(dfd);
+	sync_parent(path);
 	return 0;
 }
 
@@ -127,7 +142,10 @@ int kbs_store_put_file(const char *data_dir, const char *file, const char *text,
 {
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/%s", data_dir, file);
-	return veil_write_file_atomic(path, text, len, err);
+	if (veil_write_file_atomic(path, text, len, err) < 0)
+		return -1;
+	sync_parent(path);
+	return 0;
 }
 
 char *kbs_store_get_file(const char *data_dir, const char *file, size_t *len, veil_err_t *err)

@@ -73,17 +73,6 @@ int veil_write_file_atomic(const char *path, const void *data, size_t len, veil_
 		unlink(tmp);
 		return veil_fail(err, e, "writing %s", path);
 	}
-	/* The rename itself survives a power cut only once the directory is synced. */
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	cleanup_close int dfd = open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0)
-		fsync(dfd);
 	return 0;
 }
 
