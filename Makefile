@@ -107,17 +107,15 @@ UNIT_LIB_SRC = $(filter-out src/cli/main.c,$(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(A
 	$(filter-out src/kbs/main.c,$(KBS_SRC))
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ASAN_UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests-asan/%,$(UNIT_SRC))
-# kbs: unit tests find their data (JOSE interop fixtures) in the source tree.
-UNIT_DEFS = -DVEIL_SOURCE_DIR=\"$(CURDIR)\"
 SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) $(UNIT_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
+	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
 
 $(BUILD)/tests-asan/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/tap.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) $(VERSION_DEFS) $(UNIT_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
+	$(CC) $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) $(VERSION_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
 
 # Programs the integration tests drive the guest with (not TAP producers).
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))

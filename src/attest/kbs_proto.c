@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest/snp_json.h"
 #include "lib/base64.h"
 #include "lib/cleanup.h"
 #include "lib/json.h"
@@ -271,8 +272,16 @@ static int get_b64(json_object *o, const char *what, const char *key, size_t max
 	return veil_b64_decode(VEIL_B64_STD, json_object_get_string(v), n, name, out, len, err);
 }
 
-json_object *veil_kbs_snp_evidence_build(const uint8_t *report, size_t report_len, const uint8_t *vcek, size_t vcek_len)
+json_object *veil_kbs_snp_evidence_build(const uint8_t *report, size_t report_len, const uint8_t *vcek, size_t vcek_len,
+					 veil_err_t *err)
 {
+	if (report_len != VEIL_SNP_REPORT_SIZE) {
+		veil_fail(err, 0, "SNP evidence: a report of %zu bytes, expected %d", report_len, VEIL_SNP_REPORT_SIZE);
+		return NULL;
+	}
+	json_object *report_json = veil_snp_report_to_json(report, err);
+	if (report_json == NULL)
+		return NULL;
 	json_object *o = json_object_new_object();
 	json_object *chain = json_object_new_array();
 	json_object *entry = json_object_new_object();
@@ -282,11 +291,7 @@ json_object *veil_kbs_snp_evidence_build(const uint8_t *report, size_t report_le
 	json_object_object_add(entry, "cert_type", json_object_new_string("VCEK"));
 	json_object_object_add(entry, "data", data);
 	json_object_array_add(chain, entry);
-	if (add_b64(o, "attestation_report", report, report_len) < 0) {
-		json_object_put(chain);
-		json_object_put(o);
-		return NULL;
-	}
+	json_object_object_add(o, "attestation_report", report_json);
 	json_object_object_add(o, "cert_chain", chain);
 	return o;
 }
@@ -314,13 +319,13 @@ static int bytes_from_array(json_object *a, const char *what, uint8_t **out, siz
 	return 0;
 }
 
-int veil_kbs_snp_evidence_parse(json_object *ev, uint8_t **report, size_t *report_len, uint8_t **vcek,
+int veil_kbs_snp_evidence_parse(json_object *ev, uint8_t report[VEIL_SNP_REPORT_SIZE], uint8_t **vcek,
 				size_t *vcek_len, veil_err_t *err)
 {
 	const char *what = "SNP evidence";
-	*report = *vcek = NULL;
+	*vcek = NULL;
 	if (veil_json_check_members(ev, what,
-				    VEIL_JSON_MEMBERS({ "attestation_report", json_type_string, true },
+				    VEIL_JSON_MEMBERS({ "attestation_report", json_type_object, true },
 						      { "cert_chain", json_type_array, true }),
 				    err) < 0)
 		return -1;
@@ -345,7 +350,7 @@ int veil_kbs_snp_evidence_parse(json_object *ev, uint8_t **report, size_t *repor
 	}
 	if (*vcek == NULL)
 		return veil_fail(err, 0, "%s: cert_chain has no VCEK", what);
-	if (get_b64(ev, what, "attestation_report", 4096, report, report_len, err) < 0) {
+	if (veil_snp_report_from_json(json_object_object_get(ev, "attestation_report"), report, err) < 0) {
 		free(*vcek);
 		*vcek = NULL;
 		return -1;

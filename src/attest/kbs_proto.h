@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
+#include "attest/evidence.h"
 #include "attest/jose.h"
 #include "lib/error.h"
 
@@ -80,12 +81,14 @@ void veil_kbs_attestation_free(struct veil_kbs_attestation *att);
 char *veil_kbs_attestation_build(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
 				 json_object *evidence, const char *init_data, size_t init_data_len, veil_err_t *err);
 
-/* SNP (and emulated) evidence: {"attestation_report": base64 of the 1184
- * report bytes, "cert_chain": [{"cert_type": "VCEK", "data": [DER bytes]}]}
- * (cert_chain as Trustee's sev CertTableEntry list; ARK/ASK entries are
- * allowed and ignored: the KBS uses its configured anchors). */
-json_object *veil_kbs_snp_evidence_build(const uint8_t *report, size_t report_len, const uint8_t *vcek, size_t vcek_len);
-int veil_kbs_snp_evidence_parse(json_object *ev, uint8_t **report, size_t *report_len, uint8_t **vcek,
+/* SNP (and emulated) evidence as Trustee's SNP verifier reads it:
+ * {"attestation_report": the report in virtee/sev's serde form (snp_json.h),
+ *  "cert_chain": [{"cert_type": "VCEK", "data": [DER bytes]}]} (sev's
+ * CertTableEntry list; ARK and ASK entries are allowed and ignored: the KBS
+ * uses its configured anchors). */
+json_object *veil_kbs_snp_evidence_build(const uint8_t *report, size_t report_len, const uint8_t *vcek, size_t vcek_len,
+					 veil_err_t *err);
+int veil_kbs_snp_evidence_parse(json_object *ev, uint8_t report[VEIL_SNP_REPORT_SIZE], uint8_t **vcek,
 				size_t *vcek_len, veil_err_t *err);
 /* TDX evidence: {"quote": base64 of the quote} ("cc_eventlog" and
  * "aa_eventlog" may be present as strings or null and are ignored). */

@@ -11,11 +11,12 @@
 
 static int verify_snp(struct kbs *kbs, json_object *evidence, struct veil_evidence_claims *ev, veil_err_t *err)
 {
-	cleanup_free uint8_t *report = NULL, *vcek = NULL;
-	size_t report_len, vcek_len;
-	if (veil_kbs_snp_evidence_parse(evidence, &report, &report_len, &vcek, &vcek_len, err) < 0)
+	uint8_t report[VEIL_SNP_REPORT_SIZE];
+	cleanup_free uint8_t *vcek = NULL;
+	size_t vcek_len;
+	if (veil_kbs_snp_evidence_parse(evidence, report, &vcek, &vcek_len, err) < 0)
 		return -1;
-	if (veil_snp_verify(report, report_len, vcek, vcek_len, kbs->anchors, kbs->n_anchors, ev, err) < 0)
+	if (veil_snp_verify(report, sizeof(report), vcek, vcek_len, kbs->anchors, kbs->n_anchors, ev, err) < 0)
 		return veil_fail_context(err, "SNP evidence");
 	return 0;
 }

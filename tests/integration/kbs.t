@@ -157,7 +157,10 @@ refused "a resource that does not exist" "404 ResourceNotFound.*default/shared/m
 kbs_config strict no
 openssl x509 -in "$REPO/tests/data/attest/snp_ark_milan.pem" -outform der -out "$TEST_TMP/milan-ark.der"
 openssl x509 -in "$REPO/tests/data/attest/snp_ask_milan.pem" -outform der -out "$TEST_TMP/milan-ask.der"
-printf '[snp.milan]\nark = "%s"\nask = "%s"\n' "$TEST_TMP/milan-ark.der" "$TEST_TMP/milan-ask.der" >>"$TEST_TMP/strict/kbs.toml"
+openssl x509 -in "$REPO/tests/data/attest/snp_ark_genoa.pem" -outform der -out "$TEST_TMP/genoa-ark.der"
+openssl x509 -in "$REPO/tests/data/attest/snp_ask_genoa.pem" -outform der -out "$TEST_TMP/genoa-ask.der"
+printf '[snp.milan]\nark = "%s"\nask = "%s"\n[snp.genoa]\nark = "%s"\nask = "%s"\n' "$TEST_TMP/milan-ark.der" \
+	"$TEST_TMP/milan-ask.der" "$TEST_TMP/genoa-ark.der" "$TEST_TMP/genoa-ask.der" >>"$TEST_TMP/strict/kbs.toml"
 start_kbs strict
 admin strict reference set "$TEST_TMP/ref.toml" && admin strict policy set "$TEST_TMP/policy.toml"
 refused "emulated evidence at a KBS not trusting the emulated root" "401 AttestationError\): SNP evidence: VCEK chain ends in veil's emulated root .*protects nothing" \
@@ -170,19 +173,19 @@ D="$REPO/tests/data/attest"
 /usr/bin/python3 - "$D" "$TEST_TMP" <<'PY'
 import base64, json, sys
 d, out = sys.argv[1], sys.argv[2]
-report = bytes.fromhex(open(d + "/snp_report_milan.hex").read().strip())
-vcek = open(d + "/snp_vcek_milan.der", "rb").read()
-json.dump({"attestation_report": base64.b64encode(report).decode(),
-           "cert_chain": [{"cert_type": "VCEK", "data": list(vcek)}]}, open(out + "/milan.json", "w"))
 json.dump({"quote": base64.b64encode(open(d + "/tdx_quote_spr_e4.dat", "rb").read()).decode()},
           open(out + "/tdx.json", "w"))
 PY
 openssl x509 -in "$D/tdx_intel_sgx_root_ca.pem" -outform der -out "$TEST_TMP/intel-root.der"
+MILAN=(--snp-report "$D/snp_report_milan.hex" --vcek "$D/snp_vcek_milan.der")
 refused "a real Milan report: verified, then not bound to this session" \
 	"401 AttestationError\): REPORT_DATA does not bind this session's nonce and tee-pubkey" \
-	"$CLIENT" --kbs "127.0.0.1:$(port strict)" --evidence-file "$TEST_TMP/milan.json" default/key/db
+	"$CLIENT" --kbs "127.0.0.1:$(port strict)" "${MILAN[@]}" default/key/db
 refused "the real Milan report at a KBS trusting only the emulated root" "SNP evidence: VCEK issuer .* is none of the configured anchors' ASKs \(emulated\)" \
-	"$CLIENT" --kbs "127.0.0.1:$(port main)" --evidence-file "$TEST_TMP/milan.json" default/key/db
+	"$CLIENT" --kbs "127.0.0.1:$(port main)" "${MILAN[@]}" default/key/db
+refused "Trustee's own SNP evidence (Genoa, sev's serde form): verified, then not bound" \
+	"401 AttestationError\): REPORT_DATA does not bind this session's nonce and tee-pubkey" \
+	"$CLIENT" --kbs "127.0.0.1:$(port strict)" --evidence-file "$REPO/tests/data/kbs/trustee_snp_evidence_genoa.json" default/key/db
 refused "TDX evidence at a KBS without a TDX root" "TDX evidence: this KBS trusts no TDX root" \
 	"$CLIENT" --kbs "127.0.0.1:$(port main)" --tdx --evidence-file "$TEST_TMP/tdx.json" default/key/db
 kbs_config tdx no

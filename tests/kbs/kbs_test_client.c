@@ -53,9 +53,9 @@ static int emulated_evidence(void *ctx, const uint8_t report_data[64], json_obje
 		return -1;
 	size_t vcek_len;
 	const uint8_t *vcek = veil_emulated_chip_vcek(g->chip, &vcek_len);
-	*evidence = veil_kbs_snp_evidence_build(report, sizeof(report), vcek, vcek_len);
+	*evidence = veil_kbs_snp_evidence_build(report, sizeof(report), vcek, vcek_len, err);
 	g->evidence_us += veil_now_us() - start;
-	return *evidence != NULL ? 0 : veil_fail(err, ENOMEM, "evidence");
+	return *evidence != NULL ? 0 : -1;
 }
 
 static int connect_to(const char *hostport, veil_err_t *err)
@@ -149,6 +149,7 @@ static int attest_and_save(int fd, const char *host, struct guest *g, const char
 
 struct args {
 	const char *kbs, *chip_dir, *measurement, *init_file, *launched, *save, *replay, *evidence_file;
+	const char *snp_report, *vcek;     /* a real report (hex) and its VCEK (DER), sent as they are */
 	enum veil_kbs_tee tee;
 	bool rsa, times, v040;
 	char **resources;
@@ -161,6 +162,27 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 		return veil_fail_context(err, "--measurement");
 	if (a->chip_dir != NULL && veil_emulated_chip_open(a->chip_dir, &g->chip, err) < 0)
 		return -1;
+	if (a->snp_report != NULL) {
+		size_t hex_len, vcek_len;
+		cleanup_free char *hex = veil_read_file(a->snp_report, 8192, &hex_len, err);
+		cleanup_free char *vcek = hex != NULL ? veil_read_file(a->vcek, 16384, &vcek_len, err) : NULL;
+		uint8_t report[VEIL_SNP_REPORT_SIZE];
+		size_t n = 0;
+		for (size_t i = 0; vcek != NULL && i + 1 < hex_len && n < sizeof(report);) {
+			int hi = veil_hex_value((unsigned char)hex[i]), lo = veil_hex_value((unsigned char)hex[i + 1]);
+			if (hi < 0) {
+				i++;
+				continue;
+			}
+			report[n++] = (uint8_t)(hi << 4 | (lo < 0 ? 0 : lo));
+			i += 2;
+		}
+		if (vcek == NULL)
+			return -1;
+		g->fixed_evidence = veil_kbs_snp_evidence_build(report, n, (const uint8_t *)vcek, vcek_len, err);
+		if (g->fixed_evidence == NULL)
+			return -1;
+	}
 	if (a->evidence_file != NULL) {
 		size_t len;
 		cleanup_free char *text = veil_read_file(a->evidence_file, VEIL_KBS_MAX_ATTESTATION, &len, err);
@@ -222,6 +244,7 @@ static const char usage[] =
 	"       [--launched-with FILE] [--debug] [--rsa] [--tamper-report-data] [--times] [--protocol-0.4.0]\n"
 	"       [--save-attestation FILE | --replay-attestation FILE]\n"
 	"       [--evidence-file FILE [--tdx]]   send this (real) evidence as is\n"
+	"       [--snp-report HEX_FILE --vcek DER_FILE]   send this real SNP report\n"
 	"       [RESOURCE...]\n";
 
 int main(int argc, char **argv)
@@ -234,6 +257,7 @@ int main(int argc, char **argv)
 		{ "save-attestation", required_argument, NULL, 's' }, { "replay-attestation", required_argument, NULL, 'p' },
 		{ "times", no_argument, NULL, 'T' },		{ "protocol-0.4.0", no_argument, NULL, 'V' },
 		{ "tdx", no_argument, NULL, 'X' },		{ "evidence-file", required_argument, NULL, 'e' },
+		{ "snp-report", required_argument, NULL, 'R' },	{ "vcek", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct args a = { .tee = VEIL_KBS_TEE_SNP };
@@ -255,10 +279,13 @@ int main(int argc, char **argv)
 		case 'V': a.v040 = true; break;
 		case 'X': a.tee = VEIL_KBS_TEE_TDX; break;
 		case 'e': a.evidence_file = optarg; break;
+		case 'R': a.snp_report = optarg; break;
+		case 'C': a.vcek = optarg; break;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
-	if (a.kbs == NULL || (a.replay == NULL && a.evidence_file == NULL && (a.chip_dir == NULL || a.measurement == NULL))) {
+	bool fixed = a.evidence_file != NULL || (a.snp_report != NULL && a.vcek != NULL);
+	if (a.kbs == NULL || (a.replay == NULL && !fixed && (a.chip_dir == NULL || a.measurement == NULL))) {
 		fputs(usage, stderr);
 		return 2;
 	}

@@ -14,7 +14,13 @@
 #include "lib/json.h"
 #include "tap.h"
 
-#define DATA VEIL_SOURCE_DIR "/tests/unit/data/jose/"
+/* Test files live beside this source (found relative to it, as
+ * attest_fixtures.h finds its own). */
+static void source_path(const char *name, char *out, size_t size)
+{
+	const char *slash = strrchr(__FILE__, '/');
+	snprintf(out, size, "%.*s/%s", slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".", name);
+}
 
 static json_object *parse_json(const char *text)
 {
@@ -89,8 +95,9 @@ static void test_canonical_json(void)
 
 static EVP_PKEY *load_key(const char *name)
 {
-	char path[512];
-	snprintf(path, sizeof(path), DATA "%s.pem", name);
+	char file[128], path[512];
+	snprintf(file, sizeof(file), "data/jose/%s.pem", name);
+	source_path(file, path, sizeof(path));
 	FILE *f = fopen(path, "r");
 	EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
 	if (f)
@@ -102,8 +109,9 @@ static EVP_PKEY *load_key(const char *name)
 
 static char *read_data(const char *name, size_t *len)
 {
-	char path[512];
-	snprintf(path, sizeof(path), DATA "%s", name);
+	char file[128], path[512];
+	snprintf(file, sizeof(file), "data/jose/%s", name);
+	source_path(file, path, sizeof(path));
 	veil_err_t err = NULL;
 	char *s = veil_read_file(path, 1 << 20, len, &err);
 	if (s == NULL)
@@ -299,16 +307,17 @@ static void check_python_decrypts(const char *keyname, enum veil_jwe_alg alg)
 	const char *secret = "veil to python";
 	veil_err_t err = NULL;
 	cleanup_free char *jwe = key ? veil_jwe_encrypt(key, alg, (const uint8_t *)secret, strlen(secret), &err) : NULL;
-	char cmd[1024], out[128] = "";
-	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/unit/jose_interop.py decrypt " DATA "%s.pem",
-		 VEIL_SOURCE_DIR, keyname);
+	char out[128] = "", script[512], file[128], key_path[512];
+	source_path("jose_interop.py", script, sizeof(script));
+	snprintf(file, sizeof(file), "data/jose/%s.pem", keyname);
+	source_path(file, key_path, sizeof(key_path));
 	char tmp[] = "/tmp/veil-jwe-XXXXXX";
 	int fd = mkstemp(tmp);
 	if (fd >= 0 && jwe != NULL) {
 		(void)!write(fd, jwe, strlen(jwe));
 		close(fd);
 		char full[1200];
-		snprintf(full, sizeof(full), "%s < %s", cmd, tmp);
+		snprintf(full, sizeof(full), "/usr/bin/python3 %s decrypt %s < %s", script, key_path, tmp);
 		FILE *f = popen(full, "r");
 		if (f != NULL) {
 			size_t n = fread(out, 1, sizeof(out) - 1, f);

@@ -6,6 +6,7 @@
 #include "lib/cleanup.h"
 #include "lib/hex.h"
 #include "lib/json.h"
+#include "attest_fixtures.h"
 #include "tap.h"
 
 static void expect_error(int rc, veil_err_t *err, const char *want, const char *what)
@@ -143,34 +144,41 @@ static void test_attestation(void)
 static void test_snp_evidence_and_errors(void)
 {
 	veil_err_t err = NULL;
-	uint8_t report[1184], vcek[3] = { 0x30, 0x82, 0xff };
-	for (size_t i = 0; i < sizeof(report); i++)
-		report[i] = (uint8_t)i;
-	cleanup_json json_object *ev = veil_kbs_snp_evidence_build(report, sizeof(report), vcek, 3);
+	struct fixture milan = fixture_load_hex("snp_report_milan.hex");
+	uint8_t vcek[3] = { 0x30, 0x82, 0xff };
+	cleanup_json json_object *ev = veil_kbs_snp_evidence_build(milan.data, milan.len, vcek, 3, &err);
 	const char *text = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
-	CHECK(strstr(text, "\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[48,130,255]}]") != NULL,
-	      "cert_chain as sev's CertTableEntry list");
-	uint8_t *r = NULL, *v = NULL;
-	size_t rl = 0, vl = 0;
-	CHECK(veil_kbs_snp_evidence_parse(ev, &r, &rl, &v, &vl, &err) == 0 && rl == 1184 && memcmp(r, report, rl) == 0 &&
+	CHECK(strstr(text, "\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[48,130,255]}]") != NULL &&
+		      json_object_is_type(json_object_object_get(ev, "attestation_report"), json_type_object),
+	      "SNP evidence: the report as sev's serde object, cert_chain as its CertTableEntry list");
+	uint8_t report[VEIL_SNP_REPORT_SIZE];
+	uint8_t *v = NULL;
+	size_t vl = 0;
+	CHECK(veil_kbs_snp_evidence_parse(ev, report, &v, &vl, &err) == 0 && memcmp(report, milan.data, sizeof(report)) == 0 &&
 		      vl == 3 && memcmp(v, vcek, 3) == 0,
 	      "SNP evidence round trip");
-	free(r);
 	free(v);
+	CHECK(veil_kbs_snp_evidence_build(milan.data, 100, vcek, 3, &err) == NULL &&
+		      strcmp(err->msg, "SNP evidence: a report of 100 bytes, expected 1184") == 0,
+	      "a short report is refused");
+	veil_error_free(&err);
+	fixture_free(&milan);
 	static const struct {
 		const char *body, *msg;
 	} bad[] = {
-		{ "{\"attestation_report\":\"\",\"cert_chain\":[]}", "SNP evidence: cert_chain has no VCEK" },
-		{ "{\"attestation_report\":\"\",\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[256]}]}",
+		{ "{\"attestation_report\":{},\"cert_chain\":[]}", "SNP evidence: cert_chain has no VCEK" },
+		{ "{\"attestation_report\":{},\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[256]}]}",
 		  "SNP evidence VCEK: byte 0 is not an integer 0..255" },
-		{ "{\"attestation_report\":\"%%%%\",\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[1]}]}",
-		  "SNP evidence: \"attestation_report\": invalid base64 character at offset 0" },
+		{ "{\"attestation_report\":\"AAAA\",\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[1]}]}",
+		  "SNP evidence: \"attestation_report\" must be an object" },
+		{ "{\"attestation_report\":{},\"cert_chain\":[{\"cert_type\":\"VCEK\",\"data\":[1]}]}",
+		  "SNP attestation_report: missing \"version\"" },
 		{ "{\"cert_chain\":[]}", "SNP evidence: missing \"attestation_report\"" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cleanup_json json_object *o = NULL;
 		veil_json_parse(bad[i].body, strlen(bad[i].body), "t", &o, NULL);
-		expect_error(veil_kbs_snp_evidence_parse(o, &r, &rl, &v, &vl, &err), &err, bad[i].msg, "bad SNP evidence");
+		expect_error(veil_kbs_snp_evidence_parse(o, report, &v, &vl, &err), &err, bad[i].msg, "bad SNP evidence");
 	}
 
 	cleanup_free char *e = veil_kbs_error_build("PolicyDeny", "resource a/b/c: not granted");
