@@ -27,7 +27,7 @@ PROTO_GEN_C = $(BUILD)/gen/agent.pb-c.c
 PROTO_GEN_H = $(BUILD)/gen/agent.pb-c.h
 PROTO_SRC = src/proto/frame.c src/proto/rpc.c
 
-LIB_SRC = $(wildcard src/lib/*.c) $(wildcard src/cache/*.c)
+LIB_SRC = $(wildcard src/lib/*.c) $(wildcard src/cache/*.c) $(wildcard src/runtime/*.c)
 HV_SRC = $(wildcard src/hv/*.c)
 CLI_SRC = $(wildcard src/cli/*.c)
 AGENT_SRC = $(wildcard src/agent/*.c)

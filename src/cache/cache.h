@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "hv/hypervisor.h"
-#include "lib/agent_client.h"
+#include "hv/agent_client.h"
 #include "lib/config.h"
 #include "lib/error.h"
 

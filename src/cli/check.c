@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "lib/host.h"
+#include "hv/host.h"
 #include "lib/spawn.h"
 
 struct tally {

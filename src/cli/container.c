@@ -19,8 +19,8 @@
 #include "lib/console.h"
 #include "lib/control.h"
 #include "lib/fsutil.h"
-#include "lib/monitor.h"
-#include "lib/sandbox.h"
+#include "runtime/monitor.h"
+#include "runtime/sandbox.h"
 
 int veil_cli_load_bundle(struct veil_cli *cli, struct veil_launch *l, const char *bundle, veil_err_t *err)
 {

@@ -9,9 +9,9 @@
 #include <sys/types.h>
 
 #include "cli/cli.h"
-#include "lib/monitor.h"
+#include "runtime/monitor.h"
 #include "lib/oci_spec.h"
-#include "lib/state.h"
+#include "runtime/state.h"
 
 /* A container about to be created: its bundle, spec and the init's stdio. */
 struct veil_launch {

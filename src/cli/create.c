@@ -6,7 +6,7 @@
 #include "cli/container.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
-#include "lib/sandbox.h"
+#include "runtime/sandbox.h"
 
 int veil_cli_create(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,
 		    const char *console_socket)

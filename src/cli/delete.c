@@ -9,7 +9,7 @@
 #include "cli/container.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
-#include "lib/hooks.h"
+#include "runtime/hooks.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
 

@@ -3,7 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
-#include "lib/host.h"
+#include "hv/host.h"
 #include "proto/frame.h"
 
 static const char *accel_name(enum veil_accel a)

@@ -21,8 +21,8 @@
 #include "lib/control.h"
 #include "lib/fsutil.h"
 #include "lib/hex.h"
-#include "lib/monitor.h"
-#include "lib/stdio_relay.h"
+#include "runtime/monitor.h"
+#include "runtime/stdio_relay.h"
 
 #define MAX_ENV_OVERRIDES 256
 

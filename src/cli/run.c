@@ -9,9 +9,9 @@
 #include "lib/cleanup.h"
 #include "lib/console.h"
 #include "lib/fsutil.h"
-#include "lib/hooks.h"
+#include "runtime/hooks.h"
 #include "lib/log.h"
-#include "lib/sandbox.h"
+#include "runtime/sandbox.h"
 
 static int run_foreground(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,
 			  const char *console_socket, bool keep)

@@ -1,4 +1,4 @@
-#include "config.h"
+#include "lib/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "toml.h"
+#include "lib/cleanup.h"
+#include "lib/toml.h"
 
 const char *const veil_config_default_paths[] = {
 	"/etc/veil/configuration.toml",

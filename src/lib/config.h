@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 enum veil_accel { VEIL_ACCEL_AUTO, VEIL_ACCEL_KVM, VEIL_ACCEL_TCG };
 /* How a VM is readied for its next tenant (docs/templates-and-reset.md). */

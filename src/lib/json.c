@@ -1,4 +1,4 @@
-#include "json.h"
+#include "lib/json.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-#include "log.h"
+#include "lib/log.h"
 
 #include <fcntl.h>
 #include <json-c/json.h>

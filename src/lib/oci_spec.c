@@ -1,4 +1,4 @@
-#include "oci_spec.h"
+#include "lib/oci_spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "json.h"
+#include "lib/cleanup.h"
+#include "lib/json.h"
 
 /* Bounds keep a hostile config.json from costing more than a few MiB of
  * memory or quadratic time; real ones stay far below them. */

@@ -10,7 +10,7 @@
 
 #include <json-c/json.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 /* The runtime-spec version that oci_spec_default_json() declares. */
 #define OCI_SPEC_VERSION "1.2.0"

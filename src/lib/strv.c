@@ -1,4 +1,4 @@
-#include "strv.h"
+#include "lib/strv.h"
 
 #include <stdarg.h>
 #include <stdio.h>

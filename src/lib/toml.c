@@ -1,4 +1,4 @@
-#include "toml.h"
+#include "lib/toml.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "lib/error.h"
 
 #define TOML_MAX_INPUT (1u << 20)   /* bytes of the whole document */
 #define TOML_MAX_DEPTH 16u          /* key segments plus array nesting */

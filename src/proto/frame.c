@@ -1,4 +1,4 @@
-#include "frame.h"
+#include "proto/frame.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,11 +1,11 @@
-#include "rpc.h"
+#include "proto/rpc.h"
 
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
+#include "proto/frame.h"
 
 struct method_entry {
 	const char *name;

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "lib/agent_client.h"
+#include "hv/agent_client.h"
 #include "proto/frame.h"
 #include "proto/rpc.h"
 

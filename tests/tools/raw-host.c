@@ -16,11 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hv/host.h"
 #include "hv/hypervisor.h"
 #include "lib/cleanup.h"
 #include "lib/config.h"
-#include "lib/host.h"
-#include "lib/rootfs_image.h"
+#include "runtime/rootfs_image.h"
 
 #define CHANNEL_FD 3
 

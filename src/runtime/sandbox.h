@@ -6,7 +6,7 @@
 #include <stdbool.h>
 
 #include "hv/hypervisor.h"
-#include "lib/agent_client.h"
+#include "hv/agent_client.h"
 #include "lib/config.h"
 #include "lib/error.h"
 #include "lib/oci_spec.h"

@@ -1,4 +1,4 @@
-#include "lib/rootfs_image.h"
+#include "runtime/rootfs_image.h"
 
 #include <errno.h>
 #include <stddef.h>

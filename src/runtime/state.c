@@ -1,4 +1,4 @@
-#include "lib/state.h"
+#include "runtime/state.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "lib/stdio_relay.h"
+#include "runtime/stdio_relay.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lib/agent_client.h"
+#include "hv/agent_client.h"
 #include "lib/error.h"
 
 struct veil_exit_status {

@@ -1,4 +1,4 @@
-#include "lib/monitor.h"
+#include "runtime/monitor.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -13,12 +13,12 @@
 
 #include "lib/cleanup.h"
 #include "lib/control.h"
-#include "lib/hooks.h"
+#include "runtime/hooks.h"
 #include "lib/log.h"
-#include "lib/sandbox.h"
+#include "runtime/sandbox.h"
 #include "lib/spawn.h"
-#include "lib/state.h"
-#include "lib/stdio_relay.h"
+#include "runtime/state.h"
+#include "runtime/stdio_relay.h"
 
 #define MAX_PROCS 64
 #define MAX_CONNS 32

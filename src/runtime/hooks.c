@@ -1,4 +1,4 @@
-#include "lib/hooks.h"
+#include "runtime/hooks.h"
 
 #include <errno.h>
 #include <fcntl.h>

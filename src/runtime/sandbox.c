@@ -1,4 +1,4 @@
-#include "lib/sandbox.h"
+#include "runtime/sandbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,10 +15,10 @@
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/fsutil.h"
-#include "lib/host.h"
+#include "hv/host.h"
 #include "lib/log.h"
-#include "lib/network.h"
-#include "lib/rootfs_image.h"
+#include "runtime/network.h"
+#include "runtime/rootfs_image.h"
 
 #define ROOTFS_SERIAL "veil-rootfs"
 

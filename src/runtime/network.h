@@ -2,8 +2,8 @@
  * Kata's "tcfilter" model. In the netns, a tap is created and tc redirects
  * everything arriving on the veth to the tap and back, so the guest NIC, which
  * takes the veth's MAC and addresses, is on the wire in the veth's place. */
-#ifndef VEIL_LIB_NETWORK_H
-#define VEIL_LIB_NETWORK_H
+#ifndef VEIL_RUNTIME_NETWORK_H
+#define VEIL_RUNTIME_NETWORK_H
 
 #include <net/if.h>
 #include <stddef.h>

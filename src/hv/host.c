@@ -1,4 +1,4 @@
-#include "lib/host.h"
+#include "hv/host.h"
 
 #include <fcntl.h>
 #include <stdio.h>

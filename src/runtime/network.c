@@ -1,4 +1,4 @@
-#include "lib/network.h"
+#include "runtime/network.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,4 +1,4 @@
-#include "lib/agent_client.h"
+#include "hv/agent_client.h"
 
 #include <errno.h>
 #include <poll.h>
