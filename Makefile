@@ -25,26 +25,29 @@ VERSION_DEFS = -DVEIL_VERSION=\"$(VERSION)\" -DVEIL_COMMIT=\"$(COMMIT)\"
 
 PROTO_GEN_C = $(BUILD)/gen/agent.pb-c.c
 PROTO_GEN_H = $(BUILD)/gen/agent.pb-c.h
-PROTO_SRC = src/proto/frame.c src/proto/rpc.c
 
-LIB_SRC = $(wildcard src/lib/*.c) $(wildcard src/cache/*.c) $(wildcard src/runtime/*.c)
-HV_SRC = $(wildcard src/hv/*.c)
+# The layers, lowest first (docs/architecture.md): each may use only those
+# before it, which scripts/check-layers.sh enforces. Each layer with sources
+# becomes one static library per build flavour, build/lib/libveil-LAYER.a
+# and so on; veil, the unit tests and the fuzzers link those.
+LAYERS = proto lib attest hv cache runtime
+HOST_LAYERS = $(foreach l,$(LAYERS),$(if $(wildcard src/$(l)/*.c),$(l)))
+layer_src = $(wildcard src/$(1)/*.c)
+reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
+
 CLI_SRC = $(wildcard src/cli/*.c)
 AGENT_SRC = $(wildcard src/agent/*.c)
-# attest (issue 11): evidence verifiers, SNP launch measurement, emulated chip.
-# Host and unit/fuzz builds only; libcrypto is already in HOST_LIBS.
-ATTEST_SRC = $(wildcard src/attest/*.c)
-# ---- kbs: veil-kbs (links lib and attest); attest's init-data needs zlib ----
+# veil-kbs, the key broker: a front end on lib and attest only.
 KBS_SRC = $(wildcard src/kbs/*.c)
-ATTEST_LIBS = $(shell pkg-config --libs zlib)
-KBS_LIBS = $(shell pkg-config --libs libmicrohttpd)
-# ---- end kbs ----
-
-HOST_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC) $(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(ATTEST_SRC)) $(BUILD)/obj/gen/agent.pb-c.o
-AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) $(PROTO_SRC) src/lib/error.c) $(BUILD)/agent-obj/gen/agent.pb-c.o
+KBS_LAYERS = lib attest
+AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) src/proto/frame.c src/proto/rpc.c src/lib/error.c) \
+	$(BUILD)/agent-obj/gen/agent.pb-c.o
 
 HOST_LIBS = $(shell pkg-config --libs json-c libprotobuf-c libcrypto)
 AGENT_LIBS = -l:libprotobuf-c.a
+# attest's init-data needs zlib; veil-kbs serves HTTP with libmicrohttpd.
+ATTEST_LIBS = $(shell pkg-config --libs zlib)
+KBS_LIBS = $(shell pkg-config --libs libmicrohttpd)
 
 GUEST_DIR = $(BUILD)/guest
 KERNEL = $(GUEST_DIR)/vmlinux
@@ -52,6 +55,8 @@ INITRD = $(GUEST_DIR)/initrd.img
 
 .PHONY: all deps kernel initrd demo check unit asan-unit integration bench install clean fuzz
 .DELETE_ON_ERROR:
+# Objects are kept (not removed as intermediates): a test rebuild compiles only what changed.
+.SECONDARY:
 
 all: $(BUILD)/veil $(BUILD)/veil-agent $(BUILD)/veil-kbs $(BUILD)/kbs-test-client $(INITRD) kernel $(BUILD)/configuration.toml
 
@@ -62,31 +67,71 @@ $(PROTO_GEN_C) $(PROTO_GEN_H) &: src/proto/agent.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=src/proto --c_out=$(BUILD)/gen $<
 
-$(BUILD)/obj/gen/agent.pb-c.o $(BUILD)/agent-obj/gen/agent.pb-c.o: $(PROTO_GEN_C)
-	@mkdir -p $(dir $@)
-	$(CC) $(GEN_CFLAGS) -c $< -o $@
+# ---- build flavours ----
+# One object per source and flavour, one library per layer and flavour:
+#   host    build/obj, build/lib: veil and the unit tests
+#   asan    build/asan-obj, build/asan-lib: the unit tests under ASan+UBSan
+#   fuzz    build/fuzz-obj, build/fuzz-lib: libFuzzer targets (clang, coverage everywhere)
+#   agent   build/agent-obj: the static guest agent (-DVEIL_GUEST), no libraries
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+host_CC = $(CC)
+host_CFLAGS = $(ALL_CFLAGS)
+host_GEN_CFLAGS = $(GEN_CFLAGS)
+asan_CC = $(CC)
+asan_CFLAGS = $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS)
+asan_GEN_CFLAGS = $(GEN_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS)
+fuzz_CC = clang
+fuzz_CFLAGS = $(FUZZ_CFLAGS) -Isrc -I$(BUILD)/gen
+fuzz_GEN_CFLAGS = $(FUZZ_CFLAGS) -I$(BUILD)/gen
+agent_CC = $(CC)
+agent_CFLAGS = $(ALL_CFLAGS) -DVEIL_GUEST
+agent_GEN_CFLAGS = $(GEN_CFLAGS)
 
-$(BUILD)/obj/%.o: %.c $(PROTO_GEN_H)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -MMD -MP -c $< -o $@
+dir_prefix = $(if $(filter host,$(1)),,$(1)-)
+obj_dir = $(BUILD)/$(call dir_prefix,$(1))obj
+lib_dir = $(BUILD)/$(call dir_prefix,$(1))lib
+objects = $(patsubst %.c,$(call obj_dir,$(1))/%.o,$(2))
+# The libraries of flavour $(1) for layers $(2), and the order to link them
+# in: highest first, so that each finds what it uses in those after it.
+layer_libs = $(foreach l,$(2),$(call lib_dir,$(1))/libveil-$(l).a)
+link_libs = $(call layer_libs,$(1),$(call reverse,$(2)))
 
-$(BUILD)/agent-obj/%.o: %.c $(PROTO_GEN_H)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -DVEIL_GUEST -MMD -MP -c $< -o $@
+define flavour_objects
+$(call obj_dir,$(1))/%.o: %.c $(PROTO_GEN_H)
+	@mkdir -p $$(dir $$@)
+	$$($(1)_CC) $$($(1)_CFLAGS) $$(VERSION_DEFS) -MMD -MP -c $$< -o $$@
+$(call obj_dir,$(1))/gen/agent.pb-c.o: $(PROTO_GEN_C)
+	@mkdir -p $$(dir $$@)
+	$$($(1)_CC) $$($(1)_GEN_CFLAGS) -c $$< -o $$@
+endef
 
-$(BUILD)/veil: $(HOST_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS) $(ATTEST_LIBS)
+# Besides the layers: the guest agent's and the key broker's code, which
+# unit tests and fuzzers of theirs link, and the test doubles (tests/unit
+# files not named test_*, such as the fake hypervisor).
+define flavour_libs
+$(foreach l,$(HOST_LAYERS),$(call lib_dir,$(1))/libveil-$(l).a: $(call objects,$(1),$(call layer_src,$(l)))
+)
+$(call lib_dir,$(1))/libveil-proto.a: $(call obj_dir,$(1))/gen/agent.pb-c.o
+$(call lib_dir,$(1))/libveil-agent.a: $(call objects,$(1),$(filter-out src/agent/main.c,$(AGENT_SRC)))
+$(call lib_dir,$(1))/libveil-kbs.a: $(call objects,$(1),$(filter-out src/kbs/main.c,$(KBS_SRC)))
+$(call lib_dir,$(1))/libveil-testsupport.a: $(call objects,$(1),$(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c)))
+$(call lib_dir,$(1))/%.a:
+	@mkdir -p $$(dir $$@)
+	rm -f $$@ && $$(AR) rcs $$@ $$^
+endef
 
-# ---- kbs: the key broker ----
-# the runtime library's self-contained parts that the broker needs
-KBS_LIB_SRC = $(addprefix src/lib/,error.c log.c fsutil.c toml.c json.c base64.c spawn.c strv.c)
-KBS_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(KBS_SRC) $(ATTEST_SRC) $(KBS_LIB_SRC))
-$(BUILD)/veil-kbs: $(KBS_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS) -lpthread
+$(foreach f,host asan fuzz agent,$(eval $(call flavour_objects,$(f))))
+$(foreach f,host asan fuzz,$(eval $(call flavour_libs,$(f))))
+
+$(BUILD)/veil: $(call objects,host,$(CLI_SRC)) $(call layer_libs,host,$(HOST_LAYERS))
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,host,$(HOST_LAYERS)) $(HOST_LIBS) $(ATTEST_LIBS)
+
+$(BUILD)/veil-kbs: $(call objects,host,$(KBS_SRC)) $(call layer_libs,host,$(KBS_LAYERS))
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,host,$(KBS_LAYERS)) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS) -lpthread
 # A guest stand-in with the emulated chip, for tests/integration/kbs.t and bench/kbs.sh.
-$(BUILD)/kbs-test-client: tests/kbs/kbs_test_client.c $(patsubst %.c,$(BUILD)/obj/%.o,$(ATTEST_SRC) $(KBS_LIB_SRC))
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(HOST_LIBS) $(ATTEST_LIBS)
-# ---- end kbs ----
+$(BUILD)/kbs-test-client: $(call objects,host,tests/kbs/kbs_test_client.c) $(call layer_libs,host,$(KBS_LAYERS))
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,host,$(KBS_LAYERS)) $(HOST_LIBS) $(ATTEST_LIBS)
 
 $(BUILD)/veil-agent: $(AGENT_OBJ)
 	$(CC) $(ALL_CFLAGS) -static -o $@ $^ $(AGENT_LIBS)
@@ -102,26 +147,27 @@ $(BUILD)/configuration.toml: config/configuration.toml.in
 	sed -e 's|@KERNEL@|$(abspath $(KERNEL))|' -e 's|@INITRD@|$(abspath $(INITRD))|' $< > $@
 
 # ---- tests ----
+# Unit tests and fuzzers link the layers' libraries of their flavour, plus
+# the guest agent's code and the test doubles.
+TEST_LAYERS = $(HOST_LAYERS) agent kbs testsupport
+TEST_LIBS = $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
-UNIT_LIB_SRC = $(filter-out src/cli/main.c,$(LIB_SRC) $(HV_SRC) $(PROTO_SRC) $(ATTEST_SRC)) $(filter-out src/agent/main.c,$(AGENT_SRC)) \
-	$(filter-out src/kbs/main.c,$(KBS_SRC))
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 ASAN_UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests-asan/%,$(UNIT_SRC))
-SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/tap.h
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call layer_libs,host,$(TEST_LAYERS))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
+	$(CC) $(host_CFLAGS) -o $@ $< $(call link_libs,host,$(TEST_LAYERS)) $(TEST_LIBS)
 
-$(BUILD)/tests-asan/%: tests/unit/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C) tests/unit/tap.h
+$(BUILD)/tests-asan/%: $(BUILD)/asan-obj/tests/unit/%.o $(call layer_libs,asan,$(TEST_LAYERS))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -U_FORTIFY_SOURCE -O1 $(SAN_FLAGS) $(VERSION_DEFS) -Itests/unit -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
+	$(CC) $(asan_CFLAGS) -o $@ $< $(call link_libs,asan,$(TEST_LAYERS)) $(TEST_LIBS)
 
 # Programs the integration tests drive the guest with (not TAP producers).
 TEST_TOOLS = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
-$(BUILD)/tests/tools/%: tests/tools/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C)
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(call layer_libs,host,$(HOST_LAYERS))
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(VERSION_DEFS) -o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
+	$(CC) $(host_CFLAGS) -o $@ $< $(call link_libs,host,$(HOST_LAYERS)) $(TEST_LIBS)
 
 unit: $(UNIT_BINS) $(TEST_TOOLS)
 asan-unit: $(ASAN_UNIT_BINS)
@@ -140,10 +186,9 @@ bench: all
 	bench/kbs.sh $(BUILD)
 
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(UNIT_LIB_SRC) $(PROTO_GEN_C)
+$(BUILD)/fuzz/%: $(BUILD)/fuzz-obj/tests/fuzz/%.o $(call layer_libs,fuzz,$(TEST_LAYERS))
 	@mkdir -p $(dir $@)
-	clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -I$(BUILD)/gen $(VERSION_DEFS) \
-		-o $@ $< $(UNIT_LIB_SRC) $(PROTO_GEN_C) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
+	$(fuzz_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(call link_libs,fuzz,$(TEST_LAYERS)) $(TEST_LIBS)
 fuzz: $(FUZZ_TARGETS)
 
 install: all
@@ -160,4 +205,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj $(BUILD)/agent-obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/asan-obj $(BUILD)/fuzz-obj $(BUILD)/agent-obj -name '*.d' 2>/dev/null)
