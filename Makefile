@@ -53,7 +53,7 @@ GUEST_DIR = $(BUILD)/guest
 KERNEL = $(GUEST_DIR)/vmlinux
 INITRD = $(GUEST_DIR)/initrd.img
 
-.PHONY: all deps kernel initrd demo check unit asan-unit integration bench install clean fuzz
+.PHONY: all deps kernel initrd demo check layers unit asan-unit integration bench install clean fuzz
 .DELETE_ON_ERROR:
 # Objects are kept (not removed as intermediates): a test rebuild compiles only what changed.
 .SECONDARY:
@@ -172,7 +172,11 @@ $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(call layer_libs,host,$(HO
 unit: $(UNIT_BINS) $(TEST_TOOLS)
 asan-unit: $(ASAN_UNIT_BINS)
 
-check: deps
+# Each layer includes only the layers below it (docs/architecture.md).
+layers:
+	scripts/check-layers.sh src
+
+check: deps layers
 	$(MAKE) all unit asan-unit
 	tests/run-tests.sh $(BUILD)
 
