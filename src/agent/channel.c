@@ -13,8 +13,8 @@
 #include "agent/log.h"
 #include "agent/wipe.h"
 #include "lib/cleanup.h"
+#include "proto/contract.h"
 
-#define PORT_NAME "veil.agent"
 #define PORT_WAIT_MS 10000
 /* SIGIO announces a connecting host; the timer only covers a lost signal. */
 #define RECONNECT_RETRY_MS 1000
@@ -50,13 +50,13 @@ static int match_port(const char *port, unsigned char type, void *arg)
 	struct port_query *q = arg;
 	char path[512], name[64];
 	snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", port);
-	if (agent_read_file(path, name, sizeof(name)) < 0 || strcmp(name, PORT_NAME "\n") != 0)
+	if (agent_read_file(path, name, sizeof(name)) < 0 || strcmp(name, VEIL_AGENT_PORT "\n") != 0)
 		return 0;
 	snprintf(q->devpath, q->size, "/dev/%s", port);
 	return 1;
 }
 
-/* Returns 1 and fills devpath when a port named PORT_NAME exists. */
+/* Returns 1 and fills devpath when a port named VEIL_AGENT_PORT exists. */
 static int find_port(char *devpath, size_t size)
 {
 	struct port_query q = { .devpath = devpath, .size = size };
@@ -72,7 +72,7 @@ int agent_channel_open(veil_err_t *err)
 		if (find_port(devpath, sizeof(devpath)) && (ch.fd = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK)) >= 0)
 			break;
 		if (agent_now_ms() >= deadline)
-			return veil_fail(err, 0, "no virtio-serial port named " PORT_NAME " after %d s", PORT_WAIT_MS / 1000);
+			return veil_fail(err, 0, "no virtio-serial port named " VEIL_AGENT_PORT " after %d s", PORT_WAIT_MS / 1000);
 		usleep(10000);
 	}
 	if (fcntl(ch.fd, F_SETOWN, getpid()) < 0 || fcntl(ch.fd, F_SETFL, O_NONBLOCK | O_ASYNC) < 0)

@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "hv/hypervisor.h"
 #include "hv/agent_client.h"
+#include "hv/hypervisor.h"
 #include "lib/config.h"
 #include "lib/error.h"
 

@@ -12,11 +12,11 @@
 #include <unistd.h>
 
 #include "hv/agent_client.h"
+#include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/fsutil.h"
 #include "lib/hex.h"
-#include "hv/host.h"
 #include "lib/log.h"
 
 #define META_MAX (16u << 10)

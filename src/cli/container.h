@@ -9,8 +9,8 @@
 #include <sys/types.h>
 
 #include "cli/cli.h"
-#include "runtime/monitor.h"
 #include "lib/oci_spec.h"
+#include "runtime/monitor.h"
 #include "runtime/state.h"
 
 /* A container about to be created: its bundle, spec and the init's stdio. */

@@ -9,9 +9,9 @@
 #include "cli/container.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
-#include "runtime/hooks.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
+#include "runtime/hooks.h"
 
 /* Ends the monitor, which takes the VM with it: QEMU dies with its parent. */
 static void stop_monitor(struct veil_cli *cli, const struct veil_state *s)

@@ -19,6 +19,7 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/strv.h"
+#include "proto/contract.h"
 
 static void usage(FILE *out)
 {
@@ -375,7 +376,7 @@ static int factory_claim_test(struct veil_cli *cli, int argc, char **argv)
 	}
 	struct veil_agent_client agent;
 	veil_agent_client_init(&agent, vm.agent_fd, vm.pidfd, -1);
-	const struct veil_disk rootfs = { .path = a.image, .serial = "veil-rootfs", .readonly = true };
+	const struct veil_disk rootfs = { .path = a.image, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
 	rc = veil_cache_adopt(&vm, &agent, &rootfs, NULL, (int)cli->cfg.agent.request_timeout * 1000, &err);
 	if (rc == 0) {
 		printf("qemu %d\n", (int)vm.pid);

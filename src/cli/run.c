@@ -9,8 +9,8 @@
 #include "lib/cleanup.h"
 #include "lib/console.h"
 #include "lib/fsutil.h"
-#include "runtime/hooks.h"
 #include "lib/log.h"
+#include "runtime/hooks.h"
 #include "runtime/sandbox.h"
 
 static int run_foreground(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,

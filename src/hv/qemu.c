@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/spawn.h"
 #include "lib/strv.h"
+#include "proto/contract.h"
 
 #define QMP_TIMEOUT_MS 10000
 /* SIGKILL takes effect at once; this only bounds a QEMU stuck in the kernel. */
@@ -96,7 +97,7 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 	veil_strv_push(argv, "-device");
 	veil_strv_pushf(argv, "virtio-serial-%s,max_ports=2", transport);
 	veil_strv_push(argv, "-device");
-	veil_strv_push(argv, "virtserialport,chardev=agent,name=veil.agent");
+	veil_strv_push(argv, "virtserialport,chardev=agent,name=" VEIL_AGENT_PORT);
 	veil_strv_push(argv, "-device");
 	veil_strv_pushf(argv, "virtio-rng-%s,rng=rng0", transport);
 	if (!mmio) {

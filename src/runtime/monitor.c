@@ -13,10 +13,10 @@
 
 #include "lib/cleanup.h"
 #include "lib/control.h"
-#include "runtime/hooks.h"
 #include "lib/log.h"
-#include "runtime/sandbox.h"
 #include "lib/spawn.h"
+#include "runtime/hooks.h"
+#include "runtime/sandbox.h"
 #include "runtime/state.h"
 #include "runtime/stdio_relay.h"
 

@@ -12,15 +12,14 @@
 
 #include "cache/cache.h"
 #include "cache/template.h"
+#include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/fsutil.h"
-#include "hv/host.h"
 #include "lib/log.h"
+#include "proto/contract.h"
 #include "runtime/network.h"
 #include "runtime/rootfs_image.h"
-
-#define ROOTFS_SERIAL "veil-rootfs"
 
 int veil_claim_id(const char *state_dir, const char *id, veil_err_t *err)
 {
@@ -103,7 +102,7 @@ static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec
 {
 	Veil__Agent__V1__CreateContainerRequest req = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
 	req.container_id = sb->id;
-	req.rootfs_serial = (char *)ROOTFS_SERIAL;
+	req.rootfs_serial = (char *)VEIL_ROOTFS_SERIAL;
 	req.rootfs_readonly = spec->root_readonly;
 	req.hostname = spec->hostname ? spec->hostname : (char *)"";
 
@@ -232,7 +231,7 @@ static struct veil_config sized_config(const struct veil_config *cfg, const stru
 static int ready_paused_vm(struct veil_sandbox *sb, const struct veil_nic *nic, int signal_fd, veil_err_t *err)
 {
 	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
-	const struct veil_disk rootfs = { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true };
+	const struct veil_disk rootfs = { .path = sb->image_path, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
 	if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, nic, sb->request_timeout_ms, err) == 0)
 		return 0;
 	sb->vm.hv->teardown(&sb->vm);
@@ -296,7 +295,7 @@ static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const
 	    sb->vcpus == cfg->qemu.default_vcpus &&
 	    clone_template(sb, cfg, nic, signal_fd) == 1)
 		return 0;
-	const struct veil_disk disks[] = { { .path = sb->image_path, .serial = ROOTFS_SERIAL, .readonly = true } };
+	const struct veil_disk disks[] = { { .path = sb->image_path, .serial = VEIL_ROOTFS_SERIAL, .readonly = true } };
 	struct veil_vm_config vmc;
 	if (veil_vm_config_from(cfg, sb->id, sb->console_log, &vmc, err) < 0)
 		return -1;

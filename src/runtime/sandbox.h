@@ -5,8 +5,8 @@
 
 #include <stdbool.h>
 
-#include "hv/hypervisor.h"
 #include "hv/agent_client.h"
+#include "hv/hypervisor.h"
 #include "lib/config.h"
 #include "lib/error.h"
 #include "lib/oci_spec.h"
