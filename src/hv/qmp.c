@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/fdpass.h"
 
 void veil_qmp_init(struct veil_qmp *q)
 {
@@ -104,19 +105,7 @@ static int write_all(int fd, const char *p, size_t len)
  * command that uses it (getfd), so it rides on the command's first byte. */
 static int send_with_fd(int sock, const char *p, size_t len, int fd)
 {
-	char control[CMSG_SPACE(sizeof(int))];
-	memset(control, 0, sizeof(control));
-	struct iovec iov = { .iov_base = (void *)p, .iov_len = 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	ssize_t n;
-	while ((n = sendmsg(sock, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR)
-		;
-	if (n < 0)
+	if (veil_send_fds(sock, p, 1, &fd, 1) < 0)
 		return -1;
 	return write_all(sock, p + 1, len - 1);
 }

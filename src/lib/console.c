@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/fdpass.h"
 
 int veil_pty_open(int *master, int *slave, veil_err_t *err)
 {
@@ -37,20 +38,7 @@ int veil_console_send(const char *socket_path, int master, veil_err_t *err)
 		return veil_fail(err, errno, "connecting to console socket %s", socket_path);
 	char name[128] = "/dev/ptmx";
 	ptsname_r(master, name, sizeof(name));
-	struct iovec iov = { .iov_base = name, .iov_len = strlen(name) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	memset(&control, 0, sizeof(control));
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			     .msg_controllen = sizeof(control.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &master, sizeof(int));
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
+	if (veil_send_fds(fd, name, strlen(name), &master, 1) < 0)
 		return veil_fail(err, errno, "sending the pty to console socket %s", socket_path);
 	return 0;
 }

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/fdpass.h"
+
+_Static_assert(VEIL_CTL_MAX_FDS <= VEIL_FDPASS_MAX, "a control record's fds fit one message");
 
 /* sun_path holds 107 bytes, less than a state root plus a 64-character ID can
  * need; a longer path is reached through /proc/self/fd/N of its directory,
@@ -91,36 +94,15 @@ int veil_ctl_send(int fd, json_object *msg, const int *fds, int n_fds, veil_err_
 {
 	const char *text = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
 	size_t len = strlen(text);
-	if (len > VEIL_CTL_MAX_RECORD || n_fds > VEIL_CTL_MAX_FDS)
+	if (len > VEIL_CTL_MAX_RECORD || n_fds < 0 || n_fds > VEIL_CTL_MAX_FDS)
 		return veil_fail(err, EMSGSIZE, "control message");
-	struct iovec iov = { .iov_base = (void *)text, .iov_len = len };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VEIL_CTL_MAX_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (n_fds > 0) {
-		memset(&control, 0, sizeof(control));
-		mh.msg_control = control.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n_fds);
+	while (veil_send_fds(fd, text, len, fds, (size_t)n_fds) < 0) {
+		if (errno != EAGAIN)
+			return veil_fail(err, errno, "sending a control message");
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		poll(&p, 1, 1000);
 	}
-	for (;;) {
-		if (sendmsg(fd, &mh, MSG_NOSIGNAL) >= 0)
-			return 0;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
-			poll(&p, 1, 1000);
-			continue;
-		}
-		return veil_fail(err, errno, "sending a control message");
-	}
+	return 0;
 }
 
 void veil_ctl_close_fds(int fds[VEIL_CTL_MAX_FDS])
@@ -142,32 +124,14 @@ int veil_ctl_recv(int fd, json_object **msg, int fds[VEIL_CTL_MAX_FDS], int time
 	if (rc == 0)
 		return veil_fail(err, ETIMEDOUT, "waiting for the container monitor");
 	static char buf[VEIL_CTL_MAX_RECORD + 1];
-	struct iovec iov = { .iov_base = buf, .iov_len = VEIL_CTL_MAX_RECORD };
-	union {
-		char cbuf[CMSG_SPACE(sizeof(int) * VEIL_CTL_MAX_FDS)];
-		struct cmsghdr align;
-	} control;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.cbuf,
-			     .msg_controllen = sizeof(control.cbuf) };
-	ssize_t n;
-	do
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	int flags;
+	ssize_t n = veil_recv_fds(fd, buf, VEIL_CTL_MAX_RECORD, fds, VEIL_CTL_MAX_FDS, &flags);
 	if (n < 0)
 		return veil_fail(err, errno, "receiving a control message");
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		/* The control buffer holds VEIL_CTL_MAX_FDS; the kernel closes any extra (MSG_CTRUNC). */
-		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		if (count > VEIL_CTL_MAX_FDS)
-			count = VEIL_CTL_MAX_FDS;
-		memcpy(fds, CMSG_DATA(c), count * sizeof(int));
-	}
 	if (n == 0 && fds[0] < 0)
 		return 0;
 	const char *why = NULL;
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+	if (flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		why = "control message too large";
 	} else {
 		buf[n] = '\0';

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/fdpass.h"
 #include "lib/spawn.h"
 
 /* The child's whole job is a few ioctls and four tc runs. */
@@ -167,20 +168,7 @@ static int attach_in_netns(const char *netns_path, struct veil_netif *info, veil
 
 static void send_reply(int sock, const struct attach_reply *r, int fd)
 {
-	struct iovec iov = { .iov_base = (void *)r, .iov_len = sizeof(*r) };
-	char control[CMSG_SPACE(sizeof(int))];
-	memset(control, 0, sizeof(control));
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		mh.msg_control = control;
-		mh.msg_controllen = sizeof(control);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	(void)!sendmsg(sock, &mh, MSG_NOSIGNAL);
+	(void)!veil_send_fds(sock, r, sizeof(*r), &fd, fd >= 0 ? 1 : 0);
 }
 
 static int receive_reply(int sock, struct attach_reply *r, int *fd, veil_err_t *err)
@@ -191,14 +179,7 @@ static int receive_reply(int sock, struct attach_reply *r, int *fd, veil_err_t *
 		;
 	if (rc == 0)
 		return veil_fail(err, ETIMEDOUT, "setting up the network namespace");
-	char control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = r, .iov_len = sizeof(*r) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control) };
-	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	*fd = -1;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n > 0 && c != NULL; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	ssize_t n = veil_recv_fds(sock, r, sizeof(*r), fd, 1, NULL);
 	if (n != (ssize_t)sizeof(*r)) {
 		veil_close_fd(fd);
 		return veil_fail(err, n < 0 ? errno : 0, "setting up the network namespace: the helper died");
