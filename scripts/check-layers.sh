@@ -24,7 +24,9 @@ kbs:     lib attest
 agent:   proto attest lib/error.h lib/cleanup.h lib/clock.h lib/hex.h
 '
 # header: the only files that may include it, even within its folder.
+# QMP is the QEMU backend's business alone.
 private='
+hv/qmp.h: hv/qemu.c hv/qmp.c
 '
 # Generated headers (build/gen), included by bare name.
 generated='agent.pb-c.h'

@@ -15,8 +15,8 @@
  * kernel, initrd, machine_type, default_memory, default_vcpus and
  * kernel_params; for a container that needs a bigger VM, pass a copy of cfg
  * with its sizes, and it will not match). Returns 1 with *vm filled (pid,
- * pidfd, QMP connected in vm->qmp, agent_fd, lifeline_fd, root_ports,
- * hv = &veil_hypervisor_qemu) and still paused; the VM is the caller's alone
+ * pidfd, control_fd, agent_fd, lifeline_fd, root_ports and its backend in
+ * hv) and still paused; the VM is the caller's alone
  * and dies when the caller tears it down or exits. Returns 0 with a one-line
  * reason in why (cache off, factory not running or not answering, shape
  * mismatch, pool empty) meaning "cold-boot instead"; -1 on error: cfg

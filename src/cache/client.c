@@ -15,6 +15,7 @@
 #include "cache/factory.h"
 #include "cache/instance.h"
 #include "cache/template.h"
+#include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/control.h"
 #include "lib/log.h"
@@ -108,7 +109,7 @@ static int connect_with_shape(const struct veil_config *cfg, struct cache_shape 
 	return rc;
 }
 
-/* Returns 1 with the VM's fds in lifeline/qmp/agent/pidfd, 0 with why. */
+/* Returns 1 with the VM's fds in lifeline/control/agent/pidfd, 0 with why. */
 static int request_vm(int fd, const struct cache_shape *shape, int vm_fds[4], uint32_t *root_ports, char *why,
 		      size_t why_len, veil_err_t *err)
 {
@@ -162,6 +163,9 @@ int veil_cache_claim(const struct veil_config *cfg, struct veil_vm *vm, char *wh
 		snprintf(why, why_len, "VM cache off ([factory] vm_cache_number = 0)");
 		return 0;
 	}
+	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
+	if (hv == NULL)
+		return -1;
 	struct cache_shape shape;
 	cleanup_close int fd = -1;
 	int rc = connect_with_shape(cfg, &shape, &fd, why, why_len, err);
@@ -180,9 +184,9 @@ int veil_cache_claim(const struct veil_config *cfg, struct veil_vm *vm, char *wh
 	}
 	if (rc == 0)
 		return 0;
-	vm->hv = &veil_hypervisor_qemu;
+	vm->hv = hv;
 	vm->lifeline_fd = fds[0];
-	vm->qmp.fd = fds[1];
+	vm->control_fd = fds[1];
 	vm->agent_fd = fds[2];
 	vm->pidfd = fds[3];
 	vm->pid = pidfd_pid(vm->pidfd);
@@ -230,7 +234,7 @@ int veil_cache_return(const struct veil_config *cfg, struct veil_vm *vm, char *w
 	if (rc <= 0)
 		return rc;
 	json_object *msg = cache_request_encode(&req);
-	const int fds[] = { vm->lifeline_fd, vm->qmp.fd, vm->agent_fd };
+	const int fds[] = { vm->lifeline_fd, vm->control_fd, vm->agent_fd };
 	rc = veil_ctl_send(fd, msg, fds, 3, err);
 	json_object_put(msg);
 	msg = NULL;

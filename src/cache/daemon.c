@@ -20,7 +20,7 @@
 #include "cache/factory.h"
 #include "cache/instance.h"
 #include "cache/template.h"
-#include "hv/qmp.h"
+#include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/control.h"
@@ -37,8 +37,6 @@
 /* Beyond dial_timeout: QEMU's own start-up (QMP greeting) and slack. */
 #define BOOT_SLACK_MS 15000
 #define STOP_GRACE_MS 5000
-/* Writing out a whole guest's memory. */
-#define DUMP_TIMEOUT_MS 120000
 
 /* SCRUBBING: a returned VM that its keeper is readying for the next tenant.
  * LOANED (reset = "scrub"): claimed, the slot kept for the VM's return; only
@@ -50,7 +48,7 @@ struct slot {
 	char name[96];
 	pid_t keeper;          /* 0 when none or reaped */
 	int ctl;               /* our end of the keeper's socketpair: the VM's lifeline */
-	int pidfd, qmp_fd, agent_fd; /* READY: what a claim hands out */
+	int pidfd, control_fd, agent_fd; /* READY: what a claim hands out */
 	pid_t qemu;
 	uint32_t root_ports, boot_ms;
 	bool cloned;
@@ -77,6 +75,7 @@ struct template_builder {
 
 struct daemon {
 	const struct veil_factory_opts *o;
+	const struct veil_hypervisor *hv;
 	struct cache_instance in;
 	struct template_builder tmpl;
 	struct cache_shape shape;
@@ -101,7 +100,7 @@ static void slot_clear(struct slot *s)
 {
 	veil_close_fd(&s->ctl);
 	veil_close_fd(&s->pidfd);
-	veil_close_fd(&s->qmp_fd);
+	veil_close_fd(&s->control_fd);
 	veil_close_fd(&s->agent_fd);
 	s->qemu = 0;
 	s->state = SLOT_IDLE;
@@ -190,7 +189,7 @@ static void on_ready(struct daemon *d, struct slot *s, json_object *msg, int fds
 		return;
 	}
 	s->pidfd = fds[0];
-	s->qmp_fd = fds[1];
+	s->control_fd = fds[1];
 	s->agent_fd = fds[2];
 	bool scrubbed = s->state == SLOT_SCRUBBING;
 	s->qemu = ready.qemu_pid;
@@ -422,7 +421,7 @@ static void handle_claim(struct daemon *d, struct conn *c, const struct cache_re
 	r.granted = true;
 	r.root_ports = s->root_ports;
 	json_object *msg = cache_claim_reply_encode(&r);
-	const int fds[] = { s->ctl, s->qmp_fd, s->agent_fd };
+	const int fds[] = { s->ctl, s->control_fd, s->agent_fd };
 	veil_err_t err = NULL;
 	int rc = veil_ctl_send(c->fd, msg, fds, 3, &err);
 	json_object_put(msg);
@@ -448,7 +447,7 @@ static void handle_claim(struct daemon *d, struct conn *c, const struct cache_re
 	if (d->o->cfg->runtime.reset == VEIL_RESET_SCRUB) {
 		/* Only the client may hold the lifeline now. */
 		veil_close_fd(&s->ctl);
-		veil_close_fd(&s->qmp_fd);
+		veil_close_fd(&s->control_fd);
 		veil_close_fd(&s->agent_fd);
 		s->state = SLOT_LOANED;
 		return;
@@ -496,7 +495,7 @@ static void loan_ended(struct slot *s)
 	s->retry_at_ms = veil_now_ms();
 }
 
-/* fds: the VM's lifeline, QMP and agent channel. */
+/* fds: the VM's lifeline, control and agent channels. */
 static void handle_return(struct daemon *d, struct conn *c, const struct cache_request *req, int fds[VEIL_CTL_MAX_FDS])
 {
 	char why[256];
@@ -504,7 +503,7 @@ static void handle_return(struct daemon *d, struct conn *c, const struct cache_r
 	if (d->o->cfg->runtime.reset != VEIL_RESET_SCRUB) {
 		refuse(c, "VMs are not reused here ([runtime] reset = \"clone\")");
 	} else if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0) {
-		refuse(c, "a VM is returned with its lifeline, QMP and agent channel");
+		refuse(c, "a VM is returned with its lifeline, control and agent channels");
 	} else if (!cache_shape_equal(&req->shape, &d->shape)) {
 		cache_shape_diff(&req->shape, &d->shape, why, sizeof(why));
 		refuse(c, why);
@@ -552,20 +551,13 @@ static void handle_dump(struct daemon *d, struct conn *c, const struct cache_req
 	} else if (s == NULL) {
 		veil_fail(&err, ESRCH, "no pooled VM %s", req->qemu_pid ? "with that QEMU pid" : "to dump");
 	} else {
-		struct veil_qmp qmp;
-		veil_qmp_init(&qmp);
-		qmp.fd = s->qmp_fd;
-		json_object *getfd = json_object_new_object();
-		json_object_object_add(getfd, "fdname", json_object_new_string("veil-dump"));
-		json_object *args = json_object_new_object();
-		json_object_object_add(args, "paging", json_object_new_boolean(0));
-		json_object_object_add(args, "protocol", json_object_new_string("fd:veil-dump"));
-		if (veil_qmp_execute_fd(&qmp, "getfd", getfd, fds[0], NULL, DUMP_TIMEOUT_MS, &err) == 0)
-			veil_qmp_execute(&qmp, "dump-guest-memory", args, NULL, DUMP_TIMEOUT_MS, &err);
-		json_object_put(getfd);
-		json_object_put(args);
-		qmp.fd = -1; /* the slot's */
-		veil_qmp_close(&qmp);
+		/* The slot keeps its channels: this view of the VM only borrows them. */
+		struct veil_vm vm;
+		veil_vm_init(&vm);
+		vm.hv = d->hv;
+		vm.pid = s->qemu;
+		vm.control_fd = s->control_fd;
+		d->hv->dump_memory(&vm, fds[0], &err);
 	}
 	if (err != NULL) {
 		reply(c, veil_ctl_error_reply(err->msg), NULL, 0);
@@ -923,7 +915,7 @@ int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_er
 	d->listen_fd = d->signal_fd = -1;
 	d->n_slots = cfg->factory.vm_cache_number;
 	for (size_t i = 0; i < d->n_slots; i++)
-		d->slots[i] = (struct slot){ .ctl = -1, .pidfd = -1, .qmp_fd = -1, .agent_fd = -1 };
+		d->slots[i] = (struct slot){ .ctl = -1, .pidfd = -1, .control_fd = -1, .agent_fd = -1 };
 	for (int i = 0; i < MAX_CONNS; i++)
 		d->conns[i].fd = -1;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -933,7 +925,7 @@ int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_er
 	int rc = -1, notify_fd = -1;
 	pid_t holder;
 	cleanup_close int lock_fd = -1;
-	if (cache_shape_from_config(cfg, &d->shape, err) < 0 ||
+	if ((d->hv = veil_hypervisor_configured(cfg, err)) == NULL || cache_shape_from_config(cfg, &d->shape, err) < 0 ||
 	    cache_instance_init(&d->in, cfg->factory.vm_cache_endpoint, err) < 0 ||
 	    (lock_fd = cache_lock(&d->in, &holder, err)) < 0)
 		goto out;

@@ -41,7 +41,7 @@ int veil_factory_build_template(const struct veil_config *cfg, const char *conso
 int veil_factory_status(const struct veil_config *cfg, struct cache_status *st, veil_err_t *err);
 
 /* Has the factory write the memory of pooled VM qemu_pid (0: any pooled VM)
- * to out_fd as an ELF core (QMP dump-guest-memory); *dumped names the VM. */
+ * to out_fd as an ELF core (the backend's dump_memory); *dumped names the VM. */
 int veil_factory_dump(const struct veil_config *cfg, pid_t qemu_pid, int out_fd, pid_t *dumped, veil_err_t *err);
 
 /* Stops the daemon (SIGTERM, SIGKILL after a grace period), kills every

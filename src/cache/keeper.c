@@ -23,6 +23,7 @@
 #include "cache/factory.h"
 #include "cache/instance.h"
 #include "cache/template.h"
+#include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/control.h"
@@ -54,11 +55,13 @@ static int boot(struct veil_vm *vm, const struct veil_config *cfg, const struct 
 		const char *console, veil_err_t *err)
 {
 	struct veil_vm_config vmc;
+	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
+	if (hv == NULL)
+		return -1;
 	if (tmpl != NULL) {
 		if (veil_template_clone(tmpl, cfg, name, console, vm, err) < 0 || vm->hv->resume(vm, err) < 0)
 			return -1;
-	} else if (veil_cache_vm_config(cfg, name, console, &vmc, err) < 0 ||
-		   veil_hypervisor_qemu.start(vm, &vmc, err) < 0) {
+	} else if (veil_cache_vm_config(cfg, name, console, &vmc, err) < 0 || hv->start(vm, &vmc, err) < 0) {
 		return -1;
 	}
 	/* The control socket aborts the wait when the factory goes away. A
@@ -84,13 +87,13 @@ static int hand_over(struct keeper *k, long long took_ms, veil_err_t *err)
 		.cloned = k->cloned, .scrubs = k->scrubs,
 	};
 	json_object *msg = cache_ready_encode(&ready);
-	const int fds[] = { vm->pidfd, vm->qmp.fd, vm->agent_fd };
+	const int fds[] = { vm->pidfd, vm->control_fd, vm->agent_fd };
 	int rc = veil_ctl_send(CACHE_KEEPER_FD, msg, fds, 3, err);
 	json_object_put(msg);
 	if (rc < 0)
 		return -1;
 	/* Only the VM's holder talks to it from now on. */
-	veil_qmp_close(&vm->qmp);
+	veil_close_fd(&vm->control_fd);
 	veil_close_fd(&vm->agent_fd);
 	return 0;
 }
@@ -132,12 +135,11 @@ static int agent_scrub(struct keeper *k, veil_err_t *err)
 
 /* A returned VM: the tenant's processes, mounts and devices go, and the VM
  * is pooled again. Any failure ends the VM instead. */
-static int scrub(struct keeper *k, int qmp_fd, int agent_fd, veil_err_t *err)
+static int scrub(struct keeper *k, int control_fd, int agent_fd, veil_err_t *err)
 {
 	long long t0 = veil_now_ms();
 	struct veil_vm *vm = &k->vm;
-	veil_qmp_init(&vm->qmp);
-	vm->qmp.fd = qmp_fd;
+	vm->control_fd = control_fd;
 	vm->agent_fd = agent_fd;
 	prctl(PR_SET_NAME, CACHE_KEEPER_POOLED);
 	if (agent_scrub(k, err) < 0 || vm->hv->unplug_all(vm, err) < 0 || vm->hv->pause(vm, err) < 0)
@@ -182,7 +184,7 @@ static void keep(struct keeper *k)
 			return;
 		}
 		/* From the factory: a client took the VM, or gave it back (with
-		 * its QMP and agent channel) to be scrubbed. */
+		 * its control and agent channels) to be scrubbed. */
 		bool returned = json_object_object_get_ex(msg, "scrub", NULL) && fds[0] >= 0 && fds[1] >= 0;
 		json_object_put(msg);
 		for (int i = returned ? 2 : 0; i < VEIL_CTL_MAX_FDS; i++)

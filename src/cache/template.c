@@ -288,7 +288,8 @@ int veil_template_build(const struct veil_template *t, const struct veil_config 
 
 	struct veil_vm vm;
 	veil_vm_init(&vm);
-	int rc = veil_hypervisor_qemu.start(&vm, &vmc, err);
+	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
+	int rc = hv == NULL ? -1 : hv->start(&vm, &vmc, err);
 	if (rc == 0)
 		rc = veil_agent_hello_once(vm.agent_fd, vm.pidfd, abort_fd, (int)cfg->agent.dial_timeout * 1000, err);
 	if (rc == 0)
@@ -338,7 +339,8 @@ int veil_template_clone(const struct veil_template *t, const struct veil_config 
 	if (state < 0)
 		return veil_fail(err, errno, "template state %s", t->state);
 	veil_vm_init(vm);
-	if (veil_hypervisor_qemu.start(vm, &vmc, err) == 0 && vm->hv->restore_state(vm, state, err) == 0)
+	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
+	if (hv != NULL && hv->start(vm, &vmc, err) == 0 && vm->hv->restore_state(vm, state, err) == 0)
 		return 0;
 	if (vm->hv != NULL)
 		vm->hv->teardown(vm);

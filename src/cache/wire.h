@@ -38,7 +38,7 @@ bool cache_shape_equal(const struct cache_shape *a, const struct cache_shape *b)
 void cache_shape_diff(const struct cache_shape *want, const struct cache_shape *have, char *out, size_t size);
 
 /* CLAIM: a VM for a container. STATUS. RETURN: a container's VM, with its
- * lifeline, QMP and agent channel, to be scrubbed and pooled again ([runtime]
+ * lifeline, control and agent channels, to be scrubbed and pooled again ([runtime]
  * reset = "scrub"). DUMP: write a pooled VM's memory to the fd sent along. */
 enum cache_op { CACHE_OP_CLAIM, CACHE_OP_STATUS, CACHE_OP_RETURN, CACHE_OP_DUMP };
 
@@ -51,7 +51,7 @@ struct cache_request {
 json_object *cache_request_encode(const struct cache_request *req);
 int cache_request_decode(json_object *msg, struct cache_request *req, veil_err_t *err);
 
-/* Reply to CLAIM and RETURN (granted: the factory took the VM). Granted, it carries the VM's lifeline, QMP and agent
+/* Reply to CLAIM and RETURN (granted: the factory took the VM). Granted, it carries the VM's lifeline, control and agent
  * channel; a second record carries its pidfd (a record holds at most
  * VEIL_CTL_MAX_FDS fds). */
 struct cache_claim_reply {
@@ -99,7 +99,7 @@ int cache_status_decode(json_object *msg, struct cache_status *s, veil_err_t *er
 const char *cache_vm_state_name(enum cache_vm_state state);
 const char *cache_template_state_name(enum cache_template_state state);
 
-/* Keeper -> factory, with the VM's pidfd, QMP and agent channel: booted (or
+/* Keeper -> factory, with the VM's pidfd, control and agent channels: booted (or
  * cloned, or scrubbed after a tenant), agent ready, paused. */
 struct cache_ready {
 	const char *name;     /* the keeper's VM name, borrowed */

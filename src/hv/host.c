@@ -53,6 +53,11 @@ int veil_decide_accel(const struct veil_config *cfg, const struct veil_host_caps
 	return 0;
 }
 
+const struct veil_hypervisor *veil_hypervisor_configured(const struct veil_config *cfg, veil_err_t *err)
+{
+	return veil_hypervisor_lookup(cfg->hypervisor, err);
+}
+
 int veil_vm_config_from(const struct veil_config *cfg, const char *name, const char *console,
 			struct veil_vm_config *vmc, veil_err_t *err)
 {

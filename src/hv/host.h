@@ -29,6 +29,9 @@ struct veil_accel_decision {
 int veil_decide_accel(const struct veil_config *cfg, const struct veil_host_caps *caps,
 		      struct veil_accel_decision *out, veil_err_t *err);
 
+/* The backend cfg selects. */
+const struct veil_hypervisor *veil_hypervisor_configured(const struct veil_config *cfg, veil_err_t *err);
+
 /* The VM that cfg describes, on this host: kernel, initrd, machine, default
  * size and accelerator. Strings are borrowed from cfg; disks, NIC, root
  * ports and memory files are left to the caller. */

@@ -1,24 +1,34 @@
 #include "hv/hypervisor.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* The backends veil is built with. A new one is one more line here. */
+extern const struct veil_hypervisor veil_hypervisor_qemu;
 
 static const struct veil_hypervisor *const backends[] = {
 	&veil_hypervisor_qemu,
 };
+#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
 
 void veil_vm_init(struct veil_vm *vm)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->pidfd = -1;
 	vm->agent_fd = -1;
+	vm->control_fd = -1;
 	vm->lifeline_fd = -1;
-	veil_qmp_init(&vm->qmp);
 }
 
-const struct veil_hypervisor *veil_hypervisor_lookup(const char *name)
+const struct veil_hypervisor *veil_hypervisor_lookup(const char *name, veil_err_t *err)
 {
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+	char known[256] = "";
+	for (size_t i = 0, len = 0; i < N_BACKENDS; i++) {
 		if (strcmp(backends[i]->name, name) == 0)
 			return backends[i];
+		if (len < sizeof(known))
+			len += (size_t)snprintf(known + len, sizeof(known) - len, "%s%s", i ? ", " : "", backends[i]->name);
+	}
+	veil_fail(err, 0, "no hypervisor backend \"%s\" in this build (it has %s)", name, known);
 	return NULL;
 }

@@ -1,14 +1,14 @@
-/* The small interface every VMM backend implements. A backend is one file
- * that defines a `struct veil_hypervisor` and is listed in hypervisor.c. */
+/* The small interface every VMM backend implements: nothing above hv/ knows
+ * which VMM runs a VM. A backend is one file that defines a
+ * `struct veil_hypervisor` and is listed in hypervisor.c's table; the
+ * configuration picks one by name (docs/architecture.md). */
 #ifndef VEIL_HV_HYPERVISOR_H
 #define VEIL_HV_HYPERVISOR_H
 
-#include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "hv/qmp.h"
 #include "lib/error.h"
 
 struct veil_disk {
@@ -50,12 +50,15 @@ struct veil_vm_config {
 	bool incoming;
 };
 
+/* A running VM as its holder sees it. Its fds are all there is to it: the VM
+ * cache hands a VM from process to process as its pidfd, control and agent
+ * channels (and lifeline), and the receiver fills a veil_vm with them. */
 struct veil_vm {
 	const struct veil_hypervisor *hv;
 	pid_t pid;          /* VMM process, 0 when none */
 	int pidfd;          /* readable when the VMM exits */
 	int agent_fd;       /* host end of the agent channel */
-	struct veil_qmp qmp;
+	int control_fd;     /* the VMM's management channel (QMP for QEMU), only its backend speaks on it */
 	int lifeline_fd;    /* cached VM: its keeper kills it once no process holds this; -1 if none */
 	uint32_t root_ports;      /* spare PCIe root ports, rp0.. */
 	uint32_t root_ports_used; /* bit i: rp<i> holds a hot-plugged device */
@@ -67,8 +70,6 @@ struct veil_hypervisor {
 	int (*start)(struct veil_vm *vm, const struct veil_vm_config *cfg, veil_err_t *err);
 	int (*pause)(struct veil_vm *vm, veil_err_t *err);
 	int (*resume)(struct veil_vm *vm, veil_err_t *err);
-	/* A raw management command; *ret (may be NULL) receives the result object. */
-	int (*command)(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err);
 	/* Adds a disk on a free root port of a VM started with pcie_root_ports. */
 	int (*hotplug_disk)(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err);
 	/* Adds a virtio-net NIC backed by a tap fd on a free root port, as hotplug_disk. */
@@ -82,13 +83,15 @@ struct veil_hypervisor {
 	/* Removes every hot-plugged device and its backend. The guest must be
 	 * running: it has to let go of each device. */
 	int (*unplug_all)(struct veil_vm *vm, veil_err_t *err);
+	/* Writes the guest's memory to fd (borrowed) as an ELF core: for checking
+	 * what a reset left behind (veil factory dump-memory). */
+	int (*dump_memory)(struct veil_vm *vm, int fd, veil_err_t *err);
 	/* Kills and reaps the VMM, closes every fd. Idempotent, never fails. */
 	void (*teardown)(struct veil_vm *vm);
 };
 
 void veil_vm_init(struct veil_vm *vm);
-const struct veil_hypervisor *veil_hypervisor_lookup(const char *name);
-
-extern const struct veil_hypervisor veil_hypervisor_qemu;
+/* The backend called name; NULL with *err naming the known ones if none is. */
+const struct veil_hypervisor *veil_hypervisor_lookup(const char *name, veil_err_t *err);
 
 #endif

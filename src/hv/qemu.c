@@ -14,12 +14,15 @@
 #include <unistd.h>
 
 #include "hv/hypervisor.h"
+#include "hv/qmp.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
 #include "lib/strv.h"
 #include "proto/contract.h"
+
+extern const struct veil_hypervisor veil_hypervisor_qemu;
 
 #define QMP_TIMEOUT_MS 10000
 /* SIGKILL takes effect at once; this only bounds a QEMU stuck in the kernel. */
@@ -179,7 +182,7 @@ static void qemu_teardown(struct veil_vm *vm)
 	veil_close_fd(&vm->lifeline_fd);
 	veil_close_fd(&vm->pidfd);
 	veil_close_fd(&vm->agent_fd);
-	veil_qmp_close(&vm->qmp);
+	veil_close_fd(&vm->control_fd);
 }
 
 static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil_err_t *err)
@@ -239,8 +242,9 @@ static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 		close(qmp_fd);
 		return veil_fail(err, errno, "pidfd_open");
 	}
+	vm->control_fd = qmp_fd;
 	veil_err_t qmp_err = NULL;
-	if (veil_qmp_open(&vm->qmp, qmp_fd, QMP_TIMEOUT_MS, &qmp_err) < 0) {
+	if (veil_qmp_handshake(vm->control_fd, QMP_TIMEOUT_MS, &qmp_err) < 0) {
 		int status;
 		bool exited = waitpid(vm->pid, &status, WNOHANG) == vm->pid;
 		if (exited)
@@ -255,7 +259,7 @@ static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 
 static int qemu_command(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err)
 {
-	return veil_qmp_execute(&vm->qmp, cmd, args, ret, QMP_TIMEOUT_MS, err);
+	return veil_qmp_execute(vm->control_fd, cmd, args, ret, QMP_TIMEOUT_MS, err);
 }
 
 static int qemu_pause(struct veil_vm *vm, veil_err_t *err)
@@ -296,7 +300,7 @@ static int migrate_over_fd(struct veil_vm *vm, const char *cmd, int fd, veil_err
 		return -1;
 	json_object *getfd = json_object_new_object();
 	json_object_object_add(getfd, "fdname", json_object_new_string("veil-state"));
-	int rc = veil_qmp_execute_fd(&vm->qmp, "getfd", getfd, fd, NULL, QMP_TIMEOUT_MS, err);
+	int rc = veil_qmp_execute_fd(vm->control_fd, "getfd", getfd, fd, NULL, QMP_TIMEOUT_MS, err);
 	json_object_put(getfd);
 	if (rc < 0)
 		return -1;
@@ -430,7 +434,7 @@ static int qemu_hotplug_nic(struct veil_vm *vm, const struct veil_nic *nic, veil
 
 	json_object *getfd = json_object_new_object();
 	set_str(getfd, "fdname", fdname);
-	int rc = veil_qmp_execute_fd(&vm->qmp, "getfd", getfd, nic->tap_fd, NULL, QMP_TIMEOUT_MS, err);
+	int rc = veil_qmp_execute_fd(vm->control_fd, "getfd", getfd, nic->tap_fd, NULL, QMP_TIMEOUT_MS, err);
 	json_object_put(getfd);
 	if (rc < 0)
 		return veil_fail_context(err, "hot-plugging a NIC");
@@ -567,16 +571,34 @@ static int qemu_unplug_all(struct veil_vm *vm, veil_err_t *err)
 	return 0;
 }
 
+/* Writing out a whole guest's memory. */
+#define DUMP_TIMEOUT_MS 120000
+
+static int qemu_dump_memory(struct veil_vm *vm, int fd, veil_err_t *err)
+{
+	json_object *getfd = json_object_new_object();
+	set_str(getfd, "fdname", "veil-dump");
+	json_object *args = json_object_new_object();
+	json_object_object_add(args, "paging", json_object_new_boolean(0));
+	set_str(args, "protocol", "fd:veil-dump");
+	int rc = veil_qmp_execute_fd(vm->control_fd, "getfd", getfd, fd, NULL, DUMP_TIMEOUT_MS, err);
+	if (rc == 0)
+		rc = veil_qmp_execute(vm->control_fd, "dump-guest-memory", args, NULL, DUMP_TIMEOUT_MS, err);
+	json_object_put(getfd);
+	json_object_put(args);
+	return rc;
+}
+
 const struct veil_hypervisor veil_hypervisor_qemu = {
 	.name = "qemu",
 	.start = qemu_start,
 	.pause = qemu_pause,
 	.resume = qemu_resume,
-	.command = qemu_command,
 	.hotplug_disk = qemu_hotplug_disk,
 	.hotplug_nic = qemu_hotplug_nic,
 	.save_state = qemu_save_state,
 	.restore_state = qemu_restore_state,
 	.unplug_all = qemu_unplug_all,
+	.dump_memory = qemu_dump_memory,
 	.teardown = qemu_teardown,
 };

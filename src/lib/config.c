@@ -330,6 +330,8 @@ int veil_config_parse(const char *text, size_t len, const char *origin, struct v
 		veil_config_free(cfg);
 		return prefix_origin(err, origin);
 	}
+	/* With a second backend, the [hypervisor.NAME] table present names it. */
+	cfg->hypervisor = "qemu";
 	return 0;
 }
 

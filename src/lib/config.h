@@ -16,6 +16,9 @@ enum veil_reset { VEIL_RESET_CLONE, VEIL_RESET_SCRUB };
 
 struct veil_config {
 	char *path; /* file loaded (malloc'd); NULL after veil_config_parse */
+	/* The hypervisor backend, named as its [hypervisor.NAME] table (Kata's
+	 * layout): "qemu", the only one so far. */
+	const char *hypervisor;
 	struct {
 		char *path;
 		char *kernel; /* NULL when not configured */

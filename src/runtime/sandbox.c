@@ -304,8 +304,8 @@ static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const
 	vmc.disks = disks;
 	vmc.n_disks = 1;
 	vmc.nic = nic;
-	const struct veil_hypervisor *hv = &veil_hypervisor_qemu;
-	if (hv->start(&sb->vm, &vmc, err) < 0)
+	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
+	if (hv == NULL || hv->start(&sb->vm, &vmc, err) < 0)
 		return -1;
 	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
 	return hello(sb, (int)cfg->agent.dial_timeout * 1000, err);

@@ -28,6 +28,8 @@ put hv/down.c '#include "lib/error.h"' '#include "proto/frame.h"'
 put agent/logs.c '#include "lib/error.h"' '#include "lib/log.h"'
 put proto/bare.c '#include "agent.pb-c.h"' '#include "frame.h"'
 put nowhere/x.c '#include "lib/error.h"'
+put cache/peek.c '#include "hv/hypervisor.h"' '#include "hv/qmp.h"'
+put hv/qemu.c '#include "hv/qmp.h"'
 "$check" "$tmp/src" >"$tmp/out"
 rc=$?
 ok "$([ $rc -ne 0 ]; echo $?)" "violations fail the check"
@@ -39,9 +41,12 @@ grep -q 'src/proto/bare.c:2: includes "frame.h"' "$tmp/out" && ! grep -q 'bare.c
 ok $? "a bare include is reported, a generated header is not"
 grep -q 'src/nowhere/x.c: folder nowhere is not in the layer table' "$tmp/out"
 ok $? "a folder outside the table is reported"
+grep -q 'src/cache/peek.c:2: includes hv/qmp.h, private to hv/qemu.c hv/qmp.c' "$tmp/out" &&
+	! grep -q 'peek.c:1' "$tmp/out" && ! grep -q '/src/hv/qemu.c:' "$tmp/out"
+ok $? "a private header is reported outside the files it belongs to"
 ! grep -q 'down.c' "$tmp/out"
 ok $? "includes of lower layers pass"
-[ "$(wc -l <"$tmp/out")" = 4 ]
+[ "$(wc -l <"$tmp/out")" = 5 ]
 ok $? "one line per violation"
 
 echo "1..$n"

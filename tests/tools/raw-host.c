@@ -20,6 +20,7 @@
 #include "hv/hypervisor.h"
 #include "lib/cleanup.h"
 #include "lib/config.h"
+#include "proto/contract.h"
 #include "runtime/rootfs_image.h"
 
 #define CHANNEL_FD 3
@@ -86,15 +87,17 @@ int main(int argc, char **argv)
 		return 125;
 	}
 	close(image_fd);
-	const struct veil_disk disk = { .path = image, .serial = "veil-rootfs", .readonly = true };
+	const struct veil_disk disk = { .path = image, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
 	struct veil_vm_config vmc;
 	struct veil_vm vm;
 	veil_vm_init(&vm);
 	int rc = 125;
-	if (veil_rootfs_image_build(rootfs, image, &err) == 0 && veil_vm_config_from(&cfg, name, console, &vmc, &err) == 0) {
+	const struct veil_hypervisor *hv = veil_hypervisor_configured(&cfg, &err);
+	if (hv != NULL && veil_rootfs_image_build(rootfs, image, &err) == 0 &&
+	    veil_vm_config_from(&cfg, name, console, &vmc, &err) == 0) {
 		vmc.disks = &disk;
 		vmc.n_disks = 1;
-		if (veil_hypervisor_qemu.start(&vm, &vmc, &err) == 0) {
+		if (hv->start(&vm, &vmc, &err) == 0) {
 			rc = run_command(vm.agent_fd, argv + optind);
 			if (rc < 0) {
 				perror("raw-host: running the command");
