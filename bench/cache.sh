@@ -5,7 +5,7 @@
 #   2. 8 such containers started at once: all cold, then all cached (the
 #      factory holding 8 VMs). Per-container medians and the wall time of the batch.
 # Prints medians, p90s and the cached/cold ratios. Needs `veil run` to claim
-# cached VMs (src/runtime/sandbox.c calling veil_cache_claim); it stops otherwise.
+# cached VMs (veil_vm_get in src/cache/vm.c); it stops otherwise.
 # Usage: bench/cache.sh BUILD_DIR [RUNS]
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
@@ -57,7 +57,7 @@ for i in $(seq 1 "$runs"); do
 	before=$(claimed)
 	cached+=("$(run_one "bench-$$-cached-$i")")
 	if [ "$(claimed)" = "$before" ]; then
-		echo "cache.sh: veil run did not claim a cached VM; is veil_cache_claim wired into src/runtime/sandbox.c?" >&2
+		echo "cache.sh: veil run did not claim a cached VM; does veil_vm_get (src/cache/vm.c) try the pool?" >&2
 		exit 1
 	fi
 done

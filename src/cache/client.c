@@ -15,7 +15,6 @@
 #include "cache/factory.h"
 #include "cache/instance.h"
 #include "cache/template.h"
-#include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/control.h"
 #include "lib/log.h"
@@ -94,14 +93,13 @@ static pid_t pidfd_pid(int pidfd)
 	return pid > 0 ? (pid_t)pid : 0;
 }
 
-/* cfg's VM shape, and a connection to its factory: 1 connected, 0 with why
- * (none is running), -1 on error. */
-static int connect_with_shape(const struct veil_config *cfg, struct cache_shape *shape, int *fd, char *why,
+/* The VM's shape as the factory compares it, and a connection to the
+ * factory: 1 connected, 0 with why (none is running), -1 on error. */
+static int connect_with_shape(const struct veil_vm_shape *vm_shape, struct cache_shape *shape, int *fd, char *why,
 			      size_t why_len, veil_err_t *err)
 {
 	struct cache_instance in;
-	if (cache_shape_from_config(cfg, shape, err) < 0 ||
-	    cache_instance_init(&in, cfg->factory.vm_cache_endpoint, err) < 0)
+	if (cache_shape_of(&vm_shape->vm, shape, err) < 0 || cache_instance_init(&in, vm_shape->cache_endpoint, err) < 0)
 		return -1;
 	int rc = connect_factory(&in, fd, err);
 	if (rc == 0)
@@ -156,19 +154,17 @@ static int request_vm(int fd, const struct cache_shape *shape, int vm_fds[4], ui
 	return 1;
 }
 
-int veil_cache_claim(const struct veil_config *cfg, struct veil_vm *vm, char *why, size_t why_len, veil_err_t *err)
+int veil_cache_claim(const struct veil_vm_shape *vm_shape, struct veil_vm *vm, char *why, size_t why_len,
+		     veil_err_t *err)
 {
 	veil_vm_init(vm);
-	if (cfg->factory.vm_cache_number == 0) {
+	if (vm_shape->cache_endpoint == NULL) {
 		snprintf(why, why_len, "VM cache off ([factory] vm_cache_number = 0)");
 		return 0;
 	}
-	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
-	if (hv == NULL)
-		return -1;
 	struct cache_shape shape;
 	cleanup_close int fd = -1;
-	int rc = connect_with_shape(cfg, &shape, &fd, why, why_len, err);
+	int rc = connect_with_shape(vm_shape, &shape, &fd, why, why_len, err);
 	if (rc <= 0)
 		return rc;
 	int fds[4] = { -1, -1, -1, -1 };
@@ -184,7 +180,7 @@ int veil_cache_claim(const struct veil_config *cfg, struct veil_vm *vm, char *wh
 	}
 	if (rc == 0)
 		return 0;
-	vm->hv = hv;
+	vm->hv = vm_shape->hv;
 	vm->lifeline_fd = fds[0];
 	vm->control_fd = fds[1];
 	vm->agent_fd = fds[2];
@@ -222,15 +218,16 @@ int veil_factory_status(const struct veil_config *cfg, struct cache_status *st, 
 	return rc < 0 ? -1 : 1;
 }
 
-int veil_cache_return(const struct veil_config *cfg, struct veil_vm *vm, char *why, size_t why_len, veil_err_t *err)
+int veil_cache_return(const struct veil_vm_shape *vm_shape, struct veil_vm *vm, char *why, size_t why_len,
+		      veil_err_t *err)
 {
 	struct cache_request req = { .op = CACHE_OP_RETURN, .qemu_pid = vm->pid };
-	if (vm->lifeline_fd < 0) {
+	if (vm->lifeline_fd < 0 || vm_shape->cache_endpoint == NULL) {
 		snprintf(why, why_len, "the VM did not come from the factory");
 		return 0;
 	}
 	cleanup_close int fd = -1;
-	int rc = connect_with_shape(cfg, &req.shape, &fd, why, why_len, err);
+	int rc = connect_with_shape(vm_shape, &req.shape, &fd, why, why_len, err);
 	if (rc <= 0)
 		return rc;
 	json_object *msg = cache_request_encode(&req);
@@ -332,7 +329,7 @@ int veil_factory_destroy(const struct veil_config *cfg, bool *was_running, veil_
 	cache_remove_files(&in);
 	struct veil_template tmpl;
 	if (cfg->factory.enable_template &&
-	    (veil_template_locate(&tmpl, cfg, err) < 0 || veil_template_remove(&tmpl, err) < 0))
+	    (veil_template_locate(&tmpl, cfg->factory.template_path, err) < 0 || veil_template_remove(&tmpl, err) < 0))
 		return -1;
 	return 0;
 }

@@ -354,7 +354,8 @@ static int template_setup(struct daemon *d, veil_err_t *err)
 	b->ctl = -1;
 	if (!d->o->cfg->factory.enable_template)
 		return 0;
-	if (veil_template_init(&b->t, d->o->cfg, err) < 0)
+	struct veil_vm_config vmc;
+	if (veil_template_configured(&b->t, d->o->cfg, "", &vmc, err) < 0)
 		return -1;
 	char why[256];
 	long long t0 = veil_now_ms();
@@ -925,7 +926,9 @@ int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_er
 	int rc = -1, notify_fd = -1;
 	pid_t holder;
 	cleanup_close int lock_fd = -1;
-	if ((d->hv = veil_hypervisor_configured(cfg, err)) == NULL || cache_shape_from_config(cfg, &d->shape, err) < 0 ||
+	struct veil_vm_config vmc;
+	if ((d->hv = veil_hypervisor_configured(cfg, err)) == NULL || veil_cache_vm_config(cfg, "", "", &vmc, err) < 0 ||
+	    cache_shape_of(&vmc, &d->shape, err) < 0 ||
 	    cache_instance_init(&d->in, cfg->factory.vm_cache_endpoint, err) < 0 ||
 	    (lock_fd = cache_lock(&d->in, &holder, err)) < 0)
 		goto out;

@@ -23,6 +23,7 @@
 #include "cache/factory.h"
 #include "cache/instance.h"
 #include "cache/template.h"
+#include "hv/agent_client.h"
 #include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
@@ -56,12 +57,12 @@ static int boot(struct veil_vm *vm, const struct veil_config *cfg, const struct 
 {
 	struct veil_vm_config vmc;
 	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
-	if (hv == NULL)
+	if (hv == NULL || veil_cache_vm_config(cfg, name, console, &vmc, err) < 0)
 		return -1;
 	if (tmpl != NULL) {
-		if (veil_template_clone(tmpl, cfg, name, console, vm, err) < 0 || vm->hv->resume(vm, err) < 0)
+		if (veil_template_clone(tmpl, hv, &vmc, vm, err) < 0 || vm->hv->resume(vm, err) < 0)
 			return -1;
-	} else if (veil_cache_vm_config(cfg, name, console, &vmc, err) < 0 || hv->start(vm, &vmc, err) < 0) {
+	} else if (hv->start(vm, &vmc, err) < 0) {
 		return -1;
 	}
 	/* The control socket aborts the wait when the factory goes away. A
@@ -236,7 +237,7 @@ int veil_factory_keeper(const struct veil_config *cfg, const char *name, const c
 	struct veil_template tmpl;
 	long long t0 = veil_now_ms();
 	/* The factory checked the template: its paths are all a clone needs. */
-	int rc = clone ? veil_template_locate(&tmpl, cfg, err) : 0;
+	int rc = clone ? veil_template_locate(&tmpl, cfg->factory.template_path, err) : 0;
 	if (rc == 0)
 		rc = boot(&k.vm, cfg, clone ? &tmpl : NULL, name, console, err);
 	if (rc == 0)
@@ -260,10 +261,13 @@ int veil_factory_build_template(const struct veil_config *cfg, const char *conso
 		return -1;
 	struct veil_template tmpl;
 	struct veil_template_info info;
+	struct veil_vm_config vmc;
+	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
 	/* The control socket aborts the build when the factory goes away. */
-	int rc = veil_template_init(&tmpl, cfg, err);
+	int rc = hv != NULL ? veil_template_configured(&tmpl, cfg, console, &vmc, err) : -1;
 	if (rc == 0)
-		rc = veil_template_build(&tmpl, cfg, console, CACHE_KEEPER_FD, &info, err);
+		rc = veil_template_build(&tmpl, hv, &vmc, CACHE_KEEPER_FD, (int)cfg->agent.dial_timeout * 1000, &info,
+					 err);
 	if (rc < 0)
 		log_console_tail(console);
 	unlink(console);

@@ -77,17 +77,15 @@ static void hash_field(EVP_MD_CTX *ctx, const char *name, const char *value)
 	EVP_DigestUpdate(ctx, value, strlen(value) + 1);
 }
 
-int veil_template_locate(struct veil_template *t, const struct veil_config *cfg, veil_err_t *err)
+int veil_template_locate(struct veil_template *t, const char *dir, veil_err_t *err)
 {
 	memset(t, 0, sizeof(*t));
-	const char *dir = cfg->factory.template_path;
 	if (dir[0] != '/' || strlen(dir) + sizeof("/template.json") > sizeof(t->dir))
 		return veil_fail(err, EINVAL, "template_path %s: not an absolute path of reasonable length", dir);
 	snprintf(t->dir, sizeof(t->dir), "%s", dir);
 	snprintf(t->memory, sizeof(t->memory), "%s/memory", dir);
 	snprintf(t->state, sizeof(t->state), "%s/state", dir);
 	snprintf(t->meta, sizeof(t->meta), "%s/template.json", dir);
-	t->memory_mib = cfg->qemu.default_memory;
 	return 0;
 }
 
@@ -108,32 +106,37 @@ static int hash_file_identity(EVP_MD_CTX *ctx, const char *name, const char *pat
 	return 0;
 }
 
-int veil_template_init(struct veil_template *t, const struct veil_config *cfg, veil_err_t *err)
+int veil_template_init(struct veil_template *t, const char *dir, const struct veil_vm_config *vmc, veil_err_t *err)
 {
-	if (veil_template_locate(t, cfg, err) < 0)
+	if (veil_template_locate(t, dir, err) < 0)
 		return -1;
-
-	struct veil_vm_config vmc;
-	if (veil_cache_vm_config(cfg, "template", "", &vmc, err) < 0)
-		return -1;
+	t->memory_mib = vmc->memory_mib;
 	char num[128];
 	EVP_MD_CTX *ctx = sha256_new();
 	snprintf(num, sizeof(num), "%d", TEMPLATE_FORMAT);
 	hash_field(ctx, "format", num);
 	/* QEMU's device state only loads into the QEMU build that saved it. */
-	if (hash_file_identity(ctx, "guest kernel", vmc.kernel, err) < 0 ||
-	    hash_file_identity(ctx, "guest initrd", vmc.initrd, err) < 0 ||
-	    hash_file_identity(ctx, "QEMU binary", vmc.vmm_path, err) < 0) {
+	if (hash_file_identity(ctx, "guest kernel", vmc->kernel, err) < 0 ||
+	    hash_file_identity(ctx, "guest initrd", vmc->initrd, err) < 0 ||
+	    hash_file_identity(ctx, "QEMU binary", vmc->vmm_path, err) < 0) {
 		EVP_MD_CTX_free(ctx);
 		return -1;
 	}
-	hash_field(ctx, "machine", vmc.machine);
-	hash_field(ctx, "kernel_params", vmc.kernel_params);
-	snprintf(num, sizeof(num), "%u:%u:%u:%d:%d:%d", vmc.memory_mib, vmc.vcpus, vmc.pcie_root_ports, vmc.use_kvm,
-		 vmc.pvm_host, vmc.guest_debug);
+	hash_field(ctx, "machine", vmc->machine);
+	hash_field(ctx, "kernel_params", vmc->kernel_params);
+	snprintf(num, sizeof(num), "%u:%u:%u:%d:%d:%d", vmc->memory_mib, vmc->vcpus, vmc->pcie_root_ports,
+		 vmc->use_kvm, vmc->pvm_host, vmc->guest_debug);
 	hash_field(ctx, "shape", num);
 	sha256_finish(ctx, t->config_hash);
 	return 0;
+}
+
+int veil_template_configured(struct veil_template *t, const struct veil_config *cfg, const char *console,
+			     struct veil_vm_config *vmc, veil_err_t *err)
+{
+	if (veil_cache_vm_config(cfg, "template", console, vmc, err) < 0)
+		return -1;
+	return veil_template_init(t, cfg->factory.template_path, vmc, err);
 }
 
 /* ---- template.json ---- */
@@ -267,17 +270,17 @@ static int save(struct veil_vm *vm, const char *state_new, veil_err_t *err)
 	return 0;
 }
 
-int veil_template_build(const struct veil_template *t, const struct veil_config *cfg, const char *console,
-			int abort_fd, struct veil_template_info *info, veil_err_t *err)
+int veil_template_build(const struct veil_template *t, const struct veil_hypervisor *hv,
+			const struct veil_vm_config *template_vm, int abort_fd, int ready_timeout_ms,
+			struct veil_template_info *info, veil_err_t *err)
 {
 	long long t0 = veil_now_ms();
 	char memory_new[PATH_MAX + 8], state_new[PATH_MAX + 8];
 	snprintf(memory_new, sizeof(memory_new), "%s.new", t->memory);
 	snprintf(state_new, sizeof(state_new), "%s.new", t->state);
-	struct veil_vm_config vmc;
-	if (veil_mkdir_p(t->dir, 0700, err) < 0 || check_private(t, err) < 0 ||
-	    veil_cache_vm_config(cfg, "template", console, &vmc, err) < 0)
+	if (veil_mkdir_p(t->dir, 0700, err) < 0 || check_private(t, err) < 0)
 		return -1;
+	struct veil_vm_config vmc = *template_vm;
 	vmc.memory_file = memory_new;
 	vmc.memory_shared = true;
 	/* Empty, QEMU sizes it; ours, it is private to the owner from the start. */
@@ -288,10 +291,9 @@ int veil_template_build(const struct veil_template *t, const struct veil_config 
 
 	struct veil_vm vm;
 	veil_vm_init(&vm);
-	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
-	int rc = hv == NULL ? -1 : hv->start(&vm, &vmc, err);
+	int rc = hv->start(&vm, &vmc, err);
 	if (rc == 0)
-		rc = veil_agent_hello_once(vm.agent_fd, vm.pidfd, abort_fd, (int)cfg->agent.dial_timeout * 1000, err);
+		rc = veil_agent_hello_once(vm.agent_fd, vm.pidfd, abort_fd, ready_timeout_ms, err);
 	if (rc == 0)
 		rc = vm.hv->pause(&vm, err);
 	if (rc == 0)
@@ -326,12 +328,10 @@ int veil_template_build(const struct veil_template *t, const struct veil_config 
 
 /* ---- clone ---- */
 
-int veil_template_clone(const struct veil_template *t, const struct veil_config *cfg, const char *name,
-			const char *console, struct veil_vm *vm, veil_err_t *err)
+int veil_template_clone(const struct veil_template *t, const struct veil_hypervisor *hv,
+			const struct veil_vm_config *clone_vm, struct veil_vm *vm, veil_err_t *err)
 {
-	struct veil_vm_config vmc;
-	if (veil_cache_vm_config(cfg, name, console, &vmc, err) < 0)
-		return -1;
+	struct veil_vm_config vmc = *clone_vm;
 	vmc.memory_file = t->memory;
 	vmc.memory_shared = false;
 	vmc.incoming = true;
@@ -339,8 +339,7 @@ int veil_template_clone(const struct veil_template *t, const struct veil_config 
 	if (state < 0)
 		return veil_fail(err, errno, "template state %s", t->state);
 	veil_vm_init(vm);
-	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
-	if (hv != NULL && hv->start(vm, &vmc, err) == 0 && vm->hv->restore_state(vm, state, err) == 0)
+	if (hv->start(vm, &vmc, err) == 0 && vm->hv->restore_state(vm, state, err) == 0)
 		return 0;
 	if (vm->hv != NULL)
 		vm->hv->teardown(vm);

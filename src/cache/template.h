@@ -43,10 +43,15 @@ struct veil_template_info {
 	int64_t created; /* seconds since the epoch */
 };
 
-/* Paths under cfg's template_path only: enough to remove the template. */
-int veil_template_locate(struct veil_template *t, const struct veil_config *cfg, veil_err_t *err);
-/* The paths and the hash of cfg's VM shape: a few stat(2) calls. */
-int veil_template_init(struct veil_template *t, const struct veil_config *cfg, veil_err_t *err);
+/* The paths under dir only: enough to clone or remove the template. */
+int veil_template_locate(struct veil_template *t, const char *dir, veil_err_t *err);
+/* The paths and the hash of the VM that clones would run, vmc (its name,
+ * console, disks and NIC aside): a few stat(2) calls. */
+int veil_template_init(struct veil_template *t, const char *dir, const struct veil_vm_config *vmc, veil_err_t *err);
+/* As veil_template_init for the factory's template: [factory]
+ * template_path, and the VM of veil_cache_vm_config, into *vmc. */
+int veil_template_configured(struct veil_template *t, const struct veil_config *cfg, const char *console,
+			     struct veil_vm_config *vmc, veil_err_t *err);
 
 /* Returns 1 if the template is complete and built for this configuration,
  * with *info filled; 0 with a one-line reason otherwise (missing, for another
@@ -60,17 +65,18 @@ int veil_template_check(const struct veil_template *t, bool deep, struct veil_te
 int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console,
 			 struct veil_vm_config *vmc, veil_err_t *err);
 
-/* Boots the template VM, waits for its agent, saves it and writes
- * template.json; replaces any template there was. abort_fd (or -1) aborts the
- * wait for the agent when readable. */
-int veil_template_build(const struct veil_template *t, const struct veil_config *cfg, const char *console,
-			int abort_fd, struct veil_template_info *info, veil_err_t *err);
+/* Boots the template VM vmc on hv, waits up to ready_timeout_ms for its
+ * agent, saves it and writes template.json; replaces any template there was.
+ * abort_fd (or -1) aborts the wait for the agent when readable. */
+int veil_template_build(const struct veil_template *t, const struct veil_hypervisor *hv,
+			const struct veil_vm_config *vmc, int abort_fd, int ready_timeout_ms,
+			struct veil_template_info *info, veil_err_t *err);
 
-/* Starts a clone: QEMU maps the template's memory privately, loads its state
- * and stays paused, the agent channel open but not yet greeted. On failure
- * the VM is torn down. */
-int veil_template_clone(const struct veil_template *t, const struct veil_config *cfg, const char *name,
-			const char *console, struct veil_vm *vm, veil_err_t *err);
+/* Starts a clone of VM vmc on hv: the VMM maps the template's memory
+ * privately, loads its state and stays paused, the agent channel open but
+ * not yet greeted. On failure the VM is torn down. */
+int veil_template_clone(const struct veil_template *t, const struct veil_hypervisor *hv,
+			const struct veil_vm_config *vmc, struct veil_vm *vm, veil_err_t *err);
 
 /* Removes the template's files and directory; a missing template is fine. */
 int veil_template_remove(const struct veil_template *t, veil_err_t *err);

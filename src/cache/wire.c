@@ -17,19 +17,15 @@ static const char *const template_state_names[] = {
 	[CACHE_TEMPLATE_FAILED] = "failed",
 };
 
-int cache_shape_from_config(const struct veil_config *cfg, struct cache_shape *shape, veil_err_t *err)
+int cache_shape_of(const struct veil_vm_config *vmc, struct cache_shape *shape, veil_err_t *err)
 {
-	if (cfg->qemu.kernel == NULL)
-		return veil_fail(err, 0, "no guest kernel configured ([hypervisor.qemu] kernel)");
-	if (cfg->qemu.initrd == NULL)
-		return veil_fail(err, 0, "no guest initrd configured ([hypervisor.qemu] initrd)");
 	*shape = (struct cache_shape){
-		.kernel = cfg->qemu.kernel,
-		.initrd = cfg->qemu.initrd,
-		.machine = cfg->qemu.machine_type,
-		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
-		.memory_mib = cfg->qemu.default_memory,
-		.vcpus = cfg->qemu.default_vcpus,
+		.kernel = vmc->kernel,
+		.initrd = vmc->initrd,
+		.machine = vmc->machine,
+		.kernel_params = vmc->kernel_params,
+		.memory_mib = vmc->memory_mib,
+		.vcpus = vmc->vcpus,
 	};
 	if (strlen(shape->kernel) > CACHE_PATH_MAX || strlen(shape->initrd) > CACHE_PATH_MAX ||
 	    strlen(shape->machine) > CACHE_NAME_MAX)

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "lib/config.h"
+#include "hv/hypervisor.h"
 #include "lib/error.h"
 
 #define CACHE_PATH_MAX 4095
@@ -31,8 +31,8 @@ struct cache_shape {
 	uint32_t vcpus;
 };
 
-/* Borrows the strings from cfg. Fails when cfg cannot describe a VM. */
-int cache_shape_from_config(const struct veil_config *cfg, struct cache_shape *shape, veil_err_t *err);
+/* The shape of VM vmc; borrows its strings. Fails when they are too long to send. */
+int cache_shape_of(const struct veil_vm_config *vmc, struct cache_shape *shape, veil_err_t *err);
 bool cache_shape_equal(const struct cache_shape *a, const struct cache_shape *b);
 /* One line naming the first difference, for the client's "cold-boot instead" reason. */
 void cache_shape_diff(const struct cache_shape *want, const struct cache_shape *have, char *out, size_t size);

@@ -365,19 +365,22 @@ static int factory_claim_test(struct veil_cli *cli, int argc, char **argv)
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
+	struct veil_vm_shape shape;
+	if (veil_vm_shape_from_config(&cli->cfg, "claim-test", "", &shape, &err) < 0)
+		return veil_cli_report(&err);
+	const struct veil_disk rootfs = { .path = a.image, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
+	shape.vm.disks = &rootfs;
+	shape.vm.n_disks = 1;
 	struct veil_vm vm;
 	char why[256];
-	int rc = veil_cache_claim(&cli->cfg, &vm, why, sizeof(why), &err);
+	int rc = veil_cache_claim(&shape, &vm, why, sizeof(why), &err);
 	if (rc < 0)
 		return veil_cli_report(&err);
 	if (rc == 0) {
 		fprintf(stderr, "veil: no cached VM: %s\n", why);
 		return 2;
 	}
-	struct veil_agent_client agent;
-	veil_agent_client_init(&agent, vm.agent_fd, vm.pidfd, -1);
-	const struct veil_disk rootfs = { .path = a.image, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
-	rc = veil_cache_adopt(&vm, &agent, &rootfs, NULL, (int)cli->cfg.agent.request_timeout * 1000, &err);
+	rc = veil_cache_adopt(&vm, &shape, &err);
 	if (rc == 0) {
 		printf("qemu %d\n", (int)vm.pid);
 		fflush(stdout);
@@ -385,7 +388,6 @@ static int factory_claim_test(struct veil_cli *cli, int argc, char **argv)
 		if (a.hold)
 			sigwait(&stop, &sig);
 	}
-	veil_agent_client_release(&agent);
 	vm.hv->teardown(&vm);
 	return rc < 0 ? veil_cli_report(&err) : 0;
 }

@@ -11,8 +11,6 @@
 #include <unistd.h>
 
 #include "cache/cache.h"
-#include "cache/template.h"
-#include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/fsutil.h"
@@ -50,15 +48,6 @@ int veil_validate_id(const char *id, veil_err_t *err)
 			return veil_fail(err, 0, "invalid container id format: %s", id);
 	}
 	return 0;
-}
-
-static int hello(struct veil_sandbox *sb, int timeout_ms, veil_err_t *err)
-{
-	if (veil_agent_hello(&sb->agent, timeout_ms, err) == 0)
-		return 0;
-	if ((*err)->errnum == ETIMEDOUT)
-		return veil_fail_context(err, "guest never reported ready (agent.dial_timeout = %d s)", timeout_ms / 1000);
-	return veil_fail_context(err, "waiting for the guest agent");
 }
 
 /* The VM is the isolation boundary: namespaces the guest kernel cannot or
@@ -201,114 +190,48 @@ void veil_process_msg_release(Veil__Agent__V1__Process *msg)
 }
 
 /* As Kata sizes a sandbox: the container's limits on top of the VM's own baseline. */
-static void vm_size(const struct veil_config *cfg, const struct oci_spec *spec, uint32_t *memory_mib, uint32_t *vcpus)
+static void vm_size(const struct oci_spec *spec, struct veil_vm_config *vmc)
 {
 	const int64_t mib = 1 << 20;
-	*memory_mib = cfg->qemu.default_memory;
 	if (spec->memory_limit > 0 && spec->memory_limit / mib < 64 * 1024)
-		*memory_mib += (uint32_t)((spec->memory_limit + mib - 1) / mib);
-	*vcpus = cfg->qemu.default_vcpus;
+		vmc->memory_mib += (uint32_t)((spec->memory_limit + mib - 1) / mib);
 	if (spec->cpu_quota > 0 && spec->cpu_period > 0) {
 		uint64_t extra = ((uint64_t)spec->cpu_quota + spec->cpu_period - 1) / spec->cpu_period;
-		*vcpus += extra < 64 ? (uint32_t)extra : 64;
+		vmc->vcpus += extra < 64 ? (uint32_t)extra : 64;
 	}
-	if (*vcpus > 64)
-		*vcpus = 64;
+	if (vmc->vcpus > 64)
+		vmc->vcpus = 64;
 }
 
-/* cfg with the VM sized for this container, as claims and returns describe it. */
-static struct veil_config sized_config(const struct veil_config *cfg, const struct veil_sandbox *sb)
+/* The container's VM, sized for it, with its rootfs image (and NIC), from
+ * wherever veil_vm_get finds one; one log line for each faster path that
+ * was tried and not taken. */
+static int get_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
+		  const struct veil_nic *nic, int signal_fd, veil_err_t *err)
 {
-	struct veil_config sized = *cfg;
-	sized.qemu.default_memory = sb->memory_mib;
-	sized.qemu.default_vcpus = sb->vcpus;
-	return sized;
-}
-
-/* A paused VM, claimed or cloned, made ready for the container: its rootfs
- * (and NIC) plugged in, resumed, greeted. On failure it is gone again and
- * *err says why. */
-static int ready_paused_vm(struct veil_sandbox *sb, const struct veil_nic *nic, int signal_fd, veil_err_t *err)
-{
-	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
+	struct veil_vm_shape *shape = &sb->shape;
+	if (veil_vm_shape_from_config(cfg, sb->id, sb->console_log, shape, err) < 0)
+		return -1;
+	vm_size(spec, &shape->vm);
 	const struct veil_disk rootfs = { .path = sb->image_path, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
-	if (veil_cache_adopt(&sb->vm, &sb->agent, &rootfs, nic, sb->request_timeout_ms, err) == 0)
-		return 0;
-	sb->vm.hv->teardown(&sb->vm);
-	veil_agent_client_release(&sb->agent);
-	veil_vm_init(&sb->vm);
-	return -1;
-}
-
-/* A paused VM of exactly this shape from the factory skips the boot. Returns
- * 1 when adopted, 0 to cold-boot (one log line says why), -1 on error. */
-static int adopt_cached_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct veil_nic *nic,
-			   int signal_fd, veil_err_t *err)
-{
-	struct veil_config sized = sized_config(cfg, sb);
-	char why[256];
-	int claimed = veil_cache_claim(&sized, &sb->vm, why, sizeof(why), err);
-	if (claimed <= 0) {
-		if (claimed == 0 && cfg->factory.vm_cache_number > 0)
-			log_info("container %s: cold boot: %s", sb->id, why);
-		return claimed;
-	}
-	veil_err_t adopt_err = NULL;
-	if (ready_paused_vm(sb, nic, signal_fd, &adopt_err) == 0)
-		return 1;
-	log_warn("container %s: cold boot: the cached VM failed: %s", sb->id, adopt_err->msg);
-	veil_error_free(&adopt_err);
-	return 0;
-}
-
-/* With no pooled VM to take, a clone of the template still skips the boot.
- * Returns 1 when cloned, 0 to cold-boot (one log line says why). */
-static int clone_template(struct veil_sandbox *sb, const struct veil_config *cfg, const struct veil_nic *nic,
-			  int signal_fd)
-{
-	struct veil_template tmpl;
-	struct veil_template_info info;
-	char why[256] = "";
-	veil_err_t err = NULL;
-	if (veil_template_init(&tmpl, cfg, &err) == 0 && veil_template_check(&tmpl, false, &info, why, sizeof(why)) == 1 &&
-	    veil_template_clone(&tmpl, cfg, sb->id, sb->console_log, &sb->vm, &err) == 0 &&
-	    ready_paused_vm(sb, nic, signal_fd, &err) == 0) {
-		log_info("container %s: VM cloned from the template in %s", sb->id, tmpl.dir);
-		return 1;
-	}
-	if (err != NULL)
-		snprintf(why, sizeof(why), "%.200s", err->msg);
-	veil_error_free(&err);
-	log_info("container %s: cold boot: no clone of the template: %s", sb->id, why);
-	return 0;
-}
-
-static int boot_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
-		   const struct veil_nic *nic, int signal_fd, veil_err_t *err)
-{
-	vm_size(cfg, spec, &sb->memory_mib, &sb->vcpus);
-	int adopted = adopt_cached_vm(sb, cfg, nic, signal_fd, err);
-	if (adopted != 0)
-		return adopted < 0 ? -1 : 0;
-	/* Clones have the template's size: a container that needs more boots. */
-	if (cfg->factory.enable_template && sb->memory_mib == cfg->qemu.default_memory &&
-	    sb->vcpus == cfg->qemu.default_vcpus &&
-	    clone_template(sb, cfg, nic, signal_fd) == 1)
-		return 0;
-	const struct veil_disk disks[] = { { .path = sb->image_path, .serial = VEIL_ROOTFS_SERIAL, .readonly = true } };
-	struct veil_vm_config vmc;
-	if (veil_vm_config_from(cfg, sb->id, sb->console_log, &vmc, err) < 0)
-		return -1;
-	vmc.memory_mib = sb->memory_mib;
-	vmc.vcpus = sb->vcpus;
-	vmc.disks = disks;
-	vmc.n_disks = 1;
-	vmc.nic = nic;
-	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
-	if (hv == NULL || hv->start(&sb->vm, &vmc, err) < 0)
-		return -1;
-	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
-	return hello(sb, (int)cfg->agent.dial_timeout * 1000, err);
+	shape->vm.disks = &rootfs;
+	shape->vm.n_disks = 1;
+	shape->vm.nic = nic;
+	shape->signal_fd = signal_fd;
+	struct veil_vm_origin origin;
+	int rc = veil_vm_get(shape, &sb->vm, &origin, err);
+	/* Kept to give the VM back (reset = "scrub"); what it pointed at is gone then. */
+	shape->vm.disks = NULL;
+	shape->vm.n_disks = 0;
+	shape->vm.nic = NULL;
+	shape->signal_fd = -1;
+	if (origin.pool_skipped[0] != '\0')
+		log_info("container %s: cold boot: %s", sb->id, origin.pool_skipped);
+	if (origin.template_skipped[0] != '\0')
+		log_info("container %s: cold boot: no clone of the template: %s", sb->id, origin.template_skipped);
+	if (rc == 0 && origin.source == VEIL_VM_CLONED)
+		log_info("container %s: VM cloned from the template in %s", sb->id, shape->template_dir);
+	return rc;
 }
 
 /* Tells the agent to give the guest NIC the veth's identity. */
@@ -360,8 +283,9 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 	if (spec->netns_path != NULL && veil_net_attach(spec->netns_path, &netif, &tap_fd, err) < 0)
 		goto fail;
 	const struct veil_nic nic = { .tap_fd = tap_fd, .mac = netif.mac };
-	if (boot_vm(sb, cfg, spec, tap_fd >= 0 ? &nic : NULL, signal_fd, err) < 0)
+	if (get_vm(sb, cfg, spec, tap_fd >= 0 ? &nic : NULL, signal_fd, err) < 0)
 		goto fail;
+	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
 	long long t_ready = veil_now_ms() - t0;
 	if (tap_fd >= 0 && configure_interface(sb, &netif, err) < 0)
 		goto fail;
@@ -378,10 +302,9 @@ fail:
 void veil_sandbox_release(struct veil_sandbox *sb, const struct veil_config *cfg)
 {
 	if (cfg->runtime.reset == VEIL_RESET_SCRUB && sb->vm.hv != NULL && sb->vm.lifeline_fd >= 0) {
-		struct veil_config sized = sized_config(cfg, sb);
 		char why[256];
 		veil_err_t err = NULL;
-		int rc = veil_cache_return(&sized, &sb->vm, why, sizeof(why), &err);
+		int rc = veil_cache_return(&sb->shape, &sb->vm, why, sizeof(why), &err);
 		if (rc < 0) {
 			snprintf(why, sizeof(why), "%.200s", err->msg);
 			veil_error_free(&err);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "cache/vm.h"
 #include "hv/agent_client.h"
 #include "hv/hypervisor.h"
 #include "lib/config.h"
@@ -18,10 +19,10 @@ struct veil_sandbox {
 	char *dir;          /* <state_dir>/<id>, removed by veil_sandbox_destroy */
 	char *image_path;
 	char *console_log;
+	struct veil_vm_shape shape; /* what the VM was got as, sized for the container */
 	struct veil_vm vm;
 	struct veil_agent_client agent;
 	int request_timeout_ms;
-	uint32_t memory_mib, vcpus; /* the VM's size */
 };
 
 /* runc's rule for container IDs, minus characters QEMU's options treat specially. */

@@ -125,22 +125,18 @@ static void test_shape(void)
 	other.kernel_params = "loud";
 	CHECK(!cache_shape_equal(&shape, &other), "kernel parameters are part of the shape");
 
-	struct veil_config cfg = { 0 };
-	cfg.qemu.machine_type = (char *)"microvm";
+	struct veil_vm_config vmc = {
+		.kernel = "/k", .initrd = "/i", .machine = "microvm", .kernel_params = "", .memory_mib = 256, .vcpus = 2,
+	};
 	veil_err_t err = NULL;
 	struct cache_shape s;
-	CHECK(cache_shape_from_config(&cfg, &s, &err) < 0, "a configuration without kernel has no shape");
-	veil_error_free(&err);
-	cfg.qemu.kernel = (char *)"/k";
-	cfg.qemu.initrd = (char *)"/i";
-	cfg.qemu.default_memory = 256;
-	CHECK(cache_shape_from_config(&cfg, &s, &err) == 0 && strcmp(s.kernel_params, "") == 0 && s.memory_mib == 256,
-	      "shape from a configuration; unset kernel_params read as empty");
+	CHECK(cache_shape_of(&vmc, &s, &err) == 0 && strcmp(s.kernel, "/k") == 0 && s.memory_mib == 256 && s.vcpus == 2,
+	      "the shape of a VM");
 	char params[CACHE_PARAMS_MAX + 2];
 	memset(params, 'p', sizeof(params) - 1);
 	params[sizeof(params) - 1] = '\0';
-	cfg.qemu.kernel_params = params;
-	CHECK(cache_shape_from_config(&cfg, &s, &err) < 0, "kernel_params longer than a command line are refused");
+	vmc.kernel_params = params;
+	CHECK(cache_shape_of(&vmc, &s, &err) < 0, "kernel_params longer than a command line are refused");
 	veil_error_free(&err);
 }
 
