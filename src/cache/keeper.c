@@ -116,22 +116,16 @@ static int agent_scrub(struct keeper *k, veil_err_t *err)
 		start = (uint32_t)veil_now_ms();
 	agent.next_request_id = (start | 0x40000001u) & 0x7fffffffu;
 	static uint8_t padding[SCRUB_PADDING];
-	Veil__Agent__V1__ScrubRequest req = VEIL__AGENT__V1__SCRUB_REQUEST__INIT;
-	req.padding.data = padding;
-	req.padding.len = sizeof(padding);
-	ProtobufCMessage *msg = NULL;
-	int rc = veil_agent_call(&agent, VEIL_METHOD_SCRUB, &req.base, &msg, (int)k->cfg->agent.request_timeout * 1000, err);
+	struct veil_agent_scrub_result left;
+	int rc = veil_agent_scrub(&agent, padding, sizeof(padding), (int)k->cfg->agent.request_timeout * 1000, &left, err);
 	veil_agent_client_release(&agent);
 	if (rc < 0)
 		return -1;
-	const Veil__Agent__V1__ScrubResponse *resp = (const Veil__Agent__V1__ScrubResponse *)msg;
-	if (resp->processes_left != 0 || resp->mounts_left != 0 || resp->containers_left != 0)
-		rc = veil_fail(err, 0, "the guest still has %u process(es), %u mount(s) and %u container(s) after the scrub",
-			       resp->processes_left, resp->mounts_left, resp->containers_left);
-	else
-		log_debug("cached VM %s: scrubbed, %" PRIu64 " KiB free", k->name, resp->mem_free_kib);
-	protobuf_c_message_free_unpacked(msg, NULL);
-	return rc;
+	if (left.processes_left != 0 || left.mounts_left != 0 || left.containers_left != 0)
+		return veil_fail(err, 0, "the guest still has %u process(es), %u mount(s) and %u container(s) after the scrub",
+				 left.processes_left, left.mounts_left, left.containers_left);
+	log_debug("cached VM %s: scrubbed, %" PRIu64 " KiB free", k->name, left.mem_free_kib);
+	return 0;
 }
 
 /* A returned VM: the tenant's processes, mounts and devices go, and the VM

@@ -10,6 +10,8 @@
 
 #include "lib/cleanup.h"
 #include "lib/clock.h"
+#include "lib/log.h"
+#include "proto/contract.h"
 
 void veil_agent_client_init(struct veil_agent_client *c, int fd, int vm_pidfd, int signal_fd)
 {
@@ -49,8 +51,8 @@ static int send_request(struct veil_agent_client *c, enum veil_method m, const P
 	return 0;
 }
 
-int veil_agent_send(struct veil_agent_client *c, enum veil_method m, const ProtobufCMessage *req, uint32_t *request_id,
-		    veil_err_t *err)
+static int send_async(struct veil_agent_client *c, enum veil_method m, const ProtobufCMessage *req, uint32_t *request_id,
+		      veil_err_t *err)
 {
 	return send_request(c, m, req, 0, request_id, err);
 }
@@ -192,8 +194,11 @@ static int await_response(struct veil_agent_client *c, uint32_t id, int timeout_
 	return 0;
 }
 
-int veil_agent_call(struct veil_agent_client *c, enum veil_method m, const ProtobufCMessage *req,
-		    ProtobufCMessage **resp, int timeout_ms, veil_err_t *err)
+/* Sends a request and waits up to timeout_ms for its response, dispatching
+ * other frames meanwhile. *resp (free with protobuf_c_message_free_unpacked)
+ * is the method's response message. An agent error becomes *err. */
+static int call(struct veil_agent_client *c, enum veil_method m, const ProtobufCMessage *req, ProtobufCMessage **resp,
+		int timeout_ms, veil_err_t *err)
 {
 	uint32_t id;
 	if (send_request(c, m, req, (int64_t)timeout_ms * 1000000, &id, err) < 0)
@@ -222,7 +227,7 @@ int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *er
 	 * guest's clock may lag by however long the VM was paused. */
 	req.resumed = true;
 	ProtobufCMessage *resp = NULL;
-	int rc = veil_agent_call(c, VEIL_METHOD_HELLO, &req.base, &resp, timeout_ms, err);
+	int rc = call(c, VEIL_METHOD_HELLO, &req.base, &resp, timeout_ms, err);
 	explicit_bzero(entropy, sizeof(entropy));
 	if (rc < 0)
 		return -1;
@@ -241,4 +246,268 @@ int veil_agent_hello_once(int fd, int vm_pidfd, int signal_fd, int timeout_ms, v
 	int rc = veil_agent_hello(&agent, timeout_ms, err);
 	veil_agent_client_release(&agent);
 	return rc;
+}
+
+/* ---- typed requests: each message is built here and nowhere else ---- */
+
+/* The VM is the isolation boundary: namespaces the guest kernel cannot or
+ * need not give (user, cgroup, time) are left out rather than refused. */
+static bool namespace_in_guest(const char *type)
+{
+	static const char *const supported[] = { "mount", "pid", "uts", "ipc", "network" };
+	for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
+		if (strcmp(type, supported[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool is_bind_mount(const struct oci_mount *m)
+{
+	if (m->type != NULL && strcmp(m->type, "bind") == 0)
+		return true;
+	for (size_t i = 0; i < m->n_options; i++)
+		if (strcmp(m->options[i], "bind") == 0 || strcmp(m->options[i], "rbind") == 0)
+			return true;
+	return false;
+}
+
+/* Propagation relative to the host, and crun's copy-up hints, have no meaning
+ * in a guest that shares no mount with the host: dropped rather than refused. */
+static bool option_meaningful_in_guest(const char *opt)
+{
+	static const char *const host_only[] = { "private", "rprivate", "shared", "rshared", "slave", "rslave",
+						 "unbindable", "runbindable", "tmpcopyup", "notmpcopyup",
+						 "copy-symlink" };
+	for (size_t i = 0; i < sizeof(host_only) / sizeof(host_only[0]); i++)
+		if (strcmp(opt, host_only[i]) == 0)
+			return false;
+	return true;
+}
+
+/* own_netns: whether the container's init gets a network namespace of its
+ * own. Not when the host handed the VM a netns: the guest's interface lives
+ * in the guest's root namespace, and the VM is the boundary around it. */
+int veil_agent_create_container(struct veil_agent_client *c, const char *id, const struct oci_spec *spec, bool own_netns,
+				int timeout_ms, veil_err_t *err)
+{
+	Veil__Agent__V1__CreateContainerRequest req = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)id;
+	req.rootfs_serial = (char *)VEIL_ROOTFS_SERIAL;
+	req.rootfs_readonly = spec->root_readonly;
+	req.hostname = spec->hostname ? spec->hostname : (char *)"";
+
+	cleanup_free Veil__Agent__V1__Mount *mounts = calloc(spec->n_mounts + 1, sizeof(*mounts));
+	cleanup_free Veil__Agent__V1__Mount **mount_ptrs = calloc(spec->n_mounts + 1, sizeof(*mount_ptrs));
+	cleanup_free char **ns = calloc(spec->n_namespaces + 1, sizeof(*ns));
+	size_t n_options = 0;
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		n_options += spec->mounts[i].n_options;
+	cleanup_free char **options = calloc(n_options + 1, sizeof(*options));
+	if (mounts == NULL || mount_ptrs == NULL || ns == NULL || options == NULL)
+		return veil_fail(err, ENOMEM, "create container");
+	char **next_option = options;
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		const struct oci_mount *m = &spec->mounts[i];
+		if (is_bind_mount(m)) {
+			log_warn("bind mount of %s on %s skipped: no host filesystem is shared with the guest",
+				 m->source ? m->source : "?", m->destination);
+			continue;
+		}
+		Veil__Agent__V1__Mount *out = &mounts[req.n_mounts];
+		veil__agent__v1__mount__init(out);
+		out->destination = m->destination;
+		/* cgroup v1 does not exist in the guest; the container sees its v2 subtree. */
+		out->type = m->type == NULL ? (char *)"" : strcmp(m->type, "cgroup") == 0 ? (char *)"cgroup2" : m->type;
+		out->source = m->source ? m->source : out->type;
+		out->options = next_option;
+		for (size_t o = 0; o < m->n_options; o++)
+			if (option_meaningful_in_guest(m->options[o]))
+				out->options[out->n_options++] = m->options[o];
+		next_option += out->n_options;
+		mount_ptrs[req.n_mounts++] = out;
+	}
+	req.mounts = mount_ptrs;
+	for (size_t i = 0; i < spec->n_namespaces; i++)
+		if (namespace_in_guest(spec->namespaces[i]) && (own_netns || strcmp(spec->namespaces[i], "network") != 0))
+			ns[req.n_namespaces++] = spec->namespaces[i];
+	req.namespaces = ns;
+	req.masked_paths = spec->masked_paths;
+	req.n_masked_paths = spec->n_masked_paths;
+	req.readonly_paths = spec->readonly_paths;
+	req.n_readonly_paths = spec->n_readonly_paths;
+	Veil__Agent__V1__Resources res = VEIL__AGENT__V1__RESOURCES__INIT;
+	res.memory_limit = spec->memory_limit;
+	res.cpu_quota = spec->cpu_quota;
+	res.cpu_period = spec->cpu_period;
+	res.pids_limit = spec->pids_limit;
+	req.resources = &res;
+
+	ProtobufCMessage *resp = NULL;
+	if (call(c, VEIL_METHOD_CREATE_CONTAINER, &req.base, &resp, timeout_ms, err) < 0)
+		return veil_fail_context(err, "creating the container in the guest");
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+static void process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci_process *p)
+{
+	veil__agent__v1__process__init(msg);
+	msg->args = p->args;
+	msg->n_args = p->n_args;
+	msg->env = p->env;
+	msg->n_env = p->n_env;
+	msg->cwd = p->cwd ? p->cwd : (char *)"/";
+	msg->uid = p->uid;
+	msg->gid = p->gid;
+	msg->additional_gids = p->additional_gids;
+	msg->n_additional_gids = p->n_additional_gids;
+	msg->terminal = p->terminal;
+	msg->no_new_privileges = p->no_new_privileges;
+	msg->has_umask = p->has_umask;
+	msg->umask = p->umask;
+	msg->console_rows = p->console_height;
+	msg->console_cols = p->console_width;
+	msg->rlimits = calloc(p->n_rlimits + 1, sizeof(*msg->rlimits));
+	Veil__Agent__V1__Rlimit *limits = calloc(p->n_rlimits + 1, sizeof(*limits));
+	if (msg->rlimits == NULL || limits == NULL)
+		abort();
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		veil__agent__v1__rlimit__init(&limits[i]);
+		limits[i].type = p->rlimits[i].type;
+		limits[i].hard = p->rlimits[i].hard;
+		limits[i].soft = p->rlimits[i].soft;
+		msg->rlimits[i] = &limits[i];
+	}
+	msg->n_rlimits = p->n_rlimits;
+}
+
+static void process_msg_release(Veil__Agent__V1__Process *msg)
+{
+	/* The Rlimit structs were allocated as one array, rlimits[0] points at its start. */
+	if (msg->rlimits != NULL)
+		free(msg->rlimits[0]);
+	free(msg->rlimits);
+	msg->rlimits = NULL;
+}
+
+int veil_agent_configure_interface(struct veil_agent_client *c, const struct veil_agent_interface *ifc, int timeout_ms,
+				   veil_err_t *err)
+{
+	Veil__Agent__V1__ConfigureInterfaceRequest req = VEIL__AGENT__V1__CONFIGURE_INTERFACE_REQUEST__INIT;
+	req.mac = (char *)ifc->mac;
+	req.name = (char *)ifc->name;
+	req.mtu = ifc->mtu;
+	req.addresses = (char **)ifc->addresses;
+	req.n_addresses = ifc->n_addresses;
+	req.gateway = (char *)ifc->gateway;
+	ProtobufCMessage *resp = NULL;
+	if (call(c, VEIL_METHOD_CONFIGURE_INTERFACE, &req.base, &resp, timeout_ms, err) < 0)
+		return veil_fail_context(err, "configuring the guest's network interface");
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+int veil_agent_exec(struct veil_agent_client *c, const char *container_id, const char *exec_id,
+		    const struct oci_process *process, const struct veil_agent_streams *streams, int timeout_ms,
+		    veil_err_t *err)
+{
+	Veil__Agent__V1__ExecProcessRequest req = VEIL__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
+	Veil__Agent__V1__Process msg;
+	process_msg_from_oci(&msg, process);
+	req.container_id = (char *)container_id;
+	req.exec_id = (char *)exec_id;
+	req.process = &msg;
+	req.stdin_stream = streams->in;
+	req.stdout_stream = streams->out;
+	req.stderr_stream = streams->err;
+	ProtobufCMessage *resp = NULL;
+	int rc = call(c, VEIL_METHOD_EXEC_PROCESS, &req.base, &resp, timeout_ms, err);
+	process_msg_release(&msg);
+	if (rc < 0)
+		return -1;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+int veil_agent_wait_send(struct veil_agent_client *c, const char *container_id, const char *exec_id,
+			 uint32_t *request_id, veil_err_t *err)
+{
+	Veil__Agent__V1__WaitProcessRequest req = VEIL__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	req.exec_id = (char *)exec_id;
+	return send_async(c, VEIL_METHOD_WAIT_PROCESS, &req.base, request_id, err);
+}
+
+int veil_agent_wait_result(const uint8_t *payload, size_t len, int *exit_code, int *signal, veil_err_t *err)
+{
+	ProtobufCMessage *resp = NULL;
+	int code;
+	if (veil_agent_decode_response(VEIL_METHOD_WAIT_PROCESS, payload, len, &resp, &code, err) < 0)
+		return -1;
+	const Veil__Agent__V1__WaitProcessResponse *w = (const Veil__Agent__V1__WaitProcessResponse *)resp;
+	*exit_code = w->exit_code;
+	*signal = w->signal;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+static void signal_request(Veil__Agent__V1__SignalProcessRequest *req, const char *container_id, const char *exec_id,
+			   int signal, bool all)
+{
+	veil__agent__v1__signal_process_request__init(req);
+	req->container_id = (char *)container_id;
+	req->exec_id = (char *)exec_id;
+	req->signal = (uint32_t)signal;
+	req->all = all;
+}
+
+int veil_agent_signal(struct veil_agent_client *c, const char *container_id, const char *exec_id, int signal, bool all,
+		      int timeout_ms, veil_err_t *err)
+{
+	Veil__Agent__V1__SignalProcessRequest req;
+	signal_request(&req, container_id, exec_id, signal, all);
+	ProtobufCMessage *resp = NULL;
+	if (call(c, VEIL_METHOD_SIGNAL_PROCESS, &req.base, &resp, timeout_ms, err) < 0)
+		return -1;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+int veil_agent_signal_send(struct veil_agent_client *c, const char *container_id, const char *exec_id, int signal,
+			   bool all, veil_err_t *err)
+{
+	Veil__Agent__V1__SignalProcessRequest req;
+	signal_request(&req, container_id, exec_id, signal, all);
+	uint32_t id;
+	return send_async(c, VEIL_METHOD_SIGNAL_PROCESS, &req.base, &id, err);
+}
+
+int veil_agent_resize_send(struct veil_agent_client *c, const char *container_id, const char *exec_id, unsigned rows,
+			   unsigned cols, veil_err_t *err)
+{
+	Veil__Agent__V1__ResizeTerminalRequest req = VEIL__AGENT__V1__RESIZE_TERMINAL_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	req.exec_id = (char *)exec_id;
+	req.rows = rows;
+	req.cols = cols;
+	uint32_t id;
+	return send_async(c, VEIL_METHOD_RESIZE_TERMINAL, &req.base, &id, err);
+}
+
+int veil_agent_scrub(struct veil_agent_client *c, const void *padding, size_t len, int timeout_ms,
+		     struct veil_agent_scrub_result *out, veil_err_t *err)
+{
+	Veil__Agent__V1__ScrubRequest req = VEIL__AGENT__V1__SCRUB_REQUEST__INIT;
+	req.padding.data = (uint8_t *)padding;
+	req.padding.len = len;
+	ProtobufCMessage *msg = NULL;
+	if (call(c, VEIL_METHOD_SCRUB, &req.base, &msg, timeout_ms, err) < 0)
+		return -1;
+	const Veil__Agent__V1__ScrubResponse *resp = (const Veil__Agent__V1__ScrubResponse *)msg;
+	*out = (struct veil_agent_scrub_result){
+		.processes_left = resp->processes_left, .mounts_left = resp->mounts_left,
+		.containers_left = resp->containers_left, .mem_free_kib = resp->mem_free_kib,
+	};
+	protobuf_c_message_free_unpacked(msg, NULL);
+	return 0;
 }

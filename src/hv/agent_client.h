@@ -1,5 +1,8 @@
-/* Host side of the agent protocol (docs/agent-protocol.md): requests, and
- * dispatch of the DATA / WINDOW / async RESPONSE frames that interleave. */
+/* Host side of the agent protocol (docs/agent-protocol.md): one typed call
+ * per request, each message built here and nowhere else, and dispatch of the
+ * DATA / WINDOW / async RESPONSE frames that interleave. It lives with the
+ * hypervisor interface because a VM is its VMM plus this channel: the cache
+ * greets and scrubs VMs, the runtime runs containers in them. */
 #ifndef VEIL_AGENT_CLIENT_H
 #define VEIL_AGENT_CLIENT_H
 
@@ -7,6 +10,7 @@
 #include <stdint.h>
 
 #include "lib/error.h"
+#include "lib/oci_spec.h"
 #include "proto/frame.h"
 #include "proto/rpc.h"
 
@@ -33,26 +37,74 @@ void veil_agent_client_init(struct veil_agent_client *c, int fd, int vm_pidfd, i
 void veil_agent_client_release(struct veil_agent_client *c);
 uint32_t veil_agent_new_io_stream(struct veil_agent_client *c);
 
-/* Sends a request without waiting; its response reaches events.response. */
-int veil_agent_send(struct veil_agent_client *c, enum veil_method m, const ProtobufCMessage *req, uint32_t *request_id,
-		    veil_err_t *err);
-/* Sends a request and waits up to timeout_ms for its response, dispatching
- * other frames meanwhile. *resp (free with protobuf_c_message_free_unpacked)
- * is the method's response message. An agent error becomes *err. */
-int veil_agent_call(struct veil_agent_client *c, enum veil_method m, const ProtobufCMessage *req,
-		    ProtobufCMessage **resp, int timeout_ms, veil_err_t *err);
 /* The handshake: protocol check, fresh entropy for the guest RNG and the host's
  * clock. Repeated when a pre-booted VM is handed to a new tenant. */
 int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *err);
 /* The handshake alone, for a VM readied by one who keeps no client (a pooled
  * VM, a template); signal_fd as for veil_agent_client_init. */
 int veil_agent_hello_once(int fd, int vm_pidfd, int signal_fd, int timeout_ms, veil_err_t *err);
-/* Decodes a Response envelope for method m (for async responses). */
+/* Decodes a Response envelope for method m. */
 int veil_agent_decode_response(enum veil_method m, const uint8_t *payload, size_t len, ProtobufCMessage **resp,
 			       int *code, veil_err_t *err);
 /* Reads what is available on the channel and dispatches every whole frame. */
 int veil_agent_pump(struct veil_agent_client *c, veil_err_t *err);
 int veil_agent_send_data(struct veil_agent_client *c, uint32_t stream, const void *buf, size_t len, bool closed,
 			 veil_err_t *err);
+
+/* ---- requests: the calls wait up to timeout_ms for the answer; the _send
+ * ones do not wait, and their answer, if any, reaches events.response ---- */
+
+/* CreateContainer for spec: the rootfs is the disk VEIL_ROOTFS_SERIAL. Bind
+ * mounts are skipped (the guest shares no filesystem with the host),
+ * host-only mount options dropped, namespaces the guest kernel need not give
+ * left out; own_netns gives the init a network namespace of its own. */
+int veil_agent_create_container(struct veil_agent_client *c, const char *id, const struct oci_spec *spec, bool own_netns,
+				int timeout_ms, veil_err_t *err);
+
+/* ConfigureInterface: the guest NIC with this MAC takes this identity. */
+struct veil_agent_interface {
+	const char *mac;
+	const char *name;
+	uint32_t mtu;
+	const char *const *addresses; /* "a.b.c.d/len" */
+	size_t n_addresses;
+	const char *gateway;          /* "" for none */
+};
+int veil_agent_configure_interface(struct veil_agent_client *c, const struct veil_agent_interface *ifc, int timeout_ms,
+				   veil_err_t *err);
+
+/* A process's stdio as I/O stream ids; 0 for none. */
+struct veil_agent_streams {
+	uint32_t in, out, err;
+};
+/* ExecProcess: starts process in the container; exec_id "" is its init. */
+int veil_agent_exec(struct veil_agent_client *c, const char *container_id, const char *exec_id,
+		    const struct oci_process *process, const struct veil_agent_streams *streams, int timeout_ms,
+		    veil_err_t *err);
+
+/* WaitProcess, answered when the process exits: the answer arrives with
+ * *request_id, and veil_agent_wait_result reads it. */
+int veil_agent_wait_send(struct veil_agent_client *c, const char *container_id, const char *exec_id,
+			 uint32_t *request_id, veil_err_t *err);
+int veil_agent_wait_result(const uint8_t *payload, size_t len, int *exit_code, int *signal, veil_err_t *err);
+
+/* SignalProcess; all: every process of the container. */
+int veil_agent_signal(struct veil_agent_client *c, const char *container_id, const char *exec_id, int signal, bool all,
+		      int timeout_ms, veil_err_t *err);
+int veil_agent_signal_send(struct veil_agent_client *c, const char *container_id, const char *exec_id, int signal,
+			   bool all, veil_err_t *err);
+
+/* ResizeTerminal of the process's pty. */
+int veil_agent_resize_send(struct veil_agent_client *c, const char *container_id, const char *exec_id, unsigned rows,
+			   unsigned cols, veil_err_t *err);
+
+/* Scrub (docs/agent-protocol.md): padding is pushed through the channel's
+ * receive buffers; *out says what the guest still has afterwards. */
+struct veil_agent_scrub_result {
+	uint32_t processes_left, mounts_left, containers_left;
+	uint64_t mem_free_kib;
+};
+int veil_agent_scrub(struct veil_agent_client *c, const void *padding, size_t len, int timeout_ms,
+		     struct veil_agent_scrub_result *out, veil_err_t *err);
 
 #endif

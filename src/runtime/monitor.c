@@ -121,20 +121,9 @@ static struct proc *proc_find(struct monitor *m, const char *exec_id)
 
 static int exec_process(struct monitor *m, struct proc *p, const struct oci_process *process, veil_err_t *err)
 {
-	Veil__Agent__V1__ExecProcessRequest req = VEIL__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
-	Veil__Agent__V1__Process msg;
-	veil_process_msg_from_oci(&msg, process);
-	req.container_id = m->sb.id;
-	req.exec_id = p->exec_id;
-	req.process = &msg;
-	veil_relay_set_streams(&p->relay, &req);
-	ProtobufCMessage *resp = NULL;
-	int rc = veil_agent_call(&m->sb.agent, VEIL_METHOD_EXEC_PROCESS, &req.base, &resp, m->sb.request_timeout_ms,
-				 err);
-	veil_process_msg_release(&msg);
-	if (rc < 0)
+	const struct veil_agent_streams streams = veil_relay_streams(&p->relay);
+	if (veil_agent_exec(&m->sb.agent, m->sb.id, p->exec_id, process, &streams, m->sb.request_timeout_ms, err) < 0)
 		return -1;
-	protobuf_c_message_free_unpacked(resp, NULL);
 	if (veil_relay_wait(&p->relay, err) < 0)
 		return -1;
 	if (process->terminal)
@@ -243,20 +232,12 @@ static json_object *handle_kill(struct monitor *m, json_object *req)
 		veil_relay_signal(&p->relay, sig, all);
 		return veil_ctl_ok_reply();
 	}
-	Veil__Agent__V1__SignalProcessRequest sreq = VEIL__AGENT__V1__SIGNAL_PROCESS_REQUEST__INIT;
-	sreq.container_id = m->sb.id;
-	sreq.exec_id = (char *)exec_id;
-	sreq.signal = (uint32_t)sig;
-	sreq.all = all;
-	ProtobufCMessage *resp = NULL;
 	veil_err_t err = NULL;
-	if (veil_agent_call(&m->sb.agent, VEIL_METHOD_SIGNAL_PROCESS, &sreq.base, &resp, m->sb.request_timeout_ms,
-			    &err) < 0) {
+	if (veil_agent_signal(&m->sb.agent, m->sb.id, exec_id, sig, all, m->sb.request_timeout_ms, &err) < 0) {
 		json_object *reply = veil_ctl_error_reply(err->msg);
 		veil_error_free(&err);
 		return reply;
 	}
-	protobuf_c_message_free_unpacked(resp, NULL);
 	return veil_ctl_ok_reply();
 }
 

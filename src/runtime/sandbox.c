@@ -50,145 +50,6 @@ int veil_validate_id(const char *id, veil_err_t *err)
 	return 0;
 }
 
-/* The VM is the isolation boundary: namespaces the guest kernel cannot or
- * need not give (user, cgroup, time) are left out rather than refused. */
-static bool namespace_in_guest(const char *type)
-{
-	static const char *const supported[] = { "mount", "pid", "uts", "ipc", "network" };
-	for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
-		if (strcmp(type, supported[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool is_bind_mount(const struct oci_mount *m)
-{
-	if (m->type != NULL && strcmp(m->type, "bind") == 0)
-		return true;
-	for (size_t i = 0; i < m->n_options; i++)
-		if (strcmp(m->options[i], "bind") == 0 || strcmp(m->options[i], "rbind") == 0)
-			return true;
-	return false;
-}
-
-/* Propagation relative to the host, and crun's copy-up hints, have no meaning
- * in a guest that shares no mount with the host: dropped rather than refused. */
-static bool option_meaningful_in_guest(const char *opt)
-{
-	static const char *const host_only[] = { "private", "rprivate", "shared", "rshared", "slave", "rslave",
-						 "unbindable", "runbindable", "tmpcopyup", "notmpcopyup",
-						 "copy-symlink" };
-	for (size_t i = 0; i < sizeof(host_only) / sizeof(host_only[0]); i++)
-		if (strcmp(opt, host_only[i]) == 0)
-			return false;
-	return true;
-}
-
-/* own_netns: whether the container's init gets a network namespace of its
- * own. Not when the host handed the VM a netns: the guest's interface lives
- * in the guest's root namespace, and the VM is the boundary around it. */
-static int create_container(struct veil_sandbox *sb, const struct oci_spec *spec, bool own_netns, veil_err_t *err)
-{
-	Veil__Agent__V1__CreateContainerRequest req = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
-	req.container_id = sb->id;
-	req.rootfs_serial = (char *)VEIL_ROOTFS_SERIAL;
-	req.rootfs_readonly = spec->root_readonly;
-	req.hostname = spec->hostname ? spec->hostname : (char *)"";
-
-	cleanup_free Veil__Agent__V1__Mount *mounts = calloc(spec->n_mounts + 1, sizeof(*mounts));
-	cleanup_free Veil__Agent__V1__Mount **mount_ptrs = calloc(spec->n_mounts + 1, sizeof(*mount_ptrs));
-	cleanup_free char **ns = calloc(spec->n_namespaces + 1, sizeof(*ns));
-	size_t n_options = 0;
-	for (size_t i = 0; i < spec->n_mounts; i++)
-		n_options += spec->mounts[i].n_options;
-	cleanup_free char **options = calloc(n_options + 1, sizeof(*options));
-	if (mounts == NULL || mount_ptrs == NULL || ns == NULL || options == NULL)
-		return veil_fail(err, ENOMEM, "create container");
-	char **next_option = options;
-	for (size_t i = 0; i < spec->n_mounts; i++) {
-		const struct oci_mount *m = &spec->mounts[i];
-		if (is_bind_mount(m)) {
-			log_warn("bind mount of %s on %s skipped: no host filesystem is shared with the guest",
-				 m->source ? m->source : "?", m->destination);
-			continue;
-		}
-		Veil__Agent__V1__Mount *out = &mounts[req.n_mounts];
-		veil__agent__v1__mount__init(out);
-		out->destination = m->destination;
-		/* cgroup v1 does not exist in the guest; the container sees its v2 subtree. */
-		out->type = m->type == NULL ? (char *)"" : strcmp(m->type, "cgroup") == 0 ? (char *)"cgroup2" : m->type;
-		out->source = m->source ? m->source : out->type;
-		out->options = next_option;
-		for (size_t o = 0; o < m->n_options; o++)
-			if (option_meaningful_in_guest(m->options[o]))
-				out->options[out->n_options++] = m->options[o];
-		next_option += out->n_options;
-		mount_ptrs[req.n_mounts++] = out;
-	}
-	req.mounts = mount_ptrs;
-	for (size_t i = 0; i < spec->n_namespaces; i++)
-		if (namespace_in_guest(spec->namespaces[i]) && (own_netns || strcmp(spec->namespaces[i], "network") != 0))
-			ns[req.n_namespaces++] = spec->namespaces[i];
-	req.namespaces = ns;
-	req.masked_paths = spec->masked_paths;
-	req.n_masked_paths = spec->n_masked_paths;
-	req.readonly_paths = spec->readonly_paths;
-	req.n_readonly_paths = spec->n_readonly_paths;
-	Veil__Agent__V1__Resources res = VEIL__AGENT__V1__RESOURCES__INIT;
-	res.memory_limit = spec->memory_limit;
-	res.cpu_quota = spec->cpu_quota;
-	res.cpu_period = spec->cpu_period;
-	res.pids_limit = spec->pids_limit;
-	req.resources = &res;
-
-	ProtobufCMessage *resp = NULL;
-	if (veil_agent_call(&sb->agent, VEIL_METHOD_CREATE_CONTAINER, &req.base, &resp, sb->request_timeout_ms, err) < 0)
-		return veil_fail_context(err, "creating the container in the guest");
-	protobuf_c_message_free_unpacked(resp, NULL);
-	return 0;
-}
-
-void veil_process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci_process *p)
-{
-	veil__agent__v1__process__init(msg);
-	msg->args = p->args;
-	msg->n_args = p->n_args;
-	msg->env = p->env;
-	msg->n_env = p->n_env;
-	msg->cwd = p->cwd ? p->cwd : (char *)"/";
-	msg->uid = p->uid;
-	msg->gid = p->gid;
-	msg->additional_gids = p->additional_gids;
-	msg->n_additional_gids = p->n_additional_gids;
-	msg->terminal = p->terminal;
-	msg->no_new_privileges = p->no_new_privileges;
-	msg->has_umask = p->has_umask;
-	msg->umask = p->umask;
-	msg->console_rows = p->console_height;
-	msg->console_cols = p->console_width;
-	msg->rlimits = calloc(p->n_rlimits + 1, sizeof(*msg->rlimits));
-	Veil__Agent__V1__Rlimit *limits = calloc(p->n_rlimits + 1, sizeof(*limits));
-	if (msg->rlimits == NULL || limits == NULL)
-		abort();
-	for (size_t i = 0; i < p->n_rlimits; i++) {
-		veil__agent__v1__rlimit__init(&limits[i]);
-		limits[i].type = p->rlimits[i].type;
-		limits[i].hard = p->rlimits[i].hard;
-		limits[i].soft = p->rlimits[i].soft;
-		msg->rlimits[i] = &limits[i];
-	}
-	msg->n_rlimits = p->n_rlimits;
-}
-
-void veil_process_msg_release(Veil__Agent__V1__Process *msg)
-{
-	/* The Rlimit structs were allocated as one array, rlimits[0] points at its start. */
-	if (msg->rlimits != NULL)
-		free(msg->rlimits[0]);
-	free(msg->rlimits);
-	msg->rlimits = NULL;
-}
-
 /* As Kata sizes a sandbox: the container's limits on top of the VM's own baseline. */
 static void vm_size(const struct oci_spec *spec, struct veil_vm_config *vmc)
 {
@@ -234,26 +95,18 @@ static int get_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const 
 	return rc;
 }
 
-/* Tells the agent to give the guest NIC the veth's identity. */
+/* The guest NIC takes the veth's identity. */
 static int configure_interface(struct veil_sandbox *sb, const struct veil_netif *netif, veil_err_t *err)
 {
-	char *addresses[VEIL_NET_MAX_ADDRS];
-	Veil__Agent__V1__ConfigureInterfaceRequest req = VEIL__AGENT__V1__CONFIGURE_INTERFACE_REQUEST__INIT;
-	req.mac = (char *)netif->mac;
-	/* The name the container would have seen in its netns. */
-	req.name = (char *)netif->veth;
-	req.mtu = netif->mtu;
+	const char *addresses[VEIL_NET_MAX_ADDRS];
 	for (size_t i = 0; i < netif->n_addresses; i++)
-		addresses[i] = (char *)netif->addresses[i];
-	req.addresses = addresses;
-	req.n_addresses = netif->n_addresses;
-	req.gateway = (char *)netif->gateway;
-	ProtobufCMessage *resp = NULL;
-	if (veil_agent_call(&sb->agent, VEIL_METHOD_CONFIGURE_INTERFACE, &req.base, &resp, sb->request_timeout_ms,
-			    err) < 0)
-		return veil_fail_context(err, "configuring the guest's network interface");
-	protobuf_c_message_free_unpacked(resp, NULL);
-	return 0;
+		addresses[i] = netif->addresses[i];
+	/* The name the container would have seen in its netns. */
+	const struct veil_agent_interface ifc = {
+		.mac = netif->mac, .name = netif->veth, .mtu = netif->mtu, .addresses = addresses,
+		.n_addresses = netif->n_addresses, .gateway = netif->gateway,
+	};
+	return veil_agent_configure_interface(&sb->agent, &ifc, sb->request_timeout_ms, err);
 }
 
 int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, const char *state_dir,
@@ -289,7 +142,7 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 	long long t_ready = veil_now_ms() - t0;
 	if (tap_fd >= 0 && configure_interface(sb, &netif, err) < 0)
 		goto fail;
-	if (create_container(sb, spec, tap_fd < 0, err) < 0)
+	if (veil_agent_create_container(&sb->agent, sb->id, spec, tap_fd < 0, sb->request_timeout_ms, err) < 0)
 		goto fail;
 	log_info("container %s: rootfs image %lld ms, agent ready %lld ms, created %lld ms", id, t_image, t_ready,
 		 veil_now_ms() - t0);

@@ -40,11 +40,6 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 			const char *id, const struct oci_spec *spec, const char *rootfs, int signal_fd,
 			veil_err_t *err);
 
-/* Fills an ExecProcess request's Process from the OCI process. The strings
- * are borrowed from p; release with veil_process_msg_release. */
-void veil_process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci_process *p);
-void veil_process_msg_release(Veil__Agent__V1__Process *msg);
-
 /* The container is gone: with [runtime] reset = "scrub", a VM from the
  * factory goes back to it to serve another tenant; otherwise, or if the
  * factory declines, as veil_sandbox_destroy. */

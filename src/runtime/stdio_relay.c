@@ -27,11 +27,9 @@ void veil_relay_init(struct veil_relay *r, struct veil_agent_client *agent, cons
 	r->stdin_done = in_fd < 0;
 }
 
-void veil_relay_set_streams(const struct veil_relay *r, Veil__Agent__V1__ExecProcessRequest *req)
+struct veil_agent_streams veil_relay_streams(const struct veil_relay *r)
 {
-	req->stdin_stream = r->stdin_stream;
-	req->stdout_stream = r->stdout_stream;
-	req->stderr_stream = r->stderr_stream;
+	return (struct veil_agent_streams){ .in = r->stdin_stream, .out = r->stdout_stream, .err = r->stderr_stream };
 }
 
 int veil_exit_status_code(const struct veil_exit_status *s)
@@ -86,20 +84,13 @@ bool veil_relay_on_response(struct veil_relay *r, uint32_t request_id, const uin
 {
 	if (r->wait_request == 0 || request_id != r->wait_request)
 		return false;
-	ProtobufCMessage *resp = NULL;
-	int code;
 	veil_err_t err = NULL;
 	r->exited = true;
-	if (veil_agent_decode_response(VEIL_METHOD_WAIT_PROCESS, payload, len, &resp, &code, &err) < 0) {
+	if (veil_agent_wait_result(payload, len, &r->status.exit_code, &r->status.signal, &err) < 0) {
 		/* The process is gone either way; report it as killed. */
-		r->status.signal = 9;
+		r->status = (struct veil_exit_status){ .signal = 9 };
 		veil_error_free(&err);
-		return true;
 	}
-	Veil__Agent__V1__WaitProcessResponse *w = (Veil__Agent__V1__WaitProcessResponse *)resp;
-	r->status.exit_code = w->exit_code;
-	r->status.signal = w->signal;
-	protobuf_c_message_free_unpacked(resp, NULL);
 	return true;
 }
 
@@ -128,22 +119,13 @@ int veil_relay_forward_stdin(struct veil_relay *r, veil_err_t *err)
 
 int veil_relay_wait(struct veil_relay *r, veil_err_t *err)
 {
-	Veil__Agent__V1__WaitProcessRequest wait = VEIL__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
-	wait.container_id = (char *)r->container_id;
-	wait.exec_id = (char *)r->exec_id;
-	return veil_agent_send(r->agent, VEIL_METHOD_WAIT_PROCESS, &wait.base, &r->wait_request, err);
+	return veil_agent_wait_send(r->agent, r->container_id, r->exec_id, &r->wait_request, err);
 }
 
 void veil_relay_signal(struct veil_relay *r, int signal, bool all)
 {
-	Veil__Agent__V1__SignalProcessRequest req = VEIL__AGENT__V1__SIGNAL_PROCESS_REQUEST__INIT;
-	req.container_id = (char *)r->container_id;
-	req.exec_id = (char *)r->exec_id;
-	req.signal = (uint32_t)signal;
-	req.all = all;
-	uint32_t id;
 	veil_err_t err = NULL;
-	if (veil_agent_send(r->agent, VEIL_METHOD_SIGNAL_PROCESS, &req.base, &id, &err) < 0)
+	if (veil_agent_signal_send(r->agent, r->container_id, r->exec_id, signal, all, &err) < 0)
 		veil_error_free(&err);
 }
 
@@ -152,13 +134,7 @@ void veil_relay_resize(struct veil_relay *r)
 	struct winsize ws;
 	if (!r->terminal || r->in_fd < 0 || ioctl(r->in_fd, TIOCGWINSZ, &ws) < 0)
 		return;
-	Veil__Agent__V1__ResizeTerminalRequest req = VEIL__AGENT__V1__RESIZE_TERMINAL_REQUEST__INIT;
-	req.container_id = (char *)r->container_id;
-	req.exec_id = (char *)r->exec_id;
-	req.rows = ws.ws_row;
-	req.cols = ws.ws_col;
-	uint32_t id;
 	veil_err_t err = NULL;
-	if (veil_agent_send(r->agent, VEIL_METHOD_RESIZE_TERMINAL, &req.base, &id, &err) < 0)
+	if (veil_agent_resize_send(r->agent, r->container_id, r->exec_id, ws.ws_row, ws.ws_col, &err) < 0)
 		veil_error_free(&err);
 }

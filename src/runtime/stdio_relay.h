@@ -34,8 +34,8 @@ struct veil_relay {
 /* Assigns the process's stream ids: call before ExecProcess. */
 void veil_relay_init(struct veil_relay *r, struct veil_agent_client *agent, const char *container_id,
 		     const char *exec_id, bool terminal, int in_fd, int out_fd, int err_fd);
-/* Fills an ExecProcess request's stream ids from the relay. */
-void veil_relay_set_streams(const struct veil_relay *r, Veil__Agent__V1__ExecProcessRequest *req);
+/* The process's stream ids, for its ExecProcess. */
+struct veil_agent_streams veil_relay_streams(const struct veil_relay *r);
 
 /* Frame routing: each returns true if the frame belonged to this relay. */
 bool veil_relay_on_data(struct veil_relay *r, uint32_t stream, const uint8_t *buf, size_t len);
