@@ -204,22 +204,6 @@ int veil_cli_container_status(struct veil_cli *cli, const char *id, const char *
 	return 0;
 }
 
-int veil_cli_monitor_call(struct veil_cli *cli, const char *id, json_object *req, json_object **reply,
-			  veil_err_t *err)
-{
-	cleanup_free char *sock = veil_state_file(veil_cli_state_dir(cli), id, "monitor.sock");
-	json_object *ignored = NULL;
-	int rc = veil_ctl_call(sock, req, NULL, 0, reply ? reply : &ignored, err);
-	json_object_put(ignored);
-	return rc;
-}
-
-json_object *veil_cli_op(const char *op)
-{
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "op", json_object_new_string(op));
-	return o;
-}
 
 int veil_cli_require_id(const char *verb, int argc, char **argv, const char **id)
 {

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "lib/oci_spec.h"
 #include "runtime/monitor.h"
+#include "runtime/monitor_msg.h"
 #include "runtime/state.h"
 
 /* A container about to be created: its bundle, spec and the init's stdio. */
@@ -37,10 +38,6 @@ int veil_cli_spawn_monitor(struct veil_cli *cli, struct veil_launch *l, const ch
 int veil_cli_load_state(struct veil_cli *cli, const char *id, struct veil_state *s, veil_err_t *err);
 /* The container's status ("created", "running", "paused", "stopped", ...). */
 int veil_cli_container_status(struct veil_cli *cli, const char *id, const char **status, veil_err_t *err);
-/* One request to the container's monitor; reply may be NULL. */
-int veil_cli_monitor_call(struct veil_cli *cli, const char *id, json_object *req, json_object **reply,
-			  veil_err_t *err);
-json_object *veil_cli_op(const char *op);
 /* After getopt: exactly one positional argument, the ID. */
 int veil_cli_require_id(const char *verb, int argc, char **argv, const char **id);
 

@@ -19,14 +19,12 @@ static void stop_monitor(struct veil_cli *cli, const struct veil_state *s)
 	if (!veil_state_monitor_alive(s))
 		return;
 	cleanup_close int pidfd = veil_pidfd_open(s->pid);
-	json_object *req = veil_cli_op("kill");
-	json_object_object_add(req, "signal", json_object_new_int(SIGKILL));
+	const struct veil_monitor_request req = { .op = VEIL_MONITOR_KILL, .signal = SIGKILL };
 	veil_err_t err = NULL;
-	if (veil_cli_monitor_call(cli, s->id, req, NULL, &err) < 0) {
+	if (veil_monitor_call(veil_cli_state_dir(cli), s->id, &req, NULL, &err) < 0) {
 		veil_error_free(&err);
 		kill(s->pid, SIGKILL);
 	}
-	json_object_put(req);
 	struct pollfd p = { .fd = pidfd, .events = POLLIN };
 	if (pidfd >= 0 && poll(&p, 1, 10000) == 0) {
 		kill(s->pid, SIGKILL);

@@ -21,6 +21,7 @@
 #include "lib/control.h"
 #include "lib/fsutil.h"
 #include "lib/hex.h"
+#include "lib/json.h"
 #include "runtime/monitor.h"
 #include "runtime/stdio_relay.h"
 
@@ -55,7 +56,7 @@ static void set_env(json_object *env, const char *entry)
 }
 
 /* As runc: the container's own process is the template; flags override it. */
-static char *process_from_args(const struct exec_args *a, const char *bundle, veil_err_t *err)
+static json_object *process_from_args(const struct exec_args *a, const char *bundle, veil_err_t *err)
 {
 	cleanup_free char *config_path = NULL;
 	if (asprintf(&config_path, "%s/config.json", bundle) < 0)
@@ -99,46 +100,46 @@ static char *process_from_args(const struct exec_args *a, const char *bundle, ve
 		json_object_object_add(user, "gid", json_object_new_int64(n == 2 ? gid : 0));
 		json_object_object_add(p, "user", user);
 	}
-	char *out = strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
-	json_object_put(p);
-	return out;
+	return p;
 }
 
-static char *process_json(const struct exec_args *a, const char *bundle, bool *terminal, veil_err_t *err)
+/* The process to run, as the JSON object that goes to the monitor. */
+static json_object *process_json(const struct exec_args *a, const char *bundle, bool *terminal, veil_err_t *err)
 {
-	char *text;
+	json_object *process = NULL;
 	if (a->process_file != NULL) {
-		text = veil_read_file(a->process_file, OCI_SPEC_MAX_SIZE, NULL, err);
-	} else {
-		if (a->n_command == 0) {
-			veil_fail(err, 0, "exec needs --process or a command");
+		size_t len;
+		cleanup_free char *text = veil_read_file(a->process_file, OCI_SPEC_MAX_SIZE, &len, err);
+		if (text == NULL || veil_json_parse(text, len, a->process_file, &process, err) < 0)
 			return NULL;
-		}
-		text = process_from_args(a, bundle, err);
-	}
-	if (text == NULL)
+	} else if (a->n_command == 0) {
+		veil_fail(err, 0, "exec needs --process or a command");
 		return NULL;
-	/* Validated here for a clear error; the monitor validates again. */
+	} else {
+		process = process_from_args(a, bundle, err);
+	}
+	if (process == NULL && *err != NULL)
+		return NULL;
+	/* Validated here for a clear error; the monitor validates what it receives. */
 	struct oci_process *p = NULL;
-	if (oci_process_parse(text, strlen(text), &p, err) < 0) {
-		free(text);
+	if (oci_process_from_json(process, &p, err) < 0) {
+		json_object_put(process);
 		return NULL;
 	}
 	*terminal = p->terminal;
 	oci_process_free(p);
-	return text;
+	return process;
 }
 
 /* Talks to the monitor until the process exits; returns its exit code. */
-static int exec_client(const char *sock, const char *exec_id, const char *process, const int fds[3], int signal_fd,
+static int exec_client(const char *sock, const char *exec_id, json_object *process, const int fds[3], int signal_fd,
 		       int started_fd, veil_err_t *err)
 {
 	cleanup_close int conn = veil_ctl_connect(sock, err);
 	if (conn < 0)
 		return -1;
-	json_object *req = veil_cli_op("exec");
-	json_object_object_add(req, "exec_id", json_object_new_string(exec_id));
-	json_object_object_add(req, "process", json_object_new_string(process));
+	const struct veil_monitor_request exec = { .op = VEIL_MONITOR_EXEC, .exec_id = exec_id, .process = process };
+	json_object *req = veil_monitor_request_encode(&exec);
 	int rc = veil_ctl_send(conn, req, fds, 3, err);
 	json_object_put(req);
 	if (rc < 0)
@@ -147,15 +148,13 @@ static int exec_client(const char *sock, const char *exec_id, const char *proces
 	int got[VEIL_CTL_MAX_FDS];
 	if (veil_ctl_recv(conn, &msg, got, -1, err) < 0)
 		return -1;
-	json_object *v;
 	if (msg == NULL)
 		return veil_fail(err, 0, "the container monitor exited");
-	if (json_object_object_get_ex(msg, "error", &v)) {
-		veil_fail(err, 0, "%s", json_object_get_string(v));
-		json_object_put(msg);
-		return -1;
-	}
+	struct veil_monitor_reply reply;
+	rc = veil_monitor_reply_decode(msg, &reply, err);
 	json_object_put(msg);
+	if (rc < 0)
+		return -1;
 	if (started_fd >= 0) {
 		(void)!write(started_fd, "ok\n", 3);
 		close(started_fd);
@@ -167,9 +166,11 @@ static int exec_client(const char *sock, const char *exec_id, const char *proces
 		if (pfds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			if (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				json_object *fwd = veil_cli_op(si.ssi_signo == SIGWINCH ? "resize" : "kill");
-				json_object_object_add(fwd, "exec_id", json_object_new_string(exec_id));
-				json_object_object_add(fwd, "signal", json_object_new_int((int)si.ssi_signo));
+				const struct veil_monitor_request forward = {
+					.op = si.ssi_signo == SIGWINCH ? VEIL_MONITOR_RESIZE : VEIL_MONITOR_KILL,
+					.signal = (int)si.ssi_signo, .exec_id = exec_id,
+				};
+				json_object *fwd = veil_monitor_request_encode(&forward);
 				if (veil_ctl_send(conn, fwd, NULL, 0, err) < 0)
 					veil_error_free(err);
 				json_object_put(fwd);
@@ -181,15 +182,11 @@ static int exec_client(const char *sock, const char *exec_id, const char *proces
 			return -1;
 		if (msg == NULL)
 			return veil_fail(err, 0, "the container stopped");
-		if (json_object_object_get_ex(msg, "exited", NULL)) {
-			struct veil_exit_status st = {
-				.exit_code = json_object_get_int(json_object_object_get(msg, "exit_code")),
-				.signal = json_object_get_int(json_object_object_get(msg, "signal")),
-			};
-			json_object_put(msg);
+		struct veil_exit_status st;
+		int exited = veil_monitor_exit_decode(msg, &st);
+		json_object_put(msg); /* if not the exit, a reply to a forwarded signal */
+		if (exited)
 			return veil_exit_status_code(&st);
-		}
-		json_object_put(msg); /* a reply to a forwarded signal */
 	}
 }
 
@@ -209,7 +206,7 @@ static int run_exec(struct veil_cli *cli, const char *id, const struct exec_args
 		return veil_cli_report(&err);
 	const char *status = veil_state_status(veil_cli_state_dir(cli), &s);
 	bool terminal = false;
-	cleanup_free char *process = NULL;
+	cleanup_json json_object *process = NULL;
 	if (strcmp(status, "running") != 0)
 		veil_fail(&err, 0, "cannot exec in a container that is %s", status);
 	else

@@ -33,14 +33,10 @@ int veil_cli_kill(struct veil_cli *cli, const char *id, int sig, bool all, const
 		veil_fail(&err, 0, "container not running");
 		return veil_cli_report(&err);
 	}
-	json_object *req = veil_cli_op("kill");
-	json_object_object_add(req, "signal", json_object_new_int(sig));
-	json_object_object_add(req, "all", json_object_new_boolean(all));
-	if (exec_id != NULL)
-		json_object_object_add(req, "exec_id", json_object_new_string(exec_id));
-	int rc = veil_cli_monitor_call(cli, id, req, NULL, &err);
-	json_object_put(req);
-	return rc < 0 ? veil_cli_report(&err) : 0;
+	const struct veil_monitor_request req = { .op = VEIL_MONITOR_KILL, .signal = sig, .all = all, .exec_id = exec_id };
+	if (veil_monitor_call(veil_cli_state_dir(cli), id, &req, NULL, &err) < 0)
+		return veil_cli_report(&err);
+	return 0;
 }
 
 int veil_verb_kill(struct veil_cli *cli, int argc, char **argv)

@@ -4,7 +4,7 @@
 
 #include "cli/container.h"
 
-static int vm_state_verb(struct veil_cli *cli, int argc, char **argv, const char *op)
+static int vm_state_verb(struct veil_cli *cli, int argc, char **argv, const char *op, enum veil_monitor_op code)
 {
 	const char *id;
 	optind = 1;
@@ -20,18 +20,17 @@ static int vm_state_verb(struct veil_cli *cli, int argc, char **argv, const char
 		veil_fail(&err, 0, "container not running");
 		return veil_cli_report(&err);
 	}
-	json_object *req = veil_cli_op(op);
-	int rc = veil_cli_monitor_call(cli, id, req, NULL, &err);
-	json_object_put(req);
-	return rc < 0 ? veil_cli_report(&err) : 0;
+	if (veil_monitor_call(veil_cli_state_dir(cli), id, &(struct veil_monitor_request){ .op = code }, NULL, &err) < 0)
+		return veil_cli_report(&err);
+	return 0;
 }
 
 int veil_verb_pause(struct veil_cli *cli, int argc, char **argv)
 {
-	return vm_state_verb(cli, argc, argv, "pause");
+	return vm_state_verb(cli, argc, argv, "pause", VEIL_MONITOR_PAUSE);
 }
 
 int veil_verb_resume(struct veil_cli *cli, int argc, char **argv)
 {
-	return vm_state_verb(cli, argc, argv, "resume");
+	return vm_state_verb(cli, argc, argv, "resume", VEIL_MONITOR_RESUME);
 }

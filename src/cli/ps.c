@@ -29,21 +29,19 @@ int veil_verb_ps(struct veil_cli *cli, int argc, char **argv)
 	if (veil_cli_container_status(cli, id, &status, &err) < 0)
 		return veil_cli_report(&err);
 	bool alive = strcmp(status, "stopped") != 0;
-	json_object *pids = NULL, *reply = NULL;
-	if (alive) {
-		json_object *req = veil_cli_op("ps");
-		if (veil_cli_monitor_call(cli, id, req, &reply, &err) < 0)
-			veil_error_free(&err);
-		json_object_put(req);
-		json_object_object_get_ex(reply, "pids", &pids);
-	}
-	size_t n = pids ? json_object_array_length(pids) : 0;
+	static struct veil_monitor_reply reply;
+	if (alive && veil_monitor_call(veil_cli_state_dir(cli), id, &(struct veil_monitor_request){ .op = VEIL_MONITOR_PS },
+				       &reply, &err) < 0)
+		veil_error_free(&err);
 	if (json) {
-		printf("%s\n", pids ? json_object_to_json_string_ext(pids, JSON_C_TO_STRING_PLAIN) : "[]");
+		printf("[");
+		for (size_t i = 0; i < reply.n_pids; i++)
+			printf("%s%d", i ? "," : "", (int)reply.pids[i]);
+		printf("]\n");
 	} else {
 		printf("PID\tCMD\n");
-		for (size_t i = 0; i < n; i++) {
-			int pid = json_object_get_int(json_object_array_get_idx(pids, i));
+		for (size_t i = 0; i < reply.n_pids; i++) {
+			int pid = (int)reply.pids[i];
 			char path[64], comm[64] = "?";
 			snprintf(path, sizeof(path), "/proc/%d/comm", pid);
 			FILE *f = fopen(path, "re");
@@ -55,6 +53,5 @@ int veil_verb_ps(struct veil_cli *cli, int argc, char **argv)
 			printf("%d\t%s\n", pid, comm);
 		}
 	}
-	json_object_put(reply);
 	return 0;
 }

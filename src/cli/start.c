@@ -11,13 +11,12 @@ int veil_cli_start(struct veil_cli *cli, const char *id)
 	if (veil_cli_load_state(cli, id, &s, &err) < 0)
 		return veil_cli_report(&err);
 	const char *status = veil_state_status(veil_cli_state_dir(cli), &s);
-	json_object *req = veil_cli_op("start");
 	int rc = 0;
 	if (strcmp(status, "created") != 0)
 		rc = veil_fail(&err, 0, "cannot start a container that is %s", status);
 	else
-		rc = veil_cli_monitor_call(cli, id, req, NULL, &err);
-	json_object_put(req);
+		rc = veil_monitor_call(veil_cli_state_dir(cli), id, &(struct veil_monitor_request){ .op = VEIL_MONITOR_START },
+				       NULL, &err);
 	veil_state_free(&s);
 	return rc < 0 ? veil_cli_report(&err) : 0;
 }

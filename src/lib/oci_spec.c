@@ -499,6 +499,12 @@ int oci_process_parse(const char *json_text, size_t len, struct oci_process **ou
 	cleanup_json json_object *doc = NULL;
 	if (veil_json_parse(json_text, len, "config.json", &doc, err) < 0)
 		return -1;
+	return oci_process_from_json(doc, out, err);
+}
+
+int oci_process_from_json(json_object *doc, struct oci_process **out, veil_err_t *err)
+{
+	*out = NULL;
 	struct jfield top = { .v = doc, .name = "process" };
 	struct oci_process *p = calloc(1, sizeof(*p));
 	if (p == NULL)

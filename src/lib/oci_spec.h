@@ -98,6 +98,8 @@ void oci_spec_free(struct oci_spec *spec);
 /* Parses a standalone process object (runc exec --process FILE); error
  * messages name fields as "process.args" etc. */
 int oci_process_parse(const char *json_text, size_t len, struct oci_process **out, veil_err_t *err);
+/* The same from a JSON value already parsed (doc is borrowed). */
+int oci_process_from_json(json_object *doc, struct oci_process **out, veil_err_t *err);
 void oci_process_free(struct oci_process *p);
 /* What `veil spec` writes: runc's default config.json with hostname "veil".
  * A malloc'd, tab-indented JSON string without a final newline; NULL if

@@ -16,12 +16,14 @@
 #include "lib/log.h"
 #include "lib/spawn.h"
 #include "runtime/hooks.h"
+#include "runtime/monitor_msg.h"
 #include "runtime/sandbox.h"
 #include "runtime/state.h"
 #include "runtime/stdio_relay.h"
 
 #define MAX_PROCS 64
 #define MAX_CONNS 32
+_Static_assert(MAX_PROCS <= VEIL_MONITOR_MAX_PIDS, "ps lists the monitor and every exec client");
 #define INIT 0
 
 enum status { CREATED, RUNNING, PAUSED, STOPPED };
@@ -135,10 +137,7 @@ static void notify_exit(struct monitor *m, struct proc *p)
 {
 	if (p->conn < 0 || m->conns[p->conn].fd < 0)
 		return;
-	json_object *msg = json_object_new_object();
-	json_object_object_add(msg, "exited", json_object_new_boolean(1));
-	json_object_object_add(msg, "exit_code", json_object_new_int(p->relay.status.exit_code));
-	json_object_object_add(msg, "signal", json_object_new_int(p->relay.status.signal));
+	json_object *msg = veil_monitor_exit_encode(&p->relay.status);
 	veil_err_t err = NULL;
 	if (veil_ctl_send(m->conns[p->conn].fd, msg, NULL, 0, &err) < 0)
 		veil_error_free(&err);
@@ -211,14 +210,11 @@ static void stop(struct monitor *m, struct veil_exit_status status)
 	m->done = true;
 }
 
-static json_object *handle_kill(struct monitor *m, json_object *req)
+static json_object *handle_kill(struct monitor *m, const struct veil_monitor_request *req)
 {
-	json_object *v;
-	int sig = json_object_object_get_ex(req, "signal", &v) ? json_object_get_int(v) : SIGTERM;
-	bool all = json_object_object_get_ex(req, "all", &v) && json_object_get_boolean(v);
-	const char *exec_id = json_object_object_get_ex(req, "exec_id", &v) ? json_object_get_string(v) : "";
-	if (sig < 1 || sig > 64)
-		return veil_ctl_error_reply("invalid signal");
+	int sig = req->signal;
+	bool all = req->all;
+	const char *exec_id = req->exec_id;
 	struct proc *p = proc_find(m, exec_id);
 	if (p == NULL)
 		return veil_ctl_error_reply("no such process");
@@ -257,11 +253,10 @@ static json_object *handle_vm_state(struct monitor *m, bool pause)
 	return veil_ctl_ok_reply();
 }
 
-static json_object *handle_exec(struct monitor *m, int conn, json_object *req, int fds[VEIL_CTL_MAX_FDS])
+static json_object *handle_exec(struct monitor *m, int conn, const struct veil_monitor_request *req,
+				int fds[VEIL_CTL_MAX_FDS])
 {
-	json_object *v;
-	const char *exec_id = json_object_object_get_ex(req, "exec_id", &v) ? json_object_get_string(v) : "";
-	const char *process_json = json_object_object_get_ex(req, "process", &v) ? json_object_get_string(v) : "";
+	const char *exec_id = req->exec_id;
 	veil_err_t err = NULL;
 	if (m->status != RUNNING)
 		return veil_ctl_error_reply("cannot exec in a container that is not running");
@@ -272,7 +267,7 @@ static json_object *handle_exec(struct monitor *m, int conn, json_object *req, i
 	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
 		return veil_ctl_error_reply("exec needs three stdio fds");
 	struct oci_process *process = NULL;
-	if (oci_process_parse(process_json, strlen(process_json), &process, &err) < 0) {
+	if (oci_process_from_json(req->process, &process, &err) < 0) {
 		json_object *reply = veil_ctl_error_reply(err->msg);
 		veil_error_free(&err);
 		return reply;
@@ -301,28 +296,25 @@ static json_object *handle_exec(struct monitor *m, int conn, json_object *req, i
 
 static json_object *handle_ps(struct monitor *m)
 {
-	json_object *pids = json_object_new_array();
-	json_object_array_add(pids, json_object_new_int(getpid()));
+	struct veil_monitor_reply reply = { .n_pids = 1, .pids = { getpid() } };
 	for (int i = INIT + 1; i < MAX_PROCS; i++) {
 		struct proc *p = &m->procs[i];
 		if (p->used && !p->relay.exited && p->conn >= 0 && m->conns[p->conn].fd >= 0)
-			json_object_array_add(pids, json_object_new_int(m->conns[p->conn].peer));
+			reply.pids[reply.n_pids++] = m->conns[p->conn].peer;
 	}
-	json_object *reply = veil_ctl_ok_reply();
-	json_object_object_add(reply, "pids", pids);
-	return reply;
+	return veil_monitor_reply_encode(&reply);
 }
 
-static json_object *handle_request(struct monitor *m, int conn, json_object *req, int fds[VEIL_CTL_MAX_FDS])
+static json_object *handle_request(struct monitor *m, int conn, const struct veil_monitor_request *req,
+				   int fds[VEIL_CTL_MAX_FDS])
 {
-	json_object *v;
-	const char *op = json_object_object_get_ex(req, "op", &v) ? json_object_get_string(v) : "";
-	if (strcmp(op, "state") == 0) {
-		json_object *reply = veil_ctl_ok_reply();
-		json_object_object_add(reply, "status", json_object_new_string(status_names[m->status]));
-		return reply;
+	switch (req->op) {
+	case VEIL_MONITOR_STATE: {
+		struct veil_monitor_reply reply = { 0 };
+		snprintf(reply.status, sizeof(reply.status), "%s", status_names[m->status]);
+		return veil_monitor_reply_encode(&reply);
 	}
-	if (strcmp(op, "start") == 0) {
+	case VEIL_MONITOR_START: {
 		if (m->status != CREATED)
 			return veil_ctl_error_reply(m->status == STOPPED ? "cannot start a container that has stopped"
 									 : "cannot start an already running container");
@@ -335,20 +327,22 @@ static json_object *handle_request(struct monitor *m, int conn, json_object *req
 		}
 		return veil_ctl_ok_reply();
 	}
-	if (strcmp(op, "kill") == 0)
+	case VEIL_MONITOR_KILL:
 		return handle_kill(m, req);
-	if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0)
-		return handle_vm_state(m, strcmp(op, "pause") == 0);
-	if (strcmp(op, "exec") == 0)
+	case VEIL_MONITOR_PAUSE:
+	case VEIL_MONITOR_RESUME:
+		return handle_vm_state(m, req->op == VEIL_MONITOR_PAUSE);
+	case VEIL_MONITOR_EXEC:
 		return handle_exec(m, conn, req, fds);
-	if (strcmp(op, "resize") == 0) {
-		struct proc *p = proc_find(m, json_object_object_get_ex(req, "exec_id", &v) ? json_object_get_string(v) : "");
+	case VEIL_MONITOR_RESIZE: {
+		struct proc *p = proc_find(m, req->exec_id);
 		if (p != NULL)
 			veil_relay_resize(&p->relay);
 		return veil_ctl_ok_reply();
 	}
-	if (strcmp(op, "ps") == 0)
+	case VEIL_MONITOR_PS:
 		return handle_ps(m);
+	}
 	return veil_ctl_error_reply("unknown request");
 }
 
@@ -395,7 +389,14 @@ static void serve_conn(struct monitor *m, int i)
 		conn_close(m, i);
 		return;
 	}
-	json_object *reply = handle_request(m, i, req, fds);
+	struct veil_monitor_request request;
+	json_object *reply;
+	if (veil_monitor_request_decode(req, &request, &err) < 0) {
+		reply = veil_ctl_error_reply(err->msg);
+		veil_error_free(&err);
+	} else {
+		reply = handle_request(m, i, &request, fds);
+	}
 	for (int f = 0; f < VEIL_CTL_MAX_FDS; f++)
 		if (fds[f] >= 0)
 			close(fds[f]);

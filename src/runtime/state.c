@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
-#include "lib/control.h"
 #include "lib/fsutil.h"
 #include "lib/oci_spec.h"
+#include "runtime/monitor_msg.h"
 
 #define STATE_FILE_MAX (1u << 20)
 
@@ -143,24 +143,14 @@ const char *veil_state_status(const char *root, const struct veil_state *s)
 {
 	if (!veil_state_monitor_alive(s))
 		return "stopped";
-	cleanup_free char *sock = veil_state_file(root, s->id, "monitor.sock");
-	json_object *req = json_object_new_object();
-	json_object_object_add(req, "op", json_object_new_string("state"));
-	json_object *reply = NULL;
+	static struct veil_monitor_reply reply;
 	veil_err_t err = NULL;
-	int rc = veil_ctl_call(sock, req, NULL, 0, &reply, &err);
-	json_object_put(req);
-	if (rc < 0) {
+	if (veil_monitor_call(root, s->id, &(struct veil_monitor_request){ .op = VEIL_MONITOR_STATE }, &reply, &err) < 0) {
 		veil_error_free(&err);
 		/* Alive but not answering: still booting the VM. */
 		return "creating";
 	}
-	static char status[16];
-	json_object *v;
-	snprintf(status, sizeof(status), "%s",
-		 json_object_object_get_ex(reply, "status", &v) ? json_object_get_string(v) : "stopped");
-	json_object_put(reply);
-	return status;
+	return reply.status[0] != '\0' ? reply.status : "stopped";
 }
 
 json_object *veil_state_oci_json(const struct veil_state *s, const char *status)

@@ -1,0 +1,65 @@
+/* The messages between veil's verbs and a container's monitor, over the
+ * monitor's control socket (lib/control.h records): a request names its
+ * operation; the reply is {"error": why} or {"ok": true} with what the
+ * operation returns. One codec for both ends. */
+#ifndef VEIL_MONITOR_MSG_H
+#define VEIL_MONITOR_MSG_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lib/error.h"
+#include "runtime/stdio_relay.h"
+
+enum veil_monitor_op {
+	VEIL_MONITOR_STATE,  /* -> status */
+	VEIL_MONITOR_START,  /* start the init process */
+	VEIL_MONITOR_KILL,   /* signal, all, exec_id */
+	VEIL_MONITOR_PAUSE,
+	VEIL_MONITOR_RESUME,
+	VEIL_MONITOR_EXEC,   /* exec_id, process, and the process's stdio as 3 fds; the exit status follows */
+	VEIL_MONITOR_RESIZE, /* exec_id: copy its terminal's size to the guest */
+	VEIL_MONITOR_PS,     /* -> pids */
+};
+
+struct veil_monitor_request {
+	enum veil_monitor_op op;
+	int signal;          /* KILL: 1..64, SIGTERM if not given */
+	bool all;            /* KILL: every process of the container */
+	const char *exec_id; /* KILL, EXEC, RESIZE: the process, "" for the init */
+	json_object *process; /* EXEC: the OCI process object */
+};
+
+/* The request as a record; its strings and process are copied. */
+json_object *veil_monitor_request_encode(const struct veil_monitor_request *r);
+/* Checks every field; the strings and process are borrowed from msg. */
+int veil_monitor_request_decode(json_object *msg, struct veil_monitor_request *r, veil_err_t *err);
+
+/* The most host processes a container has: its monitor and an exec client per process. */
+#define VEIL_MONITOR_MAX_PIDS 65
+
+/* What an ok reply carries. */
+struct veil_monitor_reply {
+	char status[16];     /* STATE: "created", "running", "paused" or "stopped" */
+	size_t n_pids;       /* PS: the host processes that stand for the container's */
+	pid_t pids[VEIL_MONITOR_MAX_PIDS];
+};
+
+json_object *veil_monitor_reply_encode(const struct veil_monitor_reply *r);
+/* A reply {"error": why} becomes *err. */
+int veil_monitor_reply_decode(json_object *msg, struct veil_monitor_reply *r, veil_err_t *err);
+
+/* One request to container id's monitor under state root, and its reply
+ * (reply may be NULL). */
+int veil_monitor_call(const char *root, const char *id, const struct veil_monitor_request *req,
+		      struct veil_monitor_reply *reply, veil_err_t *err);
+
+/* EXEC: the process's end, the last message to its exec client. */
+json_object *veil_monitor_exit_encode(const struct veil_exit_status *st);
+/* 1 with *st if msg is that message, 0 if it is another (an answer to a
+ * forwarded signal). */
+int veil_monitor_exit_decode(json_object *msg, struct veil_exit_status *st);
+
+#endif

@@ -1,0 +1,40 @@
+/* Feeds arbitrary records, parsed as a monitor's control socket parses them
+ * (lib/control.c), to the monitor's request decoder and on to what the
+ * monitor does with an exec's process; and to the verbs' reply decoders. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/control.h"
+#include "lib/oci_spec.h"
+#include "runtime/monitor_msg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > VEIL_CTL_MAX_RECORD)
+		return 0;
+	char *text = malloc(size + 1);
+	if (text == NULL)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = '\0';
+	json_object *msg = json_tokener_parse(text);
+	free(text);
+	if (msg == NULL)
+		return 0;
+	veil_err_t err = NULL;
+	struct veil_monitor_request req;
+	if (veil_monitor_request_decode(msg, &req, &err) == 0 && req.op == VEIL_MONITOR_EXEC) {
+		struct oci_process *p = NULL;
+		if (oci_process_from_json(req.process, &p, &err) == 0)
+			oci_process_free(p);
+	}
+	veil_error_free(&err);
+	static struct veil_monitor_reply reply;
+	veil_monitor_reply_decode(msg, &reply, &err);
+	veil_error_free(&err);
+	struct veil_exit_status st;
+	veil_monitor_exit_decode(msg, &st);
+	json_object_put(msg);
+	return 0;
+}
