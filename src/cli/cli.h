@@ -7,6 +7,7 @@
 #include "lib/config.h"
 #include "lib/error.h"
 #include "lib/log.h"
+#include "runtime/container.h"
 
 #define VEIL_CLI_MAX_INHERITED 64
 
@@ -26,6 +27,10 @@ struct veil_cli {
 /* Loads the configuration once; --root and --debug take precedence over it. */
 int veil_cli_config(struct veil_cli *cli, veil_err_t *err);
 const char *veil_cli_state_dir(const struct veil_cli *cli);
+/* The configuration loaded, and what the runtime's calls need from this invocation. */
+int veil_cli_context(struct veil_cli *cli, struct veil_context *ctx, veil_err_t *err);
+/* After getopt: exactly one positional argument, the ID. */
+int veil_cli_require_id(const char *verb, int argc, char **argv, const char **id);
 
 /* Prints "veil: MESSAGE" on stderr, logs it, frees the error; returns 1. */
 int veil_cli_report(veil_err_t *err);
@@ -50,10 +55,6 @@ int veil_verb_resume(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_features(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_factory(struct veil_cli *cli, int argc, char **argv);
 
-/* Verb bodies that other verbs reuse (run --detach is create + start). */
-int veil_cli_create(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,
-		    const char *console_socket);
-int veil_cli_start(struct veil_cli *cli, const char *id);
 int veil_verb_env(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_check(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_spec(struct veil_cli *cli, int argc, char **argv);

@@ -1,38 +1,11 @@
 /* veil create: boot the container's VM and create the container in it; its
  * process starts with `veil start`. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/container.h"
-#include "lib/cleanup.h"
-#include "lib/fsutil.h"
-#include "runtime/sandbox.h"
-
-int veil_cli_create(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,
-		    const char *console_socket)
-{
-	veil_err_t err = NULL;
-	struct veil_launch l;
-	if (veil_validate_id(id, &err) < 0)
-		return veil_cli_report(&err);
-	if (veil_cli_load_bundle(cli, &l, bundle, &err) < 0 ||
-	    veil_launch_stdio(&l, console_socket, true, &err) < 0) {
-		veil_launch_release(&l);
-		return veil_cli_report(&err);
-	}
-	if (veil_claim_id(veil_cli_state_dir(cli), id, &err) < 0) {
-		veil_launch_release(&l);
-		return veil_cli_report(&err);
-	}
-	int rc = veil_cli_spawn_monitor(cli, &l, id, pid_file, &err);
-	veil_launch_release(&l);
-	if (rc < 0) {
-		cleanup_free char *dir = veil_state_dir(veil_cli_state_dir(cli), id);
-		veil_remove_tree(dir);
-		return veil_cli_report(&err);
-	}
-	return 0;
-}
+#include "cli/cli.h"
+#include "runtime/container.h"
 
 int veil_verb_create(struct veil_cli *cli, int argc, char **argv)
 {
@@ -69,5 +42,10 @@ int veil_verb_create(struct veil_cli *cli, int argc, char **argv)
 	}
 	if (veil_cli_require_id("create", argc, argv, &id) < 0)
 		return 1;
-	return veil_cli_create(cli, id, bundle, pid_file, console_socket);
+	veil_err_t err = NULL;
+	struct veil_context ctx;
+	const struct veil_create_opts o = { .id = id, .bundle = bundle, .pid_file = pid_file, .console_socket = console_socket };
+	if (veil_cli_context(cli, &ctx, &err) < 0 || veil_container_create(&ctx, &o, &err) < 0)
+		return veil_cli_report(&err);
+	return 0;
 }

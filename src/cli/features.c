@@ -1,7 +1,8 @@
 /* veil features: what this runtime implements, in the OCI features format. */
 #include <stdio.h>
 
-#include "cli/container.h"
+#include "cli/cli.h"
+#include "lib/oci_spec.h"
 
 static const char features_json[] =
 	"{\n"

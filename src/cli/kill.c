@@ -1,11 +1,13 @@
 /* veil kill: send a signal to the container's process (all of them with --all). */
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "cli/container.h"
+#include "cli/cli.h"
+#include "runtime/container.h"
 
 static int parse_signal(const char *s)
 {
@@ -21,22 +23,6 @@ static int parse_signal(const char *s)
 			return sig;
 	}
 	return -1;
-}
-
-int veil_cli_kill(struct veil_cli *cli, const char *id, int sig, bool all, const char *exec_id)
-{
-	veil_err_t err = NULL;
-	const char *status;
-	if (veil_cli_container_status(cli, id, &status, &err) < 0)
-		return veil_cli_report(&err);
-	if (strcmp(status, "stopped") == 0) {
-		veil_fail(&err, 0, "container not running");
-		return veil_cli_report(&err);
-	}
-	const struct veil_monitor_request req = { .op = VEIL_MONITOR_KILL, .signal = sig, .all = all, .exec_id = exec_id };
-	if (veil_monitor_call(veil_cli_state_dir(cli), id, &req, NULL, &err) < 0)
-		return veil_cli_report(&err);
-	return 0;
 }
 
 int veil_verb_kill(struct veil_cli *cli, int argc, char **argv)
@@ -64,5 +50,9 @@ int veil_verb_kill(struct veil_cli *cli, int argc, char **argv)
 		fprintf(stderr, "veil: invalid signal %s\n", argv[optind + 1]);
 		return 1;
 	}
-	return veil_cli_kill(cli, argv[optind], sig, all, NULL);
+	veil_err_t err = NULL;
+	struct veil_context ctx;
+	if (veil_cli_context(cli, &ctx, &err) < 0 || veil_container_kill(&ctx, argv[optind], sig, all, &err) < 0)
+		return veil_cli_report(&err);
+	return 0;
 }

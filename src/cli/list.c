@@ -1,9 +1,10 @@
 /* veil list: the containers under the state root. */
-#include <dirent.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/container.h"
+#include "cli/cli.h"
+#include "runtime/container.h"
 
 int veil_verb_list(struct veil_cli *cli, int argc, char **argv)
 {
@@ -26,22 +27,10 @@ int veil_verb_list(struct veil_cli *cli, int argc, char **argv)
 		}
 	}
 	veil_err_t err = NULL;
-	if (veil_cli_config(cli, &err) < 0)
+	struct veil_context ctx;
+	if (veil_cli_context(cli, &ctx, &err) < 0)
 		return veil_cli_report(&err);
-	const char *root = veil_cli_state_dir(cli);
-	json_object *all = json_object_new_array();
-	DIR *d = opendir(root);
-	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
-		struct veil_state s;
-		if (e->d_name[0] == '.' || veil_state_read(root, e->d_name, &s, &err) < 0) {
-			veil_error_free(&err);
-			continue;
-		}
-		json_object_array_add(all, veil_state_oci_json(&s, veil_state_status(root, &s)));
-		veil_state_free(&s);
-	}
-	if (d != NULL)
-		closedir(d);
+	json_object *all = veil_container_list(&ctx);
 	size_t n = json_object_array_length(all);
 	if (json) {
 		/* runc prints null, not [], when there is nothing. */

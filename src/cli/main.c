@@ -75,6 +75,27 @@ const char *veil_cli_state_dir(const struct veil_cli *cli)
 	return cli->root ? cli->root : cli->cfg.runtime.state_dir;
 }
 
+int veil_cli_context(struct veil_cli *cli, struct veil_context *ctx, veil_err_t *err)
+{
+	if (veil_cli_config(cli, err) < 0)
+		return -1;
+	*ctx = (struct veil_context){
+		.cfg = &cli->cfg, .root = veil_cli_state_dir(cli), .inherited_fds = cli->inherited_fds,
+		.n_inherited_fds = cli->n_inherited_fds,
+	};
+	return 0;
+}
+
+int veil_cli_require_id(const char *verb, int argc, char **argv, const char **id)
+{
+	if (optind != argc - 1) {
+		fprintf(stderr, "veil %s: expected exactly one container ID\n", verb);
+		return -1;
+	}
+	*id = argv[optind];
+	return 0;
+}
+
 /* Callers leak fds (containerd's shim passes its own socket as fd 3): none
  * may reach QEMU, hooks or mkfs, and a monitor, which outlives its caller,
  * closes them. The factory's keeper is the one verb that is handed an fd. */

@@ -1,9 +1,11 @@
 /* veil ps: the host processes that stand for the container's processes (the
  * monitor and every exec client); the processes themselves live in the VM. */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/container.h"
+#include "cli/cli.h"
+#include "runtime/container.h"
 
 int veil_verb_ps(struct veil_cli *cli, int argc, char **argv)
 {
@@ -25,14 +27,10 @@ int veil_verb_ps(struct veil_cli *cli, int argc, char **argv)
 	if (veil_cli_require_id("ps", argc, argv, &id) < 0)
 		return 1;
 	veil_err_t err = NULL;
-	const char *status;
-	if (veil_cli_container_status(cli, id, &status, &err) < 0)
-		return veil_cli_report(&err);
-	bool alive = strcmp(status, "stopped") != 0;
+	struct veil_context ctx;
 	static struct veil_monitor_reply reply;
-	if (alive && veil_monitor_call(veil_cli_state_dir(cli), id, &(struct veil_monitor_request){ .op = VEIL_MONITOR_PS },
-				       &reply, &err) < 0)
-		veil_error_free(&err);
+	if (veil_cli_context(cli, &ctx, &err) < 0 || veil_container_ps(&ctx, id, &reply, &err) < 0)
+		return veil_cli_report(&err);
 	if (json) {
 		printf("[");
 		for (size_t i = 0; i < reply.n_pids; i++)

@@ -1,65 +1,11 @@
 /* veil run: create and start a container. In the foreground (the default)
  * this process is the container's monitor and exits with its status; with
  * --detach it is `veil create` + `veil start`. */
+#include <getopt.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "cli/container.h"
-#include "lib/cleanup.h"
-#include "lib/console.h"
-#include "lib/fsutil.h"
-#include "lib/log.h"
-#include "runtime/hooks.h"
-#include "runtime/sandbox.h"
-
-static int run_foreground(struct veil_cli *cli, const char *id, const char *bundle, const char *pid_file,
-			  const char *console_socket, bool keep)
-{
-	veil_err_t err = NULL;
-	struct veil_launch l;
-	int signal_fd = -1;
-	if (veil_validate_id(id, &err) < 0)
-		return veil_cli_report(&err);
-	if (veil_cli_load_bundle(cli, &l, bundle, &err) < 0 ||
-	    veil_launch_stdio(&l, console_socket, false, &err) < 0 ||
-	    (signal_fd = veil_monitor_block_signals(&err)) < 0) {
-		veil_launch_release(&l);
-		return veil_cli_report(&err);
-	}
-	const char *root = veil_cli_state_dir(cli);
-	if (veil_claim_id(root, id, &err) < 0) {
-		veil_launch_release(&l);
-		return veil_cli_report(&err);
-	}
-	struct veil_raw_tty raw = { .fd = -1 };
-	if (l.spec.process->terminal && console_socket == NULL)
-		veil_tty_make_raw(&raw, STDIN_FILENO);
-	struct veil_monitor_opts o;
-	veil_launch_opts(cli, &l, id, &o);
-	o.start_now = true;
-	o.signal_fd = signal_fd;
-	int rc = pid_file ? veil_write_pid_file(pid_file, getpid(), &err) : 0;
-	if (rc == 0)
-		rc = veil_monitor_run(&o, &err);
-	veil_tty_restore(&raw);
-	if (rc >= 0) {
-		struct veil_state s = { .id = (char *)id, .bundle = l.bundle, .rootfs = l.rootfs, .created = (char *)"" };
-		json_object *st = veil_state_oci_json(&s, "stopped");
-		veil_err_t hook_err = NULL;
-		if (veil_hooks_run("poststop", l.spec.hooks_poststop, l.spec.n_poststop, json_object_to_json_string(st),
-				   &hook_err) < 0)
-			log_warn("%s", hook_err->msg);
-		veil_error_free(&hook_err);
-		json_object_put(st);
-	}
-	cleanup_free char *dir = veil_state_dir(root, id);
-	if (rc < 0 || !keep)
-		veil_remove_tree(dir);
-	veil_launch_release(&l);
-	close(signal_fd);
-	return rc < 0 ? veil_cli_report(&err) : rc;
-}
+#include "cli/cli.h"
+#include "runtime/container.h"
 
 int veil_verb_run(struct veil_cli *cli, int argc, char **argv)
 {
@@ -94,8 +40,15 @@ int veil_verb_run(struct veil_cli *cli, int argc, char **argv)
 	}
 	if (veil_cli_require_id("run", argc, argv, &id) < 0)
 		return 1;
-	if (!detach)
-		return run_foreground(cli, id, bundle, pid_file, console_socket, keep);
-	int rc = veil_cli_create(cli, id, bundle, pid_file, console_socket);
-	return rc != 0 ? rc : veil_cli_start(cli, id);
+	veil_err_t err = NULL;
+	struct veil_context ctx;
+	const struct veil_create_opts o = { .id = id, .bundle = bundle, .pid_file = pid_file, .console_socket = console_socket };
+	if (veil_cli_context(cli, &ctx, &err) < 0)
+		return veil_cli_report(&err);
+	if (detach)
+		return veil_container_create(&ctx, &o, &err) < 0 || veil_container_start(&ctx, id, &err) < 0
+			       ? veil_cli_report(&err)
+			       : 0;
+	int rc = veil_container_run(&ctx, &o, keep, &err);
+	return rc < 0 ? veil_cli_report(&err) : rc;
 }

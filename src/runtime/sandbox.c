@@ -120,8 +120,6 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 	veil_vm_init(&sb->vm);
 	veil_agent_client_init(&sb->agent, -1, -1, -1);
 	sb->request_timeout_ms = (int)cfg->agent.request_timeout * 1000;
-	if (veil_validate_id(id, err) < 0)
-		return -1;
 	sb->id = strdup(id);
 	if (asprintf(&sb->dir, "%s/%s", state_dir, id) < 0 || asprintf(&sb->image_path, "%s/rootfs.erofs", sb->dir) < 0 ||
 	    asprintf(&sb->console_log, "%s/console.log", sb->dir) < 0 || sb->id == NULL)

@@ -32,7 +32,8 @@ int veil_validate_id(const char *id, veil_err_t *err);
  * claim on the ID ("container with id exists" if taken). */
 int veil_claim_id(const char *state_dir, const char *id, veil_err_t *err);
 
-/* In the claimed state directory: builds the rootfs image, boots the VM
+/* In the state directory of an ID claimed (and so validated) by veil_claim_id:
+ * builds the rootfs image, boots the VM
  * (sized from linux.resources), waits for the agent and creates the container
  * in it. signal_fd (or -1) aborts the waits. On failure the VM and image are
  * gone; the directory is the caller's. */
