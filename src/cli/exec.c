@@ -2,33 +2,17 @@
  * (this process, or its child with --detach) stands for the process on the
  * host: it exits with its status and forwards signals to it, while the
  * container's monitor relays its stdio over the fds handed to it. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/launch.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/json.h"
 #include "lib/oci_spec.h"
 #include "runtime/container.h"
-
-#define MAX_ENV_OVERRIDES 256
-
-struct exec_args {
-	const char *process_file;
-	const char *pid_file;
-	const char *console_socket;
-	const char *cwd;
-	const char *user;
-	const char *env[MAX_ENV_OVERRIDES];
-	int n_env;
-	bool detach;
-	bool tty;
-	char **command;
-	int n_command;
-};
 
 /* Replaces NAME=... in env, or appends. */
 static void set_env(json_object *env, const char *entry)
@@ -45,7 +29,7 @@ static void set_env(json_object *env, const char *entry)
 }
 
 /* As runc: the container's own process is the template; flags override it. */
-static json_object *process_from_args(const struct exec_args *a, const char *bundle, veil_err_t *err)
+static json_object *process_from_args(const struct veil_launch_args *a, const char *bundle, veil_err_t *err)
 {
 	cleanup_free char *config_path = NULL;
 	if (asprintf(&config_path, "%s/config.json", bundle) < 0)
@@ -63,8 +47,8 @@ static json_object *process_from_args(const struct exec_args *a, const char *bun
 	json_object *p = json_object_get(base);
 	json_object_put(doc);
 	json_object *args = json_object_new_array();
-	for (int i = 0; i < a->n_command; i++)
-		json_object_array_add(args, json_object_new_string(a->command[i]));
+	for (int i = 1; i < a->n_operands; i++)
+		json_object_array_add(args, json_object_new_string(a->operands[i]));
 	json_object_object_add(p, "args", args);
 	json_object_object_add(p, "terminal", json_object_new_boolean(a->tty));
 	json_object *env;
@@ -103,11 +87,11 @@ static json_object *process_from_file(const char *path, veil_err_t *err)
 	return process;
 }
 
-static int run_exec(struct veil_cli *cli, const char *id, const struct exec_args *a)
+static int run_exec(struct veil_cli *cli, const char *id, const struct veil_launch_args *a)
 {
 	veil_err_t err = NULL;
 	struct veil_context ctx;
-	if (a->process_file == NULL && a->n_command == 0)
+	if (a->process_file == NULL && a->n_operands == 1)
 		veil_fail(&err, 0, "exec needs --process or a command");
 	if (err != NULL || veil_cli_context(cli, &ctx, &err) < 0)
 		return veil_cli_report(&err);
@@ -135,61 +119,7 @@ static int run_exec(struct veil_cli *cli, const char *id, const struct exec_args
 
 int veil_verb_exec(struct veil_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "process", required_argument, NULL, 'p' },
-		{ "pid-file", required_argument, NULL, 'P' },
-		{ "detach", no_argument, NULL, 'd' },
-		{ "tty", no_argument, NULL, 't' },
-		{ "console-socket", required_argument, NULL, 'C' },
-		{ "cwd", required_argument, NULL, 'w' },
-		{ "env", required_argument, NULL, 'e' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "cap", required_argument, NULL, 'c' },
-		{ "additional-gids", required_argument, NULL, 'g' },
-		{ "no-new-privs", no_argument, NULL, 'n' },
-		{ "process-label", required_argument, NULL, 'l' },
-		{ "apparmor", required_argument, NULL, 'a' },
-		{ "preserve-fds", required_argument, NULL, 'f' },
-		{ "ignore-paused", no_argument, NULL, 'i' },
-		{ 0 },
-	};
-	struct exec_args a = { 0 };
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:dte:u:c:g:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': a.process_file = optarg; break;
-		case 'P': a.pid_file = optarg; break;
-		case 'd': a.detach = true; break;
-		case 't': a.tty = true; break;
-		case 'C': a.console_socket = optarg; break;
-		case 'w': a.cwd = optarg; break;
-		case 'u': a.user = optarg; break;
-		case 'e':
-			if (a.n_env == MAX_ENV_OVERRIDES || strchr(optarg, '=') == NULL) {
-				fprintf(stderr, "veil exec: invalid or too many --env %s\n", optarg);
-				return 1;
-			}
-			a.env[a.n_env++] = optarg;
-			break;
-		/* Capabilities, LSM labels and extra gids for exec are accepted as
-		 * runc does; the VM, not the host's LSM, is the boundary. */
-		case 'c': case 'g': case 'n': case 'l': case 'a': case 'i': break;
-		case 'f':
-			if (strcmp(optarg, "0") != 0) {
-				fprintf(stderr, "veil exec: --preserve-fds is not supported: fds cannot cross into a VM\n");
-				return 1;
-			}
-			break;
-		default: fprintf(stderr, "veil exec: unknown option\n"); return 1;
-		}
-	}
-	if (optind >= argc) {
-		fprintf(stderr, "usage: veil exec [options] ID [COMMAND [ARG...]]\n");
-		return 1;
-	}
-	const char *id = argv[optind];
-	a.command = argv + optind + 1;
-	a.n_command = argc - optind - 1;
-	return run_exec(cli, id, &a);
+	struct veil_launch_args a;
+	int rc = veil_cli_parse_launch(VEIL_LAUNCH_EXEC, argc, argv, &a);
+	return rc >= 0 ? rc : run_exec(cli, a.operands[0], &a);
 }

@@ -40,6 +40,19 @@ expect_failure "config.json with empty process.args" "process.args" "$(cid noarg
 
 expect_failure "invalid container id" "invalid container id" "bad id" veil run --bundle "$B" "../bad"
 
+# create, run and exec share one option table: --preserve-fds is taken (and
+# refused above 0) by all three alike; taken, 0 leads on to the next error.
+for verb in create run exec; do
+	expect_failure "$verb --preserve-fds 1" "$verb: --preserve-fds is not supported" "$(cid pfds$verb)" \
+		veil "$verb" --preserve-fds 1 "$(cid pfds$verb)" true
+done
+for verb in create run; do
+	expect_failure "$verb --preserve-fds 0 is accepted" "bundle.*(no such|No such)" "$(cid pfd0$verb)" \
+		veil "$verb" --preserve-fds 0 --bundle "$TEST_TMP/does-not-exist" "$(cid pfd0$verb)"
+done
+expect_failure "exec --preserve-fds 0 is accepted" "container does not exist" "$(cid pfd0exec)" \
+	veil exec --preserve-fds 0 "$(cid pfd0exec)" true
+
 printf '[hypervisor.qemu]\nkernel = "/x"\ndefault_memory = "lots"\n' >"$TEST_TMP/bad.toml"
 expect_failure "invalid TOML" "bad.toml:3:" "$(cid badtoml)" \
 	"$VEIL_BIN" --config "$TEST_TMP/bad.toml" run --bundle "$B" "$(cid badtoml)"
