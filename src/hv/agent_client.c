@@ -371,6 +371,8 @@ static void process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci
 	Veil__Agent__V1__Rlimit *limits = calloc(p->n_rlimits + 1, sizeof(*limits));
 	if (msg->rlimits == NULL || limits == NULL)
 		abort();
+	/* Even without rlimits, for process_msg_release to free the array. */
+	msg->rlimits[0] = limits;
 	for (size_t i = 0; i < p->n_rlimits; i++) {
 		veil__agent__v1__rlimit__init(&limits[i]);
 		limits[i].type = p->rlimits[i].type;
