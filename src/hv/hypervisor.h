@@ -91,7 +91,10 @@ struct veil_hypervisor {
 };
 
 void veil_vm_init(struct veil_vm *vm);
-/* The backend called name; NULL with *err naming the known ones if none is. */
+/* The backend called name; NULL with *err naming the built-in ones if none is. */
 const struct veil_hypervisor *veil_hypervisor_lookup(const char *name, veil_err_t *err);
+/* Adds a backend that is not in the built-in table (a test double); -1 if
+ * there is no room. */
+int veil_hypervisor_register(const struct veil_hypervisor *hv);
 
 #endif

@@ -1,0 +1,248 @@
+/* The sandbox, veil_vm_get and the monitor against the fake hypervisor: a
+ * container is created, a process runs and is waited for, and everything
+ * goes again, with no VMM involved. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache/vm.h"
+#include "fake_hypervisor.h"
+#include "lib/config.h"
+#include "lib/fsutil.h"
+#include "lib/oci_spec.h"
+#include "runtime/monitor.h"
+#include "runtime/sandbox.h"
+#include "runtime/stdio_relay.h"
+#include "tap.h"
+
+static char tmp[] = "/tmp/veil-test-sandbox.XXXXXX";
+static char state[128], rootfs[128], kernel[128], initrd[128];
+
+static const char spec_json[] =
+	"{\"ociVersion\": \"1.0.2\","
+	" \"process\": {\"args\": [\"sh\", \"-c\", \"echo hi\"], \"cwd\": \"/\"},"
+	" \"root\": {\"path\": \"rootfs\"},"
+	" \"mounts\": [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},"
+	"            {\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/tmp\", \"options\": [\"rbind\"]}],"
+	" \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"user\"}, {\"type\": \"network\"}],"
+	"           \"resources\": {\"memory\": {\"limit\": 67108864}}}}";
+
+/* A configuration whose hypervisor is the fake; [factory] lines may follow. */
+static void load_config(struct veil_config *cfg, const char *factory)
+{
+	char text[2048];
+	snprintf(text, sizeof(text),
+		 "[hypervisor.qemu]\nkernel = \"%s\"\ninitrd = \"%s\"\ndefault_memory = 128\n"
+		 "[agent]\ndial_timeout = 1\nrequest_timeout = 5\n[runtime]\nstate_dir = \"%s\"\n%s",
+		 kernel, initrd, state, factory);
+	veil_err_t err = NULL;
+	if (veil_config_parse(text, strlen(text), "test", cfg, &err) < 0) {
+		printf("# %s\n", err->msg);
+		abort();
+	}
+	cfg->hypervisor = "fake";
+}
+
+static void relay_data(void *opaque, uint32_t stream, const uint8_t *buf, size_t len, bool closed)
+{
+	(void)closed;
+	veil_relay_on_data(opaque, stream, buf, len);
+}
+
+static void relay_response(void *opaque, uint32_t request_id, const uint8_t *payload, size_t len)
+{
+	veil_relay_on_response(opaque, request_id, payload, len);
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+static void test_create_exec_wait_destroy(const struct veil_config *cfg, const struct oci_spec *spec)
+{
+	fake_reset(&(struct fake_script){ 0 });
+	veil_err_t err = NULL;
+	CHECK(veil_claim_id(state, "c1", &err) == 0, "the ID is claimed");
+	struct veil_sandbox sb;
+	int rc = veil_sandbox_create(&sb, cfg, state, "c1", spec, rootfs, -1, &err);
+	CHECK(rc == 0, "sandbox created: %s", rc == 0 ? "ok" : err->msg);
+	if (rc < 0)
+		return;
+	struct fake_record r;
+	fake_get_record(&r);
+	CHECK(r.starts == 1 && strcmp(r.name, "c1") == 0, "one VM, named after the container");
+	CHECK(r.memory_mib == 128 + 64, "sized as the default plus the container's memory limit (%u MiB)", r.memory_mib);
+	CHECK(r.n_disks == 1 && strcmp(r.disk_serial, "veil-rootfs") == 0 && strcmp(r.disk_path, sb.image_path) == 0,
+	      "its one disk is the rootfs image, with the serial the guest looks for");
+	CHECK(exists(sb.image_path), "the rootfs image was built");
+	CHECK(r.hellos == 1, "the agent was greeted once");
+	CHECK(strcmp(r.container_id, "c1") == 0 && strcmp(r.rootfs_serial, "veil-rootfs") == 0,
+	      "the container was created in the guest on the rootfs disk");
+	CHECK(strcmp(r.namespaces, "pid mount network") == 0, "namespaces the guest need not give are left out: %s",
+	      r.namespaces);
+	CHECK(r.n_mounts == 1, "the bind mount is skipped, the proc mount is not");
+
+	int out[2];
+	CHECK(pipe(out) == 0, "pipe");
+	struct veil_relay relay;
+	veil_relay_init(&relay, &sb.agent, sb.id, "", false, -1, out[1], out[1]);
+	sb.agent.events = (struct veil_agent_events){ .opaque = &relay, .data = relay_data, .response = relay_response };
+	const struct veil_agent_streams streams = veil_relay_streams(&relay);
+	CHECK(veil_agent_exec(&sb.agent, sb.id, "", spec->process, &streams, sb.request_timeout_ms, &err) == 0,
+	      "the process is started");
+	CHECK(veil_relay_wait(&relay, &err) == 0, "and waited for");
+	while (!relay.exited && veil_agent_pump(&sb.agent, &err) == 0)
+		;
+	CHECK(relay.exited && veil_exit_status_code(&relay.status) == FAKE_EXIT_CODE, "its exit status arrives: %d",
+	      veil_exit_status_code(&relay.status));
+	char buf[128] = "";
+	ssize_t n = read(out[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK(strcmp(buf, FAKE_STDOUT) == 0, "its output is relayed");
+	fake_get_record(&r);
+	CHECK(strcmp(r.exec_args, "sh -c echo hi") == 0 && r.waits == 1, "the guest ran the container's process");
+	close(out[0]);
+	close(out[1]);
+
+	char image[256];
+	snprintf(image, sizeof(image), "%s", sb.image_path);
+	veil_sandbox_destroy(&sb);
+	fake_get_record(&r);
+	CHECK(r.teardowns == 1 && !exists(image), "destroy tears the VM down and removes the image");
+	veil_error_free(&err);
+}
+
+static void test_failures(const struct veil_config *cfg, const struct oci_spec *spec)
+{
+	veil_err_t err = NULL;
+	struct veil_sandbox sb;
+	char image[256];
+	snprintf(image, sizeof(image), "%s/c2/rootfs.erofs", state);
+
+	fake_reset(&(struct fake_script){ .fail_start = true });
+	CHECK(veil_claim_id(state, "c2", &err) == 0, "another ID is claimed");
+	CHECK(veil_sandbox_create(&sb, cfg, state, "c2", spec, rootfs, -1, &err) < 0 &&
+		      strstr(err->msg, "the fake VMM refuses to start") != NULL,
+	      "a VMM that does not start fails the sandbox, saying why: %s", err ? err->msg : "created");
+	CHECK(!exists(image), "and leaves no image behind");
+	veil_error_free(&err);
+
+	fake_reset(&(struct fake_script){ .mute_agent = true });
+	CHECK(veil_sandbox_create(&sb, cfg, state, "c2", spec, rootfs, -1, &err) < 0 &&
+		      strstr(err->msg, "guest never reported ready (agent.dial_timeout = 1 s)") != NULL,
+	      "an agent that never answers fails the sandbox after dial_timeout: %s", err ? err->msg : "created");
+	struct fake_record r;
+	fake_get_record(&r);
+	CHECK(r.starts == 1 && r.teardowns == 1 && !exists(image), "its VM is torn down and its image removed");
+	veil_error_free(&err);
+}
+
+static void test_vm_sources(void)
+{
+	char factory[1024];
+	snprintf(factory, sizeof(factory),
+		 "[factory]\nvm_cache_number = 1\nvm_cache_endpoint = \"%s/cache.sock\"\nenable_template = true\n"
+		 "template_path = \"%s/template\"\n",
+		 tmp, tmp);
+	struct veil_config cfg;
+	load_config(&cfg, factory);
+	fake_reset(&(struct fake_script){ 0 });
+	veil_err_t err = NULL;
+	struct veil_vm_shape shape;
+	CHECK(veil_vm_shape_from_config(&cfg, "v1", "", &shape, &err) == 0 && shape.hv == &fake_hypervisor,
+	      "the configuration picks the backend");
+	struct veil_vm vm;
+	struct veil_vm_origin origin;
+	CHECK(veil_vm_get(&shape, &vm, &origin, &err) == 0 && origin.source == VEIL_VM_BOOTED,
+	      "with no factory running and no template, the VM is booted");
+	char want[256];
+	snprintf(want, sizeof(want), "factory not running on %s/cache.sock", tmp);
+	CHECK(strcmp(origin.pool_skipped, want) == 0, "why not from the pool: %s", origin.pool_skipped);
+	CHECK(strcmp(origin.template_skipped, "no template built yet") == 0, "why not a clone: %s",
+	      origin.template_skipped);
+	struct fake_record r;
+	fake_get_record(&r);
+	CHECK(r.hellos == 1, "the booted VM's agent was greeted");
+	vm.hv->teardown(&vm);
+	veil_config_free(&cfg);
+
+	load_config(&cfg, "");
+	CHECK(veil_vm_shape_from_config(&cfg, "v2", "", &shape, &err) == 0 && shape.cache_endpoint == NULL &&
+		      shape.template_dir == NULL,
+	      "without [factory], neither faster path is tried");
+	free(cfg.qemu.kernel);
+	cfg.qemu.kernel = NULL;
+	CHECK(veil_vm_shape_from_config(&cfg, "v3", "", &shape, &err) < 0 &&
+		      strcmp(err->msg, "no guest kernel configured ([hypervisor.qemu] kernel)") == 0,
+	      "a configuration without a kernel describes no VM");
+	veil_error_free(&err);
+	veil_config_free(&cfg);
+}
+
+static void test_monitor(const struct veil_config *cfg, const struct oci_spec *spec)
+{
+	fake_reset(&(struct fake_script){ 0 });
+	veil_err_t err = NULL;
+	CHECK(veil_claim_id(state, "m1", &err) == 0, "the monitor's ID is claimed");
+	int out[2];
+	CHECK(pipe(out) == 0, "pipe");
+	char bundle[128];
+	snprintf(bundle, sizeof(bundle), "%s", tmp);
+	const struct veil_monitor_opts o = {
+		.cfg = cfg, .root = state, .id = "m1", .bundle = bundle, .spec = spec, .rootfs = rootfs,
+		.stdio = { -1, out[1], out[1] }, .start_now = true, .creator_fd = -1, .signal_fd = -1,
+	};
+	int rc = veil_monitor_run(&o, &err);
+	CHECK(rc == FAKE_EXIT_CODE, "veil run's monitor exits with the container's status: %d", rc);
+	char buf[128] = "";
+	ssize_t n = read(out[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	CHECK(strcmp(buf, FAKE_STDOUT) == 0, "and relayed its output");
+	struct fake_record r;
+	fake_get_record(&r);
+	CHECK(r.starts == 1 && r.teardowns == 1, "its VM is gone with it");
+	char path[256];
+	snprintf(path, sizeof(path), "%s/m1/state.json", state);
+	CHECK(exists(path), "it recorded the container's state");
+	snprintf(path, sizeof(path), "%s/m1/monitor.sock", state);
+	CHECK(!exists(path), "and removed its control socket");
+	close(out[0]);
+	close(out[1]);
+	veil_error_free(&err);
+}
+
+int main(void)
+{
+	if (mkdtemp(tmp) == NULL)
+		return 1;
+	snprintf(state, sizeof(state), "%s/state", tmp);
+	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", tmp);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.img", tmp);
+	veil_err_t err = NULL;
+	/* Never run: the fake has no VMM. The template's check looks at their identity. */
+	CHECK(veil_write_file_atomic(kernel, "", 0, &err) == 0 && veil_write_file_atomic(initrd, "", 0, &err) == 0,
+	      "a guest kernel and initrd");
+	char file[256];
+	snprintf(file, sizeof(file), "%s/hello", rootfs);
+	CHECK(veil_mkdir_p(rootfs, 0755, &err) == 0 && veil_write_file_atomic(file, "hi\n", 3, &err) == 0,
+	      "a rootfs to build an image of");
+	struct oci_spec spec;
+	CHECK(oci_spec_parse(spec_json, strlen(spec_json), &spec, &err) == 0, "the container's spec");
+	struct veil_config cfg;
+	load_config(&cfg, "");
+
+	test_create_exec_wait_destroy(&cfg, &spec);
+	test_failures(&cfg, &spec);
+	test_vm_sources();
+	test_monitor(&cfg, &spec);
+
+	oci_spec_free(&spec);
+	veil_config_free(&cfg);
+	veil_remove_tree(tmp);
+	return tap_done();
+}
