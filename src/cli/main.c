@@ -1,5 +1,6 @@
 /* veil: a runc-compatible OCI runtime that runs each container in a microVM. */
 #include <dirent.h>
+#include <limits.h>
 #include <getopt.h>
 #include <linux/close_range.h>
 #include <stdio.h>
@@ -149,10 +150,14 @@ int main(int argc, char **argv)
 			break;
 		case OPT_DEBUG: cli.debug = true; break;
 		case OPT_SYSTEMD_CGROUP: cli.systemd_cgroup = true; break;
-		case OPT_SHOW_PATHS:
-			for (size_t i = 0; i < veil_config_default_paths_count; i++)
-				printf("%s\n", veil_config_default_paths[i]);
+		case OPT_SHOW_PATHS: {
+			const char *paths[VEIL_CONFIG_MAX_DEFAULT_PATHS];
+			char beside[PATH_MAX];
+			size_t n = veil_config_default_paths(paths, beside);
+			for (size_t i = 0; i < n; i++)
+				printf("%s\n", paths[i]);
 			return 0;
+		}
 		case 'v':
 			printf("veil version %s\ncommit: %s\nspec: 1.2.0\nagent protocol: %u\n", VEIL_VERSION,
 			       VEIL_COMMIT, VEIL_PROTOCOL_VERSION);

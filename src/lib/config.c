@@ -15,11 +15,20 @@
 #include "lib/cleanup.h"
 #include "lib/toml.h"
 
-const char *const veil_config_default_paths[] = {
-	"/etc/veil/configuration.toml",
-	"/usr/share/defaults/veil/configuration.toml",
-};
-const size_t veil_config_default_paths_count = sizeof(veil_config_default_paths) / sizeof(veil_config_default_paths[0]);
+size_t veil_config_default_paths(const char *paths[VEIL_CONFIG_MAX_DEFAULT_PATHS], char *beside)
+{
+	size_t n = 0;
+	paths[n++] = "/etc/veil/configuration.toml";
+	paths[n++] = "/usr/share/defaults/veil/configuration.toml";
+	/* Looked at last, so an installed configuration always wins over it. */
+	ssize_t len = readlink("/proc/self/exe", beside, PATH_MAX - sizeof("/configuration.toml"));
+	char *slash = len > 0 ? memrchr(beside, '/', (size_t)len) : NULL;
+	if (slash != NULL) {
+		strcpy(slash, "/configuration.toml");
+		paths[n++] = beside;
+	}
+	return n;
+}
 
 enum kind {
 	KIND_PATH,   /* absolute path of at most `max` bytes */
@@ -425,5 +434,8 @@ int veil_config_load_from(const char *cli_path, const char *const *default_paths
 
 int veil_config_load(const char *cli_path, struct veil_config *cfg, veil_err_t *err)
 {
-	return veil_config_load_from(cli_path, veil_config_default_paths, veil_config_default_paths_count, cfg, err);
+	const char *paths[VEIL_CONFIG_MAX_DEFAULT_PATHS];
+	char beside[PATH_MAX];
+	size_t n = veil_config_default_paths(paths, beside);
+	return veil_config_load_from(cli_path, paths, n, cfg, err);
 }

@@ -49,11 +49,10 @@ struct veil_config {
 	} factory;
 };
 
-/* Kata's lookup order: cli_path (--config), then env VEIL_CONF_FILE, then
- * /etc/veil/configuration.toml, then /usr/share/defaults/veil/configuration.toml.
- * The first that exists wins; a missing --config or VEIL_CONF_FILE file is an
- * error, and so is finding none. On success free cfg with veil_config_free;
- * on failure cfg holds nothing. */
+/* Kata's lookup order: cli_path (--config), then env VEIL_CONF_FILE, then the
+ * default paths. The first that exists wins; a missing --config or
+ * VEIL_CONF_FILE file is an error, and so is finding none. On success free
+ * cfg with veil_config_free; on failure cfg holds nothing. */
 int veil_config_load(const char *cli_path, struct veil_config *cfg, veil_err_t *err);
 /* Same with an explicit list of default paths, for tests. */
 int veil_config_load_from(const char *cli_path, const char *const *default_paths, size_t n_default,
@@ -62,7 +61,12 @@ int veil_config_load_from(const char *cli_path, const char *const *default_paths
 int veil_config_parse(const char *text, size_t len, const char *origin, struct veil_config *cfg, veil_err_t *err);
 void veil_config_free(struct veil_config *cfg);
 
-extern const char *const veil_config_default_paths[];
-extern const size_t veil_config_default_paths_count;
+#define VEIL_CONFIG_MAX_DEFAULT_PATHS 3
+/* The default paths in order: /etc/veil/configuration.toml,
+ * /usr/share/defaults/veil/configuration.toml, and last the
+ * configuration.toml beside the running binary (in beside, PATH_MAX bytes),
+ * so that a built tree's build/veil finds build/configuration.toml. Returns
+ * how many it put in paths. */
+size_t veil_config_default_paths(const char *paths[VEIL_CONFIG_MAX_DEFAULT_PATHS], char *beside);
 
 #endif

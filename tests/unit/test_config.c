@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -432,10 +433,18 @@ static void test_lookup_order(void)
 	veil_error_free(&err);
 	unsetenv("VEIL_CONF_FILE");
 
-	CHECK(veil_config_default_paths_count == 2 &&
-		      streq(veil_config_default_paths[0], "/etc/veil/configuration.toml") &&
-		      streq(veil_config_default_paths[1], "/usr/share/defaults/veil/configuration.toml"),
+	const char *paths[VEIL_CONFIG_MAX_DEFAULT_PATHS];
+	char beside[PATH_MAX], self[PATH_MAX];
+	size_t n = veil_config_default_paths(paths, beside);
+	CHECK(n == 3 && streq(paths[0], "/etc/veil/configuration.toml") &&
+		      streq(paths[1], "/usr/share/defaults/veil/configuration.toml"),
 	      "default paths in Kata's order");
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[len > 0 ? len : 0] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash != NULL)
+		strcpy(slash + 1, "configuration.toml");
+	CHECK(n == 3 && streq(paths[2], self), "then the configuration beside the binary: %s", n == 3 ? paths[2] : "none");
 
 	char *files[] = { cli, env, def1, def2, bad, big };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
