@@ -833,14 +833,9 @@ static int block_signals(veil_err_t *err)
 static int detach(int *notify_fd, bool *is_daemon, veil_err_t *err)
 {
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return veil_fail(err, errno, "pipe");
-	pid_t child = fork();
-	if (child < 0) {
-		close(p[0]);
-		close(p[1]);
-		return veil_fail(err, errno, "fork");
-	}
+	pid_t child = veil_fork_with_channel(0, p, err);
+	if (child < 0)
+		return -1;
 	if (child == 0) {
 		close(p[0]);
 		setsid();

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,16 +60,10 @@ int veil_spawn(char *const argv[], const struct veil_spawn_opts *opts, pid_t *pi
 	if (opts->n_pass_fds > 16)
 		return veil_fail(err, EINVAL, "spawn %s: too many fds", argv[0]);
 	int report[2];
-	if (pipe2(report, O_CLOEXEC) < 0)
-		return veil_fail(err, errno, "pipe");
 	pid_t parent = getpid();
-	pid_t child = fork();
-	if (child < 0) {
-		int e = errno;
-		close(report[0]);
-		close(report[1]);
-		return veil_fail(err, e, "fork");
-	}
+	pid_t child = veil_fork_with_channel(0, report, err);
+	if (child < 0)
+		return -1;
 	if (child == 0)
 		exec_child(argv, opts, parent, report[1]);
 	close(report[1]);
@@ -139,4 +134,19 @@ int veil_signalfd_for(const int *signals, size_t n, veil_err_t *err)
 	if (fd < 0)
 		return veil_fail(err, errno, "signalfd");
 	return fd;
+}
+
+pid_t veil_fork_with_channel(int socket_type, int channel[2], veil_err_t *err)
+{
+	if (socket_type == 0 ? pipe2(channel, O_CLOEXEC) < 0
+			     : socketpair(AF_UNIX, socket_type | SOCK_CLOEXEC, 0, channel) < 0)
+		return veil_fail(err, errno, socket_type == 0 ? "pipe" : "socketpair");
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(channel[0]);
+		close(channel[1]);
+		return veil_fail(err, e, "fork");
+	}
+	return pid;
 }

@@ -25,6 +25,11 @@ int veil_run_program(char *const argv[], veil_err_t *err);
 
 int veil_pidfd_open(pid_t pid);
 
+/* fork(2) for a child that talks to its parent over a channel made first,
+ * close-on-exec: a pipe (socket_type 0) or a socketpair of socket_type. On
+ * failure nothing is left open and -1 comes back with *err. */
+pid_t veil_fork_with_channel(int socket_type, int channel[2], veil_err_t *err);
+
 /* Blocks the given signals and returns a signalfd for them (SIGPIPE is
  * ignored): long-lived processes take signals in their event loop. */
 int veil_signalfd_for(const int *signals, size_t n, veil_err_t *err);

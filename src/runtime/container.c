@@ -183,15 +183,10 @@ static int spawn_monitor(const struct veil_context *ctx, struct launch *l, const
 			 veil_err_t *err)
 {
 	int pair[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
-		return veil_fail(err, errno, "socketpair");
 	pid_t creator = getpid();
-	pid_t pid = fork();
-	if (pid < 0) {
-		close(pair[0]);
-		close(pair[1]);
-		return veil_fail(err, errno, "fork");
-	}
+	pid_t pid = veil_fork_with_channel(SOCK_STREAM, pair, err);
+	if (pid < 0)
+		return -1;
 	if (pid == 0) {
 		close(pair[0]);
 		monitor_child(ctx, l, id, pair[1], creator);
@@ -558,15 +553,9 @@ int veil_container_exec(const struct veil_context *ctx, const struct veil_exec_o
 	}
 
 	int started[2];
-	if (pipe2(started, O_CLOEXEC) < 0)
-		return veil_fail(err, errno, "pipe");
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(started[0]);
-		close(started[1]);
-		return veil_fail(err, e, "fork");
-	}
+	pid_t pid = veil_fork_with_channel(0, started, err);
+	if (pid < 0)
+		return -1;
 	if (pid == 0) {
 		close(started[0]);
 		setsid();

@@ -15,15 +15,9 @@
 static int run_hook(const char *stage, const struct oci_hook *h, const char *state_json, veil_err_t *err)
 {
 	int in[2];
-	if (pipe2(in, O_CLOEXEC) < 0)
-		return veil_fail(err, errno, "pipe");
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(in[0]);
-		close(in[1]);
-		return veil_fail(err, e, "fork");
-	}
+	pid_t pid = veil_fork_with_channel(0, in, err);
+	if (pid < 0)
+		return -1;
 	if (pid == 0) {
 		sigset_t none;
 		sigemptyset(&none);

@@ -190,15 +190,9 @@ static int receive_reply(int sock, struct attach_reply *r, int *fd, veil_err_t *
 int veil_net_attach(const char *netns_path, struct veil_netif *out, int *tap_fd, veil_err_t *err)
 {
 	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return veil_fail(err, errno, "socketpair");
-	pid_t child = fork();
-	if (child < 0) {
-		int e = errno;
-		close(sv[0]);
-		close(sv[1]);
-		return veil_fail(err, e, "fork");
-	}
+	pid_t child = veil_fork_with_channel(SOCK_SEQPACKET, sv, err);
+	if (child < 0)
+		return -1;
 	if (child == 0) {
 		close(sv[0]);
 		static struct attach_reply r;

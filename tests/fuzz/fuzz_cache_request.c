@@ -3,23 +3,13 @@
  * come from any process of a permitted uid; the replies and the keeper's
  * record are decoded on the other side. */
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "cache/wire.h"
-#include "lib/control.h"
+#include "fuzz_record.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size > VEIL_CTL_MAX_RECORD)
-		return 0;
-	char *text = malloc(size + 1);
-	if (text == NULL)
-		return 0;
-	memcpy(text, data, size);
-	text[size] = '\0';
-	json_object *msg = json_tokener_parse(text);
-	free(text);
+	json_object *msg = fuzz_record(data, size);
 	if (msg == NULL)
 		return 0;
 	veil_err_t err = NULL;

@@ -48,12 +48,17 @@ static void join_words(char *out, size_t size, char *const *words, size_t n)
 		len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "", words[i]);
 }
 
-static void respond(int fd, uint32_t id, const ProtobufCMessage *inner)
+static void respond_with(int fd, uint32_t id, int32_t code, const char *why, const ProtobufCMessage *inner)
 {
 	size_t len;
-	uint8_t *payload = veil_rpc_pack_response(VEIL_RPC_OK, "", inner, &len);
+	uint8_t *payload = veil_rpc_pack_response(code, why, inner, &len);
 	veil_frame_write(fd, VEIL_FRAME_RESPONSE, 0, id, payload, len);
 	free(payload);
+}
+
+static void respond(int fd, uint32_t id, const ProtobufCMessage *inner)
+{
+	respond_with(fd, id, VEIL_RPC_OK, "", inner);
 }
 
 /* Answers one request as a healthy agent would, and notes it. */
@@ -94,12 +99,8 @@ static void serve(int fd, uint32_t id, int method, const ProtobufCMessage *msg)
 		respond(fd, id, &resp.base);
 		return;
 	}
-	default: {
-		size_t len;
-		uint8_t *payload = veil_rpc_pack_response(VEIL_RPC_UNIMPLEMENTED, "not in the fake", NULL, &len);
-		veil_frame_write(fd, VEIL_FRAME_RESPONSE, 0, id, payload, len);
-		free(payload);
-	}
+	default:
+		respond_with(fd, id, VEIL_RPC_UNIMPLEMENTED, "not in the fake", NULL);
 	}
 }
 
