@@ -40,7 +40,8 @@ AGENT_SRC = $(wildcard src/agent/*.c)
 # veil-kbs, the key broker: a front end on lib and attest only.
 KBS_SRC = $(wildcard src/kbs/*.c)
 KBS_LAYERS = lib attest
-AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) src/proto/frame.c src/proto/rpc.c src/lib/error.c) \
+AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) src/proto/frame.c src/proto/rpc.c src/lib/error.c \
+	src/lib/fdpass.c) \
 	$(BUILD)/agent-obj/gen/agent.pb-c.o
 
 HOST_LIBS = $(shell pkg-config --libs json-c libprotobuf-c libcrypto)

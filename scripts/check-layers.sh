@@ -10,7 +10,8 @@ src=${1:-src}
 
 # folder: what its files may include besides their own folder, lowest layer
 # first. An entry is a folder, or a single header of one (the guest agent
-# links none of lib's code but error.c). A new folder is one more row.
+# links none of lib's code but error.c and fdpass.c). A new folder is one
+# more row.
 layers='
 proto:
 lib:     proto
@@ -21,7 +22,7 @@ runtime: proto lib attest hv cache
 cli:     proto lib attest hv cache runtime
 shim:    proto lib attest hv cache runtime
 kbs:     lib attest
-agent:   proto attest lib/error.h lib/cleanup.h lib/clock.h lib/hex.h
+agent:   proto attest lib/error.h lib/fdpass.h lib/cleanup.h lib/clock.h lib/hex.h
 '
 # header: the only files that may include it, even within its folder.
 # QMP is the QEMU backend's business alone.

@@ -12,24 +12,12 @@
 
 #include "agent/resolve.h"
 #include "lib/cleanup.h"
+#include "lib/fdpass.h"
 
 static int send_fd(int sock, int fd)
 {
 	char byte = 0;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	memset(&control, 0, sizeof(control));
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			      .msg_controllen = sizeof(control.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(fd));
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+	return veil_send_fds(sock, &byte, 1, &fd, 1) == 1 ? 0 : -1;
 }
 
 int agent_console_open(int root, int sock, unsigned rows, unsigned cols, veil_err_t *err)
@@ -62,23 +50,17 @@ int agent_console_receive(int sock, int timeout_ms, int *master, veil_err_t *err
 	if (rc == 0)
 		return veil_fail(err, 0, "no terminal from the process within %d s", timeout_ms / 1000);
 	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			      .msg_controllen = sizeof(control.buf) };
-	ssize_t n;
-	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
-		;
+	int flags;
+	ssize_t n = veil_recv_fds(sock, &byte, 1, master, 1, &flags);
 	if (n < 0)
 		return veil_fail(err, errno, "receiving the terminal");
-	if (n == 0)
+	if (n == 0) {
+		veil_close_fd(master);
 		return 0;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+	}
+	if (*master < 0 || (flags & MSG_CTRUNC)) {
+		veil_close_fd(master);
 		return veil_fail(err, 0, "no terminal in the child's message");
-	memcpy(master, CMSG_DATA(c), sizeof(int));
+	}
 	return 1;
 }
