@@ -238,6 +238,13 @@ static int exchange(struct veil_kbs_client *c, const char *step, const char *met
 static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o, veil_err_t *err)
 {
 	enum veil_jwe_alg alg = o->alg ? o->alg : VEIL_JWE_ECDH_ES_A256KW;
+	/* A fresh key per attestation, living as long as this session. It is
+	 * made before the exchange starts, as guest-components does: an RSA key
+	 * can take seconds on a loaded machine, long enough for a KBS to drop the
+	 * connection as idle between auth and attest. */
+	c->key = veil_jose_generate_key(alg, err);
+	if (c->key == NULL)
+		return -1;
 	cleanup_free char *request = veil_kbs_request_build(o->tee, o->version);
 	struct veil_kbs_http_reply r;
 	if (request == NULL)
@@ -253,9 +260,7 @@ static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o,
 	veil_kbs_http_reply_free(&r);
 	if (rc < 0)
 		return -1;
-	/* A fresh key per attestation: it lives as long as this session. */
-	c->key = veil_jose_generate_key(alg, err);
-	cleanup_json json_object *jwk = c->key != NULL ? veil_jwk_from_key(c->key, alg, err) : NULL;
+	cleanup_json json_object *jwk = veil_jwk_from_key(c->key, alg, err);
 	uint8_t report_data[64];
 	if (jwk == NULL || veil_kbs_report_data(o->version, nonce, jwk, report_data, err) < 0)
 		return -1;
