@@ -44,8 +44,8 @@ AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) src/proto/frame.c
 	src/lib/fdpass.c) \
 	$(BUILD)/agent-obj/gen/agent.pb-c.o
 
-HOST_LIBS = $(shell pkg-config --libs json-c libprotobuf-c libcrypto)
-AGENT_LIBS = -l:libprotobuf-c.a
+HOST_LIBS = $(shell pkg-config --libs json-c libprotobuf-c libcrypto libseccomp) -lm
+AGENT_LIBS = -l:libprotobuf-c.a -l:libseccomp.a -lm
 # attest's init-data needs zlib; veil-kbs serves HTTP with libmicrohttpd.
 ATTEST_LIBS = $(shell pkg-config --libs zlib)
 KBS_LIBS = $(shell pkg-config --libs libmicrohttpd)

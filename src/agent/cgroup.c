@@ -5,22 +5,29 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/devicefilter.h"
 #include "agent/kfile.h"
 #include "agent/log.h"
+#include "agent/validate.h"
+#include "agent/wipe.h"
 #include "lib/cleanup.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define CGROUP_VEIL CGROUP_ROOT "/veil"
 
-static const char *const controllers[] = { "+memory", "+pids", "+cpu" };
+/* Every controller the guest kernel has for linux.resources; a missing one
+ * only fails the resources that need it. */
+static const char *const controllers[] = { "+cpu", "+cpuset", "+io", "+memory", "+pids", "+hugetlb", "+misc" };
 
 static void enable_controllers(const char *dir)
 {
@@ -56,31 +63,227 @@ static int set_limit(const char *id, const char *file, const char *value, veil_e
 	return 0;
 }
 
-int agent_cgroup_create(const char *id, const Veil__Agent__V1__Resources *res, veil_err_t *err)
+/* An OCI limit as cgroup v2 writes it: -1 is "max". */
+static void limit_value(char *out, size_t size, int64_t v)
 {
-	char path[256], value[64];
-	cgroup_path(path, sizeof(path), id, NULL);
-	if (mkdir(path, 0755) < 0)
-		return veil_fail(err, errno, "mkdir %s", path);
-	if (res == NULL)
+	if (v == -1)
+		snprintf(out, size, "max");
+	else
+		snprintf(out, size, "%" PRId64, v);
+}
+
+uint64_t agent_cpu_weight(uint64_t shares)
+{
+	if (shares == 0)
 		return 0;
-	if (res->memory_limit > 0) {
-		snprintf(value, sizeof(value), "%" PRId64, res->memory_limit);
+	if (shares <= 2)
+		return 1;
+	if (shares >= 262144)
+		return 10000;
+	/* The quadratic the cgroups library fits through (2, 1), (1024, 100)
+	 * and (262144, 10000), so that the default shares give the default weight. */
+	double l = log2((double)shares);
+	return (uint64_t)ceil(pow(10, (l * l + 125 * l) / 612.0 - 7.0 / 34.0));
+}
+
+uint64_t agent_io_weight(uint32_t blkio_weight)
+{
+	return blkio_weight == 0 ? 0 : 1 + ((uint64_t)blkio_weight - 10) * 9999 / 990;
+}
+
+int agent_swap_max(int64_t swap, int64_t memory, int64_t *out)
+{
+	/* The spec's swap is memory plus swap; cgroup v2's is the swap alone. */
+	if (memory == -1 && swap == 0)
+		*out = -1;
+	else if (swap == -1 || swap == 0 || memory == -1)
+		*out = swap;
+	else if (memory == 0 || swap < memory)
+		return -1;
+	else
+		*out = swap - memory;
+	return 0;
+}
+
+static int set_memory(const char *id, const Veil__Agent__V1__Resources *r, veil_err_t *err)
+{
+	char value[32];
+	int64_t swap;
+	if (agent_swap_max(r->memory_swap, r->memory_limit, &swap) < 0)
+		return veil_fail(err, 0, "memory swap %" PRId64 " needs a memory limit no greater than it", r->memory_swap);
+	/* The guest has no swap, so any swap limit holds; without swap the
+	 * kernel has no memory.swap.max to set. */
+	char path[256];
+	cgroup_path(path, sizeof(path), id, "memory.swap.max");
+	if (swap != 0 && access(path, F_OK) == 0) {
+		limit_value(value, sizeof(value), swap);
+		if (set_limit(id, "memory.swap.max", value, err) < 0)
+			return -1;
+	}
+	if (r->memory_limit != 0) {
+		limit_value(value, sizeof(value), r->memory_limit);
 		if (set_limit(id, "memory.max", value, err) < 0)
 			return -1;
 	}
-	if (res->cpu_quota > 0) {
-		snprintf(value, sizeof(value), "%" PRId64 " %" PRIu64, res->cpu_quota,
-			 res->cpu_period ? res->cpu_period : 100000);
-		if (set_limit(id, "cpu.max", value, err) < 0)
-			return -1;
-	}
-	if (res->pids_limit > 0) {
-		snprintf(value, sizeof(value), "%" PRId64, res->pids_limit);
-		if (set_limit(id, "pids.max", value, err) < 0)
+	if (r->memory_reservation != 0) {
+		limit_value(value, sizeof(value), r->memory_reservation);
+		if (set_limit(id, "memory.low", value, err) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+static int set_cpu(const char *id, const Veil__Agent__V1__Resources *r, veil_err_t *err)
+{
+	char value[64];
+	if (r->has_cpu_idle) {
+		snprintf(value, sizeof(value), "%" PRId64, r->cpu_idle);
+		if (set_limit(id, "cpu.idle", value, err) < 0)
+			return -1;
+	}
+	if (r->cpu_shares != 0) {
+		snprintf(value, sizeof(value), "%" PRIu64, agent_cpu_weight(r->cpu_shares));
+		if (set_limit(id, "cpu.weight", value, err) < 0)
+			return -1;
+	}
+	if (r->cpu_quota != 0 || r->cpu_period != 0) {
+		char quota[32] = "max";
+		if (r->cpu_quota > 0)
+			snprintf(quota, sizeof(quota), "%" PRId64, r->cpu_quota);
+		snprintf(value, sizeof(value), "%s %" PRIu64, quota, r->cpu_period ? r->cpu_period : 100000);
+		if (set_limit(id, "cpu.max", value, err) < 0)
+			return -1;
+	}
+	if (r->has_cpu_burst) {
+		snprintf(value, sizeof(value), "%" PRIu64, r->cpu_burst);
+		if (set_limit(id, "cpu.max.burst", value, err) < 0)
+			return -1;
+	}
+	if (r->cpuset_cpus[0] != '\0' && set_limit(id, "cpuset.cpus", r->cpuset_cpus, err) < 0)
+		return -1;
+	if (r->cpuset_mems[0] != '\0' && set_limit(id, "cpuset.mems", r->cpuset_mems, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* As runc: BFQ's weight where the guest's scheduler is BFQ, io.weight (on
+ * its own scale) otherwise. */
+static int set_io(const char *id, const Veil__Agent__V1__Resources *r, veil_err_t *err)
+{
+	if (r->blkio_weight == 0)
+		return 0;
+	char path[256], value[32];
+	cgroup_path(path, sizeof(path), id, "io.bfq.weight");
+	if (access(path, F_OK) == 0) {
+		snprintf(value, sizeof(value), "%u", r->blkio_weight);
+		return set_limit(id, "io.bfq.weight", value, err);
+	}
+	snprintf(value, sizeof(value), "%" PRIu64, agent_io_weight(r->blkio_weight));
+	return set_limit(id, "io.weight", value, err);
+}
+
+static int set_hugetlb(const char *id, const Veil__Agent__V1__Resources *r, veil_err_t *err)
+{
+	for (size_t i = 0; i < r->n_hugepage_limits; i++) {
+		char file[64], value[32];
+		snprintf(value, sizeof(value), "%" PRIu64, r->hugepage_limits[i]->limit);
+		snprintf(file, sizeof(file), "hugetlb.%s.max", r->hugepage_limits[i]->page_size);
+		if (set_limit(id, file, value, err) < 0)
+			return -1;
+		/* Reservations too, where the kernel accounts them. */
+		snprintf(file, sizeof(file), "hugetlb.%s.rsvd.max", r->hugepage_limits[i]->page_size);
+		char path[256];
+		cgroup_path(path, sizeof(path), id, file);
+		if (access(path, F_OK) == 0 && set_limit(id, file, value, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Each line on its own, as cgroupfs takes one setting per write (io.max). */
+static int set_unified(const char *id, const Veil__Agent__V1__Resources *r, veil_err_t *err)
+{
+	for (size_t i = 0; i < r->n_unified; i++) {
+		const char *key = r->unified[i]->key, *v = r->unified[i]->value;
+		do {
+			char line[4097];
+			size_t len = strcspn(v, "\n");
+			snprintf(line, sizeof(line), "%.*s", (int)len, v);
+			if (len > 0 && set_limit(id, key, line, err) < 0)
+				return -1;
+			v += len + (v[len] == '\n');
+		} while (*v != '\0');
+	}
+	return 0;
+}
+
+static int set_resources(const char *id, const Veil__Agent__V1__Resources *r, veil_err_t *err)
+{
+	if (r == NULL)
+		return 0;
+	char value[32];
+	if (r->pids_limit != 0) {
+		limit_value(value, sizeof(value), r->pids_limit);
+		if (set_limit(id, "pids.max", value, err) < 0)
+			return -1;
+	}
+	if (set_memory(id, r, err) < 0 || set_cpu(id, r, err) < 0 || set_io(id, r, err) < 0 ||
+	    set_hugetlb(id, r, err) < 0)
+		return -1;
+	return set_unified(id, r, err);
+}
+
+/* The device rules as a BPF program attached to the cgroup, which then
+ * holds it: the container's own cgroups below inherit it. */
+static int set_devices(const char *id, const Veil__Agent__V1__CreateContainerRequest *spec, veil_err_t *err)
+{
+	if (spec->n_device_rules == 0)
+		return 0;
+	cleanup_wipe struct agent_device_filter *f = malloc(sizeof(*f));
+	cleanup_wipe struct bpf_insn *prog = calloc(AGENT_DEVICE_PROGRAM_MAX, sizeof(*prog));
+	if (f == NULL || prog == NULL)
+		return veil_fail(err, ENOMEM, "device rules");
+	agent_device_filter_init(f);
+	for (size_t i = 0; i < spec->n_device_rules; i++) {
+		const Veil__Agent__V1__DeviceRule *d = spec->device_rules[i];
+		struct agent_device_rule rule = { .allow = d->allow, .type = d->type, .major = d->major, .minor = d->minor };
+		agent_device_access(d->access, &rule.access);
+		if (agent_device_filter_apply(f, &rule, err) < 0)
+			return -1;
+	}
+	if (agent_device_filter_allows_all(f))
+		return 0;
+	size_t len = agent_device_filter_emit(f, prog, AGENT_DEVICE_PROGRAM_MAX);
+	char path[256];
+	cgroup_path(path, sizeof(path), id, NULL);
+	cleanup_close int dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return veil_fail(err, errno, "open %s", path);
+	union bpf_attr load = { .prog_type = BPF_PROG_TYPE_CGROUP_DEVICE,
+				.insns = (uint64_t)(uintptr_t)prog,
+				.insn_cnt = (uint32_t)len,
+				.license = (uint64_t)(uintptr_t) "Apache" };
+	cleanup_close int fd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &load, sizeof(load));
+	if (fd < 0)
+		return veil_fail(err, errno, "loading the device filter");
+	union bpf_attr attach = { .target_fd = (uint32_t)dir,
+				  .attach_bpf_fd = (uint32_t)fd,
+				  .attach_type = BPF_CGROUP_DEVICE,
+				  .attach_flags = BPF_F_ALLOW_MULTI };
+	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &attach, sizeof(attach)) < 0)
+		return veil_fail(err, errno, "attaching the device filter");
+	return 0;
+}
+
+int agent_cgroup_create(const char *id, const Veil__Agent__V1__CreateContainerRequest *spec, veil_err_t *err)
+{
+	char path[256];
+	cgroup_path(path, sizeof(path), id, NULL);
+	if (mkdir(path, 0755) < 0)
+		return veil_fail(err, errno, "mkdir %s", path);
+	if (set_resources(id, spec->resources, err) < 0)
+		return -1;
+	return set_devices(id, spec, err);
 }
 
 int agent_cgroup_open_procs(const char *id, veil_err_t *err)
@@ -93,10 +296,10 @@ int agent_cgroup_open_procs(const char *id, veil_err_t *err)
 	return fd;
 }
 
-struct signal_all {
+struct cgroup_walk {
 	const char *cgroup; /* below the cgroup root: "/veil/<id>" */
-	int sig;
-	veil_err_t *err;
+	int (*fn)(pid_t pid, int pidfd, void *arg);
+	void *arg;
 };
 
 /* Whether the process pidfd stands for (numbered pid in the agent's pid
@@ -116,20 +319,42 @@ static bool in_cgroup(pid_t pid, int pidfd, const char *cgroup)
 	return in && pidfd_send_signal(pidfd, 0, NULL, 0) == 0;
 }
 
-static int signal_if_in_cgroup(const char *name, unsigned char type, void *arg)
+static int visit_if_in_cgroup(const char *name, unsigned char type, void *arg)
 {
 	(void)type;
-	const struct signal_all *s = arg;
+	const struct cgroup_walk *w = arg;
 	char *end;
 	long pid = strtol(name, &end, 10);
 	if (*end != '\0' || pid <= 1)
 		return 0;
-	/* A pidfd pins the process: once it is known to be the container's, the
-	 * signal cannot reach another that took over its pid. */
+	/* A pidfd pins the process: once it is known to be the container's,
+	 * what is done through it cannot reach another that took over its pid. */
 	cleanup_close int pidfd = pidfd_open((pid_t)pid, 0);
-	if (pidfd >= 0 && in_cgroup((pid_t)pid, pidfd, s->cgroup) && pidfd_send_signal(pidfd, s->sig, NULL, 0) < 0 &&
-	    errno != ESRCH)
-		return veil_fail(s->err, errno, "signalling pid %ld", pid);
+	if (pidfd < 0 || !in_cgroup((pid_t)pid, pidfd, w->cgroup))
+		return 0;
+	return w->fn((pid_t)pid, pidfd, w->arg);
+}
+
+int agent_cgroup_each_process(const char *id, int (*fn)(pid_t pid, int pidfd, void *arg), void *arg)
+{
+	/* Every process of the guest, not only cgroup.procs: the container may
+	 * have moved processes into cgroups of its own below its cgroup. */
+	char cgroup[128];
+	snprintf(cgroup, sizeof(cgroup), "/veil/%s", id);
+	struct cgroup_walk w = { .cgroup = cgroup, .fn = fn, .arg = arg };
+	return agent_each_entry("/proc", visit_if_in_cgroup, &w);
+}
+
+struct signal_all {
+	int sig;
+	veil_err_t *err;
+};
+
+static int send_signal(pid_t pid, int pidfd, void *arg)
+{
+	const struct signal_all *s = arg;
+	if (pidfd_send_signal(pidfd, s->sig, NULL, 0) < 0 && errno != ESRCH)
+		return veil_fail(s->err, errno, "signalling pid %d", pid);
 	return 0;
 }
 
@@ -138,12 +363,8 @@ int agent_cgroup_signal(const char *id, int sig, veil_err_t *err)
 	/* Atomic, and it reaches processes forked meanwhile too. */
 	if (sig == SIGKILL)
 		return agent_cgroup_kill(id, err);
-	/* Every process of the guest, not only cgroup.procs: the container may
-	 * have moved processes into cgroups of its own below its cgroup. */
-	char cgroup[128];
-	snprintf(cgroup, sizeof(cgroup), "/veil/%s", id);
-	struct signal_all s = { .cgroup = cgroup, .sig = sig, .err = err };
-	int rc = agent_each_entry("/proc", signal_if_in_cgroup, &s);
+	struct signal_all s = { .sig = sig, .err = err };
+	int rc = agent_cgroup_each_process(id, send_signal, &s);
 	if (rc < 0 && *err == NULL)
 		return veil_fail(err, errno, "/proc");
 	return rc;

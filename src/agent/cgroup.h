@@ -3,15 +3,28 @@
 #define VEIL_AGENT_CGROUP_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "lib/error.h"
 #include "proto/rpc.h"
 
 /* Enables the controllers the agent uses wherever the kernel has them. */
 void agent_cgroup_init(void);
-int agent_cgroup_create(const char *id, const Veil__Agent__V1__Resources *res, veil_err_t *err);
+/* Makes the container's cgroup with spec's resources and device rules. */
+int agent_cgroup_create(const char *id, const Veil__Agent__V1__CreateContainerRequest *spec, veil_err_t *err);
+/* The runtime spec's cgroup v1 values in cgroup v2 terms, as runc converts
+ * them: cpu shares to cpu.weight, blkio weight to io.weight, and memory plus
+ * swap to memory.swap.max (-1 if the combination makes no sense). */
+uint64_t agent_cpu_weight(uint64_t shares);
+uint64_t agent_io_weight(uint32_t blkio_weight);
+int agent_swap_max(int64_t swap, int64_t memory, int64_t *out);
 /* An fd on the container's cgroup.procs; a child writes "0" to it to join. */
 int agent_cgroup_open_procs(const char *id, veil_err_t *err);
+/* Calls fn for each process in the container's cgroup or a cgroup the
+ * container made below it, with a pidfd checked to be that process's, until
+ * fn returns non-zero; returns that, 0, or -1 with errno if /proc cannot be read. */
+int agent_cgroup_each_process(const char *id, int (*fn)(pid_t pid, int pidfd, void *arg), void *arg);
 /* Sends sig to every process in the container's cgroup and the cgroups the
  * container made below it, each through a pidfd checked to be the container's. */
 int agent_cgroup_signal(const char *id, int sig, veil_err_t *err);

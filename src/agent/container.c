@@ -1,6 +1,7 @@
 #include "agent/container.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,11 @@
 #include "agent/cgroup.h"
 #include "agent/clock.h"
 #include "agent/log.h"
+#include "agent/resolve.h"
 #include "agent/rootfs.h"
+#include "agent/seccomp.h"
 #include "agent/wipe.h"
+#include "lib/cleanup.h"
 
 /* How long DestroyContainer waits for SIGKILLed processes to leave the cgroup. */
 #define KILL_WAIT_MS 5000
@@ -39,14 +43,58 @@ size_t agent_container_count(void)
 	return n;
 }
 
-static void teardown(const char *id)
+static void teardown(struct agent_container *c)
 {
 	veil_err_t err = NULL;
-	if (agent_cgroup_remove(id, &err) < 0) {
-		agent_log_error("container %s: %s", id, err->msg);
+	if (agent_cgroup_remove(c->id, &err) < 0) {
+		agent_log_error("container %s: %s", c->id, err->msg);
 		agent_wipe_error(&err);
 	}
-	agent_rootfs_unmount(id);
+	agent_rootfs_unmount(c->id);
+	if (c->seccomp != NULL)
+		agent_seccomp_free(c->seccomp);
+	c->seccomp = NULL;
+}
+
+const char *agent_container_joined(const struct agent_container *c, int flag)
+{
+	for (size_t i = 0; i < c->spec->n_joined_namespaces; i++) {
+		int f, code;
+		veil_err_t err = NULL;
+		if (agent_namespace_flags(&c->spec->joined_namespaces[i]->type, 1, &f, &code, &err) == 0 && f == flag)
+			return c->spec->joined_namespaces[i]->container_id;
+		veil_error_free(&err);
+	}
+	return NULL;
+}
+
+/* runc looks the init's program up at create, so that a missing one fails there. */
+static int lookup_executable(const struct agent_container *c, const Veil__Agent__V1__ExecutableLookup *e, int *code,
+			     veil_err_t *err)
+{
+	if (e == NULL)
+		return 0;
+	cleanup_close int root = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return veil_fail(err, errno, "open %s", c->rootfs);
+	if (agent_lookup_executable(root, e->file, e->search_path, e->cwd, err) < 0) {
+		*code = (*err)->errnum == ENOENT ? VEIL_RPC_NOT_FOUND : VEIL_RPC_FAILED_PRECONDITION;
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything CreateContainer sets up but the rootfs mount. */
+static int set_up(struct agent_container *c, Veil__Agent__V1__CreateContainerRequest *spec, int *code,
+		  veil_err_t *err)
+{
+	if (agent_rootfs_stage_files(c->id, spec->mounts, spec->n_mounts, err) < 0 ||
+	    agent_cgroup_create(c->id, spec, err) < 0)
+		return -1;
+	if (spec->seccomp != NULL && (c->seccomp = agent_seccomp_compile(spec->seccomp, err)) == NULL)
+		return -1;
+	c->spec = spec;
+	return lookup_executable(c, spec->executable, code, err);
 }
 
 struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, int *code,
@@ -65,16 +113,21 @@ struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerR
 	snprintf(c->id, sizeof(c->id), "%s", spec->container_id);
 	/* Validated already; only the flags are needed here. */
 	agent_namespace_flags(spec->namespaces, spec->n_namespaces, &c->ns_flags, code, err);
-	if (agent_rootfs_mount(c->id, spec->rootfs_serial, spec->rootfs_readonly, c->rootfs, sizeof(c->rootfs), err) <
-		    0 ||
-	    agent_cgroup_create(c->id, spec->resources, err) < 0) {
-		if ((*err)->errnum == ENOENT)
-			*code = VEIL_RPC_NOT_FOUND;
-		teardown(c->id);
+	for (size_t i = 0; i < spec->n_joined_namespaces; i++) {
+		int flag;
+		agent_namespace_flags(&spec->joined_namespaces[i]->type, 1, &flag, code, err);
+		c->ns_joined |= flag;
+	}
+	*code = VEIL_RPC_FAILED_PRECONDITION;
+	int rc = agent_rootfs_mount(c->id, spec->rootfs_serial, spec->rootfs_readonly, c->rootfs, sizeof(c->rootfs), err);
+	if (rc < 0 && (*err)->errnum == ENOENT)
+		*code = VEIL_RPC_NOT_FOUND; /* no disk with that serial */
+	if (rc < 0 || set_up(c, spec, code, err) < 0) {
+		c->spec = NULL;
+		teardown(c);
 		agent_wipe_free(c);
 		return NULL;
 	}
-	c->spec = spec;
 	c->next = containers;
 	containers = c;
 	return c;
@@ -111,7 +164,7 @@ void agent_container_remove(struct agent_container *c)
 			break;
 		}
 	}
-	teardown(c->id);
+	teardown(c);
 	while (c->processes != NULL) {
 		struct agent_process *p = c->processes;
 		c->processes = p->next;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "agent/process.h"
+#include "agent/seccomp.h"
 #include "lib/error.h"
 #include "proto/rpc.h"
 
@@ -15,8 +16,10 @@ struct agent_container {
 	/* The request that created it, kept whole: the init's namespaces, mounts,
 	 * hostname and masked/readonly paths come from it. */
 	Veil__Agent__V1__CreateContainerRequest *spec;
-	int ns_flags;         /* CLONE_NEW* of the init */
+	int ns_flags;         /* CLONE_NEW* the init makes */
+	int ns_joined;        /* CLONE_NEW* the init shares with other containers (spec->joined_namespaces) */
 	char rootfs[PATH_MAX]; /* root of the container in the agent's mount namespace */
+	struct agent_seccomp *seccomp; /* compiled spec->seccomp; NULL without one */
 	struct agent_process *processes;
 };
 
@@ -33,6 +36,8 @@ void agent_container_kill(struct agent_container *c);
 void agent_container_remove(struct agent_container *c);
 
 struct agent_process *agent_container_process(const struct agent_container *c, const char *exec_id);
+/* The id of the container whose namespace of type flag (one CLONE_NEW* of ns_joined) c shares. */
+const char *agent_container_joined(const struct agent_container *c, int flag);
 /* Whether another process fits; may evict an exited process whose status was delivered. */
 bool agent_container_make_room(struct agent_container *c);
 void agent_container_add_process(struct agent_container *c, struct agent_process *p);

@@ -16,6 +16,7 @@
 #include "agent/hello.h"
 #include "agent/log.h"
 #include "agent/network.h"
+#include "agent/ps.h"
 #include "agent/scrub.h"
 #include "agent/spawn.h"
 #include "agent/validate.h"
@@ -352,6 +353,23 @@ static int handle_configure_interface(const Veil__Agent__V1__ConfigureInterfaceR
 	return 0;
 }
 
+/* Answers at once, as the response owns memory that only this call frees. */
+static int handle_list_processes(uint32_t stream, const Veil__Agent__V1__ListProcessesRequest *req, struct reply *r)
+{
+	if (find_container(req->container_id, r) == NULL)
+		return -1;
+	Veil__Agent__V1__ListProcessesResponse resp;
+	int rc = agent_list_processes(req->container_id, &resp, &r->err);
+	if (rc == 0)
+		respond(stream, VEIL_RPC_OK, NULL, &resp.base);
+	agent_list_processes_free(&resp);
+	if (rc < 0) {
+		r->code = VEIL_RPC_INTERNAL;
+		return -1;
+	}
+	return 1;
+}
+
 static void handle_shutdown(uint32_t stream)
 {
 	Veil__Agent__V1__ShutdownResponse resp = VEIL__AGENT__V1__SHUTDOWN_RESPONSE__INIT;
@@ -401,6 +419,8 @@ static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, stru
 		return handle_configure_interface(m, r);
 	case VEIL_METHOD_SCRUB:
 		return handle_scrub(r);
+	case VEIL_METHOD_LIST_PROCESSES:
+		return handle_list_processes(stream, m, r);
 	case VEIL_METHOD_SHUTDOWN:
 		handle_shutdown(stream);
 		break;

@@ -3,65 +3,37 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "agent/resolve.h"
+#include "agent/rootfs.h"
 #include "agent/validate.h"
 #include "lib/cleanup.h"
 
-static int switch_root(const char *rootfs, veil_err_t *err)
-{
-	/* Private first: pivot_root refuses shared mounts, and nothing done here
-	 * may propagate back into the agent's namespace. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return veil_fail(err, errno, "making / private");
-	if (chdir(rootfs) < 0)
-		return veil_fail(err, errno, "chdir %s", rootfs);
-	/* pivot_root(".", ".") stacks the old root on the new one; detaching it
-	 * leaves no path back to the agent's filesystem. */
-	if (syscall(SYS_pivot_root, ".", ".") < 0)
-		return veil_fail(err, errno, "pivot_root %s", rootfs);
-	if (umount2(".", MNT_DETACH) < 0)
-		return veil_fail(err, errno, "detaching the old root");
-	if (chdir("/") < 0)
-		return veil_fail(err, errno, "chdir /");
-	return 0;
-}
-
 /* The OCI runtime spec's default devices, for a /dev the container mounts as tmpfs. */
-static int populate_dev(int root, veil_err_t *err)
-{
-	static const struct {
-		const char *name;
-		unsigned major, minor;
-	} devices[] = { { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
+static const struct {
+	const char *name;
+	unsigned major, minor;
+} default_devices[] = { { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 },
 			{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 } };
-	static const struct {
-		const char *name, *target;
-	} links[] = { { "fd", "/proc/self/fd" },
-		      { "stdin", "/proc/self/fd/0" },
-		      { "stdout", "/proc/self/fd/1" },
-		      { "stderr", "/proc/self/fd/2" },
-		      { "ptmx", "pts/ptmx" } };
-	cleanup_close int dev = agent_resolve(root, "/dev", O_PATH | O_DIRECTORY);
-	if (dev < 0)
-		return veil_fail(err, errno, "/dev");
-	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++)
-		if (mknodat(dev, devices[i].name, S_IFCHR | 0666, makedev(devices[i].major, devices[i].minor)) < 0 &&
-		    errno != EEXIST)
-			return veil_fail(err, errno, "mknod /dev/%s", devices[i].name);
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		if (symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST)
-			return veil_fail(err, errno, "symlink /dev/%s", links[i].name);
-	return 0;
-}
+
+/* What a container's mounts are made with. */
+struct setup {
+	const struct agent_container *c;
+	bool userns; /* in a user namespace: no mknod, and devices on its tmpfs are unusable */
+	int agent_dev; /* the agent's /dev (devtmpfs), where device nodes to bind come from */
+};
 
 /* mount(2) takes no fd for its target, but "." is the directory fd stands
  * for, whatever happened to its path since it was resolved. */
@@ -72,12 +44,140 @@ static int mount_at(int fd, const char *source, const char *type, unsigned long 
 	return mount(source, ".", type, flags, data);
 }
 
-static int mount_one(int root, const Veil__Agent__V1__Mount *m, veil_err_t *err)
+/* Binds a clone of the mount at (dirfd, path) onto what target stands for. */
+static int bind_clone(int dirfd, const char *path, int target)
 {
+	cleanup_close int tree = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (tree < 0)
+		return -1;
+	return move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+/* An O_PATH fd on the regular file at path inside the container, created
+ * (empty, with its parents) if missing: the mount point of a bound file. */
+static int file_mount_point(int root, const char *path)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	*slash = '\0';
+	cleanup_close int dir = agent_resolve_mkdir(root, parent[0] != '\0' ? parent : "/");
+	if (dir < 0)
+		return -1;
+	int fd = openat(dir, slash + 1, O_CREAT | O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST && errno != ELOOP && errno != EISDIR)
+		return -1;
+	/* Resolved again from the root: the name may be a symlink inside it. */
+	return agent_resolve(root, path, O_PATH);
+}
+
+/* The device node named path (below /dev) of the guest, if it is the device
+ * type:major:minor: a user namespace cannot mknod, so the node is bound. */
+static int guest_device(int agent_dev, const char *path, mode_t type, dev_t dev)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	if (strncmp(path, "/dev/", 5) != 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	int fd = (int)syscall(SYS_openat2, agent_dev, path + 5, &how, sizeof(how));
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type || st.st_rdev != dev)) {
+		close(fd);
+		errno = ENODEV;
+		return -1;
+	}
+	return fd;
+}
+
+/* A device node at path in the container: made, or in a user namespace the
+ * guest's own bound over an empty file, as runc binds the host's. */
+static int make_device(const struct setup *s, int root, const char *path, mode_t type, dev_t dev, mode_t mode,
+		       uid_t uid, gid_t gid, veil_err_t *err)
+{
+	if (s->userns && type != S_IFIFO) {
+		cleanup_close int node = guest_device(s->agent_dev, path, type, dev);
+		cleanup_close int target = node >= 0 ? file_mount_point(root, path) : -1;
+		if (node < 0 || target < 0 || bind_clone(node, "", target) < 0)
+			return veil_fail(err, errno, "device %s", path);
+		return 0;
+	}
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	*slash = '\0';
+	cleanup_close int dir = agent_resolve_mkdir(root, parent[0] != '\0' ? parent : "/");
+	if (dir < 0)
+		return veil_fail(err, errno, "device %s", path);
+	/* A node already there (the image's, or a default device) is replaced. */
+	if (unlinkat(dir, slash + 1, 0) < 0 && errno != ENOENT)
+		return veil_fail(err, errno, "device %s", path);
+	if (mknodat(dir, slash + 1, type | mode, dev) < 0 || fchownat(dir, slash + 1, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fchmodat(dir, slash + 1, mode, 0) < 0)
+		return veil_fail(err, errno, "device %s", path);
+	return 0;
+}
+
+/* The OCI runtime spec's default devices and links, for a /dev the container mounts as tmpfs. */
+static int populate_dev(const struct setup *s, int root, veil_err_t *err)
+{
+	static const struct {
+		const char *name, *target;
+	} links[] = { { "fd", "/proc/self/fd" },
+		      { "stdin", "/proc/self/fd/0" },
+		      { "stdout", "/proc/self/fd/1" },
+		      { "stderr", "/proc/self/fd/2" },
+		      { "ptmx", "pts/ptmx" } };
+	cleanup_close int dev = agent_resolve(root, "/dev", O_PATH | O_DIRECTORY);
+	if (dev < 0)
+		return veil_fail(err, errno, "/dev");
+	for (size_t i = 0; i < sizeof(default_devices) / sizeof(default_devices[0]); i++) {
+		char path[32];
+		snprintf(path, sizeof(path), "/dev/%s", default_devices[i].name);
+		if (make_device(s, root, path, S_IFCHR, makedev(default_devices[i].major, default_devices[i].minor), 0666, 0,
+				0, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlinkat(links[i].target, dev, links[i].name) < 0 && errno != EEXIST)
+			return veil_fail(err, errno, "symlink /dev/%s", links[i].name);
+	return 0;
+}
+
+static unsigned long long attr_of(unsigned long flags)
+{
+	return (flags & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) | (flags & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+	       (flags & MS_NODEV ? MOUNT_ATTR_NODEV : 0) | (flags & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0);
+}
+
+/* A host file the agent staged (a bind mount of the host's, such as
+ * /etc/resolv.conf), bound over a file at the destination. */
+static int bind_file(const struct setup *s, int root, size_t index, const Veil__Agent__V1__Mount *m,
+		     unsigned long flags, veil_err_t *err)
+{
+	char staged[PATH_MAX];
+	agent_rootfs_file_path(staged, sizeof(staged), s->c->id, index);
+	cleanup_close int target = file_mount_point(root, m->destination);
+	cleanup_close int tree = target >= 0 ? open_tree(AT_FDCWD, staged, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC) : -1;
+	struct mount_attr attr = { .attr_set = attr_of(flags) };
+	if (tree < 0 || (attr.attr_set != 0 && mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) ||
+	    move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return veil_fail(err, errno, "bind the host's file on %s", m->destination);
+	return 0;
+}
+
+static int mount_one(const struct setup *s, int root, size_t index, veil_err_t *err)
+{
+	const Veil__Agent__V1__Mount *m = s->c->spec->mounts[index];
 	unsigned long flags;
 	char data[AGENT_MOUNT_DATA_MAX];
 	if (agent_mount_options(m, &flags, data, sizeof(data), err) < 0)
 		return -1;
+	if (strcmp(m->type, "file") == 0)
+		return bind_file(s, root, index, m, flags, err);
 	cleanup_close int dir = agent_resolve_mkdir(root, m->destination);
 	if (dir < 0)
 		return veil_fail(err, errno, "mount destination %s", m->destination);
@@ -85,7 +185,58 @@ static int mount_one(int root, const Veil__Agent__V1__Mount *m, veil_err_t *err)
 	if (mount_at(dir, source, m->type, flags, data[0] ? data : NULL) < 0)
 		return veil_fail(err, errno, "mount %s on %s", m->type, m->destination);
 	if (strcmp(m->destination, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0)
-		return populate_dev(root, err);
+		return populate_dev(s, root, err);
+	return 0;
+}
+
+/* linux.devices, after the mounts (a tmpfs /dev among them), as runc makes them. */
+static int make_devices(const struct setup *s, int root, veil_err_t *err)
+{
+	const Veil__Agent__V1__CreateContainerRequest *spec = s->c->spec;
+	for (size_t i = 0; i < spec->n_devices; i++) {
+		const Veil__Agent__V1__Device *d = spec->devices[i];
+		mode_t type = d->type == VEIL__AGENT__V1__DEVICE_TYPE__DEVICE_TYPE_BLOCK  ? S_IFBLK
+			      : d->type == VEIL__AGENT__V1__DEVICE_TYPE__DEVICE_TYPE_FIFO ? S_IFIFO
+											  : S_IFCHR;
+		dev_t dev = type == S_IFIFO ? 0 : makedev((unsigned)d->major, (unsigned)d->minor);
+		if (make_device(s, root, d->path, type, dev, d->file_mode, d->uid, d->gid, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int switch_root(int rootfs, veil_err_t *err)
+{
+	if (fchdir(rootfs) < 0)
+		return veil_fail(err, errno, "chdir to the rootfs");
+	/* pivot_root(".", ".") stacks the old root on the new one; detaching it
+	 * leaves no path back to the agent's filesystem. */
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return veil_fail(err, errno, "pivot_root");
+	if (umount2(".", MNT_DETACH) < 0)
+		return veil_fail(err, errno, "detaching the old root");
+	if (chdir("/") < 0)
+		return veil_fail(err, errno, "chdir /");
+	return 0;
+}
+
+/* linux.sysctl, in the container's /proc/sys, whose files belong to its namespaces. */
+static int write_sysctls(int root, const Veil__Agent__V1__CreateContainerRequest *spec, veil_err_t *err)
+{
+	for (size_t i = 0; i < spec->n_sysctls; i++) {
+		char path[PATH_MAX] = "/proc/sys/";
+		const Veil__Agent__V1__KeyValue *kv = spec->sysctls[i];
+		agent_sysctl_path(kv->key, path + strlen(path), sizeof(path) - strlen(path));
+		cleanup_close int fd = agent_resolve(root, path, O_WRONLY | O_NOFOLLOW);
+		struct statfs fs;
+		if (fd >= 0 && (fstatfs(fd, &fs) < 0 || fs.f_type != PROC_SUPER_MAGIC)) {
+			close(fd);
+			fd = -1;
+			errno = ENOENT; /* the image's own file, not the kernel's: no proc on /proc */
+		}
+		if (fd < 0 || write(fd, kv->value, strlen(kv->value)) < 0)
+			return veil_fail(err, errno, "sysctl %s", path);
+	}
 	return 0;
 }
 
@@ -137,36 +288,76 @@ static void close_all(int *fds, size_t n)
 	free(fds);
 }
 
-int agent_mountns_setup(const Veil__Agent__V1__CreateContainerRequest *spec, const char *rootfs, veil_err_t *err)
+/* Before pivot_root, while the agent's filesystem is in reach: the mounts,
+ * which a user namespace may make only while a full proc and sysfs are
+ * visible in its mount namespace (as runc mounts before it pivots), the
+ * devices, and a clone of /dev/null per masked path. */
+static int prepare_rootfs(const struct setup *s, int rootfs, int *devnull, veil_err_t *err)
+{
+	const Veil__Agent__V1__CreateContainerRequest *spec = s->c->spec;
+	for (size_t i = 0; i < spec->n_masked_paths; i++) {
+		devnull[i] = open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (devnull[i] < 0)
+			return veil_fail(err, errno, "cloning /dev/null");
+	}
+	/* Private first: pivot_root refuses shared mounts, and nothing done here
+	 * may propagate back into the agent's namespace. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return veil_fail(err, errno, "making / private");
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (mount_one(s, rootfs, i, err) < 0)
+			return -1;
+	return make_devices(s, rootfs, err);
+}
+
+/* After pivot_root: the root's propagation, sysctls, then readonly and
+ * masked paths, in runc's order. */
+static int finish_rootfs(const struct agent_container *c, int *devnull, veil_err_t *err)
+{
+	const Veil__Agent__V1__CreateContainerRequest *spec = c->spec;
+	unsigned long propagation;
+	agent_propagation_flags(spec->rootfs_propagation, &propagation);
+	if (propagation != 0 && mount(NULL, "/", NULL, propagation, NULL) < 0)
+		return veil_fail(err, errno, "rootfs propagation %s", spec->rootfs_propagation);
+	cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return veil_fail(err, errno, "open /");
+	if (write_sysctls(root, spec, err) < 0)
+		return -1;
+	for (size_t i = 0; i < spec->n_readonly_paths; i++)
+		if (make_readonly(root, spec->readonly_paths[i], err) < 0)
+			return -1;
+	for (size_t i = 0; i < spec->n_masked_paths; i++)
+		if (mask(root, spec->masked_paths[i], devnull[i], err) < 0)
+			return -1;
+	return 0;
+}
+
+int agent_mountns_setup(const struct agent_container *c, veil_err_t *err)
 {
 	/* Device nodes get exactly the modes asked for; the process's umask comes later. */
 	umask(0);
-	/* After pivot_root the agent's /dev/null is out of reach, and a detached
-	 * mount cannot be cloned again, so each masked path gets its own clone. */
-	size_t n = spec->n_masked_paths;
-	int *devnull = calloc(n ? n : 1, sizeof(int));
+	size_t n = c->spec->n_masked_paths;
+	int *devnull = malloc((n ? n : 1) * sizeof(int));
 	if (devnull == NULL)
 		return veil_fail(err, ENOMEM, "masked paths");
-	for (size_t i = 0; i < n; i++) {
-		devnull[i] = open_tree(AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (devnull[i] < 0) {
-			close_all(devnull, i);
-			return veil_fail(err, errno, "cloning /dev/null");
-		}
-	}
-	int rc = switch_root(rootfs, err);
-	int root = rc == 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (rc == 0 && root < 0)
-		rc = veil_fail(err, errno, "open /");
-	for (size_t i = 0; rc == 0 && i < spec->n_mounts; i++)
-		rc = mount_one(root, spec->mounts[i], err);
-	for (size_t i = 0; rc == 0 && i < spec->n_readonly_paths; i++)
-		rc = make_readonly(root, spec->readonly_paths[i], err);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = mask(root, spec->masked_paths[i], devnull[i], err);
+	for (size_t i = 0; i < n; i++)
+		devnull[i] = -1;
+	struct setup s = { .c = c, .userns = (c->ns_flags & CLONE_NEWUSER) != 0 };
+	s.agent_dev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int rootfs = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int rc = s.agent_dev < 0 || rootfs < 0 ? veil_fail(err, errno, "open %s", c->rootfs) : 0;
+	if (rc == 0)
+		rc = prepare_rootfs(&s, rootfs, devnull, err);
+	if (rc == 0)
+		rc = switch_root(rootfs, err);
+	if (rc == 0)
+		rc = finish_rootfs(c, devnull, err);
 	close_all(devnull, n);
-	if (root >= 0)
-		close(root);
+	if (rootfs >= 0)
+		close(rootfs);
+	if (s.agent_dev >= 0)
+		close(s.agent_dev);
 	/* The mounts above moved the working directory around. */
 	if (rc == 0 && chdir("/") < 0)
 		rc = veil_fail(err, errno, "chdir /");

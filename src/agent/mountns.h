@@ -3,11 +3,13 @@
 #ifndef VEIL_AGENT_MOUNTNS_H
 #define VEIL_AGENT_MOUNTNS_H
 
+#include "agent/container.h"
 #include "lib/error.h"
-#include "proto/rpc.h"
 
-/* Makes rootfs the root (pivot_root), then mounts spec->mounts inside it and
- * applies the readonly and masked paths. Runs in the child, after unshare(CLONE_NEWNS). */
-int agent_mountns_setup(const Veil__Agent__V1__CreateContainerRequest *spec, const char *rootfs, veil_err_t *err);
+/* Mounts c's spec->mounts (host files bound, a tmpfs /dev given the default
+ * devices) and makes spec->devices inside c's rootfs, makes it the root
+ * (pivot_root), sets its propagation, writes the sysctls and applies the
+ * readonly and masked paths. Runs in the child, after unshare(CLONE_NEWNS). */
+int agent_mountns_setup(const struct agent_container *c, veil_err_t *err);
 
 #endif

@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/cleanup.h"
+
 int agent_resolve(int root, const char *path, int flags)
 {
 	struct open_how how = {
@@ -62,4 +64,55 @@ int agent_resolve_mkdir(int root, const char *path)
 		close(fd);
 		*p = saved;
 	}
+}
+
+/* Go's exec.LookPath test, which runc applies: a file with an execute bit. */
+static int check_executable(int root, const char *path)
+{
+	cleanup_close int fd = agent_resolve(root, path, O_PATH);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -1;
+	if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
+		errno = EACCES;
+		return -1;
+	}
+	return 0;
+}
+
+int agent_lookup_executable(int root, const char *file, const char *search_path, const char *cwd, veil_err_t *err)
+{
+	char path[PATH_MAX];
+	if (strchr(file, '/') != NULL) {
+		/* Relative to the working directory the process will have. */
+		int n = file[0] == '/' ? snprintf(path, sizeof(path), "%s", file)
+				       : snprintf(path, sizeof(path), "%s/%s", cwd[0] ? cwd : "/", file);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return veil_fail(err, ENAMETOOLONG, "exec: \"%s\"", file);
+		if (check_executable(root, path) == 0)
+			return 0;
+		/* runc's (Go's) wording, which podman maps to exit status 127. */
+		if (errno == ENOENT)
+			return veil_fail_tagged(err, ENOENT, "exec: \"%s\": stat %s: no such file or directory", file, file);
+		return veil_fail(err, errno, "exec: \"%s\"", file);
+	}
+	const char *dir = search_path[0] != '\0' ? search_path : AGENT_DEFAULT_PATH;
+	int denied = 0;
+	for (;;) {
+		const char *end = strchrnul(dir, ':');
+		/* An empty entry is the working directory, as for execvp. */
+		int n = snprintf(path, sizeof(path), "%.*s/%s", (int)(end - dir), end == dir ? "." : dir, file);
+		if (n > 0 && (size_t)n < sizeof(path)) {
+			if (check_executable(root, path) == 0)
+				return 0;
+			if (errno == EACCES)
+				denied = EACCES;
+		}
+		if (*end == '\0')
+			break;
+		dir = end + 1;
+	}
+	if (denied)
+		return veil_fail(err, denied, "exec: \"%s\"", file);
+	return veil_fail_tagged(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
 }

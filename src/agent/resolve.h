@@ -8,11 +8,22 @@
 #ifndef VEIL_AGENT_RESOLVE_H
 #define VEIL_AGENT_RESOLVE_H
 
+#include "lib/error.h"
+
+/* The PATH a process without one in its env is searched with. */
+#define AGENT_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 /* openat2 of path (absolute or not, it starts at root) with flags (O_*);
  * returns the fd, or -1 with errno (ELOOP for a magic link on the way). */
 int agent_resolve(int root, const char *path, int flags);
 /* The directory at path, created with its missing parents (mode 0755), as an
  * O_PATH fd; -1 with errno. */
 int agent_resolve_mkdir(int root, const char *path);
+
+/* runc's check at create (exec.LookPath) of the init's program inside the
+ * root: a file with an execute bit, found as file itself if it holds a '/'
+ * (relative to cwd), else in the ':'-separated search_path ("" = the
+ * default). -1 with *err in runc's words, errnum ENOENT if there is none. */
+int agent_lookup_executable(int root, const char *file, const char *search_path, const char *cwd, veil_err_t *err);
 
 #endif

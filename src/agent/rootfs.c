@@ -115,6 +115,12 @@ static int mount_overlay(const char *id, const char *lower, char *rootfs, size_t
 	container_path(rootfs, size, id, "rootfs");
 	if (make_dir(upper, err) < 0 || make_dir(work, err) < 0 || make_dir(rootfs, err) < 0)
 		return -1;
+	/* The overlay's root takes its mode and owner from the upper directory:
+	 * they must be the image's, as the host's rootfs has them (runc shows
+	 * 555 for a root the image made 555, not the agent's 755). */
+	struct stat root;
+	if (stat(lower, &root) < 0 || chmod(upper, root.st_mode & 07777) < 0 || chown(upper, root.st_uid, root.st_gid) < 0)
+		return veil_fail(err, errno, "giving %s the image's root mode", upper);
 	snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, work);
 	if (mount("overlay", rootfs, "overlay", 0, data) < 0)
 		return veil_fail(err, errno, "mount overlay on %s", rootfs);
@@ -207,9 +213,57 @@ static void unmount_and_remove(const char *path)
 		agent_log_error("rmdir %s: %s", path, strerror(errno));
 }
 
+void agent_rootfs_file_path(char *out, size_t size, const char *id, size_t index)
+{
+	char dir[SHORT_PATH];
+	container_path(dir, sizeof(dir), id, "files");
+	snprintf(out, size, "%s/%zu", dir, index);
+}
+
+static int write_file(const char *path, const Veil__Agent__V1__Mount *m, veil_err_t *err)
+{
+	cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return veil_fail(err, errno, "create %s", path);
+	for (size_t done = 0; done < m->content.len;) {
+		ssize_t n = write(fd, m->content.data + done, m->content.len - done);
+		if (n < 0 && errno != EINTR)
+			return veil_fail(err, errno, "write %s", path);
+		done += n > 0 ? (size_t)n : 0;
+	}
+	if (fchown(fd, m->uid, m->gid) < 0 || fchmod(fd, m->mode) < 0)
+		return veil_fail(err, errno, "chown/chmod %s", path);
+	return 0;
+}
+
+int agent_rootfs_stage_files(const char *id, Veil__Agent__V1__Mount *const *mounts, size_t n, veil_err_t *err)
+{
+	bool any = false;
+	for (size_t i = 0; i < n && !any; i++)
+		any = strcmp(mounts[i]->type, "file") == 0;
+	if (!any)
+		return 0;
+	char dir[SHORT_PATH], path[SHORT_PATH + 24];
+	container_path(dir, sizeof(dir), id, "files");
+	if (make_dir(dir, err) < 0)
+		return -1;
+	/* Their own tmpfs, bounded: the container may write to them as to the
+	 * host's bind mounts, but not grow them past what the host sent. */
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m,nr_inodes=128") < 0)
+		return veil_fail(err, errno, "mount tmpfs on %s", dir);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(mounts[i]->type, "file") != 0)
+			continue;
+		agent_rootfs_file_path(path, sizeof(path), id, i);
+		if (write_file(path, mounts[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 void agent_rootfs_unmount(const char *id)
 {
-	static const char *const leaves[] = { "rootfs", "rw", "lower", NULL };
+	static const char *const leaves[] = { "rootfs", "rw", "lower", "files", NULL };
 	char path[SHORT_PATH];
 	for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
 		container_path(path, sizeof(path), id, leaves[i]);

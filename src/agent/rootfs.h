@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "lib/error.h"
+#include "proto/rpc.h"
 
 #define AGENT_CONTAINERS_DIR "/run/veil/containers"
 
@@ -15,7 +16,12 @@
  * serial; writes the path of its root into rootfs (size >= PATH_MAX). */
 int agent_rootfs_mount(const char *id, const char *serial, bool readonly, char *rootfs, size_t size,
 		       veil_err_t *err);
-/* Unmounts and removes whatever agent_rootfs_mount left, complete or not. */
+/* The "file" mounts among mounts (host files copied in, validated): each is
+ * written with its mode and owner into a small tmpfs of the container's, at
+ * agent_rootfs_file_path(index in mounts), for its init to bind. */
+int agent_rootfs_stage_files(const char *id, Veil__Agent__V1__Mount *const *mounts, size_t n, veil_err_t *err);
+void agent_rootfs_file_path(char *out, size_t size, const char *id, size_t index);
+/* Unmounts and removes whatever agent_rootfs_mount and agent_rootfs_stage_files left, complete or not. */
 void agent_rootfs_unmount(const char *id);
 /* After every container is gone, the filesystems of containers that live on
  * (waiting up to 1 s for them to go): mounts that were detached lazily, with

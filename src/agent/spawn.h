@@ -6,6 +6,11 @@
 #include "agent/container.h"
 #include "lib/error.h"
 
+/* The name of a process until it execs. Exec names a process after the
+ * basename of its file, which holds no '/': a process still called this has
+ * not exec'd. */
+#define AGENT_SETUP_COMM "veil/setup"
+
 /* Records the limits container processes get back, and raises the agent's; called once at boot. */
 int agent_spawn_init(veil_err_t *err);
 

@@ -51,7 +51,7 @@ static int validate_serial(const char *serial, veil_err_t *err)
 	return 0;
 }
 
-static int validate_path(const char *what, const char *path, veil_err_t *err)
+int agent_validate_path(const char *what, const char *path, veil_err_t *err)
 {
 	size_t len = strlen(path);
 	if (path[0] != '/')
@@ -72,7 +72,7 @@ static int validate_paths(const char *what, char *const *paths, size_t n, veil_e
 	if (n > AGENT_MAX_PATHS)
 		return veil_fail(err, 0, "more than %d %s", AGENT_MAX_PATHS, what);
 	for (size_t i = 0; i < n; i++)
-		if (validate_path(what, paths[i], err) < 0)
+		if (agent_validate_path(what, paths[i], err) < 0)
 			return -1;
 	return 0;
 }
@@ -84,14 +84,14 @@ static int validate_string(const char *what, const char *s, veil_err_t *err)
 	return 0;
 }
 
-static int validate_hostname(const char *name, veil_err_t *err)
+int agent_validate_hostname(const char *what, const char *name, veil_err_t *err)
 {
 	size_t len = strlen(name);
 	if (len > AGENT_HOSTNAME_MAX)
-		return veil_fail(err, 0, "hostname is longer than %d characters", AGENT_HOSTNAME_MAX);
+		return veil_fail(err, 0, "%s is longer than %d characters", what, AGENT_HOSTNAME_MAX);
 	for (size_t i = 0; i < len; i++)
 		if (name[i] <= ' ' || name[i] > '~')
-			return veil_fail(err, 0, "hostname contains a space or a non-printable character");
+			return veil_fail(err, 0, "%s contains a space or a non-printable character", what);
 	return 0;
 }
 
@@ -203,11 +203,11 @@ int agent_mount_options(const Veil__Agent__V1__Mount *m, unsigned long *flags, c
 	return 0;
 }
 
-static const char *const mount_types[] = { "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup2" };
+static const char *const mount_types[] = { "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup2", "file" };
 
 static int validate_mount(const Veil__Agent__V1__Mount *m, veil_err_t *err)
 {
-	if (validate_path("mount destination", m->destination, err) < 0 ||
+	if (agent_validate_path("mount destination", m->destination, err) < 0 ||
 	    validate_string("mount source", m->source, err) < 0)
 		return -1;
 	if (strcmp(m->type, "bind") == 0)
@@ -220,7 +220,12 @@ static int validate_mount(const Veil__Agent__V1__Mount *m, veil_err_t *err)
 		return veil_fail(err, 0, "mount on %.64s: type \"%.32s\" is not allowed", m->destination, m->type);
 	unsigned long flags;
 	char data[AGENT_MOUNT_DATA_MAX];
-	return agent_mount_options(m, &flags, data, sizeof(data), err);
+	if (agent_mount_options(m, &flags, data, sizeof(data), err) < 0)
+		return -1;
+	/* A file is bound, not mounted: it has no filesystem to take data options. */
+	if (strcmp(m->type, "file") == 0 && data[0] != '\0')
+		return veil_fail(err, 0, "mount on %.64s: a file takes mount flags only", m->destination);
+	return 0;
 }
 
 /* ---- namespaces, rlimits ---- */
@@ -231,10 +236,10 @@ int agent_namespace_flags(char *const *names, size_t n, int *flags, int *code, v
 		const char *name;
 		int flag;
 	} known[] = {
-		{ "mount", CLONE_NEWNS },	{ "pid", CLONE_NEWPID },       { "uts", CLONE_NEWUTS },
-		{ "ipc", CLONE_NEWIPC },	{ "network", CLONE_NEWNET }, { "cgroup", CLONE_NEWCGROUP },
+		{ "mount", CLONE_NEWNS },     { "pid", CLONE_NEWPID },	     { "uts", CLONE_NEWUTS },
+		{ "ipc", CLONE_NEWIPC },      { "network", CLONE_NEWNET },   { "cgroup", CLONE_NEWCGROUP },
+		{ "user", CLONE_NEWUSER },    { "time", CLONE_NEWTIME },
 	};
-	static const char *const unsupported[] = { "user", "time" };
 	*flags = 0;
 	for (size_t i = 0; i < n; i++) {
 		bool found = false;
@@ -242,12 +247,6 @@ int agent_namespace_flags(char *const *names, size_t n, int *flags, int *code, v
 			if (strcmp(names[i], known[k].name) == 0) {
 				*flags |= known[k].flag;
 				found = true;
-			}
-		}
-		for (size_t k = 0; k < sizeof(unsupported) / sizeof(unsupported[0]) && !found; k++) {
-			if (strcmp(names[i], unsupported[k]) == 0) {
-				*code = VEIL_RPC_UNIMPLEMENTED;
-				return veil_fail(err, 0, "%s namespaces are not supported", unsupported[k]);
 			}
 		}
 		if (!found) {
@@ -296,24 +295,10 @@ static int validate_hello(const Veil__Agent__V1__HelloRequest *r, int *code, vei
 	return 0;
 }
 
-static int validate_resources(const Veil__Agent__V1__Resources *r, veil_err_t *err)
-{
-	if (r == NULL)
-		return 0;
-	if (r->memory_limit < 0 || r->cpu_quota < 0 || r->pids_limit < 0)
-		return veil_fail(err, 0, "resource limits must not be negative");
-	/* The kernel's cpu.max bounds: period 1 ms..1 s, quota at least 1 ms. */
-	if (r->cpu_period != 0 && (r->cpu_period < 1000 || r->cpu_period > 1000000))
-		return veil_fail(err, 0, "cpu_period must be 1000..1000000 us");
-	if (r->cpu_quota != 0 && r->cpu_quota < 1000)
-		return veil_fail(err, 0, "cpu_quota must be at least 1000 us");
-	return 0;
-}
-
 static int validate_create(const Veil__Agent__V1__CreateContainerRequest *r, int *code, veil_err_t *err)
 {
 	if (agent_validate_id("container_id", r->container_id, err) < 0 || validate_serial(r->rootfs_serial, err) < 0 ||
-	    validate_hostname(r->hostname, err) < 0)
+	    agent_validate_hostname("hostname", r->hostname, err) < 0)
 		return -1;
 	int ns;
 	if (agent_namespace_flags(r->namespaces, r->n_namespaces, &ns, code, err) < 0)
@@ -328,7 +313,7 @@ static int validate_create(const Veil__Agent__V1__CreateContainerRequest *r, int
 	if (validate_paths("masked path", r->masked_paths, r->n_masked_paths, err) < 0 ||
 	    validate_paths("readonly path", r->readonly_paths, r->n_readonly_paths, err) < 0)
 		return -1;
-	return validate_resources(r->resources, err);
+	return agent_validate_linux(r, ns, err);
 }
 
 static int validate_argv(const Veil__Agent__V1__Process *p, veil_err_t *err)
@@ -362,7 +347,7 @@ static int validate_process(const Veil__Agent__V1__Process *p, veil_err_t *err)
 		return veil_fail(err, 0, "process is missing");
 	if (validate_argv(p, err) < 0)
 		return -1;
-	if (p->cwd[0] != '\0' && validate_path("cwd", p->cwd, err) < 0)
+	if (p->cwd[0] != '\0' && agent_validate_path("cwd", p->cwd, err) < 0)
 		return -1;
 	/* (uid_t)-1 means "leave unchanged" to setuid/setgid, not a user. */
 	if (p->uid == UINT32_MAX || p->gid == UINT32_MAX)
@@ -385,7 +370,7 @@ static int validate_process(const Veil__Agent__V1__Process *p, veil_err_t *err)
 		return veil_fail(err, 0, "umask %o is not a permission mask", p->umask);
 	if (p->console_rows > UINT16_MAX || p->console_cols > UINT16_MAX)
 		return veil_fail(err, 0, "console size above 65535");
-	return 0;
+	return agent_validate_process_security(p, err);
 }
 
 static int validate_streams(const Veil__Agent__V1__ExecProcessRequest *r, veil_err_t *err)
@@ -574,6 +559,10 @@ int agent_validate_request(int method, const ProtobufCMessage *msg, int *code, v
 		if (r->padding.len > AGENT_SCRUB_PADDING_MAX)
 			return veil_fail(err, 0, "padding is longer than %u bytes", AGENT_SCRUB_PADDING_MAX);
 		return 0;
+	}
+	case VEIL_METHOD_LIST_PROCESSES: {
+		const Veil__Agent__V1__ListProcessesRequest *r = (const void *)msg;
+		return agent_validate_id("container_id", r->container_id, err);
 	}
 	case VEIL_METHOD_SHUTDOWN:
 	case VEIL_METHOD_COUNT:

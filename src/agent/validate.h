@@ -31,6 +31,22 @@
 #define AGENT_SCRUB_PADDING_MAX (2u << 20)
 /* mount(2) reads at most one page of data options. */
 #define AGENT_MOUNT_DATA_MAX 4096
+/* linux.seccomp: Docker's default profile has 30-odd rules naming about 400
+ * syscalls, with at most 3 conditions a rule. */
+#define AGENT_MAX_SECCOMP_RULES 1024
+#define AGENT_MAX_SECCOMP_NAMES 4096
+#define AGENT_MAX_SECCOMP_ARGS 16
+#define AGENT_MAX_SECCOMP_ARCHS 20
+#define AGENT_MAX_SYSCALL_NAME 64
+#define AGENT_MAX_SYSCTLS 128
+#define AGENT_MAX_DEVICES 128
+#define AGENT_MAX_DEVICE_RULES 256
+#define AGENT_MAX_JOINED 8
+#define AGENT_MAX_HUGEPAGE_LIMITS 8
+#define AGENT_MAX_UNIFIED 64
+/* Host files copied in (/etc/hosts, /etc/resolv.conf, ...): each, and all of a container's. */
+#define AGENT_MAX_FILE_BYTES (64u << 10)
+#define AGENT_MAX_FILES_BYTES (256u << 10)
 
 /* Checks the decoded request of method m. Returns 0, or -1 with *code set to
  * the gRPC code to answer with and *err to a one-line reason. */
@@ -43,6 +59,12 @@ int agent_validate_id(const char *what, const char *id, veil_err_t *err);
  * >= AGENT_MOUNT_DATA_MAX). Rejects options outside the allow-list. */
 int agent_mount_options(const Veil__Agent__V1__Mount *m, unsigned long *flags, char *data, size_t data_size,
 			veil_err_t *err);
+
+/* An absolute path without ".." components, shorter than PATH_MAX; what names it in messages. */
+int agent_validate_path(const char *what, const char *path, veil_err_t *err);
+
+/* A host or domain name: at most 64 printable characters, no spaces. */
+int agent_validate_hostname(const char *what, const char *name, veil_err_t *err);
 
 /* CreateContainerRequest.namespaces -> CLONE_NEW* flags. */
 int agent_namespace_flags(char *const *names, size_t n, int *flags, int *code, veil_err_t *err);
@@ -62,5 +84,25 @@ int agent_validate_ifname(const char *name, veil_err_t *err);
 
 /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE, or -1 if the name is unknown. */
 int agent_rlimit_resource(const char *name);
+
+/* ---- validate_linux.c: the runtime spec's linux section and process security ---- */
+
+/* Everything CreateContainerRequest carries beyond mounts and namespaces;
+ * ns: its CLONE_NEW* flags. */
+int agent_validate_linux(const Veil__Agent__V1__CreateContainerRequest *r, int ns, veil_err_t *err);
+int agent_validate_resources(const Veil__Agent__V1__Resources *r, veil_err_t *err);
+/* The "file" mounts among mounts: content, mode and owner within bounds. */
+int agent_validate_file_mounts(Veil__Agent__V1__Mount *const *mounts, size_t n, veil_err_t *err);
+int agent_validate_process_security(const Veil__Agent__V1__Process *p, veil_err_t *err);
+int agent_validate_syscall_name(const char *name, veil_err_t *err);
+/* "net.ipv4.ip_forward" -> "net/ipv4/ip_forward" below /proc/sys (a slash in
+ * the name stands for a dot in a component); -1 if the name is not one. */
+int agent_sysctl_path(const char *key, char *path, size_t size);
+/* "rwm" -> BPF_DEVCG_ACC_* bits; -1 unless a non-empty subset of "rwm". */
+int agent_device_access(const char *access, unsigned *mask);
+/* "rshared" -> MS_SHARED | MS_REC; "" -> 0; -1 if unknown. */
+int agent_propagation_flags(const char *name, unsigned long *flags);
+/* A cgroup v2 file the host may set through linux.resources.unified. */
+int agent_validate_unified_key(const char *key, veil_err_t *err);
 
 #endif

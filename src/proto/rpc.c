@@ -36,6 +36,8 @@ static const struct method_entry methods[VEIL_METHOD_COUNT] = {
 					      &veil__agent__v1__configure_interface_response__descriptor },
 	[VEIL_METHOD_SCRUB] = { "Scrub", &veil__agent__v1__scrub_request__descriptor,
 				&veil__agent__v1__scrub_response__descriptor },
+	[VEIL_METHOD_LIST_PROCESSES] = { "ListProcesses", &veil__agent__v1__list_processes_request__descriptor,
+					 &veil__agent__v1__list_processes_response__descriptor },
 };
 
 const char *veil_method_name(enum veil_method m)

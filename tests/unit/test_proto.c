@@ -343,10 +343,10 @@ static void test_unknown_fields(void)
 	int code = unpack_code("Hello", hello, sizeof(hello), why, sizeof(why));
 	CHECK(code == VEIL_RPC_INVALID_ARGUMENT && strcmp(why, "request has an unknown field 9 in veil.agent.v1.HelloRequest") == 0,
 	      "an unknown field is refused and named: %s", why);
-	/* CreateContainerRequest{mounts = [Mount{destination = "/", field 7 = 2}]}. */
-	const uint8_t nested[] = { 0x2a, 0x05, 0x0a, 0x01, '/', 0x38, 0x02 };
+	/* CreateContainerRequest{mounts = [Mount{destination = "/", field 15 = 2}]}. */
+	const uint8_t nested[] = { 0x2a, 0x05, 0x0a, 0x01, '/', 0x78, 0x02 };
 	code = unpack_code("CreateContainer", nested, sizeof(nested), why, sizeof(why));
-	CHECK(code == VEIL_RPC_INVALID_ARGUMENT && strstr(why, "unknown field 7 in veil.agent.v1.Mount") != NULL,
+	CHECK(code == VEIL_RPC_INVALID_ARGUMENT && strstr(why, "unknown field 15 in veil.agent.v1.Mount") != NULL,
 	      "an unknown field deep inside a request is refused too: %s", why);
 	/* The envelope itself: Request field 6. */
 	size_t len;

@@ -1,0 +1,25 @@
+/* linux.seccomp: compiled once per container with libseccomp, when the
+ * container is created, into the classic BPF program that each of its
+ * processes loads just before it execs. */
+#ifndef VEIL_AGENT_SECCOMP_H
+#define VEIL_AGENT_SECCOMP_H
+
+#include <stddef.h>
+
+#include "agent/validate.h"
+#include "lib/error.h"
+
+struct agent_seccomp;
+
+/* Compiles a validated Seccomp message as runc does (unknown syscalls are
+ * skipped, a rule equal to the default action too); NULL with *err if
+ * libseccomp refuses it. */
+struct agent_seccomp *agent_seccomp_compile(const Veil__Agent__V1__Seccomp *s, veil_err_t *err);
+/* Instructions in the program. */
+size_t agent_seccomp_length(const struct agent_seccomp *f);
+/* seccomp(SECCOMP_SET_MODE_FILTER) with the spec's flags: needs no_new_privs
+ * or CAP_SYS_ADMIN. */
+int agent_seccomp_load(const struct agent_seccomp *f, veil_err_t *err);
+void agent_seccomp_free(struct agent_seccomp *f);
+
+#endif
