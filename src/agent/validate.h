@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lib/error.h"
+#include "proto/limits.h"
 #include "proto/rpc.h"
 
 #define AGENT_ID_MAX 64
@@ -31,22 +32,20 @@
 #define AGENT_SCRUB_PADDING_MAX (2u << 20)
 /* mount(2) reads at most one page of data options. */
 #define AGENT_MOUNT_DATA_MAX 4096
-/* linux.seccomp: Docker's default profile has 30-odd rules naming about 400
- * syscalls, with at most 3 conditions a rule. */
-#define AGENT_MAX_SECCOMP_RULES 1024
-#define AGENT_MAX_SECCOMP_NAMES 4096
-#define AGENT_MAX_SECCOMP_ARGS 16
-#define AGENT_MAX_SECCOMP_ARCHS 20
-#define AGENT_MAX_SYSCALL_NAME 64
-#define AGENT_MAX_SYSCTLS 128
-#define AGENT_MAX_DEVICES 128
-#define AGENT_MAX_DEVICE_RULES 256
+/* The linux section's bounds, which the host shares. */
+#define AGENT_MAX_SECCOMP_RULES VEIL_MAX_SECCOMP_RULES
+#define AGENT_MAX_SECCOMP_NAMES VEIL_MAX_SECCOMP_NAMES
+#define AGENT_MAX_SECCOMP_ARGS VEIL_MAX_SECCOMP_ARGS
+#define AGENT_MAX_SECCOMP_ARCHS VEIL_MAX_SECCOMP_ARCHS
+#define AGENT_MAX_SYSCALL_NAME VEIL_MAX_SYSCALL_NAME
+#define AGENT_MAX_SYSCTLS VEIL_MAX_SYSCTLS
+#define AGENT_MAX_DEVICES VEIL_MAX_DEVICES
+#define AGENT_MAX_DEVICE_RULES VEIL_MAX_DEVICE_RULES
+#define AGENT_MAX_HUGEPAGE_LIMITS VEIL_MAX_HUGEPAGE_LIMITS
+#define AGENT_MAX_UNIFIED VEIL_MAX_UNIFIED
+#define AGENT_MAX_FILE_BYTES VEIL_MAX_FILE_BYTES
+#define AGENT_MAX_FILES_BYTES VEIL_MAX_FILES_BYTES
 #define AGENT_MAX_JOINED 8
-#define AGENT_MAX_HUGEPAGE_LIMITS 8
-#define AGENT_MAX_UNIFIED 64
-/* Host files copied in (/etc/hosts, /etc/resolv.conf, ...): each, and all of a container's. */
-#define AGENT_MAX_FILE_BYTES (64u << 10)
-#define AGENT_MAX_FILES_BYTES (256u << 10)
 
 /* Checks the decoded request of method m. Returns 0, or -1 with *code set to
  * the gRPC code to answer with and *err to a one-line reason. */

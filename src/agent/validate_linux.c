@@ -14,8 +14,6 @@
 #include <string.h>
 #include <sys/mount.h>
 
-/* What the kernel accepts in a uid_map line count since Linux 4.15. */
-#define MAX_ID_MAP_LINES 340
 /* Names and values of one sysctl or cgroup file: /proc/sys and cgroupfs take
  * a page at most per write. */
 #define MAX_KEY 128
@@ -253,8 +251,8 @@ static int validate_id_map(const char *what, Veil__Agent__V1__IdMapping *const *
 {
 	if (n == 0)
 		return veil_fail(err, 0, "a user namespace needs %s", what);
-	if (n > MAX_ID_MAP_LINES)
-		return veil_fail(err, 0, "more than %d %s", MAX_ID_MAP_LINES, what);
+	if (n > VEIL_MAX_ID_MAP_LINES)
+		return veil_fail(err, 0, "more than %d %s", VEIL_MAX_ID_MAP_LINES, what);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t end_in = (uint64_t)m[i]->container_id + m[i]->size, end_out = (uint64_t)m[i]->host_id + m[i]->size;
 		if (m[i]->size == 0 || end_in > UINT32_MAX || end_out > UINT32_MAX)

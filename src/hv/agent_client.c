@@ -336,10 +336,10 @@ int veil_agent_create_container(struct veil_agent_client *c, const char *id, con
 	req.readonly_paths = spec->readonly_paths;
 	req.n_readonly_paths = spec->n_readonly_paths;
 	Veil__Agent__V1__Resources res = VEIL__AGENT__V1__RESOURCES__INIT;
-	res.memory_limit = spec->memory_limit;
-	res.cpu_quota = spec->cpu_quota;
-	res.cpu_period = spec->cpu_period;
-	res.pids_limit = spec->pids_limit;
+	res.memory_limit = spec->resources.memory_limit;
+	res.cpu_quota = spec->resources.cpu_quota;
+	res.cpu_period = spec->resources.cpu_period;
+	res.pids_limit = spec->resources.pids_limit;
 	req.resources = &res;
 
 	ProtobufCMessage *resp = NULL;

@@ -14,6 +14,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/json.h"
+#include "proto/limits.h"
 
 /* Bounds keep a hostile config.json from costing more than a few MiB of
  * memory or quadratic time; real ones stay far below them. */
@@ -346,15 +347,26 @@ static int parse_namespace(struct jfield e, void *out, const void *ctx, veil_err
 	return parse_string(member(e, "type"), true, check_namespace_type, out, err);
 }
 
-/* Only a network namespace's path means something to veil: the host netns
- * whose interface the VM takes over. Other paths would join host namespaces
- * the guest cannot see, and stay ignored. */
-static int parse_netns_path(struct jfield namespaces, struct oci_spec *s, veil_err_t *err)
+/* Each entry's path, if any. A network namespace's is the host netns whose
+ * interface the VM takes over; what other paths mean is the runtime's to
+ * decide (veil_check_namespace_paths). */
+static int parse_namespace_paths(struct jfield namespaces, struct oci_spec *s, veil_err_t *err)
 {
-	for (size_t i = 0; i < s->n_namespaces; i++)
-		if (strcmp(s->namespaces[i], "network") == 0)
-			return parse_string(member(element(namespaces, i), "path"), false, check_absolute, &s->netns_path,
-					    err);
+	if (s->n_namespaces == 0)
+		return 0;
+	s->namespace_paths = calloc(s->n_namespaces, sizeof(*s->namespace_paths));
+	if (s->namespace_paths == NULL)
+		return veil_fail(err, ENOMEM, "config.json: linux.namespaces");
+	for (size_t i = 0; i < s->n_namespaces; i++) {
+		if (parse_string(member(element(namespaces, i), "path"), false, check_absolute, &s->namespace_paths[i],
+				 err) < 0)
+			return -1;
+		if (s->namespace_paths[i] != NULL && s->namespace_paths[i][0] == '\0')
+			return fail_at(err, &namespaces, "has an empty path");
+		if (strcmp(s->namespaces[i], "network") == 0 && s->namespace_paths[i] != NULL &&
+		    (s->netns_path = strdup(s->namespace_paths[i])) == NULL)
+			return veil_fail(err, ENOMEM, "config.json: linux.namespaces");
+	}
 	return 0;
 }
 
@@ -362,6 +374,90 @@ static int parse_gid(struct jfield e, void *out, const void *ctx, veil_err_t *er
 {
 	(void)ctx;
 	return parse_u32(e, out, err);
+}
+
+static int parse_int_in(struct jfield f, int64_t min, int64_t max, int64_t *out, veil_err_t *err)
+{
+	int64_t v = 0;
+	if (f.v == NULL)
+		return 0;
+	if (parse_int(f, &v, err) < 0)
+		return -1;
+	if (v < min || v > max)
+		return fail_at(err, &f, "must be an integer from %" PRId64 " to %" PRId64, min, max);
+	*out = v;
+	return 0;
+}
+
+/* Names no kernel of the guest's knows are ignored with a warning, as runc
+ * does; each is remembered once. */
+static int note_unknown_capability(struct oci_process *p, const char *name, veil_err_t *err)
+{
+	for (size_t i = 0; i < p->n_unknown_capabilities; i++)
+		if (strcmp(p->unknown_capabilities[i], name) == 0)
+			return 0;
+	char **grown = realloc(p->unknown_capabilities, (p->n_unknown_capabilities + 2) * sizeof(*grown));
+	if (grown == NULL)
+		return veil_fail(err, ENOMEM, "config.json: process.capabilities");
+	p->unknown_capabilities = grown;
+	grown[p->n_unknown_capabilities] = strdup(name);
+	grown[p->n_unknown_capabilities + 1] = NULL;
+	if (grown[p->n_unknown_capabilities] == NULL)
+		return veil_fail(err, ENOMEM, "config.json: process.capabilities");
+	p->n_unknown_capabilities++;
+	return 0;
+}
+
+static int parse_capability_set(struct jfield set, struct oci_process *p, uint64_t *mask, veil_err_t *err)
+{
+	if (set.v == NULL)
+		return 0;
+	if (!json_object_is_type(set.v, json_type_array))
+		return fail_at(err, &set, "must be an array");
+	size_t n = json_object_array_length(set.v);
+	if (n > MAX_ENTRIES)
+		return fail_at(err, &set, "has more than %d entries", MAX_ENTRIES);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = string_value(element(set, i), NULL, err);
+		if (name == NULL)
+			return -1;
+		int cap = oci_capability_number(name);
+		if (cap >= 0)
+			*mask |= UINT64_C(1) << cap;
+		else if (note_unknown_capability(p, name, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_capabilities(struct jfield f, struct oci_process *p, veil_err_t *err)
+{
+	if (check_object(f, false, err) < 0 || f.v == NULL)
+		return f.v == NULL ? 0 : -1;
+	struct oci_capabilities *c = &p->capabilities;
+	p->has_capabilities = true;
+	if (parse_capability_set(member(f, "bounding"), p, &c->bounding, err) < 0 ||
+	    parse_capability_set(member(f, "effective"), p, &c->effective, err) < 0 ||
+	    parse_capability_set(member(f, "inheritable"), p, &c->inheritable, err) < 0 ||
+	    parse_capability_set(member(f, "permitted"), p, &c->permitted, err) < 0)
+		return -1;
+	return parse_capability_set(member(f, "ambient"), p, &c->ambient, err);
+}
+
+/* The guest kernel has neither LSM; runc refuses a label or profile it
+ * cannot apply on such a host. AppArmor's "unconfined" asks for nothing. */
+static int refuse_lsm(struct jfield process, veil_err_t *err)
+{
+	struct jfield apparmor = member(process, "apparmorProfile"), selinux = member(process, "selinuxLabel");
+	const char *profile = apparmor.v != NULL ? string_value(apparmor, NULL, err) : "";
+	const char *label = selinux.v != NULL ? string_value(selinux, NULL, err) : "";
+	if (profile == NULL || label == NULL)
+		return -1;
+	if (profile[0] != '\0' && strcmp(profile, "unconfined") != 0)
+		return fail_at(err, &apparmor, "\"%.64s\" cannot be applied: the guest kernel has no AppArmor", profile);
+	if (label[0] != '\0')
+		return fail_at(err, &selinux, "is specified, but the guest kernel has no SELinux");
+	return 0;
 }
 
 static int parse_process(struct jfield f, struct oci_process *p, veil_err_t *err)
@@ -388,8 +484,15 @@ static int parse_process(struct jfield f, struct oci_process *p, veil_err_t *err
 	    parse_string(member(f, "cwd"), true, check_absolute, &p->cwd, err) < 0 ||
 	    PARSE_ARRAY(rlimits, MAX_ENTRIES, parse_rlimit, NULL, &p->rlimits, &p->n_rlimits, err) < 0 ||
 	    check_unique_types(rlimits, p->rlimits, p->n_rlimits, sizeof(*p->rlimits), offsetof(struct oci_rlimit, type),
-			       err) < 0)
+			       err) < 0 ||
+	    parse_capabilities(member(f, "capabilities"), p, err) < 0 || refuse_lsm(f, err) < 0)
 		return -1;
+	struct jfield oom = member(f, "oomScoreAdj");
+	int64_t adj = 0;
+	if (parse_int_in(oom, -1000, 1000, &adj, err) < 0)
+		return -1;
+	p->has_oom_score_adj = oom.v != NULL;
+	p->oom_score_adj = (int)adj;
 	return parse_bool(member(f, "noNewPrivileges"), &p->no_new_privileges, err);
 }
 
@@ -428,27 +531,406 @@ static int parse_annotations(struct jfield f, json_object **out, veil_err_t *err
 	return 0;
 }
 
+/* ---- linux.seccomp ---- */
+
+static int parse_u16(struct jfield f, bool *has, uint32_t *out, veil_err_t *err)
+{
+	uint64_t v = 0;
+	*has = f.v != NULL;
+	if (parse_uint(f, 0, UINT16_MAX, false, &v, err) < 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_seccomp_action(struct jfield f, int *out, veil_err_t *err)
+{
+	const char *name = f.v != NULL ? string_value(f, NULL, err) : NULL;
+	if (f.v == NULL)
+		return fail_at(err, &f, "is required");
+	if (name == NULL)
+		return -1;
+	*out = oci_seccomp_action_number(name);
+	if (*out == -2)
+		return fail_at(err, &f, "SCMP_ACT_NOTIFY needs a seccomp agent on the host, which a process in a VM cannot reach");
+	if (*out < 0)
+		return fail_at(err, &f, "\"%.64s\" is not a seccomp action", name);
+	return 0;
+}
+
+static int parse_seccomp_arg(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_seccomp_arg *a = out;
+	uint64_t index = 0;
+	(void)ctx;
+	struct jfield op = member(e, "op");
+	const char *name;
+	if (check_object(e, true, err) < 0 || parse_uint(member(e, "index"), 0, 5, true, &index, err) < 0 ||
+	    parse_uint(member(e, "value"), 0, UINT64_MAX, true, &a->value, err) < 0 ||
+	    parse_uint(member(e, "valueTwo"), 0, UINT64_MAX, false, &a->value_two, err) < 0)
+		return -1;
+	a->index = (uint32_t)index;
+	if (op.v == NULL)
+		return fail_at(err, &op, "is required");
+	if ((name = string_value(op, NULL, err)) == NULL)
+		return -1;
+	if ((a->op = oci_name_number(oci_seccomp_operators, name)) < 0)
+		return fail_at(err, &op, "\"%.64s\" is not a seccomp operator", name);
+	return 0;
+}
+
+static const char *check_syscall_name(const char *s)
+{
+	return s[0] == '\0' ? "must not be empty" : strlen(s) > VEIL_MAX_SYSCALL_NAME ? "is too long for a syscall name" : NULL;
+}
+
+static int parse_seccomp_rule(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_seccomp_rule *r = out;
+	size_t *names = (size_t *)ctx;
+	struct jfield list = member(e, "names");
+	if (check_object(e, true, err) < 0 || parse_strings(list, check_syscall_name, &r->names, &r->n_names, err) < 0 ||
+	    parse_seccomp_action(member(e, "action"), &r->action, err) < 0 ||
+	    parse_u16(member(e, "errnoRet"), &r->has_errno_ret, &r->errno_ret, err) < 0 ||
+	    PARSE_ARRAY(member(e, "args"), VEIL_MAX_SECCOMP_ARGS, parse_seccomp_arg, NULL, &r->args, &r->n_args, err) < 0)
+		return -1;
+	if (r->n_names == 0)
+		return fail_at(err, &list, "must name at least one syscall");
+	*names += r->n_names;
+	if (*names > VEIL_MAX_SECCOMP_NAMES)
+		return fail_at(err, &list, "takes the syscalls named past %d", VEIL_MAX_SECCOMP_NAMES);
+	return 0;
+}
+
+static int parse_seccomp_arch(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	(void)ctx;
+	const char *name = string_value(e, NULL, err);
+	if (name == NULL)
+		return -1;
+	if ((*(int *)out = oci_name_number(oci_seccomp_archs, name)) < 0)
+		return fail_at(err, &e, "\"%.64s\" is not a seccomp architecture", name);
+	return 0;
+}
+
+static int parse_seccomp_flags(struct jfield f, struct oci_seccomp *sc, veil_err_t *err)
+{
+	/* Absent, runc asks for SPEC_ALLOW; given, exactly those. */
+	if (f.v == NULL) {
+		sc->flag_spec_allow = true;
+		return 0;
+	}
+	if (!json_object_is_type(f.v, json_type_array))
+		return fail_at(err, &f, "must be an array");
+	size_t n = json_object_array_length(f.v);
+	for (size_t i = 0; i < n; i++) {
+		struct jfield e = element(f, i);
+		const char *name = string_value(e, NULL, err);
+		if (name == NULL)
+			return -1;
+		if (strcmp(name, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") == 0)
+			return fail_at(err, &e, "applies to SCMP_ACT_NOTIFY only, which a VM cannot honour");
+		int flag = oci_name_number(oci_seccomp_flags, name);
+		if (flag < 0)
+			return fail_at(err, &e, "\"%.64s\" is not a known seccomp flag", name);
+		sc->flag_log = sc->flag_log || strcmp(name, "SECCOMP_FILTER_FLAG_LOG") == 0;
+		sc->flag_spec_allow = sc->flag_spec_allow || strcmp(name, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") == 0;
+	}
+	return 0;
+}
+
+static int parse_seccomp(struct jfield f, struct oci_spec *s, veil_err_t *err)
+{
+	struct jfield def = member(f, "defaultAction"), syscalls = member(f, "syscalls"), listener = member(f, "listenerPath");
+	if (check_object(f, false, err) < 0)
+		return -1;
+	/* As runc: neither a default action nor rules is no filter at all. */
+	if (f.v == NULL || (def.v == NULL && (syscalls.v == NULL || (json_object_is_type(syscalls.v, json_type_array) &&
+								     json_object_array_length(syscalls.v) == 0))))
+		return 0;
+	if (listener.v != NULL)
+		return fail_at(err, &listener, "names a seccomp agent on the host, which a process in a VM cannot reach");
+	struct oci_seccomp *sc = s->seccomp = calloc(1, sizeof(*s->seccomp));
+	if (sc == NULL)
+		return veil_fail(err, ENOMEM, "config.json: linux.seccomp");
+	size_t names = 0;
+	if (parse_seccomp_action(def, &sc->default_action, err) < 0 ||
+	    parse_u16(member(f, "defaultErrnoRet"), &sc->has_default_errno_ret, &sc->default_errno_ret, err) < 0 ||
+	    PARSE_ARRAY(member(f, "architectures"), VEIL_MAX_SECCOMP_ARCHS, parse_seccomp_arch, NULL, &sc->archs,
+			&sc->n_archs, err) < 0 ||
+	    parse_seccomp_flags(member(f, "flags"), sc, err) < 0)
+		return -1;
+	return PARSE_ARRAY(syscalls, VEIL_MAX_SECCOMP_RULES, parse_seccomp_rule, &names, &sc->rules, &sc->n_rules, err);
+}
+
+/* ---- sysctls, devices, id mappings, time offsets ---- */
+
+/* sysctl(8) accepts "/" as the separator too, and then a "." inside a
+ * component ("net/ipv4/conf/eth0.100/rp_filter"); runc turns that into the
+ * dotted form, "net.ipv4.conf.eth0/100.rp_filter", which the agent takes. */
+static void sysctl_dotted(char *key)
+{
+	size_t first = strcspn(key, "./");
+	if (key[first] != '/')
+		return;
+	for (char *c = key; *c != '\0'; c++)
+		*c = *c == '.' ? '/' : *c == '/' ? '.' : *c;
+}
+
+static int parse_sysctls(struct jfield f, struct oci_spec *s, veil_err_t *err)
+{
+	if (check_object(f, false, err) < 0 || f.v == NULL)
+		return f.v == NULL ? 0 : -1;
+	size_t n = (size_t)json_object_object_length(f.v);
+	if (n > VEIL_MAX_SYSCTLS)
+		return fail_at(err, &f, "has more than %d entries", VEIL_MAX_SYSCTLS);
+	s->sysctls = calloc(n + 1, sizeof(*s->sysctls));
+	if (s->sysctls == NULL)
+		return veil_fail(err, ENOMEM, "config.json: linux.sysctl");
+	json_object_object_foreach(f.v, key, val) {
+		struct jfield value = member(f, key);
+		value.v = val;
+		struct oci_kv *kv = &s->sysctls[s->n_sysctls++];
+		if (parse_string(value, true, NULL, &kv->value, err) < 0)
+			return -1;
+		if ((kv->key = strdup(key)) == NULL)
+			return veil_fail(err, ENOMEM, "config.json: linux.sysctl");
+		sysctl_dotted(kv->key);
+	}
+	return 0;
+}
+
+static int parse_device_number(struct jfield f, bool required, int64_t *out, veil_err_t *err)
+{
+	*out = -1;
+	if (f.v == NULL)
+		return required ? fail_at(err, &f, "is required") : 0;
+	uint64_t v;
+	if (parse_uint(f, 0, UINT32_MAX, true, &v, err) < 0)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+static int parse_device(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_device *d = out;
+	(void)ctx;
+	struct jfield type = member(e, "type");
+	uint64_t mode = 0666, uid = 0, gid = 0;
+	cleanup_free char *t = NULL;
+	if (check_object(e, true, err) < 0 || parse_string(member(e, "path"), true, check_absolute, &d->path, err) < 0 ||
+	    parse_string(type, true, NULL, &t, err) < 0)
+		return -1;
+	if (strcmp(t, "c") != 0 && strcmp(t, "u") != 0 && strcmp(t, "b") != 0 && strcmp(t, "p") != 0)
+		return fail_at(err, &type, "must be c, u, b or p");
+	d->type = t[0] == 'u' ? 'c' : t[0];
+	bool numbered = d->type != 'p';
+	if (parse_device_number(member(e, "major"), numbered, &d->major, err) < 0 ||
+	    parse_device_number(member(e, "minor"), numbered, &d->minor, err) < 0 ||
+	    parse_uint(member(e, "fileMode"), 0, UINT32_MAX, false, &mode, err) < 0 ||
+	    parse_uint(member(e, "uid"), 0, UINT32_MAX - 1, false, &uid, err) < 0 ||
+	    parse_uint(member(e, "gid"), 0, UINT32_MAX - 1, false, &gid, err) < 0)
+		return -1;
+	/* runc keeps the permission bits: the type comes from "type". */
+	d->file_mode = (uint32_t)mode & 07777;
+	d->uid = (uint32_t)uid;
+	d->gid = (uint32_t)gid;
+	return 0;
+}
+
+static const char *check_device_access(const char *s)
+{
+	return s[0] != '\0' && strlen(s) <= 3 && strspn(s, "rwm") == strlen(s) ? NULL : "must be a non-empty subset of rwm";
+}
+
+static int parse_device_rule(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_device_rule *r = out;
+	(void)ctx;
+	struct jfield allow = member(e, "allow"), type = member(e, "type");
+	cleanup_free char *t = NULL;
+	if (check_object(e, true, err) < 0)
+		return -1;
+	if (allow.v == NULL)
+		return fail_at(err, &allow, "is required");
+	if (parse_bool(allow, &r->allow, err) < 0 || parse_string(type, false, NULL, &t, err) < 0 ||
+	    parse_device_number(member(e, "major"), false, &r->major, err) < 0 ||
+	    parse_device_number(member(e, "minor"), false, &r->minor, err) < 0 ||
+	    parse_string(member(e, "access"), true, check_device_access, &r->access, err) < 0)
+		return -1;
+	r->type = t != NULL ? t[0] : 'a';
+	if (t != NULL && strcmp(t, "a") != 0 && strcmp(t, "c") != 0 && strcmp(t, "b") != 0)
+		return fail_at(err, &type, "must be a, c or b");
+	return 0;
+}
+
+static int parse_id_mapping(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_id_mapping *m = out;
+	(void)ctx;
+	uint64_t in = 0, host = 0, size = 0;
+	if (check_object(e, true, err) < 0 || parse_uint(member(e, "containerID"), 0, UINT32_MAX, true, &in, err) < 0 ||
+	    parse_uint(member(e, "hostID"), 0, UINT32_MAX, true, &host, err) < 0 ||
+	    parse_uint(member(e, "size"), 1, UINT32_MAX, true, &size, err) < 0)
+		return -1;
+	*m = (struct oci_id_mapping){ .container_id = (uint32_t)in, .host_id = (uint32_t)host, .size = (uint32_t)size };
+	return 0;
+}
+
+static int parse_time_offset(struct jfield f, int64_t *secs, uint32_t *nanosecs, veil_err_t *err)
+{
+	uint64_t ns = 0;
+	if (check_object(f, false, err) < 0 || parse_int(member(f, "secs"), secs, err) < 0 ||
+	    parse_uint(member(f, "nanosecs"), 0, 999999999, false, &ns, err) < 0)
+		return -1;
+	*nanosecs = (uint32_t)ns;
+	return 0;
+}
+
+static int parse_time_offsets(struct jfield f, struct oci_spec *s, veil_err_t *err)
+{
+	struct oci_time_offsets *t = &s->time_offsets;
+	if (check_object(f, false, err) < 0 || f.v == NULL)
+		return f.v == NULL ? 0 : -1;
+	s->has_time_offsets = true;
+	if (parse_time_offset(member(f, "monotonic"), &t->monotonic_secs, &t->monotonic_nanosecs, err) < 0)
+		return -1;
+	return parse_time_offset(member(f, "boottime"), &t->boottime_secs, &t->boottime_nanosecs, err);
+}
+
+/* ---- linux.resources ---- */
+
+static const char *check_cpuset(const char *s)
+{
+	return strspn(s, "0123456789,-") == strlen(s) ? NULL : "must be a list such as 0-2,4";
+}
+
+static const char *check_page_size(const char *s)
+{
+	size_t digits = strspn(s, "0123456789");
+	return digits > 0 && strlen(s) == digits + 2 && strchr("KMG", s[digits]) != NULL && s[digits + 1] == 'B'
+		       ? NULL
+		       : "must be a size such as 2MB or 1GB";
+}
+
+static int parse_hugepage_limit(struct jfield e, void *out, const void *ctx, veil_err_t *err)
+{
+	struct oci_hugepage_limit *h = out;
+	(void)ctx;
+	if (check_object(e, true, err) < 0 || parse_string(member(e, "pageSize"), true, check_page_size, &h->page_size, err) < 0)
+		return -1;
+	return parse_uint(member(e, "limit"), 0, UINT64_MAX, true, &h->limit, err);
+}
+
+static int parse_unified(struct jfield f, struct oci_resources *r, veil_err_t *err)
+{
+	if (check_object(f, false, err) < 0 || f.v == NULL)
+		return f.v == NULL ? 0 : -1;
+	size_t n = (size_t)json_object_object_length(f.v);
+	if (n > VEIL_MAX_UNIFIED)
+		return fail_at(err, &f, "has more than %d entries", VEIL_MAX_UNIFIED);
+	r->unified = calloc(n + 1, sizeof(*r->unified));
+	if (r->unified == NULL)
+		return veil_fail(err, ENOMEM, "config.json: linux.resources.unified");
+	json_object_object_foreach(f.v, key, val) {
+		struct jfield value = member(f, key);
+		value.v = val;
+		struct oci_kv *kv = &r->unified[r->n_unified++];
+		if ((kv->key = strdup(key)) == NULL)
+			return veil_fail(err, ENOMEM, "config.json: linux.resources.unified");
+		if (strchr(key, '/') != NULL)
+			return fail_at(err, &value, "must name a file of the cgroup (no slashes)");
+		if (parse_string(value, true, NULL, &kv->value, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Entries that name host block devices: the guest's disks are its own. */
+static int count_blkio_devices(struct jfield blkio, size_t *n, veil_err_t *err)
+{
+	static const char *const lists[] = { "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
+					     "throttleReadIOPSDevice", "throttleWriteIOPSDevice" };
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		struct jfield l = member(blkio, lists[i]);
+		if (l.v == NULL)
+			continue;
+		if (!json_object_is_type(l.v, json_type_array))
+			return fail_at(err, &l, "must be an array");
+		*n += json_object_array_length(l.v);
+	}
+	return 0;
+}
+
+static int parse_resources(struct jfield f, struct oci_resources *r, veil_err_t *err)
+{
+	struct jfield memory = member(f, "memory"), cpu = member(f, "cpu"), pids = member(f, "pids");
+	struct jfield blkio = member(f, "blockIO"), idle = member(cpu, "idle"), burst = member(cpu, "burst");
+	uint64_t weight = 0;
+	if (check_object(f, false, err) < 0 || check_object(memory, false, err) < 0 || check_object(cpu, false, err) < 0 ||
+	    check_object(pids, false, err) < 0 || check_object(blkio, false, err) < 0 ||
+	    parse_int(member(memory, "limit"), &r->memory_limit, err) < 0 ||
+	    parse_int(member(memory, "reservation"), &r->memory_reservation, err) < 0 ||
+	    parse_int(member(memory, "swap"), &r->memory_swap, err) < 0 ||
+	    parse_uint(member(cpu, "shares"), 0, UINT64_MAX, false, &r->cpu_shares, err) < 0 ||
+	    parse_int(member(cpu, "quota"), &r->cpu_quota, err) < 0 ||
+	    parse_uint(member(cpu, "period"), 0, UINT64_MAX, false, &r->cpu_period, err) < 0 ||
+	    parse_int_in(idle, 0, 1, &r->cpu_idle, err) < 0 ||
+	    parse_uint(burst, 0, UINT32_MAX, false, &r->cpu_burst, err) < 0 ||
+	    parse_string(member(cpu, "cpus"), false, check_cpuset, &r->cpuset_cpus, err) < 0 ||
+	    parse_string(member(cpu, "mems"), false, check_cpuset, &r->cpuset_mems, err) < 0 ||
+	    parse_int(member(pids, "limit"), &r->pids_limit, err) < 0 ||
+	    parse_uint(member(blkio, "weight"), 0, 1000, false, &weight, err) < 0 ||
+	    count_blkio_devices(blkio, &r->n_blkio_devices, err) < 0 ||
+	    PARSE_ARRAY(member(f, "hugepageLimits"), VEIL_MAX_HUGEPAGE_LIMITS, parse_hugepage_limit, NULL,
+			&r->hugepage_limits, &r->n_hugepage_limits, err) < 0 ||
+	    parse_unified(member(f, "unified"), r, err) < 0 ||
+	    PARSE_ARRAY(member(f, "devices"), VEIL_MAX_DEVICE_RULES, parse_device_rule, NULL, &r->devices, &r->n_devices,
+			err) < 0)
+		return -1;
+	r->has_cpu_idle = idle.v != NULL;
+	r->has_cpu_burst = burst.v != NULL;
+	r->blkio_weight = (uint16_t)weight;
+	if (weight != 0 && weight < 10) {
+		struct jfield w = member(blkio, "weight");
+		return fail_at(err, &w, "must be 10..1000");
+	}
+	return 0;
+}
+
+static const char *check_propagation(const char *s)
+{
+	return s[0] == '\0' || oci_name_number(oci_propagations, s) > 0
+		       ? NULL
+		       : "must be one of private, shared, slave, unbindable or their r* forms";
+}
+
 static int parse_linux(struct jfield f, struct oci_spec *s, veil_err_t *err)
 {
-	struct jfield namespaces = member(f, "namespaces");
-	struct jfield resources = member(f, "resources");
-	struct jfield memory = member(resources, "memory");
-	struct jfield cpu = member(resources, "cpu");
-	struct jfield pids = member(resources, "pids");
+	struct jfield namespaces = member(f, "namespaces"), rdt = member(f, "intelRdt");
 	if (check_object(f, false, err) < 0 ||
 	    PARSE_ARRAY(namespaces, MAX_ENTRIES, parse_namespace, NULL, &s->namespaces, &s->n_namespaces, err) < 0 ||
 	    check_unique_types(namespaces, s->namespaces, s->n_namespaces, sizeof(*s->namespaces), 0, err) < 0 ||
-	    parse_netns_path(namespaces, s, err) < 0 ||
+	    parse_namespace_paths(namespaces, s, err) < 0 ||
 	    parse_strings(member(f, "maskedPaths"), check_absolute, &s->masked_paths, &s->n_masked_paths, err) < 0 ||
 	    parse_strings(member(f, "readonlyPaths"), check_absolute, &s->readonly_paths, &s->n_readonly_paths,
 			  err) < 0 ||
-	    check_object(resources, false, err) < 0 || check_object(memory, false, err) < 0 ||
-	    parse_int(member(memory, "limit"), &s->memory_limit, err) < 0 || check_object(cpu, false, err) < 0 ||
-	    parse_int(member(cpu, "quota"), &s->cpu_quota, err) < 0 ||
-	    parse_uint(member(cpu, "period"), 0, UINT64_MAX, false, &s->cpu_period, err) < 0 ||
-	    check_object(pids, false, err) < 0)
+	    parse_resources(member(f, "resources"), &s->resources, err) < 0 ||
+	    parse_seccomp(member(f, "seccomp"), s, err) < 0 || parse_sysctls(member(f, "sysctl"), s, err) < 0 ||
+	    PARSE_ARRAY(member(f, "devices"), VEIL_MAX_DEVICES, parse_device, NULL, &s->devices, &s->n_devices, err) < 0 ||
+	    PARSE_ARRAY(member(f, "uidMappings"), VEIL_MAX_ID_MAP_LINES, parse_id_mapping, NULL, &s->uid_mappings,
+			&s->n_uid_mappings, err) < 0 ||
+	    PARSE_ARRAY(member(f, "gidMappings"), VEIL_MAX_ID_MAP_LINES, parse_id_mapping, NULL, &s->gid_mappings,
+			&s->n_gid_mappings, err) < 0 ||
+	    parse_time_offsets(member(f, "timeOffsets"), s, err) < 0 ||
+	    parse_string(member(f, "rootfsPropagation"), false, check_propagation, &s->rootfs_propagation, err) < 0 ||
+	    parse_string(member(f, "cgroupsPath"), false, NULL, &s->cgroups_path, err) < 0)
 		return -1;
-	return parse_int(member(pids, "limit"), &s->pids_limit, err);
+	/* Cache allocation of the host's CPUs: resctrl is the host's, not the guest's. */
+	if (rdt.v != NULL)
+		return fail_at(err, &rdt, "is not supported: resctrl is the host's, and a VM's vCPUs have none");
+	return 0;
 }
 
 static int parse_document(json_object *doc, struct oci_spec *s, veil_err_t *err)
@@ -463,6 +945,7 @@ static int parse_document(json_object *doc, struct oci_spec *s, veil_err_t *err)
 	    parse_string(member(root, "path"), true, check_nonempty, &s->root_path, err) < 0 ||
 	    parse_bool(member(root, "readonly"), &s->root_readonly, err) < 0 ||
 	    parse_string(member(top, "hostname"), false, NULL, &s->hostname, err) < 0 ||
+	    parse_string(member(top, "domainname"), false, NULL, &s->domainname, err) < 0 ||
 	    PARSE_ARRAY(member(top, "mounts"), MAX_MOUNTS, parse_mount, NULL, &s->mounts, &s->n_mounts, err) < 0 ||
 	    parse_hooks(member(top, "hooks"), s, err) < 0 ||
 	    parse_annotations(member(top, "annotations"), &s->annotations, err) < 0 ||
@@ -519,9 +1002,44 @@ int oci_process_from_json(json_object *doc, struct oci_process **out, veil_err_t
 
 static void free_strings(char **v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; v != NULL && i < n; i++)
 		free(v[i]);
 	free(v);
+}
+
+static void free_kvs(struct oci_kv *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+static void free_seccomp(struct oci_seccomp *sc)
+{
+	if (sc == NULL)
+		return;
+	for (size_t i = 0; i < sc->n_rules; i++) {
+		free_strings(sc->rules[i].names, sc->rules[i].n_names);
+		free(sc->rules[i].args);
+	}
+	free(sc->rules);
+	free(sc->archs);
+	free(sc);
+}
+
+static void free_resources(struct oci_resources *r)
+{
+	free(r->cpuset_cpus);
+	free(r->cpuset_mems);
+	for (size_t i = 0; i < r->n_hugepage_limits; i++)
+		free(r->hugepage_limits[i].page_size);
+	free(r->hugepage_limits);
+	free_kvs(r->unified, r->n_unified);
+	for (size_t i = 0; i < r->n_devices; i++)
+		free(r->devices[i].access);
+	free(r->devices);
 }
 
 static void free_hooks(struct oci_hook *hooks, size_t n)
@@ -545,6 +1063,7 @@ void oci_process_free(struct oci_process *p)
 	for (size_t i = 0; i < p->n_rlimits; i++)
 		free(p->rlimits[i].type);
 	free(p->rlimits);
+	free_strings(p->unknown_capabilities, p->n_unknown_capabilities);
 	free(p);
 }
 
@@ -563,7 +1082,19 @@ void oci_spec_free(struct oci_spec *spec)
 	}
 	free(spec->mounts);
 	free_strings(spec->namespaces, spec->n_namespaces);
+	free_strings(spec->namespace_paths, spec->n_namespaces);
 	free(spec->netns_path);
+	free_resources(&spec->resources);
+	free_seccomp(spec->seccomp);
+	free_kvs(spec->sysctls, spec->n_sysctls);
+	for (size_t i = 0; i < spec->n_devices; i++)
+		free(spec->devices[i].path);
+	free(spec->devices);
+	free(spec->uid_mappings);
+	free(spec->gid_mappings);
+	free(spec->rootfs_propagation);
+	free(spec->domainname);
+	free(spec->cgroups_path);
 	free_strings(spec->masked_paths, spec->n_masked_paths);
 	free_strings(spec->readonly_paths, spec->n_readonly_paths);
 	free_hooks(spec->hooks_prestart, spec->n_prestart);

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "lib/error.h"
+#include "lib/oci_names.h"
 
 /* The runtime-spec version that oci_spec_default_json() declares. */
 #define OCI_SPEC_VERSION "1.2.0"
@@ -40,6 +41,11 @@ struct oci_hook {
 	int timeout;   /* seconds; 0 = none */
 };
 
+/* The five sets as bit masks (bit N: capability N, see oci_names.h). */
+struct oci_capabilities {
+	uint64_t bounding, effective, inheritable, permitted, ambient;
+};
+
 struct oci_process {
 	bool terminal;
 	uint32_t console_height, console_width;
@@ -56,6 +62,104 @@ struct oci_process {
 	struct oci_rlimit *rlimits;  /* no type twice */
 	size_t n_rlimits;
 	bool no_new_privileges;
+	bool has_capabilities;       /* absent: the process keeps every capability, as with runc */
+	struct oci_capabilities capabilities;
+	char **unknown_capabilities; /* names no set could take, which runc ignores with a warning */
+	size_t n_unknown_capabilities;
+	bool has_oom_score_adj;
+	int oom_score_adj;           /* -1000..1000 */
+};
+
+/* linux.seccomp. Actions, operators and architectures are numbered as in
+ * oci_names.h's tables (from 1), which are the agent protocol's numbers. */
+struct oci_seccomp_arg {
+	uint32_t index;  /* 0..5 */
+	uint64_t value, value_two;
+	int op;
+};
+
+struct oci_seccomp_rule {
+	char **names;
+	size_t n_names;
+	int action;
+	bool has_errno_ret;
+	uint32_t errno_ret;
+	struct oci_seccomp_arg *args;
+	size_t n_args;
+};
+
+struct oci_seccomp {
+	int default_action;
+	bool has_default_errno_ret;
+	uint32_t default_errno_ret;
+	int *archs;
+	size_t n_archs;
+	bool flag_log;
+	bool flag_spec_allow;  /* also when flags are absent, as runc defaults */
+	struct oci_seccomp_rule *rules;
+	size_t n_rules;
+};
+
+struct oci_kv {
+	char *key;
+	char *value;
+};
+
+/* linux.devices: a node to make. */
+struct oci_device {
+	char *path;
+	char type;  /* 'c' ('u' is read as 'c'), 'b' or 'p' */
+	int64_t major, minor;
+	uint32_t file_mode;  /* permission bits; 0666 if absent, as runc */
+	uint32_t uid, gid;
+};
+
+/* linux.resources.devices: one rule of the device cgroup. */
+struct oci_device_rule {
+	bool allow;
+	char type;  /* 'a' (absent), 'c' or 'b' */
+	int64_t major, minor;  /* -1: absent, any */
+	char *access;  /* non-empty subset of "rwm" */
+};
+
+struct oci_id_mapping {
+	uint32_t container_id, host_id, size;
+};
+
+struct oci_hugepage_limit {
+	char *page_size;  /* "2MB" */
+	uint64_t limit;
+};
+
+/* linux.resources: 0 is unset; -1 unlimited where the spec allows it. */
+struct oci_resources {
+	int64_t memory_limit, memory_reservation, memory_swap;
+	uint64_t cpu_shares;
+	int64_t cpu_quota;
+	uint64_t cpu_period;
+	bool has_cpu_idle;
+	int64_t cpu_idle;
+	bool has_cpu_burst;
+	uint64_t cpu_burst;
+	char *cpuset_cpus, *cpuset_mems;  /* NULL if absent */
+	int64_t pids_limit;
+	uint16_t blkio_weight;
+	/* blockIO's per-device entries: they name host devices, which the guest
+	 * does not have; counted, so that the caller can warn. */
+	size_t n_blkio_devices;
+	struct oci_hugepage_limit *hugepage_limits;
+	size_t n_hugepage_limits;
+	struct oci_kv *unified;
+	size_t n_unified;
+	struct oci_device_rule *devices;
+	size_t n_devices;
+};
+
+struct oci_time_offsets {
+	int64_t monotonic_secs;
+	uint32_t monotonic_nanosecs;
+	int64_t boottime_secs;
+	uint32_t boottime_nanosecs;
 };
 
 struct oci_spec {
@@ -68,16 +172,25 @@ struct oci_spec {
 	size_t n_mounts;
 	char **namespaces;  /* linux.namespaces[].type, e.g. "pid"; no type twice */
 	size_t n_namespaces;
+	char **namespace_paths;  /* [i]: namespaces[i]'s path (absolute), or NULL */
 	char *netns_path;   /* the network entry's path (an existing netns to use); NULL if none */
 	char **masked_paths;
 	size_t n_masked_paths;
 	char **readonly_paths;
 	size_t n_readonly_paths;
-	/* linux.resources; 0 = unset */
-	int64_t memory_limit;
-	int64_t cpu_quota;
-	uint64_t cpu_period;
-	int64_t pids_limit;
+	struct oci_resources resources;
+	struct oci_seccomp *seccomp;  /* NULL: no filter (absent, or neither default action nor syscalls) */
+	struct oci_kv *sysctls;  /* keys in the dotted form */
+	size_t n_sysctls;
+	struct oci_device *devices;
+	size_t n_devices;
+	struct oci_id_mapping *uid_mappings, *gid_mappings;
+	size_t n_uid_mappings, n_gid_mappings;
+	bool has_time_offsets;
+	struct oci_time_offsets time_offsets;
+	char *rootfs_propagation;  /* NULL if absent */
+	char *domainname;          /* NULL if absent */
+	char *cgroups_path;        /* linux.cgroupsPath; NULL if absent */
 	struct oci_hook *hooks_prestart, *hooks_create_runtime, *hooks_create_container, *hooks_start_container,
 		*hooks_poststart, *hooks_poststop;
 	size_t n_prestart, n_create_runtime, n_create_container, n_start_container, n_poststart, n_poststop;

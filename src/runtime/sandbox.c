@@ -54,10 +54,10 @@ int veil_validate_id(const char *id, veil_err_t *err)
 static void vm_size(const struct oci_spec *spec, struct veil_vm_config *vmc)
 {
 	const int64_t mib = 1 << 20;
-	if (spec->memory_limit > 0 && spec->memory_limit / mib < 64 * 1024)
-		vmc->memory_mib += (uint32_t)((spec->memory_limit + mib - 1) / mib);
-	if (spec->cpu_quota > 0 && spec->cpu_period > 0) {
-		uint64_t extra = ((uint64_t)spec->cpu_quota + spec->cpu_period - 1) / spec->cpu_period;
+	if (spec->resources.memory_limit > 0 && spec->resources.memory_limit / mib < 64 * 1024)
+		vmc->memory_mib += (uint32_t)((spec->resources.memory_limit + mib - 1) / mib);
+	if (spec->resources.cpu_quota > 0 && spec->resources.cpu_period > 0) {
+		uint64_t extra = ((uint64_t)spec->resources.cpu_quota + spec->resources.cpu_period - 1) / spec->resources.cpu_period;
 		vmc->vcpus += extra < 64 ? (uint32_t)extra : 64;
 	}
 	if (vmc->vcpus > 64)

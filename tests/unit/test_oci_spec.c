@@ -91,7 +91,7 @@ static void test_minimal(void)
 	CHECK(spec.process == NULL && spec.hostname == NULL && spec.annotations == NULL, "absent parts are NULL");
 	CHECK(spec.n_mounts == 0 && spec.n_namespaces == 0 && spec.n_masked_paths == 0 && spec.n_poststop == 0,
 	      "absent arrays are empty");
-	CHECK(spec.memory_limit == 0 && spec.cpu_quota == 0 && spec.cpu_period == 0 && spec.pids_limit == 0,
+	CHECK(spec.resources.memory_limit == 0 && spec.resources.cpu_quota == 0 && spec.resources.cpu_period == 0 && spec.resources.pids_limit == 0,
 	      "resources unset");
 	oci_spec_free(&spec);
 	CHECK(all_zero(&spec, sizeof(spec)), "oci_spec_free leaves the spec empty");
@@ -246,8 +246,8 @@ static void test_every_field(void)
 	CHECK(spec.netns_path != NULL && strcmp(spec.netns_path, "/x") == 0, "the network namespace's path is kept");
 	CHECK(spec.n_masked_paths == 1 && spec.n_readonly_paths == 2 && strcmp(spec.readonly_paths[1], "/proc/bus") == 0,
 	      "masked and read-only paths");
-	CHECK(spec.memory_limit == 536870912 && spec.cpu_quota == -1 && spec.cpu_period == 100000 &&
-		      spec.pids_limit == 64,
+	CHECK(spec.resources.memory_limit == 536870912 && spec.resources.cpu_quota == -1 && spec.resources.cpu_period == 100000 &&
+		      spec.resources.pids_limit == 64,
 	      "resources");
 	oci_spec_free(&spec);
 
@@ -260,7 +260,7 @@ static void test_every_field(void)
 	CHECK(parse(J("{'ociVersion': '1', 'root': {'path': 'r'}, 'linux': {'resources': {'memory': {'limit': -1},"
 		      " 'pids': {'limit': -1}, 'cpu': {'period': 18446744073709551615}}}}"),
 		    &spec) &&
-		      spec.memory_limit == -1 && spec.pids_limit == -1 && spec.cpu_period == UINT64_MAX,
+		      spec.resources.memory_limit == -1 && spec.resources.pids_limit == -1 && spec.resources.cpu_period == UINT64_MAX,
 	      "negative limits and a huge period");
 	oci_spec_free(&spec);
 }
@@ -384,6 +384,166 @@ static void test_mount_and_linux_errors(void)
 			 "linux.resources.cpu.period must be a non-negative integer");
 	expect_top_error("'linux': {'resources': {'pids': {'limit': 9223372036854775808}}}",
 			 "linux.resources.pids.limit must be at most 9223372036854775807");
+}
+
+/* The linux section's security and resource fields, parsed. */
+static void test_linux_conformance(void)
+{
+	struct oci_spec spec;
+	bool ok = parse(J("{'ociVersion': '1.2.0', 'root': {'path': 'rootfs'}, 'domainname': 'example.org',"
+			  " 'process': {'args': ['sh'], 'cwd': '/', 'oomScoreAdj': -500, 'apparmorProfile': 'unconfined',"
+			  "  'capabilities': {'bounding': ['CAP_CHOWN', 'CAP_KILL', 'CAP_NOT_A_CAP'],"
+			  "   'effective': ['CAP_KILL'], 'permitted': ['CAP_KILL', 'CAP_CHECKPOINT_RESTORE'],"
+			  "   'ambient': ['CAP_NOT_A_CAP']}},"
+			  " 'linux': {'namespaces': [{'type': 'pid'}, {'type': 'network', 'path': '/run/netns/x'},"
+			  "   {'type': 'ipc', 'path': '/proc/1/ns/ipc'}, {'type': 'user'}],"
+			  "  'uidMappings': [{'containerID': 0, 'hostID': 100000, 'size': 65536}],"
+			  "  'gidMappings': [{'containerID': 0, 'hostID': 100000, 'size': 65536}],"
+			  "  'timeOffsets': {'monotonic': {'secs': -10, 'nanosecs': 5}, 'boottime': {'secs': 3600}},"
+			  "  'sysctl': {'net.ipv4.ip_forward': '1', 'net/ipv4/conf/eth0.100/rp_filter': '2'},"
+			  "  'devices': [{'path': '/dev/fuse', 'type': 'c', 'major': 10, 'minor': 229, 'fileMode': 8630},"
+			  "   {'path': '/dev/pipe', 'type': 'p'}, {'path': '/dev/u', 'type': 'u', 'major': 1, 'minor': 3}],"
+			  "  'rootfsPropagation': 'runbindable', 'cgroupsPath': '/machine/c1', 'mountLabel': 'ignored',"
+			  "  'resources': {'devices': [{'allow': false, 'access': 'rwm'},"
+			  "    {'allow': true, 'type': 'c', 'major': 10, 'minor': 229, 'access': 'rw'}],"
+			  "   'memory': {'limit': 268435456, 'reservation': 1048576, 'swap': -1, 'kernel': 1,"
+			  "    'swappiness': 10, 'disableOOMKiller': true},"
+			  "   'cpu': {'shares': 512, 'quota': -1, 'period': 50000, 'idle': 1, 'burst': 1000, 'cpus': '0-1',"
+			  "    'mems': '0', 'realtimeRuntime': 5},"
+			  "   'pids': {'limit': -1}, 'blockIO': {'weight': 300, 'leafWeight': 10,"
+			  "    'throttleReadBpsDevice': [{'major': 8, 'minor': 0, 'rate': 1024}]},"
+			  "   'hugepageLimits': [{'pageSize': '2MB', 'limit': 4194304}],"
+			  "   'network': {'classID': 7}, 'unified': {'memory.high': '100M'}},"
+			  "  'seccomp': {'defaultAction': 'SCMP_ACT_ERRNO', 'defaultErrnoRet': 1,"
+			  "   'architectures': ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], 'flags': ['SECCOMP_FILTER_FLAG_LOG'],"
+			  "   'syscalls': [{'names': ['read', 'write'], 'action': 'SCMP_ACT_ALLOW'},"
+			  "    {'names': ['personality'], 'action': 'SCMP_ACT_KILL', 'args': [{'index': 0, 'value': 8,"
+			  "     'valueTwo': 0, 'op': 'SCMP_CMP_MASKED_EQ'}]},"
+			  "    {'names': ['mkdir'], 'action': 'SCMP_ACT_ERRNO', 'errnoRet': 38}]}}}"),
+			&spec);
+	const struct oci_process *p = spec.process;
+	CHECK(ok && p->has_capabilities && p->capabilities.bounding == ((1u << 0) | (1u << 5)) &&
+		      p->capabilities.effective == 1u << 5 && p->capabilities.permitted == ((1u << 5) | (UINT64_C(1) << 40)) &&
+		      p->capabilities.inheritable == 0 && p->capabilities.ambient == 0,
+	      "capability names become the five masks");
+	CHECK(ok && p->n_unknown_capabilities == 1 && strcmp(p->unknown_capabilities[0], "CAP_NOT_A_CAP") == 0,
+	      "an unknown capability is noted once, to be warned about, not refused (runc)");
+	CHECK(ok && p->has_oom_score_adj && p->oom_score_adj == -500, "oomScoreAdj -500");
+	CHECK(ok && strcmp(spec.domainname, "example.org") == 0 && strcmp(spec.cgroups_path, "/machine/c1") == 0 &&
+		      strcmp(spec.rootfs_propagation, "runbindable") == 0,
+	      "domainname, cgroupsPath and rootfsPropagation");
+	CHECK(ok && spec.namespace_paths[0] == NULL && strcmp(spec.namespace_paths[1], "/run/netns/x") == 0 &&
+		      strcmp(spec.namespace_paths[2], "/proc/1/ns/ipc") == 0 && strcmp(spec.netns_path, "/run/netns/x") == 0,
+	      "every namespace's path is kept, the network one as netns_path too");
+	CHECK(ok && spec.n_uid_mappings == 1 && spec.uid_mappings[0].host_id == 100000 && spec.n_gid_mappings == 1 &&
+		      spec.gid_mappings[0].size == 65536,
+	      "uid and gid mappings");
+	CHECK(ok && spec.has_time_offsets && spec.time_offsets.monotonic_secs == -10 &&
+		      spec.time_offsets.monotonic_nanosecs == 5 && spec.time_offsets.boottime_secs == 3600,
+	      "time offsets");
+	CHECK(ok && spec.n_sysctls == 2 && strcmp(spec.sysctls[1].key, "net.ipv4.conf.eth0/100.rp_filter") == 0 &&
+		      strcmp(spec.sysctls[1].value, "2") == 0,
+	      "a sysctl in the slash form is turned into the dotted form, as runc does: %s",
+	      ok ? spec.sysctls[1].key : "");
+	CHECK(ok && spec.n_devices == 3 && spec.devices[0].file_mode == 0666 && spec.devices[0].type == 'c' &&
+		      spec.devices[1].type == 'p' && spec.devices[1].major == -1 && spec.devices[2].type == 'c' &&
+		      spec.devices[0].uid == 0,
+	      "devices: fileMode keeps the permission bits, 'u' is a char device, a fifo needs no numbers");
+	const struct oci_resources *r = &spec.resources;
+	CHECK(ok && r->n_devices == 2 && r->devices[0].type == 'a' && r->devices[0].major == -1 && !r->devices[0].allow &&
+		      r->devices[1].minor == 229 && strcmp(r->devices[1].access, "rw") == 0,
+	      "device rules, 'a' and any number where absent");
+	CHECK(ok && r->memory_limit == 268435456 && r->memory_reservation == 1048576 && r->memory_swap == -1 &&
+		      r->cpu_shares == 512 && r->cpu_quota == -1 && r->cpu_period == 50000 && r->has_cpu_idle &&
+		      r->cpu_idle == 1 && r->has_cpu_burst && r->cpu_burst == 1000 && strcmp(r->cpuset_cpus, "0-1") == 0 &&
+		      strcmp(r->cpuset_mems, "0") == 0 && r->pids_limit == -1 && r->blkio_weight == 300 &&
+		      r->n_blkio_devices == 1 && r->n_hugepage_limits == 1 &&
+		      strcmp(r->hugepage_limits[0].page_size, "2MB") == 0 && r->n_unified == 1 &&
+		      strcmp(r->unified[0].value, "100M") == 0,
+	      "every resource, the host's block devices counted for a warning");
+	const struct oci_seccomp *sc = spec.seccomp;
+	CHECK(ok && sc != NULL && sc->default_action == oci_name_number(oci_seccomp_actions, "SCMP_ACT_ERRNO") &&
+		      sc->has_default_errno_ret && sc->default_errno_ret == 1 && sc->n_archs == 2 && sc->flag_log &&
+		      !sc->flag_spec_allow && sc->n_rules == 3 && sc->rules[0].n_names == 2,
+	      "seccomp: default action, errno, architectures, flags");
+	CHECK(ok && sc->rules[1].action == 1 && sc->rules[1].n_args == 1 && sc->rules[1].args[0].value == 8 &&
+		      sc->rules[1].args[0].op == oci_name_number(oci_seccomp_operators, "SCMP_CMP_MASKED_EQ") &&
+		      sc->rules[2].has_errno_ret && sc->rules[2].errno_ret == 38 && !sc->rules[0].has_errno_ret,
+	      "seccomp: SCMP_ACT_KILL is KILL_THREAD, conditions, errnoRet");
+	oci_spec_free(&spec);
+
+	ok = parse(J("{'ociVersion': '1.2.0', 'root': {'path': 'rootfs'}, 'linux': {'seccomp':"
+		     " {'defaultAction': 'SCMP_ACT_ALLOW'}}}"),
+		   &spec);
+	CHECK(ok && spec.seccomp != NULL && spec.seccomp->flag_spec_allow, "seccomp without flags gets SPEC_ALLOW, as with runc");
+	oci_spec_free(&spec);
+	ok = parse(J("{'ociVersion': '1.2.0', 'root': {'path': 'rootfs'}, 'linux': {'seccomp': {'syscalls': []}}}"), &spec);
+	CHECK(ok && spec.seccomp == NULL, "seccomp with neither a default action nor syscalls is no filter");
+	oci_spec_free(&spec);
+}
+
+static void test_linux_conformance_errors(void)
+{
+	expect_process_error("'capabilities': {'bounding': 'CAP_KILL'}", "process.capabilities.bounding must be an array");
+	expect_process_error("'oomScoreAdj': 1001", "process.oomScoreAdj must be an integer from -1000 to 1000");
+	expect_process_error("'apparmorProfile': 'docker-default'",
+			     "process.apparmorProfile \"docker-default\" cannot be applied: the guest kernel has no AppArmor");
+	expect_process_error("'selinuxLabel': 'system_u:system_r:container_t:s0'",
+			     "process.selinuxLabel is specified, but the guest kernel has no SELinux");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_NOTIFY'}}",
+			 "linux.seccomp.defaultAction SCMP_ACT_NOTIFY needs a seccomp agent on the host");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'listenerPath': '/run/agent.sock'}}",
+			 "linux.seccomp.listenerPath names a seccomp agent on the host");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_BLOCK'}}",
+			 "linux.seccomp.defaultAction \"SCMP_ACT_BLOCK\" is not a seccomp action");
+	expect_top_error("'linux': {'seccomp': {'syscalls': [{'names': ['read'], 'action': 'SCMP_ACT_ERRNO'}]}}",
+			 "linux.seccomp.defaultAction is required");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': ['SCMP_ARCH_Z80']}}",
+			 "linux.seccomp.architectures[0] \"SCMP_ARCH_Z80\" is not a seccomp architecture");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'flags': ['SECCOMP_FILTER_FLAG_X']}}",
+			 "linux.seccomp.flags[0] \"SECCOMP_FILTER_FLAG_X\" is not a known seccomp flag");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW',"
+			 " 'flags': ['SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV']}}",
+			 "linux.seccomp.flags[0] applies to SCMP_ACT_NOTIFY only");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': [],"
+			 " 'action': 'SCMP_ACT_ERRNO'}]}}",
+			 "linux.seccomp.syscalls[0].names must name at least one syscall");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['read'],"
+			 " 'action': 'SCMP_ACT_ERRNO', 'args': [{'index': 6, 'value': 0, 'op': 'SCMP_CMP_EQ'}]}]}}",
+			 "linux.seccomp.syscalls[0].args[0].index must be an integer from 0 to 5");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['read'],"
+			 " 'action': 'SCMP_ACT_ERRNO', 'args': [{'index': 0, 'value': 0, 'op': 'SCMP_CMP_XOR'}]}]}}",
+			 "linux.seccomp.syscalls[0].args[0].op \"SCMP_CMP_XOR\" is not a seccomp operator");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['read'],"
+			 " 'action': 'SCMP_ACT_ERRNO', 'errnoRet': 65536}]}}",
+			 "linux.seccomp.syscalls[0].errnoRet must be an integer from 0 to 65535");
+	expect_top_error("'linux': {'sysctl': {'net.ipv4.ip_forward': 1}}", "linux.sysctl.net.ipv4.ip_forward must be a string");
+	expect_top_error("'linux': {'devices': [{'path': '/dev/x', 'type': 'c', 'major': 1}]}",
+			 "linux.devices[0].minor is required");
+	expect_top_error("'linux': {'devices': [{'path': '/dev/x', 'type': 'x', 'major': 1, 'minor': 1}]}",
+			 "linux.devices[0].type must be c, u, b or p");
+	expect_top_error("'linux': {'resources': {'devices': [{'allow': true, 'access': 'rwx'}]}}",
+			 "linux.resources.devices[0].access must be a non-empty subset of rwm");
+	expect_top_error("'linux': {'resources': {'devices': [{'allow': true}]}}",
+			 "linux.resources.devices[0].access is required");
+	expect_top_error("'linux': {'resources': {'devices': [{'access': 'r'}]}}", "linux.resources.devices[0].allow is required");
+	expect_top_error("'linux': {'resources': {'devices': [{'allow': true, 'type': 'p', 'access': 'r'}]}}",
+			 "linux.resources.devices[0].type must be a, c or b");
+	expect_top_error("'linux': {'uidMappings': [{'containerID': 0, 'hostID': 1000, 'size': 0}]}",
+			 "linux.uidMappings[0].size must be an integer from 1 to 4294967295");
+	expect_top_error("'linux': {'timeOffsets': {'boottime': {'secs': 1, 'nanosecs': 1000000000}}}",
+			 "linux.timeOffsets.boottime.nanosecs must be an integer from 0 to 999999999");
+	expect_top_error("'linux': {'rootfsPropagation': 'recursive'}",
+			 "linux.rootfsPropagation must be one of private, shared, slave, unbindable");
+	expect_top_error("'linux': {'resources': {'cpu': {'cpus': '0;1'}}}",
+			 "linux.resources.cpu.cpus must be a list such as 0-2,4");
+	expect_top_error("'linux': {'resources': {'cpu': {'idle': 2}}}", "linux.resources.cpu.idle must be an integer from 0 to 1");
+	expect_top_error("'linux': {'resources': {'blockIO': {'weight': 5}}}", "linux.resources.blockIO.weight must be 10..1000");
+	expect_top_error("'linux': {'resources': {'hugepageLimits': [{'pageSize': '2M', 'limit': 1}]}}",
+			 "linux.resources.hugepageLimits[0].pageSize must be a size such as 2MB or 1GB");
+	expect_top_error("'linux': {'resources': {'unified': {'../cgroup.procs': '1'}}}",
+			 "must name a file of the cgroup (no slashes)");
+	expect_top_error("'linux': {'intelRdt': {'closID': 'x'}}", "linux.intelRdt is not supported");
 }
 
 static void test_hook_and_annotation_errors(void)
@@ -599,6 +759,8 @@ int main(void)
 	test_json_errors();
 	test_process_errors();
 	test_mount_and_linux_errors();
+	test_linux_conformance();
+	test_linux_conformance_errors();
 	test_hook_and_annotation_errors();
 	test_bounds();
 	test_bundles();
