@@ -241,10 +241,6 @@ static const char *const rlimit_types[] = {
 	"RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK", NULL,
 };
 
-static const char *const namespace_types[] = {
-	"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time", NULL,
-};
-
 static const char *check_absolute(const char *s)
 {
 	return s[0] == '/' ? NULL : "must be an absolute path";
@@ -270,7 +266,7 @@ static const char *check_rlimit_type(const char *s)
 
 static const char *check_namespace_type(const char *s)
 {
-	return in_list(s, namespace_types) ? NULL : "must be one of pid, network, mount, ipc, uts, user, cgroup, time";
+	return in_list(s, oci_namespace_types) ? NULL : "must be one of pid, network, mount, ipc, uts, user, cgroup, time";
 }
 
 /* The string member at OFFSET in element I of an array of STRIDE-byte items. */
