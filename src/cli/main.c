@@ -82,7 +82,7 @@ int veil_cli_context(struct veil_cli *cli, struct veil_context *ctx, veil_err_t 
 		return -1;
 	*ctx = (struct veil_context){
 		.cfg = &cli->cfg, .root = veil_cli_state_dir(cli), .inherited_fds = cli->inherited_fds,
-		.n_inherited_fds = cli->n_inherited_fds,
+		.n_inherited_fds = cli->n_inherited_fds, .systemd_cgroup = cli->systemd_cgroup,
 	};
 	return 0;
 }

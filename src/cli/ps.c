@@ -1,5 +1,5 @@
-/* veil ps: the host processes that stand for the container's processes (the
- * monitor and every exec client); the processes themselves live in the VM. */
+/* veil ps: the container's processes, which live in the VM, with the pids
+ * the guest gives them (as Kata's shim lists them). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,18 +37,13 @@ int veil_verb_ps(struct veil_cli *cli, int argc, char **argv)
 			printf("%s%d", i ? "," : "", (int)reply.pids[i]);
 		printf("]\n");
 	} else {
-		printf("PID\tCMD\n");
-		for (size_t i = 0; i < reply.n_pids; i++) {
-			int pid = (int)reply.pids[i];
-			char path[64], comm[64] = "?";
-			snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-			FILE *f = fopen(path, "re");
-			if (f != NULL) {
-				if (fgets(comm, sizeof(comm), f) != NULL)
-					comm[strcspn(comm, "\n")] = '\0';
-				fclose(f);
-			}
-			printf("%d\t%s\n", pid, comm);
+		/* ps -f's columns that the guest reports; TIME is CPU time at 100 ticks a second. */
+		printf("%-8s %-8s %-8s %-10s %s\n", "UID", "PID", "PPID", "TIME", "CMD");
+		for (size_t i = 0; i < reply.n_processes; i++) {
+			const struct veil_monitor_process *p = &reply.processes[i];
+			unsigned long long secs = p->cpu_ticks / 100;
+			printf("%-8u %-8d %-8d %02llu:%02llu:%02llu   %s\n", p->uid, (int)p->pid, (int)p->ppid, secs / 3600,
+			       secs / 60 % 60, secs % 60, p->cmd);
 		}
 	}
 	return 0;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hv/guest_spec.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -250,146 +251,20 @@ int veil_agent_hello_once(int fd, int vm_pidfd, int signal_fd, int timeout_ms, v
 
 /* ---- typed requests: each message is built here and nowhere else ---- */
 
-/* The VM is the isolation boundary: namespaces the guest kernel cannot or
- * need not give (user, cgroup, time) are left out rather than refused. */
-static bool namespace_in_guest(const char *type)
-{
-	static const char *const supported[] = { "mount", "pid", "uts", "ipc", "network" };
-	for (size_t i = 0; i < sizeof(supported) / sizeof(supported[0]); i++)
-		if (strcmp(type, supported[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool is_bind_mount(const struct oci_mount *m)
-{
-	if (m->type != NULL && strcmp(m->type, "bind") == 0)
-		return true;
-	for (size_t i = 0; i < m->n_options; i++)
-		if (strcmp(m->options[i], "bind") == 0 || strcmp(m->options[i], "rbind") == 0)
-			return true;
-	return false;
-}
-
-/* Propagation relative to the host, and crun's copy-up hints, have no meaning
- * in a guest that shares no mount with the host: dropped rather than refused. */
-static bool option_meaningful_in_guest(const char *opt)
-{
-	static const char *const host_only[] = { "private", "rprivate", "shared", "rshared", "slave", "rslave",
-						 "unbindable", "runbindable", "tmpcopyup", "notmpcopyup",
-						 "copy-symlink" };
-	for (size_t i = 0; i < sizeof(host_only) / sizeof(host_only[0]); i++)
-		if (strcmp(opt, host_only[i]) == 0)
-			return false;
-	return true;
-}
-
-/* own_netns: whether the container's init gets a network namespace of its
- * own. Not when the host handed the VM a netns: the guest's interface lives
- * in the guest's root namespace, and the VM is the boundary around it. */
+/* The request comes from guest_spec.c, which builds it as runc's specconv builds its configuration. */
 int veil_agent_create_container(struct veil_agent_client *c, const char *id, const struct oci_spec *spec, bool own_netns,
 				int timeout_ms, veil_err_t *err)
 {
-	Veil__Agent__V1__CreateContainerRequest req = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
-	req.container_id = (char *)id;
-	req.rootfs_serial = (char *)VEIL_ROOTFS_SERIAL;
-	req.rootfs_readonly = spec->root_readonly;
-	req.hostname = spec->hostname ? spec->hostname : (char *)"";
-
-	cleanup_free Veil__Agent__V1__Mount *mounts = calloc(spec->n_mounts + 1, sizeof(*mounts));
-	cleanup_free Veil__Agent__V1__Mount **mount_ptrs = calloc(spec->n_mounts + 1, sizeof(*mount_ptrs));
-	cleanup_free char **ns = calloc(spec->n_namespaces + 1, sizeof(*ns));
-	size_t n_options = 0;
-	for (size_t i = 0; i < spec->n_mounts; i++)
-		n_options += spec->mounts[i].n_options;
-	cleanup_free char **options = calloc(n_options + 1, sizeof(*options));
-	if (mounts == NULL || mount_ptrs == NULL || ns == NULL || options == NULL)
-		return veil_fail(err, ENOMEM, "create container");
-	char **next_option = options;
-	for (size_t i = 0; i < spec->n_mounts; i++) {
-		const struct oci_mount *m = &spec->mounts[i];
-		if (is_bind_mount(m)) {
-			log_warn("bind mount of %s on %s skipped: no host filesystem is shared with the guest",
-				 m->source ? m->source : "?", m->destination);
-			continue;
-		}
-		Veil__Agent__V1__Mount *out = &mounts[req.n_mounts];
-		veil__agent__v1__mount__init(out);
-		out->destination = m->destination;
-		/* cgroup v1 does not exist in the guest; the container sees its v2 subtree. */
-		out->type = m->type == NULL ? (char *)"" : strcmp(m->type, "cgroup") == 0 ? (char *)"cgroup2" : m->type;
-		out->source = m->source ? m->source : out->type;
-		out->options = next_option;
-		for (size_t o = 0; o < m->n_options; o++)
-			if (option_meaningful_in_guest(m->options[o]))
-				out->options[out->n_options++] = m->options[o];
-		next_option += out->n_options;
-		mount_ptrs[req.n_mounts++] = out;
-	}
-	req.mounts = mount_ptrs;
-	for (size_t i = 0; i < spec->n_namespaces; i++)
-		if (namespace_in_guest(spec->namespaces[i]) && (own_netns || strcmp(spec->namespaces[i], "network") != 0))
-			ns[req.n_namespaces++] = spec->namespaces[i];
-	req.namespaces = ns;
-	req.masked_paths = spec->masked_paths;
-	req.n_masked_paths = spec->n_masked_paths;
-	req.readonly_paths = spec->readonly_paths;
-	req.n_readonly_paths = spec->n_readonly_paths;
-	Veil__Agent__V1__Resources res = VEIL__AGENT__V1__RESOURCES__INIT;
-	res.memory_limit = spec->resources.memory_limit;
-	res.cpu_quota = spec->resources.cpu_quota;
-	res.cpu_period = spec->resources.cpu_period;
-	res.pids_limit = spec->resources.pids_limit;
-	req.resources = &res;
-
+	struct veil_guest_request g;
+	if (veil_guest_request_build(&g, id, VEIL_ROOTFS_SERIAL, spec, own_netns, err) < 0)
+		return -1;
 	ProtobufCMessage *resp = NULL;
-	if (call(c, VEIL_METHOD_CREATE_CONTAINER, &req.base, &resp, timeout_ms, err) < 0)
+	int rc = call(c, VEIL_METHOD_CREATE_CONTAINER, &g.req.base, &resp, timeout_ms, err);
+	veil_guest_request_release(&g);
+	if (rc < 0)
 		return veil_fail_context(err, "creating the container in the guest");
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return 0;
-}
-
-static void process_msg_from_oci(Veil__Agent__V1__Process *msg, const struct oci_process *p)
-{
-	veil__agent__v1__process__init(msg);
-	msg->args = p->args;
-	msg->n_args = p->n_args;
-	msg->env = p->env;
-	msg->n_env = p->n_env;
-	msg->cwd = p->cwd ? p->cwd : (char *)"/";
-	msg->uid = p->uid;
-	msg->gid = p->gid;
-	msg->additional_gids = p->additional_gids;
-	msg->n_additional_gids = p->n_additional_gids;
-	msg->terminal = p->terminal;
-	msg->no_new_privileges = p->no_new_privileges;
-	msg->has_umask = p->has_umask;
-	msg->umask = p->umask;
-	msg->console_rows = p->console_height;
-	msg->console_cols = p->console_width;
-	msg->rlimits = calloc(p->n_rlimits + 1, sizeof(*msg->rlimits));
-	Veil__Agent__V1__Rlimit *limits = calloc(p->n_rlimits + 1, sizeof(*limits));
-	if (msg->rlimits == NULL || limits == NULL)
-		abort();
-	/* Even without rlimits, for process_msg_release to free the array. */
-	msg->rlimits[0] = limits;
-	for (size_t i = 0; i < p->n_rlimits; i++) {
-		veil__agent__v1__rlimit__init(&limits[i]);
-		limits[i].type = p->rlimits[i].type;
-		limits[i].hard = p->rlimits[i].hard;
-		limits[i].soft = p->rlimits[i].soft;
-		msg->rlimits[i] = &limits[i];
-	}
-	msg->n_rlimits = p->n_rlimits;
-}
-
-static void process_msg_release(Veil__Agent__V1__Process *msg)
-{
-	/* The Rlimit structs were allocated as one array, rlimits[0] points at its start. */
-	if (msg->rlimits != NULL)
-		free(msg->rlimits[0]);
-	free(msg->rlimits);
-	msg->rlimits = NULL;
 }
 
 int veil_agent_configure_interface(struct veil_agent_client *c, const struct veil_agent_interface *ifc, int timeout_ms,
@@ -410,12 +285,13 @@ int veil_agent_configure_interface(struct veil_agent_client *c, const struct vei
 }
 
 int veil_agent_exec(struct veil_agent_client *c, const char *container_id, const char *exec_id,
-		    const struct oci_process *process, const struct veil_agent_streams *streams, int timeout_ms,
-		    veil_err_t *err)
+		    const struct oci_process *process, const struct oci_process *container_init,
+		    const struct veil_agent_streams *streams, int timeout_ms, veil_err_t *err)
 {
 	Veil__Agent__V1__ExecProcessRequest req = VEIL__AGENT__V1__EXEC_PROCESS_REQUEST__INIT;
 	Veil__Agent__V1__Process msg;
-	process_msg_from_oci(&msg, process);
+	if (veil_guest_process(&msg, process, container_init, err) < 0)
+		return -1;
 	req.container_id = (char *)container_id;
 	req.exec_id = (char *)exec_id;
 	req.process = &msg;
@@ -424,7 +300,7 @@ int veil_agent_exec(struct veil_agent_client *c, const char *container_id, const
 	req.stderr_stream = streams->err;
 	ProtobufCMessage *resp = NULL;
 	int rc = call(c, VEIL_METHOD_EXEC_PROCESS, &req.base, &resp, timeout_ms, err);
-	process_msg_release(&msg);
+	veil_guest_process_release(&msg);
 	if (rc < 0)
 		return -1;
 	protobuf_c_message_free_unpacked(resp, NULL);
@@ -494,6 +370,18 @@ int veil_agent_resize_send(struct veil_agent_client *c, const char *container_id
 	req.cols = cols;
 	uint32_t id;
 	return send_async(c, VEIL_METHOD_RESIZE_TERMINAL, &req.base, &id, err);
+}
+
+int veil_agent_list_processes(struct veil_agent_client *c, const char *container_id, int timeout_ms,
+			      Veil__Agent__V1__ListProcessesResponse **out, veil_err_t *err)
+{
+	Veil__Agent__V1__ListProcessesRequest req = VEIL__AGENT__V1__LIST_PROCESSES_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	ProtobufCMessage *msg = NULL;
+	if (call(c, VEIL_METHOD_LIST_PROCESSES, &req.base, &msg, timeout_ms, err) < 0)
+		return -1;
+	*out = (Veil__Agent__V1__ListProcessesResponse *)msg;
+	return 0;
 }
 
 int veil_agent_scrub(struct veil_agent_client *c, const void *padding, size_t len, int timeout_ms,

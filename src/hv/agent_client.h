@@ -54,10 +54,9 @@ int veil_agent_send_data(struct veil_agent_client *c, uint32_t stream, const voi
 /* ---- requests: the calls wait up to timeout_ms for the answer; the _send
  * ones do not wait, and their answer, if any, reaches events.response ---- */
 
-/* CreateContainer for spec: the rootfs is the disk VEIL_ROOTFS_SERIAL. Bind
- * mounts are skipped (the guest shares no filesystem with the host),
- * host-only mount options dropped, namespaces the guest kernel need not give
- * left out; own_netns gives the init a network namespace of its own. */
+/* CreateContainer for spec, built by veil_guest_request_build (guest_spec.h):
+ * the rootfs is the disk VEIL_ROOTFS_SERIAL; own_netns gives the init a
+ * network namespace of its own. */
 int veil_agent_create_container(struct veil_agent_client *c, const char *id, const struct oci_spec *spec, bool own_netns,
 				int timeout_ms, veil_err_t *err);
 
@@ -77,10 +76,13 @@ int veil_agent_configure_interface(struct veil_agent_client *c, const struct vei
 struct veil_agent_streams {
 	uint32_t in, out, err;
 };
-/* ExecProcess: starts process in the container; exec_id "" is its init. */
+/* ExecProcess: starts process in the container; exec_id "" is its init.
+ * container_init: for an exec, the container's own process, whose
+ * capabilities, no_new_privileges and oomScoreAdj it inherits where its
+ * process.json sets none (veil_guest_process); NULL for the init. */
 int veil_agent_exec(struct veil_agent_client *c, const char *container_id, const char *exec_id,
-		    const struct oci_process *process, const struct veil_agent_streams *streams, int timeout_ms,
-		    veil_err_t *err);
+		    const struct oci_process *process, const struct oci_process *container_init,
+		    const struct veil_agent_streams *streams, int timeout_ms, veil_err_t *err);
 
 /* WaitProcess, answered when the process exits: the answer arrives with
  * *request_id, and veil_agent_wait_result reads it. */
@@ -97,6 +99,11 @@ int veil_agent_signal_send(struct veil_agent_client *c, const char *container_id
 /* ResizeTerminal of the process's pty. */
 int veil_agent_resize_send(struct veil_agent_client *c, const char *container_id, const char *exec_id, unsigned rows,
 			   unsigned cols, veil_err_t *err);
+
+/* ListProcesses: the container's processes as the guest sees them; free *out
+ * with protobuf_c_message_free_unpacked. */
+int veil_agent_list_processes(struct veil_agent_client *c, const char *container_id, int timeout_ms,
+			      Veil__Agent__V1__ListProcessesResponse **out, veil_err_t *err);
 
 /* Scrub (docs/agent-protocol.md): padding is pushed through the channel's
  * receive buffers; *out says what the guest still has afterwards. */

@@ -85,6 +85,7 @@ static const struct key_spec qemu_keys[] = {
 	STRING("machine_type", KIND_NAME, qemu.machine_type, "microvm", NULL),
 	U32("default_memory", qemu.default_memory, 64, 65536, 256),
 	U32("default_vcpus", qemu.default_vcpus, 1, 64, 1),
+	U32("memory_overhead", qemu.memory_overhead, 0, 65536, 192),
 	STRING("kernel_params", KIND_TEXT, qemu.kernel_params, "", NULL),
 	{ .name = "accel", .kind = KIND_ENUM, .offset = FIELD(qemu.accel), .choices = accel_names, .def_num = VEIL_ACCEL_AUTO },
 	BOOL("pvm_guest", qemu.pvm_guest),

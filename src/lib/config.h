@@ -26,6 +26,7 @@ struct veil_config {
 		char *machine_type;
 		uint32_t default_memory; /* MiB */
 		uint32_t default_vcpus;
+		uint32_t memory_overhead; /* MiB the host cgroup allows QEMU beyond the guest's memory */
 		char *kernel_params;
 		enum veil_accel accel;
 		bool pvm_guest;

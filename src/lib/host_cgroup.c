@@ -283,13 +283,15 @@ int veil_cgroup_enter(const struct veil_cgroup_hierarchy *h, size_t n, const cha
 	return 0;
 }
 
-void veil_cgroup_remove(const struct veil_cgroup_hierarchy *h, size_t n, const char *path)
+size_t veil_cgroup_remove(const struct veil_cgroup_hierarchy *h, size_t n, const char *path)
 {
 	char dir[PATH_MAX];
+	size_t left = 0;
 	for (size_t i = 0; i < n; i++) {
 		veil_err_t err = NULL;
 		if (dir_of(&h[i], path, dir, sizeof(dir), &err) == 0 && rmdir(dir) < 0 && errno != ENOENT)
-			veil_fail(&err, errno, "removing the host cgroup %s", dir);
+			left++;
 		veil_error_free(&err);
 	}
+	return left;
 }

@@ -48,8 +48,9 @@ int veil_cgroup_enter(const struct veil_cgroup_hierarchy *h, size_t n, const cha
 		      const struct veil_cgroup_limits *limits, veil_err_t *err);
 
 /* Removes the cgroup (the leaf, as runc does) from every hierarchy, once
- * the processes in it are gone; missing is fine. */
-void veil_cgroup_remove(const struct veil_cgroup_hierarchy *h, size_t n, const char *path);
+ * the processes in it are gone; missing is fine. Returns how many
+ * hierarchies still have it (busy: a process has not left yet). */
+size_t veil_cgroup_remove(const struct veil_cgroup_hierarchy *h, size_t n, const char *path);
 
 /* Whether systemd is PID 1 (sd_booted's test). */
 bool veil_systemd_running(void);

@@ -25,7 +25,9 @@
 #include "lib/control.h"
 #include "lib/fsutil.h"
 #include "lib/hex.h"
+#include "lib/host_cgroup.h"
 #include "lib/log.h"
+#include "lib/ns_paths.h"
 #include "lib/spawn.h"
 #include "runtime/hooks.h"
 #include "runtime/monitor.h"
@@ -41,15 +43,22 @@ struct launch {
 	int stdio[3];
 	int owned_stdio[3];
 	bool console_ctty;
+	char cgroup_path[PATH_MAX]; /* linux.cgroupsPath resolved (veil_cgroup_path); "" for none */
 };
 
-static int load_bundle(struct launch *l, const char *bundle, veil_err_t *err)
+/* What a container in a VM can honour is checked before anything boots:
+ * namespace paths, and the host cgroup's path. */
+static int load_bundle(const struct veil_context *ctx, struct launch *l, const char *bundle, veil_err_t *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->owned_stdio[0] = l->owned_stdio[1] = l->owned_stdio[2] = -1;
 	if (realpath(bundle, l->bundle) == NULL)
 		return veil_fail(err, errno, "bundle %s", bundle);
-	if (oci_spec_load_bundle(l->bundle, &l->spec, err) < 0)
+	if (oci_spec_load_bundle(l->bundle, &l->spec, err) < 0 || veil_check_namespace_paths(&l->spec, err) < 0)
+		return -1;
+	if (l->spec.cgroups_path != NULL &&
+	    veil_cgroup_path(l->spec.cgroups_path, ctx->systemd_cgroup, veil_systemd_running(), l->cgroup_path,
+			     sizeof(l->cgroup_path), err) < 0)
 		return -1;
 	l->rootfs = oci_spec_rootfs_path(&l->spec, l->bundle);
 	if (l->spec.process == NULL)
@@ -112,7 +121,7 @@ static void launch_opts(const struct veil_context *ctx, struct launch *l, const 
 	*o = (struct veil_monitor_opts){
 		.cfg = ctx->cfg, .root = ctx->root, .id = id, .bundle = l->bundle, .spec = &l->spec,
 		.rootfs = l->rootfs, .stdio = { l->stdio[0], l->stdio[1], l->stdio[2] }, .creator_fd = -1,
-		.signal_fd = -1,
+		.signal_fd = -1, .cgroup_path = l->cgroup_path[0] != '\0' ? l->cgroup_path : NULL,
 	};
 }
 
@@ -212,7 +221,7 @@ int veil_container_create(const struct veil_context *ctx, const struct veil_crea
 	if (veil_claim_id(ctx->root, o->id, err) < 0)
 		return -1;
 	struct launch l;
-	int rc = load_bundle(&l, o->bundle, err);
+	int rc = load_bundle(ctx, &l, o->bundle, err);
 	if (rc == 0)
 		rc = launch_stdio(&l, o->console_socket, true, err);
 	if (rc == 0)
@@ -242,7 +251,7 @@ int veil_container_run(const struct veil_context *ctx, const struct veil_create_
 		return -1;
 	struct launch l;
 	int signal_fd = -1;
-	int rc = load_bundle(&l, o->bundle, err);
+	int rc = load_bundle(ctx, &l, o->bundle, err);
 	if (rc == 0)
 		rc = launch_stdio(&l, o->console_socket, false, err);
 	if (rc == 0 && (signal_fd = veil_monitor_block_signals(err)) < 0)
@@ -393,6 +402,29 @@ static void stop_monitor(const struct veil_context *ctx, const struct veil_state
 	}
 }
 
+/* As runc's delete: the container's host cgroup goes with it. The monitor
+ * has gone; QEMU, which dies with it, may take a moment to leave. */
+static void remove_host_cgroup(const struct veil_state *s)
+{
+	if (s->cgroup_path == NULL)
+		return;
+	struct veil_cgroup_hierarchy h[VEIL_CGROUP_HIERARCHIES_MAX];
+	size_t n;
+	veil_err_t err = NULL;
+	if (veil_cgroup_hierarchies(h, VEIL_CGROUP_HIERARCHIES_MAX, &n, &err) < 0) {
+		log_warn("%s", err->msg);
+		veil_error_free(&err);
+		return;
+	}
+	for (int tries = 0; veil_cgroup_remove(h, n, s->cgroup_path) > 0; tries++) {
+		if (tries == 100) {
+			log_warn("container %s: its host cgroup %s is still busy; left behind", s->id, s->cgroup_path);
+			return;
+		}
+		usleep(20000);
+	}
+}
+
 /* The poststop hooks of the container's bundle, if it can still be read. */
 static void run_bundle_poststop(const struct veil_state *s)
 {
@@ -426,6 +458,7 @@ int veil_container_delete(const struct veil_context *ctx, const char *id, bool f
 		return -1;
 	}
 	stop_monitor(ctx, &s);
+	remove_host_cgroup(&s);
 	run_bundle_poststop(&s);
 	cleanup_free char *dir = veil_state_dir(ctx->root, id);
 	veil_remove_tree(dir);

@@ -20,6 +20,8 @@ struct veil_context {
 	 * its socket): a monitor, which outlives its caller, closes them. */
 	const int *inherited_fds;
 	int n_inherited_fds;
+	/* --systemd-cgroup: linux.cgroupsPath is systemd's slice:prefix:name */
+	bool systemd_cgroup;
 };
 
 struct veil_create_opts {
@@ -45,7 +47,8 @@ int veil_container_kill(const struct veil_context *ctx, const char *id, int sign
 int veil_container_delete(const struct veil_context *ctx, const char *id, bool force, veil_err_t *err);
 /* Freezes or thaws the container's whole VM. */
 int veil_container_pause(const struct veil_context *ctx, const char *id, bool pause, veil_err_t *err);
-/* The host processes that stand for the container's: none if it is stopped. */
+/* The container's processes, with the guest's pids (pids, and processes
+ * with pid, ppid, uid, comm, cmdline, cpu_ticks each): none if it is stopped. */
 int veil_container_ps(const struct veil_context *ctx, const char *id, struct veil_monitor_reply *pids, veil_err_t *err);
 /* The container's OCI state document. */
 int veil_container_state(const struct veil_context *ctx, const char *id, json_object **state, veil_err_t *err);

@@ -1,7 +1,9 @@
 #include "runtime/monitor.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/control.h"
+#include "lib/host_cgroup.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
 #include "runtime/hooks.h"
@@ -124,7 +127,10 @@ static struct proc *proc_find(struct monitor *m, const char *exec_id)
 static int exec_process(struct monitor *m, struct proc *p, const struct oci_process *process, veil_err_t *err)
 {
 	const struct veil_agent_streams streams = veil_relay_streams(&p->relay);
-	if (veil_agent_exec(&m->sb.agent, m->sb.id, p->exec_id, process, &streams, m->sb.request_timeout_ms, err) < 0)
+	/* An exec inherits what its process.json leaves out from the container's process. */
+	const struct oci_process *init = m->o->spec->process;
+	if (veil_agent_exec(&m->sb.agent, m->sb.id, p->exec_id, process, process == init ? NULL : init, &streams,
+			    m->sb.request_timeout_ms, err) < 0)
 		return -1;
 	if (veil_relay_wait(&p->relay, err) < 0)
 		return -1;
@@ -152,6 +158,7 @@ static struct veil_state monitor_state(struct monitor *m)
 	return (struct veil_state){
 		.id = (char *)m->o->id, .bundle = (char *)m->o->bundle, .rootfs = (char *)m->o->rootfs,
 		.created = m->created, .pid = getpid(), .pid_start = veil_process_start_time(getpid()),
+		.cgroup_path = (char *)m->o->cgroup_path,
 		.annotations = m->o->spec->annotations,
 	};
 }
@@ -174,8 +181,45 @@ static int run_hooks(struct monitor *m, const char *stage, const struct oci_hook
 	return veil_hooks_run(stage, hooks, n, state, err);
 }
 
+/* Whether the spec asks for a network namespace of the container's own,
+ * rather than handing the VM an existing one by path. */
+static bool wants_new_netns(const struct oci_spec *spec)
+{
+	for (size_t i = 0; i < spec->n_namespaces; i++)
+		if (strcmp(spec->namespaces[i], "network") == 0)
+			return spec->namespace_paths == NULL || spec->namespace_paths[i] == NULL;
+	return false;
+}
+
+/* Callers configure the container's network in /proc/<the pid veil
+ * reports>/ns/net between create and start (buildah does): that must be a
+ * namespace of the container's own, as with runc, never the host's. */
+static int enter_new_netns(const struct oci_spec *spec, veil_err_t *err)
+{
+	if (wants_new_netns(spec) && unshare(CLONE_NEWNET) < 0)
+		return veil_fail(err, errno, "creating the container's network namespace on the host");
+	return 0;
+}
+
+/* What was put into that namespace after the VM booted has no way into it:
+ * a NIC for it would have needed a spare PCIe port at boot. Said, not hidden. */
+static void warn_unconnected_interfaces(struct monitor *m)
+{
+	if (!wants_new_netns(m->o->spec))
+		return;
+	struct if_nameindex *ifs = if_nameindex();
+	for (struct if_nameindex *i = ifs; i != NULL && i->if_index != 0; i++)
+		if (strcmp(i->if_name, "lo") != 0)
+			log_warn("container %s: interface %s, added to its network namespace after create, is not connected "
+				 "to the VM",
+				 m->sb.id, i->if_name);
+	if (ifs != NULL)
+		if_freenameindex(ifs);
+}
+
 static int start_init(struct monitor *m, veil_err_t *err)
 {
+	warn_unconnected_interfaces(m);
 	struct proc *init = &m->procs[INIT];
 	if (exec_process(m, init, m->o->spec->process, err) < 0)
 		return veil_fail_context(err, "starting the container process");
@@ -250,6 +294,12 @@ static json_object *handle_vm_state(struct monitor *m, bool pause)
 		return reply;
 	}
 	m->status = pause ? PAUSED : RUNNING;
+	/* The guest's clock stood still while the VM was stopped: Hello, marked
+	 * resumed, lets it catch up (and reseeds its RNG). */
+	if (!pause && veil_agent_hello(&m->sb.agent, m->sb.request_timeout_ms, &err) < 0) {
+		log_warn("container %s: the guest's clock was not resynchronised after resume: %s", m->sb.id, err->msg);
+		veil_error_free(&err);
+	}
 	return veil_ctl_ok_reply();
 }
 
@@ -294,14 +344,34 @@ static json_object *handle_exec(struct monitor *m, int conn, const struct veil_m
 	return veil_ctl_ok_reply();
 }
 
+/* The container's processes as the guest sees them, as Kata's shim lists
+ * them: their pids are the guest's. Created, not started: none yet. */
 static json_object *handle_ps(struct monitor *m)
 {
-	struct veil_monitor_reply reply = { .n_pids = 1, .pids = { getpid() } };
-	for (int i = INIT + 1; i < MAX_PROCS; i++) {
-		struct proc *p = &m->procs[i];
-		if (p->used && !p->relay.exited && p->conn >= 0 && m->conns[p->conn].fd >= 0)
-			reply.pids[reply.n_pids++] = m->conns[p->conn].peer;
+	static struct veil_monitor_reply reply;
+	memset(&reply, 0, sizeof(reply));
+	if (m->status == PAUSED)
+		return veil_ctl_error_reply("cannot list the processes of a paused container: its VM is stopped");
+	if (m->status != RUNNING)
+		return veil_monitor_reply_encode(&reply);
+	Veil__Agent__V1__ListProcessesResponse *list = NULL;
+	veil_err_t err = NULL;
+	if (veil_agent_list_processes(&m->sb.agent, m->sb.id, m->sb.request_timeout_ms, &list, &err) < 0) {
+		json_object *r = veil_ctl_error_reply(err->msg);
+		veil_error_free(&err);
+		return r;
 	}
+	for (size_t i = 0; i < list->n_processes && reply.n_pids < VEIL_MONITOR_MAX_PIDS; i++) {
+		const Veil__Agent__V1__ProcessInfo *p = list->processes[i];
+		reply.pids[reply.n_pids++] = (pid_t)p->pid;
+		if (reply.n_processes == VEIL_MONITOR_MAX_PROCESSES)
+			continue;
+		struct veil_monitor_process *out = &reply.processes[reply.n_processes++];
+		*out = (struct veil_monitor_process){ .pid = (pid_t)p->pid, .ppid = (pid_t)p->ppid, .uid = p->uid,
+						      .cpu_ticks = p->cpu_ticks };
+		snprintf(out->cmd, sizeof(out->cmd), "%s", p->cmdline[0] != '\0' ? p->cmdline : p->comm);
+	}
+	protobuf_c_message_free_unpacked(&list->base, NULL);
 	return veil_monitor_reply_encode(&reply);
 }
 
@@ -524,13 +594,39 @@ static int write_state(struct monitor *m, veil_err_t *err)
 	return veil_state_write(m->o->root, &s, err);
 }
 
+/* The host cgroup, where podman's and the kubelet's accounting look: the
+ * container's memory limit becomes the VM's memory plus QEMU's own overhead,
+ * its CPU quota the whole VM's. */
+static int join_host_cgroup(struct monitor *m, pid_t pid, veil_err_t *err)
+{
+	const struct veil_monitor_opts *o = m->o;
+	if (o->cgroup_path == NULL)
+		return 0;
+	const struct oci_resources *r = &o->spec->resources;
+	uint32_t memory_mib = veil_sandbox_memory_mib(o->cfg, o->spec);
+	struct veil_cgroup_limits limits = {
+		.memory_bytes = r->memory_limit > 0 ? ((int64_t)memory_mib + o->cfg->qemu.memory_overhead) << 20 : 0,
+		.cpu_quota_us = r->cpu_quota > 0 ? r->cpu_quota : 0,
+		.cpu_period_us = r->cpu_period,
+	};
+	struct veil_cgroup_hierarchy h[VEIL_CGROUP_HIERARCHIES_MAX];
+	size_t n;
+	if (veil_cgroup_hierarchies(h, VEIL_CGROUP_HIERARCHIES_MAX, &n, err) < 0)
+		return -1;
+	return veil_cgroup_enter(h, n, o->cgroup_path, pid, &limits, err);
+}
+
 static int create(struct monitor *m, veil_err_t *err)
 {
 	const struct veil_monitor_opts *o = m->o;
 	const struct oci_spec *spec = o->spec;
-	if (write_state(m, err) < 0)
+	/* The monitor first: a QEMU it boots is born in the cgroup and the netns. */
+	if (write_state(m, err) < 0 || join_host_cgroup(m, getpid(), err) < 0 || enter_new_netns(spec, err) < 0)
 		return -1;
 	if (veil_sandbox_create(&m->sb, o->cfg, o->root, o->id, spec, o->rootfs, o->signal_fd, err) < 0)
+		return -1;
+	/* A VM from the factory was born elsewhere. */
+	if (join_host_cgroup(m, m->sb.vm.pid, err) < 0)
 		return -1;
 	m->sb.agent.events = (struct veil_agent_events){
 		.opaque = m, .data = on_data, .window = on_window, .response = on_response,

@@ -25,6 +25,7 @@ struct veil_monitor_opts {
 	 * stops dying with the creator, and confirms with a byte. */
 	int creator_fd;
 	int signal_fd;           /* signals the monitor receives, to forward to the container */
+	const char *cgroup_path; /* the host cgroup (veil_cgroup_path) the monitor and QEMU join; NULL for none */
 };
 
 /* Runs until the container's init exits (or it is killed, or creation fails).

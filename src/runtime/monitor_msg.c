@@ -90,7 +90,36 @@ json_object *veil_monitor_reply_encode(const struct veil_monitor_reply *r)
 			json_object_array_add(pids, json_object_new_int(r->pids[i]));
 		json_object_object_add(o, "pids", pids);
 	}
+	if (r->n_processes > 0) {
+		json_object *procs = json_object_new_array();
+		for (size_t i = 0; i < r->n_processes; i++) {
+			const struct veil_monitor_process *p = &r->processes[i];
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "pid", json_object_new_int(p->pid));
+			json_object_object_add(e, "ppid", json_object_new_int(p->ppid));
+			json_object_object_add(e, "uid", json_object_new_int64(p->uid));
+			json_object_object_add(e, "cpu_ticks", json_object_new_uint64(p->cpu_ticks));
+			json_object_object_add(e, "cmd", json_object_new_string(p->cmd));
+			json_object_array_add(procs, e);
+		}
+		json_object_object_add(o, "processes", procs);
+	}
 	return o;
+}
+
+static void decode_process(json_object *e, struct veil_monitor_process *p)
+{
+	json_object *v;
+	if (json_object_object_get_ex(e, "pid", &v))
+		p->pid = (pid_t)json_object_get_int(v);
+	if (json_object_object_get_ex(e, "ppid", &v))
+		p->ppid = (pid_t)json_object_get_int(v);
+	if (json_object_object_get_ex(e, "uid", &v))
+		p->uid = (uint32_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(e, "cpu_ticks", &v))
+		p->cpu_ticks = json_object_get_uint64(v);
+	if (json_object_object_get_ex(e, "cmd", &v) && json_object_is_type(v, json_type_string))
+		snprintf(p->cmd, sizeof(p->cmd), "%s", json_object_get_string(v));
 }
 
 int veil_monitor_reply_decode(json_object *msg, struct veil_monitor_reply *r, veil_err_t *err)
@@ -106,6 +135,11 @@ int veil_monitor_reply_decode(json_object *msg, struct veil_monitor_reply *r, ve
 		for (size_t i = 0; i < n && r->n_pids < VEIL_MONITOR_MAX_PIDS; i++)
 			r->pids[r->n_pids++] = (pid_t)json_object_get_int(json_object_array_get_idx(v, i));
 	}
+	if (json_object_object_get_ex(msg, "processes", &v) && json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		for (size_t i = 0; i < n && r->n_processes < VEIL_MONITOR_MAX_PROCESSES; i++)
+			decode_process(json_object_array_get_idx(v, i), &r->processes[r->n_processes++]);
+	}
 	return 0;
 }
 
@@ -117,7 +151,7 @@ int veil_monitor_call(const char *root, const char *id, const struct veil_monito
 	json_object *answer = NULL;
 	int rc = veil_ctl_call(sock, msg, NULL, 0, &answer, err);
 	json_object_put(msg);
-	struct veil_monitor_reply ignored;
+	static struct veil_monitor_reply ignored;
 	if (rc == 0)
 		rc = veil_monitor_reply_decode(answer, reply != NULL ? reply : &ignored, err);
 	json_object_put(answer);

@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "lib/error.h"
@@ -37,14 +38,26 @@ json_object *veil_monitor_request_encode(const struct veil_monitor_request *r);
 /* Checks every field; the strings and process are borrowed from msg. */
 int veil_monitor_request_decode(json_object *msg, struct veil_monitor_request *r, veil_err_t *err);
 
-/* The most host processes a container has: its monitor and an exec client per process. */
-#define VEIL_MONITOR_MAX_PIDS 65
+/* PS: the most guest pids a reply lists (the agent's own bound), and the
+ * most processes it details: a record stays far below VEIL_CTL_MAX_RECORD. */
+#define VEIL_MONITOR_MAX_PIDS 1024
+#define VEIL_MONITOR_MAX_PROCESSES 128
+
+/* One of a container's processes, as the guest sees it. */
+struct veil_monitor_process {
+	pid_t pid, ppid;
+	uint32_t uid;
+	uint64_t cpu_ticks;  /* user plus system time, in clock ticks */
+	char cmd[160];       /* its command line, cut; its name if it has none */
+};
 
 /* What an ok reply carries. */
 struct veil_monitor_reply {
 	char status[16];     /* STATE: "created", "running", "paused" or "stopped" */
-	size_t n_pids;       /* PS: the host processes that stand for the container's */
+	size_t n_pids;       /* PS: the container's processes, with the guest's pids */
 	pid_t pids[VEIL_MONITOR_MAX_PIDS];
+	size_t n_processes;  /* PS: the first of them in detail */
+	struct veil_monitor_process processes[VEIL_MONITOR_MAX_PROCESSES];
 };
 
 json_object *veil_monitor_reply_encode(const struct veil_monitor_reply *r);

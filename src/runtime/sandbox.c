@@ -64,6 +64,13 @@ static void vm_size(const struct oci_spec *spec, struct veil_vm_config *vmc)
 		vmc->vcpus = 64;
 }
 
+uint32_t veil_sandbox_memory_mib(const struct veil_config *cfg, const struct oci_spec *spec)
+{
+	struct veil_vm_config vmc = { .memory_mib = cfg->qemu.default_memory, .vcpus = cfg->qemu.default_vcpus };
+	vm_size(spec, &vmc);
+	return vmc.memory_mib;
+}
+
 /* The container's VM, sized for it, with its rootfs image (and NIC), from
  * wherever veil_vm_get finds one; one log line for each faster path that
  * was tried and not taken. */

@@ -50,4 +50,7 @@ void veil_sandbox_release(struct veil_sandbox *sb, const struct veil_config *cfg
  * Safe on a partly created sandbox, idempotent. */
 void veil_sandbox_destroy(struct veil_sandbox *sb);
 
+/* The memory the container's VM gets: default_memory plus the container's limit. */
+uint32_t veil_sandbox_memory_mib(const struct veil_config *cfg, const struct oci_spec *spec);
+
 #endif

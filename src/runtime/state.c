@@ -75,6 +75,8 @@ int veil_state_write(const char *root, const struct veil_state *s, veil_err_t *e
 	json_object_object_add(o, "pid_start", json_object_new_uint64(s->pid_start));
 	if (s->annotations != NULL)
 		json_object_object_add(o, "annotations", json_object_get(s->annotations));
+	if (s->cgroup_path != NULL)
+		json_object_object_add(o, "cgroup_path", json_object_new_string(s->cgroup_path));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	cleanup_free char *path = veil_state_file(root, s->id, "state.json");
 	int rc = veil_write_file_atomic(path, text, strlen(text), err);
@@ -116,6 +118,7 @@ int veil_state_read(const char *root, const char *id, struct veil_state *s, veil
 	s->bundle = dup_string_field(o, "bundle");
 	s->rootfs = dup_string_field(o, "rootfs");
 	s->created = dup_string_field(o, "created");
+	s->cgroup_path = dup_string_field(o, "cgroup_path");
 	s->pid = json_object_get_int(pid);
 	s->pid_start = json_object_get_uint64(start);
 	json_object *ann;
@@ -135,6 +138,7 @@ void veil_state_free(struct veil_state *s)
 	free(s->bundle);
 	free(s->rootfs);
 	free(s->created);
+	free(s->cgroup_path);
 	json_object_put(s->annotations);
 	memset(s, 0, sizeof(*s));
 }

@@ -17,6 +17,7 @@ struct veil_state {
 	pid_t pid;              /* the monitor: the host process that stands for the container */
 	unsigned long long pid_start; /* its start time, to tell it from a reused pid */
 	json_object *annotations;
+	char *cgroup_path;      /* the host cgroup (below each hierarchy) the monitor joined; NULL if none */
 };
 
 /* Paths inside a container's state directory. */

@@ -82,7 +82,7 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	CHECK(r.hellos == 1, "the agent was greeted once");
 	CHECK(strcmp(r.container_id, "c1") == 0 && strcmp(r.rootfs_serial, "veil-rootfs") == 0,
 	      "the container was created in the guest on the rootfs disk");
-	CHECK(strcmp(r.namespaces, "pid mount network") == 0, "namespaces the guest need not give are left out: %s",
+	CHECK(strcmp(r.namespaces, "pid mount user network") == 0, "every namespace goes to the guest, user included: %s",
 	      r.namespaces);
 	CHECK(r.n_mounts == 1, "the bind mount is skipped, the proc mount is not");
 
@@ -92,7 +92,7 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	veil_relay_init(&relay, &sb.agent, sb.id, "", false, -1, out[1], out[1]);
 	sb.agent.events = (struct veil_agent_events){ .opaque = &relay, .data = relay_data, .response = relay_response };
 	const struct veil_agent_streams streams = veil_relay_streams(&relay);
-	CHECK(veil_agent_exec(&sb.agent, sb.id, "", spec->process, &streams, sb.request_timeout_ms, &err) == 0,
+	CHECK(veil_agent_exec(&sb.agent, sb.id, "", spec->process, NULL, &streams, sb.request_timeout_ms, &err) == 0,
 	      "the process is started");
 	CHECK(veil_relay_wait(&relay, &err) == 0, "and waited for");
 	while (!relay.exited && veil_agent_pump(&sb.agent, &err) == 0)
