@@ -1,5 +1,6 @@
 #include "agent/devicefilter.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* ---- the cgroup v1 semantics, emulated as runc does ---- */
@@ -32,6 +33,17 @@ static int add_exception(struct agent_device_filter *f, const struct agent_devic
 	return 0;
 }
 
+/* "c 1:*", as devices.list writes a rule. */
+static void describe(char *out, size_t size, int type, int64_t major, int64_t minor)
+{
+	char ma[24] = "*", mi[24] = "*";
+	if (major >= 0)
+		snprintf(ma, sizeof(ma), "%lld", (long long)major);
+	if (minor >= 0)
+		snprintf(mi, sizeof(mi), "%lld", (long long)minor);
+	snprintf(out, size, "%c %s:%s", type == AGENT_DEVICE_BLOCK ? 'b' : 'c', ma, mi);
+}
+
 /* cgroup v1 would silently ignore a rule that takes part of what a wildcard
  * exception grants (a hole in "c 1:* rw"); runc refuses it rather than let
  * the container believe it holds, and so does this. */
@@ -42,10 +54,12 @@ static int remove_exception(struct agent_device_filter *f, const struct agent_de
 		if (partial[i][0] == r->major && partial[i][1] == r->minor)
 			continue;
 		const struct agent_device_exception *w = find(f, r->type, partial[i][0], partial[i][1]);
-		if (w != NULL && (w->access & r->access) != 0)
-			return veil_fail(err, 0, "device rule %c %lld:%lld cannot punch a hole in the wildcard rule %c %lld:%lld",
-					 r->type == AGENT_DEVICE_BLOCK ? 'b' : 'c', (long long)r->major, (long long)r->minor,
-					 r->type == AGENT_DEVICE_BLOCK ? 'b' : 'c', (long long)w->major, (long long)w->minor);
+		if (w != NULL && (w->access & r->access) != 0) {
+			char rule[64], wildcard[64];
+			describe(rule, sizeof(rule), r->type, r->major, r->minor);
+			describe(wildcard, sizeof(wildcard), w->type, w->major, w->minor);
+			return veil_fail(err, 0, "device rule %s cannot punch a hole in the wildcard rule %s", rule, wildcard);
+		}
 	}
 	struct agent_device_exception *e = find(f, r->type, r->major, r->minor);
 	if (e == NULL)

@@ -300,10 +300,6 @@ static int prepare_rootfs(const struct setup *s, int rootfs, int *devnull, veil_
 		if (devnull[i] < 0)
 			return veil_fail(err, errno, "cloning /dev/null");
 	}
-	/* Private first: pivot_root refuses shared mounts, and nothing done here
-	 * may propagate back into the agent's namespace. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return veil_fail(err, errno, "making / private");
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (mount_one(s, rootfs, i, err) < 0)
 			return -1;
@@ -344,9 +340,18 @@ int agent_mountns_setup(const struct agent_container *c, veil_err_t *err)
 	for (size_t i = 0; i < n; i++)
 		devnull[i] = -1;
 	struct setup s = { .c = c, .userns = (c->ns_flags & CLONE_NEWUSER) != 0 };
+	int rootfs = -1, rc = 0;
+	/* Private first: pivot_root refuses shared mounts, and nothing done here
+	 * may propagate back into the agent's namespace. Then the rootfs bound
+	 * onto itself, as runc does: in a user namespace the agent's mounts are
+	 * locked, and pivot_root takes only a mount made in this namespace. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		rc = veil_fail(err, errno, "making / private");
+	else if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+		rc = veil_fail(err, errno, "binding the rootfs onto itself");
 	s.agent_dev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int rootfs = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	int rc = s.agent_dev < 0 || rootfs < 0 ? veil_fail(err, errno, "open %s", c->rootfs) : 0;
+	if (rc == 0 && (s.agent_dev < 0 || (rootfs = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0))
+		rc = veil_fail(err, errno, "open %s", c->rootfs);
 	if (rc == 0)
 		rc = prepare_rootfs(&s, rootfs, devnull, err);
 	if (rc == 0)

@@ -720,7 +720,7 @@ static int read_report(int fd, struct setup_report *r, veil_err_t *err)
 		;
 	if (n == 0)
 		return 0;
-	if (n != (ssize_t)sizeof(*r) || (r->kind != REPORT_PID && r->kind != REPORT_FAILURE))
+	if (n != (ssize_t)sizeof(*r) || (r->kind < REPORT_PID || r->kind > REPORT_USERNS))
 		return veil_fail(err, n < 0 ? errno : 0, "reading the setup status");
 	r->msg[sizeof(r->msg) - 1] = '\0';
 	return 1;

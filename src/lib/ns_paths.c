@@ -72,8 +72,8 @@ int veil_check_namespace_paths(const struct oci_spec *spec, veil_err_t *err)
 			continue;
 		}
 		return veil_fail(err, 0,
-				 "config.json: linux.namespaces[%zu].path %s: a container in a VM cannot join a %s namespace "
-				 "of the host",
+				 "config.json: linux.namespaces[%zu].path %s: a container in a VM cannot join the host's %s "
+				 "namespace",
 				 i, path, type);
 	}
 	return 0;

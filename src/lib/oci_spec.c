@@ -696,11 +696,14 @@ static int parse_sysctls(struct jfield f, struct oci_spec *s, veil_err_t *err)
 	return 0;
 }
 
-static int parse_device_number(struct jfield f, bool required, int64_t *out, veil_err_t *err)
+/* any: -1 stands for every number, as runc reads a device rule. */
+static int parse_device_number(struct jfield f, bool required, bool any, int64_t *out, veil_err_t *err)
 {
 	*out = -1;
 	if (f.v == NULL)
 		return required ? fail_at(err, &f, "is required") : 0;
+	if (any && json_object_is_type(f.v, json_type_int) && json_object_get_int64(f.v) == -1)
+		return 0;
 	uint64_t v;
 	if (parse_uint(f, 0, UINT32_MAX, true, &v, err) < 0)
 		return -1;
@@ -722,8 +725,8 @@ static int parse_device(struct jfield e, void *out, const void *ctx, veil_err_t 
 		return fail_at(err, &type, "must be c, u, b or p");
 	d->type = t[0] == 'u' ? 'c' : t[0];
 	bool numbered = d->type != 'p';
-	if (parse_device_number(member(e, "major"), numbered, &d->major, err) < 0 ||
-	    parse_device_number(member(e, "minor"), numbered, &d->minor, err) < 0 ||
+	if (parse_device_number(member(e, "major"), numbered, false, &d->major, err) < 0 ||
+	    parse_device_number(member(e, "minor"), numbered, false, &d->minor, err) < 0 ||
 	    parse_uint(member(e, "fileMode"), 0, UINT32_MAX, false, &mode, err) < 0 ||
 	    parse_uint(member(e, "uid"), 0, UINT32_MAX - 1, false, &uid, err) < 0 ||
 	    parse_uint(member(e, "gid"), 0, UINT32_MAX - 1, false, &gid, err) < 0)
@@ -751,8 +754,8 @@ static int parse_device_rule(struct jfield e, void *out, const void *ctx, veil_e
 	if (allow.v == NULL)
 		return fail_at(err, &allow, "is required");
 	if (parse_bool(allow, &r->allow, err) < 0 || parse_string(type, false, NULL, &t, err) < 0 ||
-	    parse_device_number(member(e, "major"), false, &r->major, err) < 0 ||
-	    parse_device_number(member(e, "minor"), false, &r->minor, err) < 0 ||
+	    parse_device_number(member(e, "major"), false, true, &r->major, err) < 0 ||
+	    parse_device_number(member(e, "minor"), false, true, &r->minor, err) < 0 ||
 	    parse_string(member(e, "access"), true, check_device_access, &r->access, err) < 0)
 		return -1;
 	r->type = t != NULL ? t[0] : 'a';

@@ -43,7 +43,7 @@ static void reject(const char *doc, const char *want)
 static bool has_defaults(const struct veil_config *c)
 {
 	return streq(c->qemu.path, "/usr/bin/qemu-system-x86_64") && streq(c->qemu.machine_type, "microvm") &&
-	       c->qemu.default_memory == 256 && c->qemu.default_vcpus == 1 && streq(c->qemu.kernel_params, "") &&
+	       c->qemu.default_memory == 256 && c->qemu.default_vcpus == 1 && c->qemu.memory_overhead == 192 && streq(c->qemu.kernel_params, "") &&
 	       c->qemu.accel == VEIL_ACCEL_AUTO && !c->qemu.pvm_guest && c->agent.dial_timeout == 30 &&
 	       c->agent.request_timeout == 60 && !c->agent.debug_console_enabled &&
 	       streq(c->runtime.state_dir, "/run/veil") && streq(c->runtime.log_level, "info") &&
@@ -218,7 +218,7 @@ static void test_types_and_unknown(void)
 
 	reject("[hypervisor.qemu]\nmemory = 512",
 	       "t.toml:2:1: unknown key hypervisor.qemu.memory (expected path, kernel, initrd, machine_type, "
-	       "default_memory, default_vcpus, kernel_params, accel, pvm_guest)");
+	       "default_memory, default_vcpus, memory_overhead, kernel_params, accel, pvm_guest)");
 	reject("[hypervisor.qem]", "t.toml:1:13: unknown table [hypervisor.qem] (expected [qemu])");
 	reject("[hypervisor.firecracker]\npath = \"/x\"", "t.toml:1:13: unknown table [hypervisor.firecracker]");
 	reject("[agnet]\ndial_timeout = 1",

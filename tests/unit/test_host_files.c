@@ -93,7 +93,7 @@ static void test_namespace_paths(void)
 	CHECK(check_ns("ipc", "/proc/self/ns/net", msg, sizeof(msg)) < 0 && strstr(msg, "is a network namespace, not ipc") != NULL,
 	      "a path of another namespace type is refused: %s", msg);
 	CHECK(check_ns("pid", "/proc/self/ns/pid", msg, sizeof(msg)) < 0 &&
-		      strstr(msg, "a container in a VM cannot join a pid namespace of the host") != NULL,
+		      strstr(msg, "a container in a VM cannot join the host's pid namespace") != NULL,
 	      "a host pid namespace is refused: %s", msg);
 	CHECK(check_ns("network", "/proc/self/ns/net", msg, sizeof(msg)) < 0 &&
 		      strstr(msg, "the host's own network namespace") != NULL,
