@@ -54,7 +54,7 @@ GUEST_DIR = $(BUILD)/guest
 KERNEL = $(GUEST_DIR)/vmlinux
 INITRD = $(GUEST_DIR)/initrd.img
 
-.PHONY: all deps kernel initrd demo check layers unit asan-unit integration bench install clean fuzz
+.PHONY: all deps kernel initrd demo check layers unit asan-unit integration bench install clean fuzz fuzz-long
 .DELETE_ON_ERROR:
 # Objects are kept (not removed as intermediates): a test rebuild compiles only what changed.
 .SECONDARY:
@@ -195,6 +195,10 @@ $(BUILD)/fuzz/%: $(BUILD)/fuzz-obj/tests/fuzz/%.o $(call layer_libs,fuzz,$(TEST_
 	@mkdir -p $(dir $@)
 	$(fuzz_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(call link_libs,fuzz,$(TEST_LAYERS)) $(TEST_LIBS)
 fuzz: $(FUZZ_TARGETS)
+
+# Every fuzz target for 10 minutes from its seeds; long, so not in check.
+fuzz-long: $(FUZZ_TARGETS)
+	tests/fuzz/run-long.sh $(BUILD) 600
 
 install: all
 	install -D -m 0755 $(BUILD)/veil $(DESTDIR)$(PREFIX)/bin/veil

@@ -673,26 +673,40 @@ static void sysctl_dotted(char *key)
 		*c = *c == '.' ? '/' : *c == '/' ? '.' : *c;
 }
 
-static int parse_sysctls(struct jfield f, struct oci_spec *s, veil_err_t *err)
+/* An object of strings (linux.sysctl, linux.resources.unified) into *out,
+ * at most max entries; each key checked by check_key (may be NULL). */
+static int parse_string_map(struct jfield f, size_t max, string_check check_key, struct oci_kv **out, size_t *n,
+			    veil_err_t *err)
 {
 	if (check_object(f, false, err) < 0 || f.v == NULL)
 		return f.v == NULL ? 0 : -1;
-	size_t n = (size_t)json_object_object_length(f.v);
-	if (n > VEIL_MAX_SYSCTLS)
-		return fail_at(err, &f, "has more than %d entries", VEIL_MAX_SYSCTLS);
-	s->sysctls = calloc(n + 1, sizeof(*s->sysctls));
-	if (s->sysctls == NULL)
-		return veil_fail(err, ENOMEM, "config.json: linux.sysctl");
+	size_t len = (size_t)json_object_object_length(f.v);
+	if (len > max)
+		return fail_at(err, &f, "has more than %zu entries", max);
+	*out = calloc(len + 1, sizeof(**out));
+	if (*out == NULL)
+		return veil_fail(err, ENOMEM, "config.json: %s", f.name);
 	json_object_object_foreach(f.v, key, val) {
 		struct jfield value = member(f, key);
 		value.v = val;
-		struct oci_kv *kv = &s->sysctls[s->n_sysctls++];
+		struct oci_kv *kv = &(*out)[(*n)++];
+		const char *why = check_key != NULL ? check_key(key) : NULL;
+		if (why != NULL)
+			return fail_at(err, &value, "%s", why);
+		if ((kv->key = strdup(key)) == NULL)
+			return veil_fail(err, ENOMEM, "config.json: %s", f.name);
 		if (parse_string(value, true, NULL, &kv->value, err) < 0)
 			return -1;
-		if ((kv->key = strdup(key)) == NULL)
-			return veil_fail(err, ENOMEM, "config.json: linux.sysctl");
-		sysctl_dotted(kv->key);
 	}
+	return 0;
+}
+
+static int parse_sysctls(struct jfield f, struct oci_spec *s, veil_err_t *err)
+{
+	if (parse_string_map(f, VEIL_MAX_SYSCTLS, NULL, &s->sysctls, &s->n_sysctls, err) < 0)
+		return -1;
+	for (size_t i = 0; i < s->n_sysctls; i++)
+		sysctl_dotted(s->sysctls[i].key);
 	return 0;
 }
 
@@ -822,28 +836,9 @@ static int parse_hugepage_limit(struct jfield e, void *out, const void *ctx, vei
 	return parse_uint(member(e, "limit"), 0, UINT64_MAX, true, &h->limit, err);
 }
 
-static int parse_unified(struct jfield f, struct oci_resources *r, veil_err_t *err)
+static const char *check_cgroup_file(const char *key)
 {
-	if (check_object(f, false, err) < 0 || f.v == NULL)
-		return f.v == NULL ? 0 : -1;
-	size_t n = (size_t)json_object_object_length(f.v);
-	if (n > VEIL_MAX_UNIFIED)
-		return fail_at(err, &f, "has more than %d entries", VEIL_MAX_UNIFIED);
-	r->unified = calloc(n + 1, sizeof(*r->unified));
-	if (r->unified == NULL)
-		return veil_fail(err, ENOMEM, "config.json: linux.resources.unified");
-	json_object_object_foreach(f.v, key, val) {
-		struct jfield value = member(f, key);
-		value.v = val;
-		struct oci_kv *kv = &r->unified[r->n_unified++];
-		if ((kv->key = strdup(key)) == NULL)
-			return veil_fail(err, ENOMEM, "config.json: linux.resources.unified");
-		if (strchr(key, '/') != NULL)
-			return fail_at(err, &value, "must name a file of the cgroup (no slashes)");
-		if (parse_string(value, true, NULL, &kv->value, err) < 0)
-			return -1;
-	}
-	return 0;
+	return strchr(key, '/') == NULL ? NULL : "must name a file of the cgroup (no slashes)";
 }
 
 /* Entries that name host block devices: the guest's disks are its own. */
@@ -884,7 +879,7 @@ static int parse_resources(struct jfield f, struct oci_resources *r, veil_err_t 
 	    count_blkio_devices(blkio, &r->n_blkio_devices, err) < 0 ||
 	    PARSE_ARRAY(member(f, "hugepageLimits"), VEIL_MAX_HUGEPAGE_LIMITS, parse_hugepage_limit, NULL,
 			&r->hugepage_limits, &r->n_hugepage_limits, err) < 0 ||
-	    parse_unified(member(f, "unified"), r, err) < 0 ||
+	    parse_string_map(member(f, "unified"), VEIL_MAX_UNIFIED, check_cgroup_file, &r->unified, &r->n_unified, err) < 0 ||
 	    PARSE_ARRAY(member(f, "devices"), VEIL_MAX_DEVICE_RULES, parse_device_rule, NULL, &r->devices, &r->n_devices,
 			err) < 0)
 		return -1;

@@ -1,11 +1,16 @@
 #!/bin/bash
-# Regenerates the seed corpora of the frame and agent-request fuzz targets
-# (tests/fuzz/corpus/fuzz_frame, tests/fuzz/corpus/fuzz_agent_request) from
-# the requests veil really sends: a run, execs with their options, a
-# terminal, signals, a factory VM that is scrubbed. Each request frame veil
-# writes is recorded by tests/fuzz/capture.c (LD_PRELOAD). Then the frames no
-# real run sends are added: responses, the hostile host's requests
-# (tests/integration/hostile.py) and malformed ones.
+# Regenerates the seed corpora of the frame, agent-request and cache-request
+# fuzz targets (tests/fuzz/corpus/fuzz_frame, fuzz_agent_request,
+# fuzz_cache_request) from what veil really sends: a run of a container with
+# the runtime spec's linux section filled in (capabilities, a seccomp
+# profile, sysctls, devices, a host file, resources), execs with their
+# options, a terminal, signals, ps, a factory VM that is claimed, returned
+# and scrubbed. Each request frame veil writes, and each record it sends the
+# factory, is recorded by tests/fuzz/capture.c (LD_PRELOAD). Then the frames
+# no real run sends are added: responses, the hostile host's requests
+# (tests/integration/hostile.py) and malformed ones. The attestation
+# targets' seeds come from tests/fuzz/attest-seeds.sh, the config.json
+# targets' from tests/fuzz/capture-configs.sh.
 #
 # Usage: tests/fuzz/capture-corpus.sh BUILD_DIR   (run as root, after make)
 set -euo pipefail
@@ -20,7 +25,7 @@ trap cleanup EXIT
 
 gcc -shared -fPIC -O2 -I"$repo/src" -I"$build/gen" -o "$tmp/capture.so" "$repo/tests/fuzz/capture.c" \
 	"$repo/src/proto/frame.c" -ldl
-mkdir -p "$tmp/frames"
+mkdir -p "$tmp/frames" "$tmp/records"
 cat >"$tmp/conf.toml" <<TOML
 [hypervisor.qemu]
 kernel = "$build/guest/vmlinux"
@@ -35,7 +40,22 @@ vm_cache_number = 1
 vm_cache_endpoint = "$tmp/cache.sock"
 TOML
 "$repo/scripts/busybox-bundle.sh" "$tmp/bundle" "$build/veil" sh -c 'echo hi; sleep 1000' >/dev/null
-jq '.root.readonly = false | .hostname = "fuzzed" | .process.rlimits += [{type: "RLIMIT_NPROC", hard: 64, soft: 32}]' \
+printf '127.0.0.1 localhost\n' >"$tmp/hosts"
+jq --arg hosts "$tmp/hosts" '.root.readonly = false | .hostname = "fuzzed" | .domainname = "example.org" |
+	.process.rlimits += [{type: "RLIMIT_NPROC", hard: 64, soft: 32}] | .process.oomScoreAdj = 100 |
+	.process.capabilities.ambient = ["CAP_KILL"] | .process.capabilities.inheritable = ["CAP_KILL"] |
+	.linux.sysctl = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "1073741824"} |
+	.linux.devices = [{path: "/dev/mynull", type: "c", major: 1, minor: 3, fileMode: 438}] |
+	.linux.resources = {devices: [{allow: false, access: "rwm"}, {allow: true, type: "c", major: 1, minor: 3, access: "rw"}],
+	  memory: {limit: 67108864, reservation: 33554432}, cpu: {shares: 512, quota: 50000, period: 100000, cpus: "0"},
+	  pids: {limit: 100}, blockIO: {weight: 300}, hugepageLimits: [{pageSize: "2MB", limit: 0}],
+	  unified: {"memory.high": "60000000"}} |
+	.linux.rootfsPropagation = "rslave" |
+	.mounts += [{destination: "/etc/hosts", type: "bind", source: $hosts, options: ["rbind", "ro"]}] |
+	.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+	  syscalls: [{names: ["mkdir"], action: "SCMP_ACT_ERRNO", errnoRet: 1},
+	    {names: ["personality"], action: "SCMP_ACT_ERRNO", args: [{index: 0, value: 8, op: "SCMP_CMP_NE"}]},
+	    {names: ["ptrace"], action: "SCMP_ACT_KILL_PROCESS"}]}' \
 	"$tmp/bundle/config.json" >"$tmp/config.json" && mv "$tmp/config.json" "$tmp/bundle/config.json"
 veil() { LD_PRELOAD="$tmp/capture.so" VEIL_CAPTURE_DIR="$tmp/frames" "$build/veil" --config "$tmp/conf.toml" "$@"; }
 
@@ -43,6 +63,7 @@ veil run --detach --bundle "$tmp/bundle" c1 >/dev/null
 echo input | veil exec --env A=b --cwd /tmp --user 1000:1000 --additional-gids 10 --no-new-privs c1 cat >/dev/null
 veil exec c1 no-such-command >/dev/null 2>&1 || true
 veil exec --tty c1 true </dev/null >/dev/null 2>&1 || true
+veil ps --format json c1 >/dev/null
 veil kill --all c1 TERM
 veil kill c1 KILL
 sleep 1
@@ -83,3 +104,13 @@ for target in fuzz_frame fuzz_agent_request; do
 	done
 	echo "$target: $(ls "$out" | wc -l) seeds"
 done
+
+# The factory's records: claims, returns, status requests and the keeper's.
+out="$repo/tests/fuzz/corpus/fuzz_cache_request"
+rm -rf "$out"
+mkdir -p "$out"
+for f in "$tmp/records"/*; do
+	[ -f "$f" ] && grep -q '"op"' "$f" && cp "$f" "$out/$(sha1sum "$f" | cut -c1-16)"
+done
+echo "fuzz_cache_request: $(ls "$out" | wc -l) seeds"
+"$repo/tests/fuzz/attest-seeds.sh" "$repo/tests/fuzz/corpus"
