@@ -82,6 +82,7 @@ for _ in $(seq 1 300); do
 	[ "$("$build/veil" --config "$tmp/conf.toml" factory status --json | jq '[.vms[]?.scrubs] | add // 0')" -ge 1 ] && break
 	sleep 0.2
 done
+veil factory status --json >/dev/null
 veil factory destroy >/dev/null
 
 python3 "$repo/tests/fuzz/extra_seeds.py" "$tmp/frames"
@@ -105,12 +106,14 @@ for target in fuzz_frame fuzz_agent_request; do
 	echo "$target: $(ls "$out" | wc -l) seeds"
 done
 
-# The factory's records: claims, returns, status requests and the keeper's.
+# The factory's records: claims, returns, status requests and the keeper's
+# (the monitors' own records, sent on other sockets, are left out).
 out="$repo/tests/fuzz/corpus/fuzz_cache_request"
 rm -rf "$out"
 mkdir -p "$out"
 for f in "$tmp/records"/*; do
-	[ -f "$f" ] && grep -q '"op"' "$f" && cp "$f" "$out/$(sha1sum "$f" | cut -c1-16)"
+	op=$(jq -r .op "$f" 2>/dev/null)
+	case "$op" in claim | return | status | dump) cp "$f" "$out/$(sha1sum "$f" | cut -c1-16)" ;; esac
 done
 echo "fuzz_cache_request: $(ls "$out" | wc -l) seeds"
 "$repo/tests/fuzz/attest-seeds.sh" "$repo/tests/fuzz/corpus"
