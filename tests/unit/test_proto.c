@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "proto/frame.h"
+#include "proto/limits.h"
 #include "proto/rpc.h"
 #include "tap.h"
 
@@ -332,6 +333,55 @@ static void test_decode_budget(void)
 	protobuf_c_message_pack(&req.base, inner);
 	code = unpack_code("ExecProcess", inner, len, why, sizeof(why));
 	CHECK(code == 0, "4096 one-character args and 4096 env entries decode within the budget (%zu bytes)", len);
+	free(inner);
+
+	/* The linux section at its bounds, in the smallest pieces: 1024 seccomp
+	 * rules naming 4096 one-letter syscalls with a condition each, 128
+	 * sysctls, 128 devices, 256 device rules, 340 id mappings each way. */
+	static Veil__Agent__V1__SeccompRule rules[VEIL_MAX_SECCOMP_RULES];
+	static Veil__Agent__V1__SeccompRule *rule_ptrs[VEIL_MAX_SECCOMP_RULES];
+	static Veil__Agent__V1__SeccompArg arg = VEIL__AGENT__V1__SECCOMP_ARG__INIT;
+	static Veil__Agent__V1__SeccompArg *arg_ptrs[1] = { &arg };
+	static char *names[4] = { "a", "b", "c", "d" };
+	for (size_t i = 0; i < VEIL_MAX_SECCOMP_RULES; i++) {
+		rules[i] = (Veil__Agent__V1__SeccompRule)VEIL__AGENT__V1__SECCOMP_RULE__INIT;
+		rules[i].names = names;
+		rules[i].n_names = VEIL_MAX_SECCOMP_NAMES / VEIL_MAX_SECCOMP_RULES;
+		rules[i].args = arg_ptrs;
+		rules[i].n_args = 1;
+		rule_ptrs[i] = &rules[i];
+	}
+	Veil__Agent__V1__Seccomp sc = VEIL__AGENT__V1__SECCOMP__INIT;
+	sc.syscalls = rule_ptrs;
+	sc.n_syscalls = VEIL_MAX_SECCOMP_RULES;
+	static Veil__Agent__V1__KeyValue kv = VEIL__AGENT__V1__KEY_VALUE__INIT, *kvs[VEIL_MAX_SYSCTLS];
+	static Veil__Agent__V1__Device dev = VEIL__AGENT__V1__DEVICE__INIT, *devs[VEIL_MAX_DEVICES];
+	static Veil__Agent__V1__DeviceRule rule = VEIL__AGENT__V1__DEVICE_RULE__INIT, *drules[VEIL_MAX_DEVICE_RULES];
+	static Veil__Agent__V1__IdMapping map = VEIL__AGENT__V1__ID_MAPPING__INIT, *maps[VEIL_MAX_ID_MAP_LINES];
+	for (size_t i = 0; i < VEIL_MAX_SYSCTLS; i++)
+		kvs[i] = &kv;
+	for (size_t i = 0; i < VEIL_MAX_DEVICES; i++)
+		devs[i] = &dev;
+	for (size_t i = 0; i < VEIL_MAX_DEVICE_RULES; i++)
+		drules[i] = &rule;
+	for (size_t i = 0; i < VEIL_MAX_ID_MAP_LINES; i++)
+		maps[i] = &map;
+	Veil__Agent__V1__CreateContainerRequest create = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+	create.seccomp = &sc;
+	create.sysctls = kvs;
+	create.n_sysctls = VEIL_MAX_SYSCTLS;
+	create.devices = devs;
+	create.n_devices = VEIL_MAX_DEVICES;
+	create.device_rules = drules;
+	create.n_device_rules = VEIL_MAX_DEVICE_RULES;
+	create.uid_mappings = create.gid_mappings = maps;
+	create.n_uid_mappings = create.n_gid_mappings = VEIL_MAX_ID_MAP_LINES;
+	len = protobuf_c_message_get_packed_size(&create.base);
+	inner = malloc(len);
+	protobuf_c_message_pack(&create.base, inner);
+	why[0] = '\0';
+	code = unpack_code("CreateContainer", inner, len, why, sizeof(why));
+	CHECK(code == 0, "the linux section at its bounds decodes within the budget (%zu bytes): %s", len, why);
 	free(inner);
 }
 
