@@ -241,6 +241,33 @@ static void enable_v2_controllers(const char *mount, const char *dir)
 	}
 }
 
+/* A v1 cpuset cgroup starts with no CPUs and no memory nodes, and takes no
+ * task until it has both: each new level gets its parent's, as runc copies them. */
+static int inherit_cpuset(const char *mount, const char *dir, veil_err_t *err)
+{
+	char child[PATH_MAX], parent[PATH_MAX], path[PATH_MAX + 32];
+	size_t end = strlen(dir);
+	/* Each level below the root, top down. */
+	for (size_t len = strlen(mount) + 1; len <= end; len++) {
+		if (dir[len] != '/' && dir[len] != '\0')
+			continue;
+		snprintf(child, sizeof(child), "%.*s", (int)len, dir);
+		snprintf(parent, sizeof(parent), "%s", child);
+		*strrchr(parent, '/') = '\0';
+		for (const char *file = "cpuset.cpus\0cpuset.mems\0"; *file != '\0'; file += strlen(file) + 1) {
+			snprintf(path, sizeof(path), "%s/%s", child, file);
+			cleanup_free char *now = veil_read_file(path, 4096, NULL, NULL);
+			if (now != NULL && strspn(now, " \n") != strlen(now))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", parent, file);
+			cleanup_free char *from = veil_read_file(path, 4096, NULL, err);
+			if (from == NULL || write_in(child, file, from, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int set_limits(const struct veil_cgroup_hierarchy *h, const char *dir, const struct veil_cgroup_limits *l,
 		      veil_err_t *err)
 {
@@ -277,6 +304,8 @@ int veil_cgroup_enter(const struct veil_cgroup_hierarchy *h, size_t n, const cha
 			return -1;
 		if (h[i].v2)
 			enable_v2_controllers(h[i].mount, dir);
+		else if (items_in("cpuset", h[i].controllers) && inherit_cpuset(h[i].mount, dir, err) < 0)
+			return veil_fail_context(err, "host cgroup %s", path);
 		if (set_limits(&h[i], dir, limits, err) < 0 || write_in(dir, "cgroup.procs", value, err) < 0)
 			return veil_fail_context(err, "host cgroup %s", path);
 	}
