@@ -11,7 +11,7 @@
 
 #include "agent/seccomp.h"
 #include "agent/validate.h"
-#include "lib/guest_spec.h"
+#include "hv/guest_spec.h"
 #include "lib/oci_spec.h"
 #include "proto/rpc.h"
 
