@@ -575,9 +575,14 @@ static int parse_seccomp_arg(struct jfield e, void *out, const void *ctx, veil_e
 	return 0;
 }
 
+/* As the agent takes them: libseccomp's names are all of these characters. */
 static const char *check_syscall_name(const char *s)
 {
-	return s[0] == '\0' ? "must not be empty" : strlen(s) > VEIL_MAX_SYSCALL_NAME ? "is too long for a syscall name" : NULL;
+	if (s[0] == '\0')
+		return "must not be empty";
+	if (strlen(s) > VEIL_MAX_SYSCALL_NAME)
+		return "is too long for a syscall name";
+	return s[strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_")] != '\0' ? "is not a syscall name ([a-z0-9_])" : NULL;
 }
 
 static int parse_seccomp_rule(struct jfield e, void *out, const void *ctx, veil_err_t *err)

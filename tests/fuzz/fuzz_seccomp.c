@@ -15,11 +15,14 @@
 #include "lib/oci_spec.h"
 #include "proto/rpc.h"
 
-static void require(int cond)
-{
-	if (!cond)
-		abort();
-}
+/* An invariant broken: named on stderr, so the crash says which. */
+#define require(cond)                                                                            \
+	do {                                                                                     \
+		if (!(cond)) {                                                                   \
+			fprintf(stderr, "%s:%d: %s does not hold\n", __FILE__, __LINE__, #cond); \
+			abort();                                                                 \
+		}                                                                                \
+	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

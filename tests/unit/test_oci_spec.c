@@ -508,6 +508,9 @@ static void test_linux_conformance_errors(void)
 	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': [],"
 			 " 'action': 'SCMP_ACT_ERRNO'}]}}",
 			 "linux.seccomp.syscalls[0].names must name at least one syscall");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['read', 'sch+d'],"
+			 " 'action': 'SCMP_ACT_ERRNO'}]}}",
+			 "linux.seccomp.syscalls[0].names[1] is not a syscall name ([a-z0-9_])");
 	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'syscalls': [{'names': ['read'],"
 			 " 'action': 'SCMP_ACT_ERRNO', 'args': [{'index': 6, 'value': 0, 'op': 'SCMP_CMP_EQ'}]}]}}",
 			 "linux.seccomp.syscalls[0].args[0].index must be an integer from 0 to 5");
