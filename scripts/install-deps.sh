@@ -14,6 +14,9 @@ packages=(
 	busybox-static jq clang libclang-rt-14-dev procps
 	# client integration tests (podman.t, containerd.t); script(1) is in bsdutils
 	podman runc containerd umoci
+	# fuzz seeds from docker's config.json files (tests/fuzz/capture-configs.sh
+	# runs a private dockerd; on a systemd host the package also starts one)
+	docker.io
 	# network.t: network namespaces, veth, tc mirred between veth and tap
 	iproute2
 	# veil-kbs: HTTP server, init-data annotations (gzip); JOSE interop tests
