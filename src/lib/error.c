@@ -5,6 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Messages quote what they were given (a JSON string, a guest's answer), and
+ * a caller prints them as one line: control characters become '?'. */
+static void one_line(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 static int vfail(veil_err_t *err, int errnum, bool append_strerror, const char *fmt, va_list ap)
 {
 	if (err == NULL || *err != NULL)
@@ -15,6 +24,7 @@ static int vfail(veil_err_t *err, int errnum, bool append_strerror, const char *
 	int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	if (append_strerror && errnum != 0 && n >= 0 && (size_t)n < sizeof(e->msg))
 		snprintf(e->msg + n, sizeof(e->msg) - (size_t)n, ": %s", strerror(errnum));
+	one_line(e->msg);
 	e->errnum = errnum;
 	*err = e;
 	return -1;
@@ -52,6 +62,7 @@ int veil_fail_context(veil_err_t *err, const char *fmt, ...)
 	size_t n = strnlen(joined, sizeof((*err)->msg) - 1);
 	memcpy((*err)->msg, joined, n);
 	(*err)->msg[n] = '\0';
+	one_line((*err)->msg);
 	return -1;
 }
 

@@ -496,6 +496,8 @@ static void test_linux_conformance_errors(void)
 			 "linux.seccomp.listenerPath names a seccomp agent on the host");
 	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_BLOCK'}}",
 			 "linux.seccomp.defaultAction \"SCMP_ACT_BLOCK\" is not a seccomp action");
+	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW\\n\\u001b[2J'}}",
+			 "linux.seccomp.defaultAction \"SCMP_ACT_ALLOW??[2J\" is not a seccomp action");
 	expect_top_error("'linux': {'seccomp': {'syscalls': [{'names': ['read'], 'action': 'SCMP_ACT_ERRNO'}]}}",
 			 "linux.seccomp.defaultAction is required");
 	expect_top_error("'linux': {'seccomp': {'defaultAction': 'SCMP_ACT_ALLOW', 'architectures': ['SCMP_ARCH_Z80']}}",
