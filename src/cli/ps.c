@@ -1,5 +1,8 @@
 /* veil ps: the container's processes, which live in the VM, with the pids
- * the guest gives them (as Kata's shim lists them). */
+ * the guest gives them. --format json lists what runc's does, pids of the
+ * host, which callers give to the host's ps(1) or kill(1): the processes
+ * that stand for the container there (its monitor and its VM's, as Kata's
+ * shim answers with its VM's). */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +39,9 @@ int veil_verb_ps(struct veil_cli *cli, int argc, char **argv)
 		for (size_t i = 0; i < reply.n_pids; i++)
 			printf("%s%d", i ? "," : "", (int)reply.pids[i]);
 		printf("]\n");
+	} else if (strcmp(reply.status, "paused") == 0) {
+		veil_fail(&err, 0, "cannot list the processes of a paused container: its VM is stopped");
+		return veil_cli_report(&err);
 	} else {
 		/* ps -f's columns that the guest reports; TIME is CPU time at 100 ticks a second. */
 		printf("%-8s %-8s %-8s %-10s %s\n", "UID", "PID", "PPID", "TIME", "CMD");

@@ -346,12 +346,23 @@ static json_object *handle_exec(struct monitor *m, int conn, const struct veil_m
 
 /* The container's processes as the guest sees them, as Kata's shim lists
  * them: their pids are the guest's. Created, not started: none yet. */
+/* PS: the host processes that stand for the container's, which runc's ps
+ * --format json lists and callers pair with the host's ps(1) (docker top):
+ * this monitor, the VM's process, the exec clients attached. Then, while it
+ * runs, the container's processes in the guest, as the guest sees them. */
 static json_object *handle_ps(struct monitor *m)
 {
 	static struct veil_monitor_reply reply;
 	memset(&reply, 0, sizeof(reply));
-	if (m->status == PAUSED)
-		return veil_ctl_error_reply("cannot list the processes of a paused container: its VM is stopped");
+	reply.pids[reply.n_pids++] = getpid();
+	if (m->sb.vm.pid > 0)
+		reply.pids[reply.n_pids++] = m->sb.vm.pid;
+	for (int i = INIT + 1; i < MAX_PROCS; i++) {
+		struct proc *p = &m->procs[i];
+		if (p->used && !p->relay.exited && p->conn >= 0 && m->conns[p->conn].fd >= 0)
+			reply.pids[reply.n_pids++] = m->conns[p->conn].peer;
+	}
+	snprintf(reply.status, sizeof(reply.status), "%s", status_names[m->status]);
 	if (m->status != RUNNING)
 		return veil_monitor_reply_encode(&reply);
 	Veil__Agent__V1__ListProcessesResponse *list = NULL;
@@ -361,11 +372,8 @@ static json_object *handle_ps(struct monitor *m)
 		veil_error_free(&err);
 		return r;
 	}
-	for (size_t i = 0; i < list->n_processes && reply.n_pids < VEIL_MONITOR_MAX_PIDS; i++) {
+	for (size_t i = 0; i < list->n_processes && reply.n_processes < VEIL_MONITOR_MAX_PROCESSES; i++) {
 		const Veil__Agent__V1__ProcessInfo *p = list->processes[i];
-		reply.pids[reply.n_pids++] = (pid_t)p->pid;
-		if (reply.n_processes == VEIL_MONITOR_MAX_PROCESSES)
-			continue;
 		struct veil_monitor_process *out = &reply.processes[reply.n_processes++];
 		*out = (struct veil_monitor_process){ .pid = (pid_t)p->pid, .ppid = (pid_t)p->ppid, .uid = p->uid,
 						      .cpu_ticks = p->cpu_ticks };

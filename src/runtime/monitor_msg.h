@@ -38,9 +38,10 @@ json_object *veil_monitor_request_encode(const struct veil_monitor_request *r);
 /* Checks every field; the strings and process are borrowed from msg. */
 int veil_monitor_request_decode(json_object *msg, struct veil_monitor_request *r, veil_err_t *err);
 
-/* PS: the most guest pids a reply lists (the agent's own bound), and the
- * most processes it details: a record stays far below VEIL_CTL_MAX_RECORD. */
-#define VEIL_MONITOR_MAX_PIDS 1024
+/* PS: the most host processes a container has (its monitor, its VM's
+ * process, an exec client per process), and the most guest processes a
+ * reply details: a record stays far below VEIL_CTL_MAX_RECORD. */
+#define VEIL_MONITOR_MAX_PIDS 66
 #define VEIL_MONITOR_MAX_PROCESSES 128
 
 /* One of a container's processes, as the guest sees it. */
@@ -54,9 +55,9 @@ struct veil_monitor_process {
 /* What an ok reply carries. */
 struct veil_monitor_reply {
 	char status[16];     /* STATE: "created", "running", "paused" or "stopped" */
-	size_t n_pids;       /* PS: the container's processes, with the guest's pids */
+	size_t n_pids;       /* PS: the host processes that stand for the container's */
 	pid_t pids[VEIL_MONITOR_MAX_PIDS];
-	size_t n_processes;  /* PS: the first of them in detail */
+	size_t n_processes;  /* PS: the container's processes in the guest, the first of them */
 	struct veil_monitor_process processes[VEIL_MONITOR_MAX_PROCESSES];
 };
 
