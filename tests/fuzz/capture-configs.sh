@@ -57,30 +57,15 @@ for opts in "" "--tty" "--privileged" "--seccomp --cap-add CAP_NET_ADMIN --memor
 	# shellcheck disable=SC2086
 	ctrc run "${CTR_RUN_FLAGS[@]}" --rm $opts "$CTR_IMG" "capture-$RANDOM" true </dev/null >/dev/null 2>&1
 done
-# docker_start : a dockerd of this script's own (state, socket, no iptables
-# or bridge) on the private containerd, running the wrapper.
-docker_start() {
-	local d=$TEST_TMP/docker
-	mkdir -p "$d"
-	echo '{}' >"$d/daemon.json"
-	dockerd --config-file "$d/daemon.json" --data-root "$d/root" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
-		-H "unix://$d/docker.sock" --containerd "$CTRD_SOCK" --iptables=false --ip6tables=false --bridge=none \
-		--storage-driver=vfs --add-runtime "capture=$TEST_TMP/bin/runc" --default-runtime=capture \
-		>"$d/dockerd.log" 2>&1 {_tap_out}>&- {_tap_err}>&- &
-	DOCKERD_PID=$!
-	on_exit "kill $DOCKERD_PID; wait $DOCKERD_PID"
-	DK=(/usr/bin/docker -H "unix://$d/docker.sock")
-	wait_until "${DK[@]}" version
-}
-if command -v dockerd >/dev/null && docker_start; then
-	tar -C "$TEST_TMP/img/rootfs" -c . | "${DK[@]}" import -c 'CMD ["sh"]' - capture-busybox >/dev/null
+if command -v dockerd >/dev/null && docker_start "capture=$TEST_TMP/bin/runc"; then
+	docker_import_busybox capture-busybox >/dev/null
 	for opts in "" "-t" "--cap-drop ALL --cap-add NET_RAW --security-opt no-new-privileges" \
 		"--security-opt seccomp=$TEST_TMP/profile.json --read-only --tmpfs /scratch" "--privileged" \
 		"--device /dev/null:/dev/mynull --sysctl kernel.msgmax=4096 --ulimit nofile=512:1024" \
 		"--memory 64m --cpus 0.5 --pids-limit 50 --cpuset-cpus 0 --blkio-weight 300 --oom-score-adj 100" \
 		"-u 1000:1000 -w /tmp -e A=b --hostname h1 --init --shm-size 1m"; do
 		# shellcheck disable=SC2086
-		timeout -k 10 "$CLIENT_CAP" "${DK[@]}" run --rm --network none $opts capture-busybox true </dev/null >/dev/null 2>&1
+		dk run --rm --network none $opts capture-busybox true </dev/null >/dev/null 2>&1
 	done
 else
 	echo "capture-configs: no dockerd, so no docker config.json files" >&2

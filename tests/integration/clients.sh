@@ -186,7 +186,7 @@ assert_no_new_processes() {
 
 # The top-level cgroups the clients create (podman's cgroupfs parent, ctr's
 # namespace), removed at the end if they were not there before and are empty.
-_client_cgroups() { ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/"$CTRD_NS" 2>/dev/null; }
+_client_cgroups() { ls -d /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/"$CTRD_NS" /sys/fs/cgroup/*/"$DOCKER_CGROUP" 2>/dev/null; }
 _baseline_cgroups=
 snapshot_cgroups() { _baseline_cgroups=$(_client_cgroups); }
 cleanup_cgroups() {
@@ -439,6 +439,74 @@ ctr_task_status_is() {
 	[ "$st" = "$2" ] && return 0
 	case $st in STOPPED | UNKNOWN | "") return 2 ;; esac
 	return 1
+}
+
+# check_host_cgroup_64m PID : two checks of a veil container run with
+# --memory 64m --cpus 0.5 whose host pid is PID: its QEMU is in PID's host
+# cgroup (memory; the unified one on cgroup v2), and the limits there are the
+# VM's memory plus QEMU's overhead, and half a CPU.
+check_host_cgroup_64m() {
+	local qemu mem cpu limits
+	qemu=$(pgrep -P "$1" -f qemu-system | head -n 1)
+	if [ -d /sys/fs/cgroup/memory ]; then
+		mem=/sys/fs/cgroup/memory$(sed -n 's/^[0-9]*:memory://p' "/proc/$1/cgroup")
+		cpu=/sys/fs/cgroup/cpu$(sed -n 's/^[0-9]*:cpu[,a-z]*://p' "/proc/$1/cgroup" | head -n 1)
+		limits="$(cat "$mem/memory.limit_in_bytes"):$(cat "$cpu/cpu.cfs_quota_us")"
+	else
+		mem=/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$1/cgroup")
+		limits="$(cat "$mem/memory.max"):$(cut -d' ' -f1 "$mem/cpu.max")"
+	fi
+	ok "$(grep -qx "${qemu:-none}" "$mem/cgroup.procs"; echo $?)" "QEMU is in the container's host cgroup ($mem)"
+	is "$limits" "$(((256 + 64 + 192) << 20)):50000" \
+		"--memory 64m and --cpus 0.5 on the host cgroup: the VM's 320 MiB plus QEMU's 192, half a CPU"
+}
+
+# ---------------------------------------------------------------------------
+# A private dockerd (docker.io), on the private containerd
+# ---------------------------------------------------------------------------
+DOCKER_DIR=$TEST_TMP/docker
+DOCKER_CGROUP=veil-it-docker
+DOCKERD_PID=
+
+# docker_start NAME=PATH... : a dockerd of the test's own (state, socket, the
+# cgroup parent $DOCKER_CGROUP; no iptables, no bridge) on the containerd of
+# containerd_start, with these runtimes, the first the default.
+docker_start() {
+	local d=$DOCKER_DIR rt runtimes=()
+	mkdir -p "$d"
+	echo '{}' >"$d/daemon.json"
+	for rt in "$@"; do runtimes+=(--add-runtime "$rt"); done
+	dockerd --config-file "$d/daemon.json" --data-root "$d/root" --exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
+		-H "unix://$d/docker.sock" --containerd "$CTRD_SOCK" --iptables=false --ip6tables=false --bridge=none \
+		--storage-driver=vfs --cgroup-parent "/$DOCKER_CGROUP" "${runtimes[@]}" --default-runtime "${1%%=*}" \
+		>"$d/dockerd.log" 2>&1 {_tap_out}>&- {_tap_err}>&- &
+	DOCKERD_PID=$!
+	on_exit docker_stop
+	wait_until dk version
+}
+
+# DK: the docker command line (Debian's client, the daemon's version); dk runs it.
+DK=(/usr/bin/docker -H "unix://$DOCKER_DIR/docker.sock")
+dk() { timeout -k 10 "$CLIENT_CAP" "${DK[@]}" "$@" {_tap_out}>&- {_tap_err}>&-; }
+
+# docker_stop : removes every container, then stops dockerd.
+docker_stop() {
+	[ -n "$DOCKERD_PID" ] || return 0
+	local c
+	for c in $(CLIENT_CAP=30 dk ps -aq 2>/dev/null); do CLIENT_CAP=60 dk rm -f "$c"; done
+	kill "$DOCKERD_PID" 2>/dev/null
+	local i
+	for i in $(seq 1 50); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
+	kill -9 "$DOCKERD_PID" 2>/dev/null
+	wait "$DOCKERD_PID" 2>/dev/null
+	DOCKERD_PID=
+	return 0
+}
+
+# docker_import_busybox REF : the busybox rootfs as the image REF.
+docker_import_busybox() {
+	[ -d "$TEST_TMP/img/rootfs" ] || make_rootfs "$TEST_TMP/img"
+	tar -C "$TEST_TMP/img/rootfs" -c . | dk import -c 'CMD ["sh"]' - "$1"
 }
 
 snapshot_cgroups

@@ -74,20 +74,7 @@ ok "$(grep -q 'sleep 4001' <<<"$out" && grep -q 'sleep 4002' <<<"$out"; echo $?)
 usage=$(pm stats --no-stream --format '{{.MemUsage}}' "$id" 2>"$E" | cut -d/ -f1 | tr -d ' ')
 ok "$([ -n "$usage" ] && [ "${usage%%[A-Za-z]*}" != 0 ]; echo $?)" "podman stats shows the container's memory ($usage)"
 pid=$(pm inspect --format '{{.State.Pid}}' "$id")
-if [ "$RUNTIME_NAME" = veil ]; then
-	qemu=$(pgrep -P "$pid" -f qemu-system | head -n 1)
-	if [ -d /sys/fs/cgroup/memory ]; then
-		mem=/sys/fs/cgroup/memory$(sed -n 's/^[0-9]*:memory://p' "/proc/$pid/cgroup")
-		cpu=/sys/fs/cgroup/cpu$(sed -n 's/^[0-9]*:cpu[,a-z]*://p' "/proc/$pid/cgroup" | head -n 1)
-		limits="$(cat "$mem/memory.limit_in_bytes"):$(cat "$cpu/cpu.cfs_quota_us")"
-	else
-		mem=/sys/fs/cgroup$(sed -n 's/^0:://p' "/proc/$pid/cgroup") cpu=$mem
-		limits="$(cat "$mem/memory.max"):$(cut -d' ' -f1 "$cpu/cpu.max")"
-	fi
-	ok "$(grep -qx "${qemu:-none}" "$mem/cgroup.procs"; echo $?)" "QEMU is in the container's host cgroup ($mem)"
-	is "$limits" "$(((256 + 64 + 192) << 20)):50000" \
-		"--memory 64m and --cpus 0.5 on the host cgroup: the VM's 320 MiB plus QEMU's 192, half a CPU"
-fi
+[ "$RUNTIME_NAME" = veil ] && check_host_cgroup_64m "$pid"
 check "podman rm -f" pm rm -f "$id"
 
 # podman build: buildah configures the network in /proc/<pid veil reports>/ns/net
