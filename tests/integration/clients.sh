@@ -142,6 +142,18 @@ in_tty() {
 # A recognisable sleep for long-running containers: leftovers are easy to find.
 LONG_SLEEP=$((860000 + $$ % 100000))
 
+# both NAME ARGS... : "${BOTH_RUN[@]}" ARGS with the runtime under test, and
+# with runc (BOTH_REFERENCE: the client's options for it, put before ARGS);
+# $V and $R get their output, and they must agree.
+both() {
+	local name=$1
+	shift
+	V=$("${BOTH_RUN[@]}" "$@" 2>"$TEST_TMP/both.v")
+	R=$("${BOTH_RUN[@]}" "${BOTH_REFERENCE[@]}" "$@" 2>"$TEST_TMP/both.r")
+	is "$V" "$R" "$name: as with runc"
+	[ "$V" = "$R" ] || { diag "$TEST_TMP/both.v"; diag "$TEST_TMP/both.r"; }
+}
+
 # ---------------------------------------------------------------------------
 # Process and resource bookkeeping
 # ---------------------------------------------------------------------------
@@ -388,15 +400,20 @@ EOF
 	wait_until ctrc version
 }
 
+# stop_daemon PID : SIGTERM, up to 10 s to exit, then SIGKILL; reaps it.
+stop_daemon() {
+	local i
+	kill "$1" 2>/dev/null
+	for i in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.2; done
+	kill -9 "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
 containerd_stop() {
 	[ -n "$CTRD_PID" ] || return 0
-	kill "$CTRD_PID" 2>/dev/null
-	local i
-	for i in $(seq 1 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.2; done
-	kill -9 "$CTRD_PID" 2>/dev/null
-	wait "$CTRD_PID" 2>/dev/null
+	stop_daemon "$CTRD_PID"
 	CTRD_PID=
-	return 0
 }
 
 # CTR: the ctr command line (an array, for in_tty); ctrc: runs it.
@@ -494,13 +511,8 @@ docker_stop() {
 	[ -n "$DOCKERD_PID" ] || return 0
 	local c
 	for c in $(CLIENT_CAP=30 dk ps -aq 2>/dev/null); do CLIENT_CAP=60 dk rm -f "$c"; done
-	kill "$DOCKERD_PID" 2>/dev/null
-	local i
-	for i in $(seq 1 50); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
-	kill -9 "$DOCKERD_PID" 2>/dev/null
-	wait "$DOCKERD_PID" 2>/dev/null
+	stop_daemon "$DOCKERD_PID"
 	DOCKERD_PID=
-	return 0
 }
 
 # docker_import_busybox REF : the busybox rootfs as the image REF.

@@ -16,16 +16,9 @@ IMG=veil-it-busybox
 E="$TEST_TMP/err"
 check "docker import of a busybox rootfs" docker_import_busybox "$IMG" || exit 1
 
-# both NAME DOCKER_RUN_ARGS... : docker run --rm with the runtime under test and
-# with runc; $V and $R get their output, and they must agree.
-both() {
-	local name=$1
-	shift
-	V=$(dk run --rm --network none "$@" 2>"$E.v")
-	R=$(dk run --rm --network none --runtime reference "$@" 2>"$E.r")
-	is "$V" "$R" "$name: as with runc"
-	[ "$V" = "$R" ] || { diag "$E.v"; diag "$E.r"; }
-}
+# both (clients.sh): docker run --rm with the runtime under test and with runc.
+BOTH_RUN=(dk run --rm --network none)
+BOTH_REFERENCE=(--runtime reference)
 STATUS='grep -E "^(CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status'
 
 both "default capabilities and seccomp" "$IMG" sh -c "$STATUS"

@@ -16,16 +16,9 @@ IMG=localhost/veil-it-busybox
 E="$TEST_TMP/err"
 check "podman import of a busybox rootfs" podman_import_busybox "$IMG" || exit 1
 
-# both NAME PODMAN_RUN_ARGS... : podman run --rm with the runtime under test and
-# with runc; $V and $R get their output, and they must agree.
-both() {
-	local name=$1
-	shift
-	V=$(pm run --rm --network none "$@" 2>"$E.v")
-	R=$(pm run --rm --network none --runtime runc "$@" 2>"$E.r")
-	is "$V" "$R" "$name: as with runc"
-	[ "$V" = "$R" ] || { diag "$E.v"; diag "$E.r"; }
-}
+# both (clients.sh): podman run --rm with the runtime under test and with runc.
+BOTH_RUN=(pm run --rm --network none)
+BOTH_REFERENCE=(--runtime runc)
 STATUS='grep -E "^(CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status'
 
 both "--cap-drop ALL" --cap-drop ALL "$IMG" sh -c "$STATUS"
