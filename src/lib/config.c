@@ -74,6 +74,7 @@ _Static_assert(VEIL_RESET_CLONE == 0 && VEIL_RESET_SCRUB == 1, "reset_names foll
 _Static_assert(sizeof(enum veil_reset) == sizeof(enum veil_accel), "KIND_ENUM stores every enum alike");
 
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
+static const char *const tee_names[] = { "snp", "tdx", "emulated", NULL };
 
 #define MAX_PATH (PATH_MAX - 1)
 #define MAX_SOCKET_PATH (sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1)
@@ -89,6 +90,13 @@ static const struct key_spec qemu_keys[] = {
 	STRING("kernel_params", KIND_TEXT, qemu.kernel_params, "", NULL),
 	{ .name = "accel", .kind = KIND_ENUM, .offset = FIELD(qemu.accel), .choices = accel_names, .def_num = VEIL_ACCEL_AUTO },
 	BOOL("pvm_guest", qemu.pvm_guest),
+	BOOL("confidential_guest", qemu.confidential_guest),
+	STRING("tee", KIND_CHOICE, qemu.tee, NULL, tee_names),
+	PATH("firmware", qemu.firmware, MAX_PATH, NULL),
+	PATH("emulated_tee_dir", qemu.emulated_tee_dir, MAX_PATH, "/var/lib/veil/emulated-tee"),
+	PATH("init_data", qemu.init_data, MAX_PATH, NULL),
+	STRING("snp_vcpu_type", KIND_NAME, qemu.snp_vcpu_type, "EPYC-v4", NULL),
+	U32("snp_guest_features", qemu.snp_guest_features, 1, UINT32_MAX, 1),
 	END,
 };
 
@@ -326,6 +334,26 @@ static int prefix_origin(veil_err_t *err, const char *origin)
 	return -1;
 }
 
+/* What no single key can check: the confidential settings agree with each
+ * other and with the factory. */
+static int check_confidential(const struct veil_config *cfg, veil_err_t *err)
+{
+	if (cfg->qemu.confidential_guest && cfg->qemu.tee == NULL)
+		return veil_fail(err, 0, "[hypervisor.qemu] confidential_guest = true needs tee = \"snp\", \"tdx\" or "
+				 "\"emulated\" (the emulated TEE protects nothing: development and CI only)");
+	if (!cfg->qemu.confidential_guest && cfg->qemu.tee != NULL)
+		return veil_fail(err, 0, "[hypervisor.qemu] tee = \"%s\" has no effect without confidential_guest = true",
+				 cfg->qemu.tee);
+	if (!cfg->qemu.confidential_guest && cfg->qemu.init_data != NULL)
+		return veil_fail(err, 0, "[hypervisor.qemu] init_data needs confidential_guest = true");
+	if (cfg->qemu.confidential_guest && cfg->factory.enable_template)
+		return veil_fail(err, 0, "[factory] enable_template = true cannot serve confidential guests: a template's "
+				 "clones share its memory copy-on-write, which a TEE's encrypted memory cannot be, and "
+				 "would share one launch between tenants; set enable_template = false (the VM cache and "
+				 "reset = \"scrub\" work for confidential guests)");
+	return 0;
+}
+
 int veil_config_parse(const char *text, size_t len, const char *origin, struct veil_config *cfg, veil_err_t *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -339,6 +367,10 @@ int veil_config_parse(const char *text, size_t len, const char *origin, struct v
 	if (rc < 0) {
 		veil_config_free(cfg);
 		return prefix_origin(err, origin);
+	}
+	if (check_confidential(cfg, err) < 0) {
+		veil_config_free(cfg);
+		return veil_fail_context(err, "%s", origin);
 	}
 	/* With a second backend, the [hypervisor.NAME] table present names it. */
 	cfg->hypervisor = "qemu";

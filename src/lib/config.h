@@ -30,6 +30,15 @@ struct veil_config {
 		char *kernel_params;
 		enum veil_accel accel;
 		bool pvm_guest;
+		/* A confidential guest (docs/confidential.md): tee names the
+		 * kind, "snp", "tdx" or "emulated"; NULL when not confidential. */
+		bool confidential_guest;
+		char *tee;
+		char *firmware;           /* snp: an AmdSev OVMF; tdx: TDVF; NULL when not configured */
+		char *emulated_tee_dir;   /* the emulated TEE's chip (0700) */
+		char *init_data;          /* an init-data TOML file for every container, or NULL */
+		char *snp_vcpu_type;      /* QEMU's -cpu for SNP guests, which the launch digest depends on */
+		uint32_t snp_guest_features; /* SEV_FEATURES the host's KVM sets in the VMSA */
 	} qemu;
 	struct {
 		uint32_t dial_timeout;    /* seconds to wait for agent ready */

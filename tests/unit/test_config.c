@@ -218,7 +218,8 @@ static void test_types_and_unknown(void)
 
 	reject("[hypervisor.qemu]\nmemory = 512",
 	       "t.toml:2:1: unknown key hypervisor.qemu.memory (expected path, kernel, initrd, machine_type, "
-	       "default_memory, default_vcpus, memory_overhead, kernel_params, accel, pvm_guest)");
+	       "default_memory, default_vcpus, memory_overhead, kernel_params, accel, pvm_guest, confidential_guest, tee, "
+	       "firmware, emulated_tee_dir, init_data, snp_vcpu_type, snp_guest_features)");
 	reject("[hypervisor.qem]", "t.toml:1:13: unknown table [hypervisor.qem] (expected [qemu])");
 	reject("[hypervisor.firecracker]\npath = \"/x\"", "t.toml:1:13: unknown table [hypervisor.firecracker]");
 	reject("[agnet]\ndial_timeout = 1",
@@ -457,9 +458,49 @@ static void test_lookup_order(void)
 	CHECK(rmdir(tmpdir) == 0, "temporary directory removed");
 }
 
+/* [hypervisor.qemu]'s confidential keys, and what they must agree with. */
+static void test_confidential(void)
+{
+	struct veil_config cfg;
+	CHECK(parse("", &cfg) == 0 && !cfg.qemu.confidential_guest && cfg.qemu.tee == NULL && cfg.qemu.firmware == NULL &&
+		      cfg.qemu.init_data == NULL && streq(cfg.qemu.emulated_tee_dir, "/var/lib/veil/emulated-tee") &&
+		      streq(cfg.qemu.snp_vcpu_type, "EPYC-v4") && cfg.qemu.snp_guest_features == 1,
+	      "confidential defaults: off, the emulated chip under /var/lib/veil, EPYC-v4 and SNPActive");
+	veil_config_free(&cfg);
+	const char *doc = "[hypervisor.qemu]\nconfidential_guest = true\ntee = \"snp\"\nfirmware = \"/fw/OVMF.fd\"\n"
+			  "emulated_tee_dir = \"/srv/chip\"\ninit_data = \"/etc/veil/init-data.toml\"\n"
+			  "snp_vcpu_type = \"EPYC-Milan\"\nsnp_guest_features = 0x21\n";
+	CHECK(parse(doc, &cfg) == 0 && cfg.qemu.confidential_guest && streq(cfg.qemu.tee, "snp") &&
+		      streq(cfg.qemu.firmware, "/fw/OVMF.fd") && streq(cfg.qemu.emulated_tee_dir, "/srv/chip") &&
+		      streq(cfg.qemu.init_data, "/etc/veil/init-data.toml") && streq(cfg.qemu.snp_vcpu_type, "EPYC-Milan") &&
+		      cfg.qemu.snp_guest_features == 0x21,
+	      "every confidential key");
+	veil_config_free(&cfg);
+	static const char *const tees[] = { "snp", "tdx", "emulated" };
+	for (size_t i = 0; i < 3; i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "[hypervisor.qemu]\nconfidential_guest = true\ntee = \"%s\"\n", tees[i]);
+		CHECK(parse(line, &cfg) == 0 && streq(cfg.qemu.tee, tees[i]), "tee = \"%s\"", tees[i]);
+		veil_config_free(&cfg);
+	}
+	reject("[hypervisor.qemu]\nconfidential_guest = true\ntee = \"sev\"",
+	       "t.toml:3:7: hypervisor.qemu.tee must be one of \"snp\", \"tdx\", \"emulated\", got \"sev\"");
+	reject("[hypervisor.qemu]\nconfidential_guest = true",
+	       "t.toml: [hypervisor.qemu] confidential_guest = true needs tee = \"snp\", \"tdx\" or \"emulated\"");
+	reject("[hypervisor.qemu]\ntee = \"snp\"",
+	       "t.toml: [hypervisor.qemu] tee = \"snp\" has no effect without confidential_guest = true");
+	reject("[hypervisor.qemu]\ninit_data = \"/x.toml\"", "t.toml: [hypervisor.qemu] init_data needs confidential_guest = true");
+	reject("[hypervisor.qemu]\nconfidential_guest = true\ntee = \"emulated\"\n[factory]\nenable_template = true",
+	       "t.toml: [factory] enable_template = true cannot serve confidential guests");
+	reject("[hypervisor.qemu]\nsnp_guest_features = 0", "t.toml:2:22: hypervisor.qemu.snp_guest_features = 0 is out of range");
+	reject("[hypervisor.qemu]\nsnp_vcpu_type = \"EPYC,x=1\"", "t.toml:2:17: hypervisor.qemu.snp_vcpu_type must be a name");
+	reject("[hypervisor.qemu]\nfirmware = \"OVMF.fd\"", "t.toml:2:12: hypervisor.qemu.firmware must be an absolute path");
+}
+
 int main(void)
 {
 	test_defaults();
+	test_confidential();
 	test_every_key();
 	test_ranges();
 	test_bad_values();
