@@ -68,6 +68,7 @@ int veil_emulated_chip_sign(const struct veil_emulated_chip *chip, const struct 
 	struct veil_snp_report r = {
 		.version = 2,
 		.policy = req->policy,
+		.vmpl = req->vmpl,
 		.signature_algo = VEIL_SNP_SIG_ALGO_ECDSA_P384_SHA384,
 		.current_tcb = VEIL_EMULATED_TCB,
 		.committed_tcb = VEIL_EMULATED_TCB,

@@ -56,6 +56,7 @@ struct veil_emulated_report_request {
 	uint8_t report_data[64];  /* the guest's REPORT_DATA */
 	uint64_t policy;          /* SNP guest policy */
 	uint64_t reported_tcb;    /* VEIL_EMULATED_TCB, unless a test wants a mismatch */
+	uint32_t vmpl;            /* the VMPL the guest asked from (0 to 3) */
 };
 
 /* Writes a version 2 SNP report with the requested fields, the chip's

@@ -252,7 +252,8 @@ static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o,
 	if (exchange(c, "auth", "POST", "/kbs/v0/auth", request, &r, err) < 0)
 		return -1;
 	char nonce[VEIL_KBS_NONCE_MAX + 1];
-	int rc = veil_kbs_challenge_parse(r.body, r.len, nonce, err);
+	bool wants_tenancy = false;
+	int rc = veil_kbs_challenge_parse(r.body, r.len, nonce, &wants_tenancy, err);
 	if (rc == 0 && r.set_cookie[0] == '\0')
 		rc = veil_fail(err, 0, "KBS auth: no %s cookie in the answer", VEIL_KBS_COOKIE);
 	if (rc == 0)
@@ -262,13 +263,14 @@ static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o,
 		return -1;
 	cleanup_json json_object *jwk = veil_jwk_from_key(c->key, alg, err);
 	uint8_t report_data[64];
-	if (jwk == NULL || veil_kbs_report_data(o->version, nonce, jwk, report_data, err) < 0)
+	const struct veil_tenancy *tenancy = wants_tenancy ? o->tenancy : NULL;
+	if (jwk == NULL || veil_kbs_report_data(o->version, nonce, jwk, tenancy, report_data, err) < 0)
 		return -1;
 	cleanup_json json_object *evidence = NULL;
 	if (o->evidence(o->evidence_ctx, report_data, &evidence, err) < 0)
 		return veil_fail_context(err, "evidence");
 	cleanup_free char *att =
-		veil_kbs_attestation_build(o->version, nonce, jwk, evidence, o->init_data, o->init_data_len, err);
+		veil_kbs_attestation_build(o->version, nonce, jwk, tenancy, evidence, o->init_data, o->init_data_len, err);
 	if (att == NULL || exchange(c, "attest", "POST", "/kbs/v0/attest", att, &r, err) < 0)
 		return -1;
 	rc = veil_kbs_token_parse(r.body, r.len, &c->token, err);

@@ -32,6 +32,9 @@ struct veil_kbs_client_opts {
 	size_t init_data_len;
 	veil_kbs_evidence_fn evidence;
 	void *evidence_ctx;
+	/* The VM's tenancy history, bound into REPORT_DATA when the KBS asks
+	 * for it (VEIL_KBS_TENANCY_PARAM), or NULL to send none. */
+	const struct veil_tenancy *tenancy;
 	int timeout_ms;               /* per read or write; 0 means 30 s */
 };
 

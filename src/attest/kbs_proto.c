@@ -7,6 +7,7 @@
 #include "attest/snp_json.h"
 #include "lib/base64.h"
 #include "lib/cleanup.h"
+#include "lib/hex.h"
 #include "lib/json.h"
 #include "lib/utf8.h"
 
@@ -94,7 +95,7 @@ char *veil_kbs_challenge_build(const char *nonce)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "nonce", json_object_new_string(nonce));
-	json_object_object_add(o, "extra-params", json_object_new_string(""));
+	json_object_object_add(o, "extra-params", json_object_new_string(VEIL_KBS_TENANCY_PARAM));
 	return finish(o);
 }
 
@@ -109,15 +110,21 @@ static int check_nonce(const char *what, const char *nonce, veil_err_t *err)
 	return 0;
 }
 
-int veil_kbs_challenge_parse(const char *body, size_t len, char nonce[VEIL_KBS_NONCE_MAX + 1], veil_err_t *err)
+int veil_kbs_challenge_parse(const char *body, size_t len, char nonce[VEIL_KBS_NONCE_MAX + 1], bool *wants_tenancy,
+			     veil_err_t *err)
 {
 	const char *what = "KBS Challenge";
 	cleanup_json json_object *o = NULL;
+	json_object *extra;
+	if (wants_tenancy != NULL)
+		*wants_tenancy = false;
 	if (parse_bounded(body, len, VEIL_KBS_MAX_REQUEST, what, &o, err) < 0)
 		return -1;
-	if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "extra-params", NULL)) {
+	if (json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "extra-params", &extra)) {
 		if (check_extra_params(o, what, err) < 0)
 			return -1;
+		if (wants_tenancy != NULL && json_object_is_type(extra, json_type_string))
+			*wants_tenancy = strcmp(json_object_get_string(extra), VEIL_KBS_TENANCY_PARAM) == 0;
 		json_object_object_del(o, "extra-params");
 	}
 	if (veil_json_check_members(o, what, VEIL_JSON_MEMBERS({ "nonce", json_type_string, true }), err) < 0)
@@ -129,18 +136,65 @@ int veil_kbs_challenge_parse(const char *body, size_t len, char nonce[VEIL_KBS_N
 	return 0;
 }
 
-static json_object *runtime_data(const char *nonce, json_object *tee_pubkey)
+static json_object *tenancy_json(const struct veil_tenancy *t)
+{
+	char history[2 * sizeof(t->history) + 1];
+	veil_hex_encode(t->history, sizeof(t->history), history);
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "tenants", json_object_new_int64(t->tenants));
+	json_object_object_add(o, "scrubbed", json_object_new_int64(t->scrubbed));
+	json_object_object_add(o, "containers", json_object_new_int64(t->containers));
+	json_object_object_add(o, "history", json_object_new_string(history));
+	return o;
+}
+
+static int get_count(json_object *o, const char *what, const char *key, uint32_t *out, veil_err_t *err)
+{
+	int64_t n = json_object_get_int64(json_object_object_get(o, key));
+	if (n < 0 || n > VEIL_TENANCY_MAX)
+		return veil_fail(err, 0, "%s: \"%s\" is not 0..%u", what, key, VEIL_TENANCY_MAX);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int tenancy_parse(json_object *o, struct veil_tenancy *t, veil_err_t *err)
+{
+	const char *what = "KBS Attestation runtime-data tenancy";
+	if (veil_json_check_members(o, what,
+				    VEIL_JSON_MEMBERS({ "tenants", json_type_int, true }, { "scrubbed", json_type_int, true },
+						      { "containers", json_type_int, true }, { "history", json_type_string, true }),
+				    err) < 0 ||
+	    get_count(o, what, "tenants", &t->tenants, err) < 0 || get_count(o, what, "scrubbed", &t->scrubbed, err) < 0 ||
+	    get_count(o, what, "containers", &t->containers, err) < 0)
+		return -1;
+	if (t->scrubbed > t->tenants)
+		return veil_fail(err, 0, "%s: %u scrubbed of %u tenants", what, t->scrubbed, t->tenants);
+	const char *h = json_object_get_string(json_object_object_get(o, "history"));
+	if (strlen(h) != 2 * sizeof(t->history))
+		return veil_fail(err, 0, "%s: \"history\" is not %zu hex digits", what, 2 * sizeof(t->history));
+	for (size_t i = 0; i < sizeof(t->history); i++) {
+		int hi = veil_hex_value((unsigned char)h[2 * i]), lo = veil_hex_value((unsigned char)h[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return veil_fail(err, 0, "%s: \"history\" is not hex", what);
+		t->history[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static json_object *runtime_data(const char *nonce, json_object *tee_pubkey, const struct veil_tenancy *tenancy)
 {
 	json_object *rd = json_object_new_object();
 	json_object_object_add(rd, "nonce", json_object_new_string(nonce));
 	json_object_object_add(rd, "tee-pubkey", json_object_get(tee_pubkey));
+	if (tenancy != NULL)
+		json_object_object_add(rd, "tenancy", tenancy_json(tenancy));
 	return rd;
 }
 
 int veil_kbs_report_data(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
-			 uint8_t report_data[64], veil_err_t *err)
+			 const struct veil_tenancy *tenancy, uint8_t report_data[64], veil_err_t *err)
 {
-	cleanup_json json_object *rd = runtime_data(nonce, tee_pubkey);
+	cleanup_json json_object *rd = runtime_data(nonce, tee_pubkey, tenancy);
 	if (version == VEIL_KBS_V0_4_0)
 		json_object_object_add(rd, "additional-evidence", json_object_new_string(""));
 	cleanup_free char *canonical = veil_json_canonical(rd, err);
@@ -183,14 +237,19 @@ int veil_kbs_attestation_parse(enum veil_kbs_version version, const char *body, 
 		goto fail;
 	json_object *rd = json_object_object_get(att->doc, "runtime-data");
 	if (veil_json_check_members(rd, "KBS Attestation runtime-data",
-				    VEIL_JSON_MEMBERS({ "nonce", json_type_string, true }, { "tee-pubkey", json_type_object, true }),
+				    VEIL_JSON_MEMBERS({ "nonce", json_type_string, true }, { "tee-pubkey", json_type_object, true },
+						      { "tenancy", json_type_object, false }),
 				    err) < 0)
 		goto fail;
 	att->nonce = json_object_get_string(json_object_object_get(rd, "nonce"));
 	att->tee_pubkey = json_object_object_get(rd, "tee-pubkey");
+	json_object *tenancy = json_object_object_get(rd, "tenancy");
+	att->has_tenancy = tenancy != NULL;
 	if (check_nonce("KBS Attestation runtime-data", att->nonce, err) < 0 ||
 	    veil_jwk_parse(att->tee_pubkey, &att->key, &att->alg, err) < 0 ||
-	    veil_kbs_report_data(version, att->nonce, att->tee_pubkey, att->report_data, err) < 0)
+	    (tenancy != NULL && tenancy_parse(tenancy, &att->tenancy, err) < 0) ||
+	    veil_kbs_report_data(version, att->nonce, att->tee_pubkey, att->has_tenancy ? &att->tenancy : NULL,
+				 att->report_data, err) < 0)
 		goto fail;
 	att->evidence = json_object_object_get(att->doc, "tee-evidence");
 	if (version == VEIL_KBS_V0_4_0 && (att->evidence = primary_evidence(att->evidence, err)) == NULL)
@@ -224,10 +283,11 @@ void veil_kbs_attestation_free(struct veil_kbs_attestation *att)
 }
 
 char *veil_kbs_attestation_build(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
-				 json_object *evidence, const char *init_data, size_t init_data_len, veil_err_t *err)
+				 const struct veil_tenancy *tenancy, json_object *evidence, const char *init_data,
+				 size_t init_data_len, veil_err_t *err)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "runtime-data", runtime_data(nonce, tee_pubkey));
+	json_object_object_add(o, "runtime-data", runtime_data(nonce, tee_pubkey, tenancy));
 	if (version == VEIL_KBS_V0_4_0) {
 		json_object *composite = json_object_new_object();
 		json_object_object_add(composite, "primary_evidence", json_object_get(evidence));
@@ -442,5 +502,33 @@ int veil_kbs_error_parse(const char *body, size_t len, char **kind, char **detai
 		free(*detail);
 		return veil_fail(err, ENOMEM, "%s", what);
 	}
+	return 0;
+}
+
+#define RESOURCE_SEGMENT_MAX 64
+
+int veil_kbs_resource_path_check(const char *name, veil_err_t *err)
+{
+	const char *p = name;
+	for (int seg = 0; seg < 3; seg++) {
+		size_t n = 0;
+		while (p[n] != '\0' && p[n] != '/') {
+			char c = p[n];
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+			      c == '_' || c == '-'))
+				return veil_fail(err, 0, "resource \"%.200s\": character 0x%02x is not allowed (A-Z a-z 0-9 . _ -)",
+						 name, (unsigned char)c);
+			n++;
+		}
+		if (n == 0 || n > RESOURCE_SEGMENT_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
+		    (n >= 4 && memcmp(p + n - 4, ".tmp", 4) == 0))
+			return veil_fail(err, 0, "resource \"%.200s\": each of repo/type/tag must be 1 to %d characters, not "
+						 "\".\", \"..\" or ending in \".tmp\"", name, RESOURCE_SEGMENT_MAX);
+		p += n;
+		if (seg < 2 && *p++ != '/')
+			return veil_fail(err, 0, "resource \"%.200s\": expected repo/type/tag", name);
+	}
+	if (*p != '\0')
+		return veil_fail(err, 0, "resource \"%.200s\": expected repo/type/tag", name);
 	return 0;
 }

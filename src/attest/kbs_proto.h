@@ -22,6 +22,7 @@
 #ifndef VEIL_ATTEST_KBS_PROTO_H
 #define VEIL_ATTEST_KBS_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,13 +56,32 @@ char *veil_kbs_request_build(enum veil_kbs_tee tee, enum veil_kbs_version versio
 int veil_kbs_request_parse(const char *body, size_t len, enum veil_kbs_tee *tee, enum veil_kbs_version *version,
 			   veil_err_t *err);
 
+/* A VM's tenancy history (docs/confidential.md, "Cache, templates and
+ * reset"): veil's guest binds it into REPORT_DATA as the runtime-data member
+ * "tenancy" when the Challenge's extra-params is VEIL_KBS_TENANCY_PARAM, as
+ * veil-kbs's is. Trustee's KBS never asks and gets runtime-data as its
+ * protocol defines it; a host that strips the request gets a guest that
+ * sends no tenancy, which a policy demanding one refuses. */
+#define VEIL_KBS_TENANCY_PARAM "veil-tenancy-v1"
+#define VEIL_TENANCY_MAX 1000000u
+
+struct veil_tenancy {
+	uint32_t tenants;     /* tenancies the VM served before this one, each ended by a Scrub */
+	uint32_t scrubbed;    /* of those, how many a complete scrub ended (nothing left) */
+	uint32_t containers;  /* containers created in this tenancy before the one attesting */
+	uint8_t history[48];  /* SHA-384 chain over the VM's tenancy events since its boot */
+};
+
+/* extra-params is VEIL_KBS_TENANCY_PARAM: veil-kbs wants the tenancy. */
 char *veil_kbs_challenge_build(const char *nonce);
-int veil_kbs_challenge_parse(const char *body, size_t len, char nonce[VEIL_KBS_NONCE_MAX + 1], veil_err_t *err);
+/* *wants_tenancy (may be NULL): the Challenge asks for it. */
+int veil_kbs_challenge_parse(const char *body, size_t len, char nonce[VEIL_KBS_NONCE_MAX + 1], bool *wants_tenancy,
+			     veil_err_t *err);
 
 /* REPORT_DATA for runtime-data {nonce, tee-pubkey} (0.4.0: and
- * "additional-evidence": ""). */
+ * "additional-evidence": ""), and "tenancy" if tenancy is not NULL. */
 int veil_kbs_report_data(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
-			 uint8_t report_data[64], veil_err_t *err);
+			 const struct veil_tenancy *tenancy, uint8_t report_data[64], veil_err_t *err);
 
 struct veil_kbs_attestation {
 	json_object *doc;                /* owns everything below but key */
@@ -73,13 +93,16 @@ struct veil_kbs_attestation {
 	json_object *evidence;           /* 0.4.0: the primary evidence */
 	const char *init_data;           /* TOML, or NULL when absent */
 	size_t init_data_len;
+	bool has_tenancy;                /* runtime-data carried "tenancy" */
+	struct veil_tenancy tenancy;
 };
 int veil_kbs_attestation_parse(enum veil_kbs_version version, const char *body, size_t len,
 			       struct veil_kbs_attestation *att, veil_err_t *err);
 void veil_kbs_attestation_free(struct veil_kbs_attestation *att);
-/* init_data may be NULL. Takes a reference to neither json argument. */
+/* init_data and tenancy may be NULL. Takes a reference to neither json argument. */
 char *veil_kbs_attestation_build(enum veil_kbs_version version, const char *nonce, json_object *tee_pubkey,
-				 json_object *evidence, const char *init_data, size_t init_data_len, veil_err_t *err);
+				 const struct veil_tenancy *tenancy, json_object *evidence, const char *init_data,
+				 size_t init_data_len, veil_err_t *err);
 
 /* SNP (and emulated) evidence as Trustee's SNP verifier reads it:
  * {"attestation_report": the report in virtee/sev's serde form (snp_json.h),
@@ -94,6 +117,11 @@ int veil_kbs_snp_evidence_parse(json_object *ev, uint8_t report[VEIL_SNP_REPORT_
  * "aa_eventlog" may be present as strings or null and are ignored). */
 json_object *veil_kbs_tdx_evidence_build(const uint8_t *quote, size_t len);
 int veil_kbs_tdx_evidence_parse(json_object *ev, uint8_t **quote, size_t *len, veil_err_t *err);
+
+/* A resource path, "repo/type/tag": three segments of [A-Za-z0-9._-], 1 to
+ * 64 characters each, none "." or "..", none ending in ".tmp" (veil-kbs
+ * stores resources under these names). */
+int veil_kbs_resource_path_check(const char *path, veil_err_t *err);
 
 char *veil_kbs_token_build(const char *token);
 int veil_kbs_token_parse(const char *body, size_t len, char **token, veil_err_t *err);

@@ -123,7 +123,7 @@ void kbs_handle_resource(struct kbs *kbs, const char *cookie, const char *path, 
 			  cookie == NULL ? "no kbs-session-id cookie" : "unknown, expired or unattested session");
 		return refuse(r, 401, "TokenNotFound", "resource", NULL, &err);
 	}
-	if (kbs_resource_name_check(path, &err) < 0)
+	if (veil_kbs_resource_path_check(path, &err) < 0)
 		return refuse(r, 404, "InvalidRequestPath", "resource", s.id, &err);
 	pthread_rwlock_rdlock(&kbs->policy_lock);
 	int rc = kbs_policy_check(&kbs->policy, &s.claims, path, &err);

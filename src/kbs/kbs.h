@@ -78,11 +78,19 @@ struct kbs_reference {
 	bool allow_debug;
 };
 
+/* What a rule demands of the VM's tenancy history (kbs_proto.h). */
+enum kbs_vm_demand {
+	KBS_VM_ANY,       /* no demand */
+	KBS_VM_SCRUBBED,  /* every earlier tenant was followed by a complete scrub */
+	KBS_VM_FRESH,     /* the VM never served another tenant */
+};
+
 struct kbs_rule {
 	char *resource;                  /* "repo/type/tag", or "repo/type/" then "*" for any tag */
 	bool tee[VEIL_TEE_EMULATED + 1]; /* indexed by enum veil_tee */
 	struct kbs_digest_list measurements;
 	struct kbs_digest_list init_data;
+	enum kbs_vm_demand vm;
 };
 
 struct kbs_policy {
@@ -99,6 +107,8 @@ struct kbs_claims {
 	size_t init_data_len;
 	uint8_t rtmr[4][48];             /* TDX RTMR0-3; zero for SNP */
 	bool debug;
+	bool has_tenancy;                /* runtime-data carried the VM's tenancy history */
+	struct veil_tenancy tenancy;
 };
 
 int kbs_reference_parse(const char *text, size_t len, struct kbs_policy *policy, veil_err_t *err);
@@ -112,9 +122,6 @@ int kbs_policy_check(const struct kbs_policy *policy, const struct kbs_claims *c
 
 /* ---- resources (store.c) ---- */
 
-/* Checks "repo/type/tag": three segments of [A-Za-z0-9._-], 1 to 64
- * characters each, none "." or "..", none ending in ".tmp". */
-int kbs_resource_name_check(const char *name, veil_err_t *err);
 int kbs_store_init(const char *data_dir, veil_err_t *err);
 int kbs_store_put(const char *data_dir, const char *name, const uint8_t *data, size_t len, veil_err_t *err);
 /* Returns 1 with *data (malloc'd, to be cleansed), 0 if there is no such resource. */

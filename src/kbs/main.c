@@ -96,7 +96,7 @@ static int admin_command(const char *socket_path, int argc, char **argv)
 		return fail_usage("wrong number of arguments");
 	snprintf(op, sizeof(op), "%s-%s", noun, verb);
 	const char *name = resource ? argv[2] : NULL;
-	if (resource && kbs_resource_name_check(name, &err) < 0)
+	if (resource && veil_kbs_resource_path_check(name, &err) < 0)
 		return fail_err(&err);
 	uint8_t *data = NULL;
 	size_t len = 0;

@@ -131,9 +131,26 @@ int kbs_reference_parse(const char *text, size_t len, struct kbs_policy *policy,
 	return rc < 0 ? veil_fail_context(err, "reference values") : 0;
 }
 
+/* vm = "fresh" | "scrubbed" | "any" (the default). */
+static int parse_vm(const struct toml_table *t, const char *where, enum kbs_vm_demand *vm, veil_err_t *err)
+{
+	const char *s;
+	int rc = toml_get_string(t, "vm", &s, err);
+	*vm = KBS_VM_ANY;
+	if (rc <= 0)
+		return rc;
+	if (strcmp(s, "fresh") == 0)
+		*vm = KBS_VM_FRESH;
+	else if (strcmp(s, "scrubbed") == 0)
+		*vm = KBS_VM_SCRUBBED;
+	else if (strcmp(s, "any") != 0)
+		return veil_fail(err, 0, "%s: vm \"%.32s\" is not fresh, scrubbed or any", where, s);
+	return 0;
+}
+
 int kbs_rules_parse(const char *text, size_t len, struct kbs_policy *policy, veil_err_t *err)
 {
-	static const char *const known[] = { "tee", "measurements", "init_data", NULL };
+	static const char *const known[] = { "tee", "measurements", "init_data", "vm", NULL };
 	struct toml_table *root = toml_parse(text, len, err);
 	if (root == NULL)
 		return veil_fail_context(err, "policy");
@@ -163,11 +180,11 @@ int kbs_rules_parse(const char *text, size_t len, struct kbs_policy *policy, vei
 		size_t pl = strlen(probe);
 		if (pl >= 2 && strcmp(probe + pl - 2, "/*") == 0)
 			probe[pl - 1] = 'x';
-		if (rule->resource == NULL || kbs_resource_name_check(probe, err) < 0 ||
+		if (rule->resource == NULL || veil_kbs_resource_path_check(probe, err) < 0 ||
 		    toml_get_table(resources, m->key, &t, err) < 0 || check_keys(t, known, where, err) < 0 ||
 		    parse_list(t, "measurements", measurement_sizes, &rule->measurements, err) < 0 ||
 		    parse_list(t, "init_data", init_data_sizes, &rule->init_data, err) < 0 ||
-		    toml_get_string_array(t, "tee", &tees, &n_tees, err) < 0) {
+		    parse_vm(t, where, &rule->vm, err) < 0 || toml_get_string_array(t, "tee", &tees, &n_tees, err) < 0) {
 			rc = -1;
 			if (err != NULL && *err != NULL && strstr((*err)->msg, m->key) == NULL)
 				veil_fail_context(err, "%s", where);
@@ -286,6 +303,29 @@ static const struct kbs_rule *find_rule(const struct kbs_policy *policy, const c
 	return wild;
 }
 
+/* The rule's demand on the VM's tenancy history, which the evidence binds. */
+static int check_vm(enum kbs_vm_demand vm, const struct kbs_claims *c, const char *where, veil_err_t *err)
+{
+	if (vm == KBS_VM_ANY)
+		return 0;
+	const char *demand = vm == KBS_VM_FRESH ? "a never-used VM (vm = \"fresh\")"
+						  : "a VM scrubbed after every earlier tenant (vm = \"scrubbed\")";
+	if (!c->has_tenancy)
+		return veil_fail_tagged(err, EPERM, "%s demands %s, but the evidence carries no tenancy history", where,
+					demand);
+	const struct veil_tenancy *t = &c->tenancy;
+	if (t->containers > 0)
+		return veil_fail_tagged(err, EPERM, "%s demands %s, but %u container(s) ran in this VM before this one "
+					"without a scrub in between", where, demand, t->containers);
+	if (vm == KBS_VM_FRESH && t->tenants > 0)
+		return veil_fail_tagged(err, EPERM, "%s demands %s, but this VM served %u tenant(s) before (%u of them "
+					"followed by a complete scrub)", where, demand, t->tenants, t->scrubbed);
+	if (t->scrubbed < t->tenants)
+		return veil_fail_tagged(err, EPERM, "%s demands %s, but only %u of the %u tenant(s) it served before were "
+					"followed by a complete scrub", where, demand, t->scrubbed, t->tenants);
+	return 0;
+}
+
 int kbs_policy_check(const struct kbs_policy *policy, const struct kbs_claims *c, const char *resource, veil_err_t *err)
 {
 	const struct kbs_rule *rule = find_rule(policy, resource);
@@ -307,5 +347,5 @@ int kbs_policy_check(const struct kbs_policy *policy, const struct kbs_claims *c
 	if (rule->init_data.present &&
 	    check_list(&rule->init_data, c->init_data, c->init_data_len, "init-data digest", where, err) < 0)
 		return -1;
-	return 0;
+	return check_vm(rule->vm, c, where, err);
 }

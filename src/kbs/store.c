@@ -14,34 +14,6 @@
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 
-#define SEGMENT_MAX 64
-
-int kbs_resource_name_check(const char *name, veil_err_t *err)
-{
-	const char *p = name;
-	for (int seg = 0; seg < 3; seg++) {
-		size_t n = 0;
-		while (p[n] != '\0' && p[n] != '/') {
-			char c = p[n];
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-			      c == '_' || c == '-'))
-				return veil_fail(err, 0, "resource \"%.200s\": character 0x%02x is not allowed (A-Z a-z 0-9 . _ -)",
-						 name, (unsigned char)c);
-			n++;
-		}
-		if (n == 0 || n > SEGMENT_MAX || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
-		    (n >= 4 && memcmp(p + n - 4, ".tmp", 4) == 0))
-			return veil_fail(err, 0, "resource \"%.200s\": each of repo/type/tag must be 1 to %d characters, not "
-						 "\".\", \"..\" or ending in \".tmp\"", name, SEGMENT_MAX);
-		p += n;
-		if (seg < 2 && *p++ != '/')
-			return veil_fail(err, 0, "resource \"%.200s\": expected repo/type/tag", name);
-	}
-	if (*p != '\0')
-		return veil_fail(err, 0, "resource \"%.200s\": expected repo/type/tag", name);
-	return 0;
-}
-
 /* Syncs the directory holding path, so that a rename or unlink in it
  * survives a power cut too, not only a crash of this process. */
 static void sync_parent(const char *path)
@@ -59,7 +31,7 @@ static void sync_parent(const char *path)
 
 static int path_of(const char *data_dir, const char *name, char out[PATH_MAX], veil_err_t *err)
 {
-	if (kbs_resource_name_check(name, err) < 0)
+	if (veil_kbs_resource_path_check(name, err) < 0)
 		return -1;
 	if (snprintf(out, PATH_MAX, "%s/resources/%s", data_dir, name) >= PATH_MAX)
 		return veil_fail(err, ENAMETOOLONG, "resource %s", name);

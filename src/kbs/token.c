@@ -63,6 +63,14 @@ char *kbs_token_issue(EVP_PKEY *key, const struct kbs_claims *c, json_object *te
 	add_hex(claims, "init_data", c->init_data, c->init_data_len);
 	json_object_object_add(claims, "debug", json_object_new_boolean(c->debug));
 	json_object_object_add(claims, "tee-pubkey", json_object_get(tee_pubkey));
+	if (c->has_tenancy) {
+		json_object *t = json_object_new_object();
+		json_object_object_add(t, "tenants", json_object_new_int64(c->tenancy.tenants));
+		json_object_object_add(t, "scrubbed", json_object_new_int64(c->tenancy.scrubbed));
+		json_object_object_add(t, "containers", json_object_new_int64(c->tenancy.containers));
+		add_hex(t, "history", c->tenancy.history, sizeof(c->tenancy.history));
+		json_object_object_add(claims, "tenancy", t);
+	}
 	cleanup_free char *h = b64_json(header);
 	cleanup_free char *b = b64_json(claims);
 	if (h == NULL || b == NULL) {

@@ -80,6 +80,8 @@ int kbs_verify(struct kbs *kbs, enum veil_kbs_tee tee, const struct veil_kbs_att
 	claims->init_data_len = ev.init_data_len;
 	memcpy(claims->rtmr, ev.rtmr, sizeof(claims->rtmr));
 	claims->debug = ev.debug;
+	claims->has_tenancy = att->has_tenancy;
+	claims->tenancy = att->tenancy;
 	pthread_rwlock_rdlock(&kbs->policy_lock);
 	int rc = kbs_reference_check(&kbs->policy, claims, err);
 	pthread_rwlock_unlock(&kbs->policy_lock);

@@ -12,7 +12,7 @@ static void parse_body(const char *body, size_t len)
 {
 	char nonce[VEIL_KBS_NONCE_MAX + 1];
 	char *token = NULL, *kind = NULL, *detail = NULL;
-	if (veil_kbs_challenge_parse(body, len, nonce, NULL) == 0 && strlen(nonce) > VEIL_KBS_NONCE_MAX)
+	if (veil_kbs_challenge_parse(body, len, nonce, NULL, NULL) == 0 && strlen(nonce) > VEIL_KBS_NONCE_MAX)
 		abort();
 	if (veil_kbs_token_parse(body, len, &token, NULL) == 0)
 		free(token);

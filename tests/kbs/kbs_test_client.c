@@ -127,7 +127,7 @@ static int attest_and_save(int fd, const char *host, struct guest *g, const char
 		return -1;
 	char nonce[VEIL_KBS_NONCE_MAX + 1], cookie[129];
 	memcpy(cookie, r.set_cookie, sizeof(cookie));
-	int rc = veil_kbs_challenge_parse(r.body, r.len, nonce, err);
+	int rc = veil_kbs_challenge_parse(r.body, r.len, nonce, NULL, err);
 	veil_kbs_http_reply_free(&r);
 	if (rc < 0)
 		return -1;
@@ -136,9 +136,10 @@ static int attest_and_save(int fd, const char *host, struct guest *g, const char
 	EVP_PKEY_free(key);
 	uint8_t rd[64];
 	cleanup_json json_object *ev = NULL;
-	if (jwk == NULL || veil_kbs_report_data(VEIL_KBS_V0_1_1, nonce, jwk, rd, err) < 0 || emulated_evidence(g, rd, &ev, err) < 0)
+	if (jwk == NULL || veil_kbs_report_data(VEIL_KBS_V0_1_1, nonce, jwk, NULL, rd, err) < 0 ||
+	    emulated_evidence(g, rd, &ev, err) < 0)
 		return -1;
-	cleanup_free char *body = veil_kbs_attestation_build(VEIL_KBS_V0_1_1, nonce, jwk, ev, NULL, 0, err);
+	cleanup_free char *body = veil_kbs_attestation_build(VEIL_KBS_V0_1_1, nonce, jwk, NULL, ev, NULL, 0, err);
 	if (body == NULL || veil_write_file_atomic(file, body, strlen(body), err) < 0 ||
 	    veil_kbs_http(fd, "POST", host, "/kbs/v0/attest", cookie, body, strlen(body), 0, &r, err) < 0)
 		return -1;
@@ -150,6 +151,7 @@ static int attest_and_save(int fd, const char *host, struct guest *g, const char
 struct args {
 	const char *kbs, *chip_dir, *measurement, *init_file, *launched, *save, *replay, *evidence_file;
 	const char *snp_report, *vcek;     /* a real report (hex) and its VCEK (DER), sent as they are */
+	const char *tenancy;               /* "TENANTS,SCRUBBED,CONTAINERS": sent when the KBS asks */
 	enum veil_kbs_tee tee;
 	bool rsa, times, v040;
 	char **resources;
@@ -212,9 +214,14 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 		return replay(fd, a->kbs, a->replay, err);
 	if (a->save != NULL)
 		return attest_and_save(fd, a->kbs, g, a->save, err);
+	struct veil_tenancy tenancy = { 0 };
+	if (a->tenancy != NULL &&
+	    sscanf(a->tenancy, "%u,%u,%u", &tenancy.tenants, &tenancy.scrubbed, &tenancy.containers) != 3)
+		return veil_fail(err, 0, "--tenancy: expected TENANTS,SCRUBBED,CONTAINERS");
 	struct veil_kbs_client_opts o = {
 		.tee = a->tee, .version = a->v040 ? VEIL_KBS_V0_4_0 : VEIL_KBS_V0_1_1, .alg = a->rsa ? VEIL_JWE_RSA_OAEP_256 : VEIL_JWE_ECDH_ES_A256KW, .host = a->kbs,
 		.init_data = init, .init_data_len = init_len, .evidence = emulated_evidence, .evidence_ctx = g,
+		.tenancy = a->tenancy != NULL ? &tenancy : NULL,
 	};
 	struct veil_kbs_client *client = NULL;
 	long long t0 = veil_now_us();
@@ -245,6 +252,7 @@ static const char usage[] =
 	"       [--save-attestation FILE | --replay-attestation FILE]\n"
 	"       [--evidence-file FILE [--tdx]]   send this (real) evidence as is\n"
 	"       [--snp-report HEX_FILE --vcek DER_FILE]   send this real SNP report\n"
+	"       [--tenancy TENANTS,SCRUBBED,CONTAINERS]   the VM's history, when the KBS asks\n"
 	"       [RESOURCE...]\n";
 
 int main(int argc, char **argv)
@@ -258,6 +266,7 @@ int main(int argc, char **argv)
 		{ "times", no_argument, NULL, 'T' },		{ "protocol-0.4.0", no_argument, NULL, 'V' },
 		{ "tdx", no_argument, NULL, 'X' },		{ "evidence-file", required_argument, NULL, 'e' },
 		{ "snp-report", required_argument, NULL, 'R' },	{ "vcek", required_argument, NULL, 'C' },
+		{ "tenancy", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct args a = { .tee = VEIL_KBS_TEE_SNP };
@@ -281,6 +290,7 @@ int main(int argc, char **argv)
 		case 'e': a.evidence_file = optarg; break;
 		case 'R': a.snp_report = optarg; break;
 		case 'C': a.vcek = optarg; break;
+		case 'N': a.tenancy = optarg; break;
 		default: fputs(usage, stderr); return 2;
 		}
 	}

@@ -153,11 +153,11 @@ static void test_names(void)
 	veil_err_t err = NULL;
 	static const char *const good[] = { "default/key/one", "a.b/c_d/e-f", "x/y/z.tmpx" };
 	for (size_t i = 0; i < 3; i++)
-		CHECK(kbs_resource_name_check(good[i], NULL) == 0, "resource name %s", good[i]);
+		CHECK(veil_kbs_resource_path_check(good[i], NULL) == 0, "resource name %s", good[i]);
 	static const char *const bad[] = { "", "a/b", "a/b/c/d", "a//c", "./b/c", "a/b/..", "a/b/c.tmp", "a/b/c d",
 					   "a/b/\xc3\xa9", "/a/b" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		CHECK(kbs_resource_name_check(bad[i], &err) < 0, "refused name \"%s\"", bad[i]);
+		CHECK(veil_kbs_resource_path_check(bad[i], &err) < 0, "refused name \"%s\"", bad[i]);
 		veil_error_free(&err);
 	}
 }

@@ -59,10 +59,16 @@ static void test_request_and_challenge(void)
 
 	cleanup_free char *ch = veil_kbs_challenge_build("bm9uY2U=");
 	char nonce[VEIL_KBS_NONCE_MAX + 1];
-	CHECK(veil_kbs_challenge_parse(ch, strlen(ch), nonce, &err) == 0 && strcmp(nonce, "bm9uY2U=") == 0,
+	bool tenancy = false;
+	CHECK(veil_kbs_challenge_parse(ch, strlen(ch), nonce, &tenancy, &err) == 0 && strcmp(nonce, "bm9uY2U=") == 0,
 	      "Challenge round trip");
+	CHECK(tenancy && strstr(ch, "\"extra-params\":\"veil-tenancy-v1\"") != NULL,
+	      "veil-kbs's Challenge asks for the tenancy history in extra-params");
+	const char *trustee = "{\"nonce\":\"bm9uY2U=\",\"extra-params\":\"\"}";
+	CHECK(veil_kbs_challenge_parse(trustee, strlen(trustee), nonce, &tenancy, &err) == 0 && !tenancy,
+	      "Trustee's Challenge (extra-params \"\") asks for none");
 	const char *empty = "{\"nonce\":\"\",\"extra-params\":\"\"}";
-	expect_error(veil_kbs_challenge_parse(empty, strlen(empty), nonce, &err), &err,
+	expect_error(veil_kbs_challenge_parse(empty, strlen(empty), nonce, NULL, &err), &err,
 		     "KBS Challenge: nonce of 0 characters (1 to 128)", "empty nonce");
 }
 
@@ -76,7 +82,7 @@ static void test_attestation(void)
 			       "\"y\":\"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU\"}";
 	veil_json_parse(jwk_text, strlen(jwk_text), "jwk", &jwk, &err);
 	uint8_t rd[64];
-	CHECK(veil_kbs_report_data(VEIL_KBS_V0_1_1, "bm9uY2U=", jwk, rd, &err) == 0, "REPORT_DATA computed");
+	CHECK(veil_kbs_report_data(VEIL_KBS_V0_1_1, "bm9uY2U=", jwk, NULL, rd, &err) == 0, "REPORT_DATA computed");
 	char hex[129];
 	veil_hex_encode(rd, 64, hex);
 	/* Python: hashlib.sha384(json.dumps({"nonce":..,"tee-pubkey":..}, sort_keys=True, separators=(",",":")).encode()) */
@@ -88,12 +94,12 @@ static void test_attestation(void)
 
 	cleanup_json json_object *ev = veil_kbs_tdx_evidence_build((const uint8_t *)"quote", 5);
 	cleanup_free char *body =
-		veil_kbs_attestation_build(VEIL_KBS_V0_1_1, "bm9uY2U=", jwk, ev, "version = \"0.1.0\"\n", 18, &err);
+		veil_kbs_attestation_build(VEIL_KBS_V0_1_1, "bm9uY2U=", jwk, NULL, ev, "version = \"0.1.0\"\n", 18, &err);
 	struct veil_kbs_attestation att;
 	CHECK(body != NULL && veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, body, strlen(body), &att, &err) == 0,
 	      "Attestation round trip");
 	CHECK(strcmp(att.nonce, "bm9uY2U=") == 0 && att.alg == VEIL_JWE_ECDH_ES_A256KW && memcmp(att.report_data, rd, 64) == 0 &&
-		      att.init_data_len == 18 && strcmp(att.init_data, "version = \"0.1.0\"\n") == 0,
+		      att.init_data_len == 18 && strcmp(att.init_data, "version = \"0.1.0\"\n") == 0 && !att.has_tenancy,
 	      "Attestation fields, REPORT_DATA from runtime-data");
 	uint8_t *quote = NULL;
 	size_t qlen = 0;
@@ -118,14 +124,52 @@ static void test_attestation(void)
 		expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, bad[i].body, strlen(bad[i].body), &att, &err), &err,
 			     bad[i].msg, "bad Attestation");
 
+	/* The tenancy history, when veil-kbs asks: in runtime-data, so in REPORT_DATA. */
+	struct veil_tenancy t = { .tenants = 2, .scrubbed = 1, .containers = 0 };
+	memset(t.history, 0x0a, sizeof(t.history));
+	uint8_t rdt[64];
+	CHECK(veil_kbs_report_data(VEIL_KBS_V0_1_1, "bm9uY2U=", jwk, &t, rdt, &err) == 0, "REPORT_DATA with tenancy computed");
+	veil_hex_encode(rdt, 48, hex);
+	/* Python: the same runtime-data with "tenancy": {"tenants": 2, "scrubbed": 1, "containers": 0, "history": "0a" * 48} */
+	CHECK(strcmp(hex, "cbf0ddd29da8a540c996a0919db8471d0e18347ce592eb4326d0da33474be068878c0ed72c20cb58c4110cf56b8b804f") ==
+		      0,
+	      "REPORT_DATA binds the tenancy history, as Python computes it");
+	cleanup_free char *bodyt = veil_kbs_attestation_build(VEIL_KBS_V0_1_1, "bm9uY2U=", jwk, &t, ev, NULL, 0, &err);
+	CHECK(bodyt != NULL && veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, bodyt, strlen(bodyt), &att, &err) == 0 &&
+		      att.has_tenancy && att.tenancy.tenants == 2 && att.tenancy.scrubbed == 1 && att.tenancy.containers == 0 &&
+		      memcmp(att.tenancy.history, t.history, 48) == 0 && memcmp(att.report_data, rdt, 64) == 0,
+	      "tenancy round trip");
+	veil_kbs_attestation_free(&att);
+#define HISTORY "0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a"
+	static const struct {
+		const char *tenancy, *msg;
+	} bad_tenancy[] = {
+		{ "{\"tenants\":1,\"scrubbed\":2,\"containers\":0,\"history\":\"" HISTORY "\"}",
+		  "KBS Attestation runtime-data tenancy: 2 scrubbed of 1 tenants" },
+		{ "{\"tenants\":-1,\"scrubbed\":0,\"containers\":0,\"history\":\"" HISTORY "\"}",
+		  "KBS Attestation runtime-data tenancy: \"tenants\" is not 0..1000000" },
+		{ "{\"tenants\":0,\"scrubbed\":0,\"containers\":0,\"history\":\"0a0a\"}",
+		  "KBS Attestation runtime-data tenancy: \"history\" is not 96 hex digits" },
+		{ "{\"tenants\":0,\"scrubbed\":0,\"history\":\"" HISTORY "\"}",
+		  "KBS Attestation runtime-data tenancy: missing \"containers\"" },
+	};
+#undef HISTORY
+	for (size_t i = 0; i < sizeof(bad_tenancy) / sizeof(bad_tenancy[0]); i++) {
+		char doc[1024];
+		snprintf(doc, sizeof(doc), "{\"runtime-data\":{\"nonce\":\"n\",\"tee-pubkey\":%s,\"tenancy\":%s},\"tee-evidence\":{}}",
+			 jwk_text, bad_tenancy[i].tenancy);
+		expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, doc, strlen(doc), &att, &err), &err, bad_tenancy[i].msg,
+			     "bad tenancy");
+	}
+
 	/* 0.4.0: composite evidence, and "additional-evidence" in the hash. */
 	uint8_t rd4[64];
-	CHECK(veil_kbs_report_data(VEIL_KBS_V0_4_0, "bm9uY2U=", jwk, rd4, &err) == 0, "0.4.0 REPORT_DATA computed");
+	CHECK(veil_kbs_report_data(VEIL_KBS_V0_4_0, "bm9uY2U=", jwk, NULL, rd4, &err) == 0, "0.4.0 REPORT_DATA computed");
 	veil_hex_encode(rd4, 64, hex);
 	CHECK(strcmp(hex, "710ae490f150a7b6ba70b1a4d89a42ffe518b3ac18d855f94e06a135b4dfc577ca44cc6467337f0d3da2b19308b4acb6"
 			  "00000000000000000000000000000000") == 0,
 	      "0.4.0 REPORT_DATA: runtime-data with \"additional-evidence\": \"\", as Python computes it");
-	cleanup_free char *body4 = veil_kbs_attestation_build(VEIL_KBS_V0_4_0, "bm9uY2U=", jwk, ev, NULL, 0, &err);
+	cleanup_free char *body4 = veil_kbs_attestation_build(VEIL_KBS_V0_4_0, "bm9uY2U=", jwk, NULL, ev, NULL, 0, &err);
 	CHECK(body4 != NULL && strstr(body4, "\"tee-evidence\":{\"primary_evidence\":{\"quote\":") != NULL &&
 		      strstr(body4, "\"additional_evidence\":\"\"") != NULL,
 	      "0.4.0 Attestation: composite tee-evidence");
