@@ -25,9 +25,10 @@ kbs:     lib attest
 agent:   proto attest lib/error.h lib/fdpass.h lib/cleanup.h lib/clock.h lib/hex.h
 '
 # header: the only files that may include it, even within its folder.
-# QMP is the QEMU backend's business alone.
+# QMP and the command line are the QEMU backend's business alone.
 private='
 hv/qmp.h: hv/qemu.c hv/qmp.c
+hv/qemu.h: hv/qemu.c
 '
 # Generated headers (build/gen), included by bare name.
 generated='agent.pb-c.h'

@@ -922,7 +922,9 @@ int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_er
 	pid_t holder;
 	cleanup_close int lock_fd = -1;
 	struct veil_vm_config vmc;
-	if ((d->hv = veil_hypervisor_configured(cfg, err)) == NULL || veil_cache_vm_config(cfg, "", "", &vmc, err) < 0 ||
+	__attribute__((cleanup(veil_tee_config_free))) struct veil_tee_config tee = { 0 };
+	if ((d->hv = veil_hypervisor_configured(cfg, err)) == NULL ||
+	    veil_cache_vm_config(cfg, "", "", &tee, &vmc, err) < 0 ||
 	    cache_shape_of(&vmc, &d->shape, err) < 0 ||
 	    cache_instance_init(&d->in, cfg->factory.vm_cache_endpoint, err) < 0 ||
 	    (lock_fd = cache_lock(&d->in, &holder, err)) < 0)

@@ -56,8 +56,10 @@ static int boot(struct veil_vm *vm, const struct veil_config *cfg, const struct 
 		const char *console, veil_err_t *err)
 {
 	struct veil_vm_config vmc;
+	/* A confidential guest's TEE service, started with QEMU, keeps its own copy. */
+	__attribute__((cleanup(veil_tee_config_free))) struct veil_tee_config tee = { 0 };
 	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
-	if (hv == NULL || veil_cache_vm_config(cfg, name, console, &vmc, err) < 0)
+	if (hv == NULL || veil_cache_vm_config(cfg, name, console, &tee, &vmc, err) < 0)
 		return -1;
 	if (tmpl != NULL) {
 		if (veil_template_clone(tmpl, hv, &vmc, vm, err) < 0 || vm->hv->resume(vm, err) < 0)

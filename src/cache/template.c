@@ -23,10 +23,10 @@
 #define HASH_CHUNK (1u << 20)
 #define TEMPLATE_FORMAT 3
 
-int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console,
+int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console, struct veil_tee_config *tee,
 			 struct veil_vm_config *vmc, veil_err_t *err)
 {
-	if (veil_vm_config_from(cfg, name, console, vmc, err) < 0)
+	if (veil_vm_config_from(cfg, name, console, tee, vmc, err) < 0)
 		return -1;
 	vmc->pcie_root_ports = cfg->factory.pcie_root_port;
 	return 0;
@@ -134,7 +134,8 @@ int veil_template_init(struct veil_template *t, const char *dir, const struct ve
 int veil_template_configured(struct veil_template *t, const struct veil_config *cfg, const char *console,
 			     struct veil_vm_config *vmc, veil_err_t *err)
 {
-	if (veil_cache_vm_config(cfg, "template", console, vmc, err) < 0)
+	/* No TEE's launch: a confidential guest's memory cannot be a template's. */
+	if (veil_cache_vm_config(cfg, "template", console, NULL, vmc, err) < 0)
 		return -1;
 	return veil_template_init(t, cfg->factory.template_path, vmc, err);
 }

@@ -61,8 +61,9 @@ int veil_template_check(const struct veil_template *t, bool deep, struct veil_te
 			size_t why_len);
 
 /* The VM configuration of every VM of the factory (booted, template or clone);
- * accel decides KVM or TCG. Strings are borrowed from cfg. */
-int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console,
+ * accel decides KVM or TCG. Strings are borrowed from cfg; a confidential
+ * guest's launch is made in *tee (veil_vm_config_from). */
+int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console, struct veil_tee_config *tee,
 			 struct veil_vm_config *vmc, veil_err_t *err);
 
 /* Boots the template VM vmc on hv, waits up to ready_timeout_ms for its

@@ -23,7 +23,13 @@ int veil_vm_shape_from_config(const struct veil_config *cfg, const char *name, c
 	};
 	if ((shape->hv = veil_hypervisor_configured(cfg, err)) == NULL)
 		return -1;
-	return veil_vm_config_from(cfg, name, console, &shape->vm, err);
+	return veil_vm_config_from(cfg, name, console, &shape->tee, &shape->vm, err);
+}
+
+void veil_vm_shape_release(struct veil_vm_shape *shape)
+{
+	veil_tee_config_free(&shape->tee);
+	shape->vm.tee = NULL;
 }
 
 /* Tears down a VM whose readying failed, leaving none. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "hv/hypervisor.h"
+#include "hv/tee.h"
 #include "lib/config.h"
 #include "lib/error.h"
 
@@ -24,13 +25,18 @@ struct veil_vm_shape {
 	const char *cache_endpoint; /* the factory's, when [factory] vm_cache_number > 0 */
 	const char *template_dir;   /* the template's, when [factory] enable_template */
 	uint32_t cache_root_ports;  /* [factory] pcie_root_port: the pool's and the template's VMs have these */
+	/* A confidential guest's launch, which vm.tee points to: the shape is
+	 * not to be copied (a copy of vm is fine). */
+	struct veil_tee_config tee;
 };
 
 /* The shape of the VM the configuration describes, at its default size and
  * with neither disks nor NIC, named name with its console in console. The
- * strings are borrowed from cfg. */
+ * strings are borrowed from cfg; release the shape with
+ * veil_vm_shape_release. */
 int veil_vm_shape_from_config(const struct veil_config *cfg, const char *name, const char *console,
 			      struct veil_vm_shape *shape, veil_err_t *err);
+void veil_vm_shape_release(struct veil_vm_shape *shape);
 
 enum veil_vm_source { VEIL_VM_POOLED, VEIL_VM_CLONED, VEIL_VM_BOOTED };
 

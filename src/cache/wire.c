@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hv/tee.h"
+#include "lib/hex.h"
+
 static const char *const op_names[] = {
 	[CACHE_OP_CLAIM] = "claim", [CACHE_OP_STATUS] = "status", [CACHE_OP_RETURN] = "return", [CACHE_OP_DUMP] = "dump",
 };
@@ -26,7 +29,13 @@ int cache_shape_of(const struct veil_vm_config *vmc, struct cache_shape *shape, 
 		.kernel_params = vmc->kernel_params,
 		.memory_mib = vmc->memory_mib,
 		.vcpus = vmc->vcpus,
+		.tee = vmc->tee != NULL ? veil_tee_name(vmc->tee->tee) : "",
 	};
+	if (vmc->tee != NULL && vmc->tee->init_data.text != NULL) {
+		uint8_t field[48];
+		size_t len = veil_tee_config_field(vmc->tee, field);
+		veil_hex_encode(field, len, shape->init_data);
+	}
 	if (strlen(shape->kernel) > CACHE_PATH_MAX || strlen(shape->initrd) > CACHE_PATH_MAX ||
 	    strlen(shape->machine) > CACHE_NAME_MAX)
 		return veil_fail(err, ENAMETOOLONG, "guest kernel, initrd or machine type");
@@ -50,6 +59,13 @@ void cache_shape_diff(const struct cache_shape *want, const struct cache_shape *
 		snprintf(out, size, "%" PRIu32 " vCPUs wanted, cached VMs have %" PRIu32, want->vcpus, have->vcpus);
 	else if (strcmp(want->kernel_params, have->kernel_params) != 0)
 		snprintf(out, size, "kernel_params differ from the cached VMs'");
+	else if (strcmp(want->tee, have->tee) != 0)
+		snprintf(out, size, "%s%s wanted, cached VMs are %s%s", want->tee[0] ? "a confidential guest, tee " : "an ordinary VM",
+			 want->tee, have->tee[0] ? "confidential guests, tee " : "ordinary VMs", have->tee);
+	else if (strcmp(want->init_data, have->init_data) != 0)
+		snprintf(out, size, "init-data %.16s%s, cached VMs were launched with %.16s%s",
+			 want->init_data[0] ? want->init_data : "(none)", want->init_data[0] ? "..." : "",
+			 have->init_data[0] ? have->init_data : "(none)", have->init_data[0] ? "..." : "");
 	else
 		snprintf(out, size, "same shape");
 }
@@ -58,7 +74,8 @@ bool cache_shape_equal(const struct cache_shape *a, const struct cache_shape *b)
 {
 	return strcmp(a->kernel, b->kernel) == 0 && strcmp(a->initrd, b->initrd) == 0 &&
 	       strcmp(a->machine, b->machine) == 0 && strcmp(a->kernel_params, b->kernel_params) == 0 &&
-	       a->memory_mib == b->memory_mib && a->vcpus == b->vcpus;
+	       a->memory_mib == b->memory_mib && a->vcpus == b->vcpus && strcmp(a->tee, b->tee) == 0 &&
+	       strcmp(a->init_data, b->init_data) == 0;
 }
 
 /* ---- field access with bounds: every decoder goes through these ---- */
@@ -166,6 +183,8 @@ json_object *cache_request_encode(const struct cache_request *req)
 		add_str(s, "kernel_params", shape->kernel_params);
 		add_u64(s, "memory_mib", shape->memory_mib);
 		add_u64(s, "vcpus", shape->vcpus);
+		add_str(s, "tee", shape->tee);
+		add_str(s, "init_data", shape->init_data);
 		json_object_object_add(o, "shape", s);
 	}
 	if (req->op == CACHE_OP_RETURN || req->op == CACHE_OP_DUMP)
@@ -175,15 +194,23 @@ json_object *cache_request_encode(const struct cache_request *req)
 
 static int decode_shape(json_object *s, struct cache_shape *shape, veil_err_t *err)
 {
-	static const char *const keys[] = { "kernel", "initrd", "machine", "kernel_params", "memory_mib", "vcpus", NULL };
+	static const char *const keys[] = { "kernel", "initrd", "machine", "kernel_params", "memory_mib", "vcpus",
+					    "tee", "init_data", NULL };
 	const char *what = "claim shape";
+	const char *init_data;
 	if (only_keys(s, keys, what, err) < 0 || get_str(s, "kernel", CACHE_PATH_MAX, &shape->kernel, what, err) < 0 ||
 	    get_str(s, "initrd", CACHE_PATH_MAX, &shape->initrd, what, err) < 0 ||
 	    get_str(s, "machine", CACHE_NAME_MAX, &shape->machine, what, err) < 0 ||
 	    get_str(s, "kernel_params", CACHE_PARAMS_MAX, &shape->kernel_params, what, err) < 0 ||
 	    get_u32(s, "memory_mib", UINT32_MAX, &shape->memory_mib, what, err) < 0 ||
-	    get_u32(s, "vcpus", UINT32_MAX, &shape->vcpus, what, err) < 0)
+	    get_u32(s, "vcpus", UINT32_MAX, &shape->vcpus, what, err) < 0 ||
+	    get_str(s, "tee", CACHE_NAME_MAX, &shape->tee, what, err) < 0 ||
+	    get_str(s, "init_data", sizeof(shape->init_data) - 1, &init_data, what, err) < 0)
 		return -1;
+	for (const char *c = init_data; *c != '\0'; c++)
+		if (veil_hex_value((unsigned char)*c) < 0)
+			return veil_fail(err, EPROTO, "%s: \"init_data\" is not hex", what);
+	memcpy(shape->init_data, init_data, strlen(init_data) + 1);
 	return 0;
 }
 

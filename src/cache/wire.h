@@ -29,6 +29,10 @@ struct cache_shape {
 	const char *kernel_params;
 	uint32_t memory_mib;
 	uint32_t vcpus;
+	/* A confidential guest's TEE ("" for none) and init-data digest as the
+	 * TEE holds it, in hex ("" for none): launch-time facts no claim can change. */
+	const char *tee;
+	char init_data[2 * 48 + 1];
 };
 
 /* The shape of VM vmc; borrows its strings. Fails when they are too long to send. */

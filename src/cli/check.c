@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "hv/host.h"
+#include "hv/tee.h"
 #include "lib/spawn.h"
 
 struct tally {
@@ -70,6 +71,25 @@ static bool state_dir_usable(const char *dir)
 	}
 }
 
+/* The configured TEE must be there; the others are named as information. */
+static void check_tees(struct tally *t, const struct veil_config *c)
+{
+	enum veil_tee configured = veil_tee_configured(c);
+	static const enum veil_tee tees[] = { VEIL_TEE_SNP, VEIL_TEE_TDX };
+	for (size_t i = 0; i < sizeof(tees) / sizeof(tees[0]); i++) {
+		char missing[2048];
+		veil_tee_host_missing(tees[i], c->qemu.path, c->qemu.firmware, missing, sizeof(missing));
+		verdict(t, missing[0] == '\0', tees[i] == configured, "confidential guests (tee = \"%s\"): %s%s",
+			veil_tee_name(tees[i]), missing[0] ? "missing: " : "supported", missing);
+	}
+	if (configured != VEIL_TEE_EMULATED)
+		return;
+	verdict(t, state_dir_usable(c->qemu.emulated_tee_dir), true, "emulated TEE's chip directory %s (or its nearest "
+		"existing parent) is writable", c->qemu.emulated_tee_dir);
+	verdict(t, false, false, "tee = \"emulated\" protects nothing: the host holds the chip key and can sign any "
+		"report for any guest (development and CI only)");
+}
+
 int veil_verb_check(struct veil_cli *cli, int argc, char **argv)
 {
 	(void)argv;
@@ -100,6 +120,7 @@ int veil_verb_check(struct veil_cli *cli, int argc, char **argv)
 	verdict(&t, caps.kvm_usable, false, "/dev/kvm usable%s", caps.pvm ? " (PVM)" : "");
 	verdict(&t, caps.vhost_vsock, false, "vhost-vsock: %s",
 		caps.vhost_vsock ? "available" : "absent; the agent channel uses virtio-serial");
+	check_tees(&t, c);
 	const char *state = veil_cli_state_dir(cli);
 	verdict(&t, state_dir_usable(state), true, "state directory %s (or its nearest existing parent) is writable",
 		state);

@@ -57,6 +57,7 @@ int veil_verb_factory(struct veil_cli *cli, int argc, char **argv);
 
 int veil_verb_env(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_check(struct veil_cli *cli, int argc, char **argv);
+int veil_verb_measure(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_spec(struct veil_cli *cli, int argc, char **argv);
 
 #endif

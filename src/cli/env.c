@@ -4,6 +4,8 @@
 
 #include "cli/cli.h"
 #include "hv/host.h"
+#include "hv/tee.h"
+#include "lib/hex.h"
 #include "proto/frame.h"
 
 static const char *accel_name(enum veil_accel a)
@@ -14,6 +16,36 @@ static const char *accel_name(enum veil_accel a)
 static const char *yes_no(bool b)
 {
 	return b ? "true" : "false";
+}
+
+/* What each TEE would need here, and what the configured one is. */
+static int print_confidential(const struct veil_config *c)
+{
+	printf("[confidential]\n");
+	static const enum veil_tee tees[] = { VEIL_TEE_SNP, VEIL_TEE_TDX };
+	for (size_t i = 0; i < sizeof(tees) / sizeof(tees[0]); i++) {
+		char missing[2048];
+		veil_tee_host_missing(tees[i], c->qemu.path, c->qemu.firmware, missing, sizeof(missing));
+		printf("  %s_host_support = %s\n  %s_missing = \"%s\"\n", veil_tee_name(tees[i]),
+		       yes_no(missing[0] == '\0'), veil_tee_name(tees[i]), missing);
+	}
+	enum veil_tee tee = veil_tee_configured(c);
+	if (tee == VEIL_TEE_EMULATED)
+		printf("  warning = \"the emulated TEE protects nothing: the host holds its chip key and can sign any "
+		       "report for any guest; use it for development and CI only\"\n");
+	if (tee == 0)
+		return 0;
+	veil_err_t err = NULL;
+	struct veil_tee_config tc;
+	if (veil_tee_config_from(c, &tc, &err) < 0)
+		return veil_cli_report(&err);
+	char digest[2 * VEIL_INITDATA_MAX_DIGEST + 1] = "";
+	if (tc.init_data.text != NULL)
+		veil_hex_encode(tc.init_data.digest, tc.init_data.digest_len, digest);
+	printf("  init_data_digest = \"%s%s%s\"\n  kbs = \"%s\"\n", tc.init_data.text ? tc.init_data.algorithm : "",
+	       tc.init_data.text ? ":" : "", digest, tc.kbs.host[0] ? tc.kbs.authority : "");
+	veil_tee_config_free(&tc);
+	return 0;
 }
 
 int veil_verb_env(struct veil_cli *cli, int argc, char **argv)
@@ -43,6 +75,11 @@ int veil_verb_env(struct veil_cli *cli, int argc, char **argv)
 	       c->qemu.path, c->qemu.kernel ? c->qemu.kernel : "", c->qemu.initrd ? c->qemu.initrd : "",
 	       c->qemu.machine_type, c->qemu.default_memory, c->qemu.default_vcpus,
 	       c->qemu.kernel_params ? c->qemu.kernel_params : "", accel_name(c->qemu.accel), yes_no(c->qemu.pvm_guest));
+	printf("  confidential_guest = %s\n  tee = \"%s\"\n  firmware = \"%s\"\n  emulated_tee_dir = \"%s\"\n"
+	       "  init_data = \"%s\"\n  snp_vcpu_type = \"%s\"\n  snp_guest_features = 0x%x\n",
+	       yes_no(c->qemu.confidential_guest), c->qemu.tee ? c->qemu.tee : "", c->qemu.firmware ? c->qemu.firmware : "",
+	       c->qemu.emulated_tee_dir, c->qemu.init_data ? c->qemu.init_data : "", c->qemu.snp_vcpu_type,
+	       c->qemu.snp_guest_features);
 	printf("[agent]\n  protocol_version = %u\n  channel = \"virtio-serial\"\n  dial_timeout = %u\n"
 	       "  request_timeout = %u\n  debug_console_enabled = %s\n",
 	       VEIL_PROTOCOL_VERSION, c->agent.dial_timeout, c->agent.request_timeout,
@@ -55,5 +92,5 @@ int veil_verb_env(struct veil_cli *cli, int argc, char **argv)
 	       yes_no(caps.kvm_device), yes_no(caps.kvm_usable), yes_no(caps.pvm), yes_no(caps.vhost_vsock),
 	       yes_no(caps.qemu_found));
 	printf("[accelerator]\n  use = \"%s\"\n  reason = \"%s\"\n", accel.use_kvm ? "kvm" : "tcg", accel.reason);
-	return 0;
+	return print_confidential(c);
 }

@@ -365,7 +365,7 @@ static int factory_claim_test(struct veil_cli *cli, int argc, char **argv)
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	sigprocmask(SIG_BLOCK, &stop, NULL);
-	struct veil_vm_shape shape;
+	__attribute__((cleanup(veil_vm_shape_release))) struct veil_vm_shape shape = { 0 };
 	if (veil_vm_shape_from_config(&cli->cfg, "claim-test", "", &shape, &err) < 0)
 		return veil_cli_report(&err);
 	const struct veil_disk rootfs = { .path = a.image, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };

@@ -21,6 +21,7 @@ static const struct veil_verb verbs[] = {
 	{ "features", "show the features this runtime implements (JSON)", veil_verb_features },
 	{ "kill", "send a signal to a container's process", veil_verb_kill },
 	{ "list", "list containers", veil_verb_list },
+	{ "measure", "print the reference values of the configured confidential guest", veil_verb_measure },
 	{ "pause", "pause every process of a container (freezes its VM)", veil_verb_pause },
 	{ "ps", "show the host processes that stand for a container's processes", veil_verb_ps },
 	{ "resume", "resume a paused container", veil_verb_resume },

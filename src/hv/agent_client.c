@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attest/initdata_config.h"
 #include "hv/guest_spec.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
@@ -253,11 +254,26 @@ int veil_agent_hello_once(int fd, int vm_pidfd, int signal_fd, int timeout_ms, v
 
 /* The request comes from guest_spec.c, which builds it as runc's specconv builds its configuration. */
 int veil_agent_create_container(struct veil_agent_client *c, const char *id, const struct oci_spec *spec, bool own_netns,
-				int timeout_ms, veil_err_t *err)
+				const struct veil_secret_ref *secrets, size_t n_secrets, int timeout_ms, veil_err_t *err)
 {
 	struct veil_guest_request g;
 	if (veil_guest_request_build(&g, id, VEIL_ROOTFS_SERIAL, spec, own_netns, err) < 0)
 		return -1;
+	/* Only names and KBS paths: the agent fetches the secrets themselves. */
+	cleanup_free Veil__Agent__V1__Secret *secret_msgs = calloc(n_secrets + 1, sizeof(*secret_msgs));
+	cleanup_free Veil__Agent__V1__Secret **secret_ptrs = calloc(n_secrets + 1, sizeof(*secret_ptrs));
+	if (secret_msgs == NULL || secret_ptrs == NULL) {
+		veil_guest_request_release(&g);
+		return veil_fail(err, ENOMEM, "create container");
+	}
+	for (size_t i = 0; i < n_secrets; i++) {
+		veil__agent__v1__secret__init(&secret_msgs[i]);
+		secret_msgs[i].name = (char *)secrets[i].name;
+		secret_msgs[i].resource = (char *)secrets[i].path;
+		secret_ptrs[i] = &secret_msgs[i];
+	}
+	g.req.secrets = secret_ptrs;
+	g.req.n_secrets = n_secrets;
 	ProtobufCMessage *resp = NULL;
 	int rc = call(c, VEIL_METHOD_CREATE_CONTAINER, &g.req.base, &resp, timeout_ms, err);
 	veil_guest_request_release(&g);

@@ -59,7 +59,7 @@ const struct veil_hypervisor *veil_hypervisor_configured(const struct veil_confi
 }
 
 int veil_vm_config_from(const struct veil_config *cfg, const char *name, const char *console,
-			struct veil_vm_config *vmc, veil_err_t *err)
+			struct veil_tee_config *tee, struct veil_vm_config *vmc, veil_err_t *err)
 {
 	if (cfg->qemu.kernel == NULL)
 		return veil_fail(err, 0, "no guest kernel configured ([hypervisor.qemu] kernel)");
@@ -82,8 +82,18 @@ int veil_vm_config_from(const struct veil_config *cfg, const char *name, const c
 		.kernel_params = cfg->qemu.kernel_params ? cfg->qemu.kernel_params : "",
 		.use_kvm = accel.use_kvm,
 		.pvm_host = caps.pvm,
-		.guest_debug = cfg->agent.debug_console_enabled || veil_log_get_level() == VEIL_LOG_DEBUG,
+		/* A confidential guest's command line is measured: only the
+		 * configuration may change it, never a --debug of one command. */
+		.guest_debug = cfg->agent.debug_console_enabled ||
+			       (!cfg->qemu.confidential_guest && veil_log_get_level() == VEIL_LOG_DEBUG),
 		.console_log = console,
 	};
+	if (!cfg->qemu.confidential_guest)
+		return 0;
+	if (tee == NULL)
+		return veil_fail(err, EINVAL, "VM %s cannot be a confidential guest", name);
+	if (veil_tee_config_from(cfg, tee, err) < 0)
+		return -1;
+	vmc->tee = tee;
 	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "hv/hypervisor.h"
+#include "hv/tee.h"
 #include "lib/config.h"
 #include "lib/error.h"
 
@@ -34,8 +35,11 @@ const struct veil_hypervisor *veil_hypervisor_configured(const struct veil_confi
 
 /* The VM that cfg describes, on this host: kernel, initrd, machine, default
  * size and accelerator. Strings are borrowed from cfg; disks, NIC, root
- * ports and memory files are left to the caller. */
+ * ports and memory files are left to the caller. A confidential guest's
+ * launch (hv/tee.h) is made in *tee, which vmc then points to: free it with
+ * veil_tee_config_free once the VM has started. tee may be NULL only where
+ * confidential guests cannot go (a template); a confidential cfg then fails. */
 int veil_vm_config_from(const struct veil_config *cfg, const char *name, const char *console,
-			struct veil_vm_config *vmc, veil_err_t *err);
+			struct veil_tee_config *tee, struct veil_vm_config *vmc, veil_err_t *err);
 
 #endif

@@ -11,6 +11,8 @@
 
 #include "lib/error.h"
 
+struct veil_tee_config;
+
 struct veil_disk {
 	const char *path;
 	const char *serial; /* how the guest finds it: /sys/block/vdX/serial */
@@ -48,6 +50,9 @@ struct veil_vm_config {
 	bool memory_shared;
 	/* Start paused, waiting for restore_state instead of booting the kernel. */
 	bool incoming;
+	/* A confidential guest: its TEE, init-data and key broker (hv/tee.h);
+	 * NULL for an ordinary VM. */
+	const struct veil_tee_config *tee;
 };
 
 /* A running VM as its holder sees it. Its fds are all there is to it: the VM
@@ -62,6 +67,9 @@ struct veil_vm {
 	int lifeline_fd;    /* cached VM: its keeper kills it once no process holds this; -1 if none */
 	uint32_t root_ports;      /* spare PCIe root ports, rp0.. */
 	uint32_t root_ports_used; /* bit i: rp<i> holds a hot-plugged device */
+	/* A confidential VM's TEE service (hv/tee.h): a child of the process
+	 * that started the VM, which alone knows it; 0 elsewhere and for none. */
+	pid_t tee_pid;
 };
 
 struct veil_hypervisor {
@@ -88,6 +96,10 @@ struct veil_hypervisor {
 	int (*dump_memory)(struct veil_vm *vm, int fd, veil_err_t *err);
 	/* Kills and reaps the VMM, closes every fd. Idempotent, never fails. */
 	void (*teardown)(struct veil_vm *vm);
+	/* The launch measurement cfg's confidential guest will report: exact
+	 * for the emulated TEE, the SEV-SNP launch digest for SNP. Fails where
+	 * the backend cannot compute it (NULL: it never can). */
+	int (*launch_measurement)(const struct veil_vm_config *cfg, uint8_t out[48], veil_err_t *err);
 };
 
 void veil_vm_init(struct veil_vm *vm);

@@ -13,8 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attest/emulated.h"
+#include "attest/snp_launch.h"
 #include "hv/hypervisor.h"
+#include "hv/qemu.h"
 #include "hv/qmp.h"
+#include "hv/tee.h"
+#include "lib/base64.h"
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -47,8 +52,55 @@ static char *qemu_escape(const char *s)
 	return out;
 }
 
-static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *cfg)
+int veil_qemu_kernel_cmdline(const struct veil_vm_config *cfg, char *out, size_t size, veil_err_t *err)
 {
+	/* reboot=t + panic=-1 + -no-reboot: any guest reboot or panic ends QEMU at once. */
+	int n = snprintf(out, size, "console=ttyS0 reboot=t panic=-1 init_on_free=1 %s%s%s%s%s",
+			 cfg->guest_debug ? "veil.debug=1" : "quiet loglevel=3", cfg->tee ? " " VEIL_TEE_CMDLINE : "",
+			 cfg->tee ? veil_tee_name(cfg->tee->tee) : "", cfg->kernel_params[0] ? " " : "", cfg->kernel_params);
+	if (n < 0 || (size_t)n >= size)
+		return veil_fail(err, E2BIG, "the kernel command line is longer than %zu bytes", size - 1);
+	return 0;
+}
+
+/* The confidential guest's object and memory: the TEE's own QEMU object
+ * (upstream QEMU's documented properties), its firmware, and guest RAM in a
+ * private memfd, shared with no one. */
+static void push_tee_machine(struct veil_strv *argv, const struct veil_vm_config *cfg, const char *machine)
+{
+	const struct veil_tee_config *tc = cfg->tee;
+	bool snp = tc->tee == VEIL_TEE_SNP;
+	uint8_t field[48];
+	size_t field_len = veil_tee_config_field(tc, field);
+	cleanup_free char *field_b64 = tc->init_data.text != NULL ? veil_b64_encode(VEIL_B64_STD, field, field_len) : NULL;
+	veil_strv_push(argv, "-machine");
+	veil_strv_pushf(argv, "%s,confidential-guest-support=%s,memory-backend=ram%s", machine, snp ? "sev0" : "tdx0",
+			snp ? "" : ",kernel-irqchip=split");
+	veil_strv_push(argv, "-object");
+	veil_strv_pushf(argv, "memory-backend-memfd,id=ram,size=%uM,share=off", cfg->memory_mib);
+	veil_strv_push(argv, "-object");
+	if (snp)
+		/* kernel-hashes=on: the firmware measures kernel, initrd and command line. */
+		veil_strv_pushf(argv, "sev-snp-guest,id=sev0,cbitpos=%u,reduced-phys-bits=%u,policy=0x30000,kernel-hashes=on%s%s",
+				tc->cbitpos, tc->reduced_phys_bits, field_b64 ? ",host-data=" : "", field_b64 ? field_b64 : "");
+	else
+		veil_strv_pushf(argv, "tdx-guest,id=tdx0%s%s", field_b64 ? ",mrconfigid=" : "", field_b64 ? field_b64 : "");
+	cleanup_free char *firmware = qemu_escape(tc->firmware != NULL ? tc->firmware : "");
+	veil_strv_push(argv, "-bios");
+	veil_strv_push(argv, firmware);
+}
+
+int veil_qemu_build_argv(const struct veil_vm_config *cfg, struct veil_strv *argv, veil_err_t *err)
+{
+	char append[4096];
+	if (veil_qemu_kernel_cmdline(cfg, append, sizeof(append), err) < 0)
+		return -1;
+	const struct veil_tee_config *tc = cfg->tee;
+	/* SNP and TDX guests need KVM and their firmware; the emulated TEE's is an ordinary VM. */
+	bool hardware_tee = tc != NULL && tc->tee != VEIL_TEE_EMULATED;
+	int next_fd = VEIL_QEMU_FD_AGENT + 1;
+	int tee_fd = tc != NULL ? next_fd++ : -1;
+	int tap_fd = cfg->nic != NULL ? next_fd++ : -1;
 	cleanup_free char *kernel = qemu_escape(cfg->kernel);
 	cleanup_free char *initrd = qemu_escape(cfg->initrd);
 	cleanup_free char *console = qemu_escape(cfg->console_log);
@@ -58,16 +110,29 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 	veil_strv_pushf(argv, "veil-%s,debug-threads=on", cfg->name);
 	/* Root ports need PCIe. microvm's PCIe host is reachable only through ECAM,
 	 * which the guest kernel lacks (CONFIG_PCI_MMCONFIG); q35 hot-plugs through
-	 * ACPI with the kernel as it is. */
-	const char *machine = cfg->pcie_root_ports > 0 && strcmp(cfg->machine, "microvm") == 0 ? "q35" : cfg->machine;
+	 * ACPI with the kernel as it is. SNP and TDX boot through OVMF, on q35. */
+	const char *machine = (cfg->pcie_root_ports > 0 || hardware_tee) && strcmp(cfg->machine, "microvm") == 0
+				      ? "q35"
+				      : cfg->machine;
 	bool mmio = strcmp(machine, "microvm") == 0;
 	const char *transport = mmio ? "device" : "pci";
-	veil_strv_push(argv, "-machine");
-	/* microvm without ACPI finds its virtio-mmio devices on the kernel command line, which QEMU fills in.
-	 * Without ACPI's MADT the guest brings up one CPU whatever -smp says; microvm with ACPI and
-	 * virtio-mmio devices hung at boot here (QEMU 7.2), so SMP guests are a known gap. */
-	veil_strv_pushf(argv, "%s%s", mmio ? "microvm,acpi=off,x-option-roms=off" : machine,
-			cfg->memory_file != NULL ? ",memory-backend=ram" : "");
+	if (hardware_tee) {
+		push_tee_machine(argv, cfg, machine);
+		/* QEMU cannot DMA into memory the TEE encrypts: every virtio device,
+		 * hot-plugged ones too, goes through the guest's bounce buffers,
+		 * which the platform flag (a modern device only) asks for. */
+		veil_strv_push(argv, "-global");
+		veil_strv_push(argv, "virtio-pci.disable-legacy=on");
+		veil_strv_push(argv, "-global");
+		veil_strv_push(argv, "virtio-pci.iommu_platform=on");
+	} else {
+		veil_strv_push(argv, "-machine");
+		/* microvm without ACPI finds its virtio-mmio devices on the kernel command line, which QEMU fills in.
+		 * Without ACPI's MADT the guest brings up one CPU whatever -smp says; microvm with ACPI and
+		 * virtio-mmio devices hung at boot here (QEMU 7.2), so SMP guests are a known gap. */
+		veil_strv_pushf(argv, "%s%s", mmio ? "microvm,acpi=off,x-option-roms=off" : machine,
+				cfg->memory_file != NULL ? ",memory-backend=ram" : "");
+	}
 	if (cfg->memory_file != NULL) {
 		cleanup_free char *mem_path = qemu_escape(cfg->memory_file);
 		veil_strv_push(argv, "-object");
@@ -80,10 +145,14 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 		veil_strv_push(argv, "defer");
 	}
 	veil_strv_push(argv, "-accel");
-	veil_strv_push(argv, cfg->use_kvm ? "kvm" : "tcg");
+	veil_strv_push(argv, cfg->use_kvm || hardware_tee ? "kvm" : "tcg");
 	veil_strv_push(argv, "-cpu");
-	/* PVM rejects the arch-capabilities MSR that "host" would expose. */
-	veil_strv_push(argv, !cfg->use_kvm ? "max" : cfg->pvm_host ? "host,-arch-capabilities" : "host");
+	if (hardware_tee)
+		/* The launch digest depends on the SNP vCPU model; a TD takes the host's. */
+		veil_strv_push(argv, tc->tee == VEIL_TEE_SNP ? tc->snp_vcpu_type : "host");
+	else
+		/* PVM rejects the arch-capabilities MSR that "host" would expose. */
+		veil_strv_push(argv, !cfg->use_kvm ? "max" : cfg->pvm_host ? "host,-arch-capabilities" : "host");
 	veil_strv_push(argv, "-m");
 	veil_strv_pushf(argv, "%u", cfg->memory_mib);
 	veil_strv_push(argv, "-smp");
@@ -98,9 +167,15 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		veil_strv_push(argv, fixed[i]);
 	veil_strv_push(argv, "-device");
-	veil_strv_pushf(argv, "virtio-serial-%s,max_ports=2", transport);
+	veil_strv_pushf(argv, "virtio-serial-%s,max_ports=%d", transport, tc != NULL ? 3 : 2);
 	veil_strv_push(argv, "-device");
 	veil_strv_push(argv, "virtserialport,chardev=agent,name=" VEIL_AGENT_PORT);
+	if (tc != NULL) {
+		veil_strv_push(argv, "-chardev");
+		veil_strv_pushf(argv, "socket,id=tee,fd=%d", tee_fd);
+		veil_strv_push(argv, "-device");
+		veil_strv_push(argv, "virtserialport,chardev=tee,name=" VEIL_TEE_PORT);
+	}
 	veil_strv_push(argv, "-device");
 	veil_strv_pushf(argv, "virtio-rng-%s,rng=rng0", transport);
 	if (!mmio) {
@@ -123,10 +198,7 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 	veil_strv_push(argv, "-initrd");
 	veil_strv_push(argv, initrd);
 	veil_strv_push(argv, "-append");
-	/* reboot=t + panic=-1 + -no-reboot: any guest reboot or panic ends QEMU at once. */
-	veil_strv_pushf(argv, "console=ttyS0 reboot=t panic=-1 init_on_free=1 %s%s%s",
-			cfg->guest_debug ? "veil.debug=1" : "quiet loglevel=3",
-			cfg->kernel_params[0] ? " " : "", cfg->kernel_params);
+	veil_strv_push(argv, append);
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		cleanup_free char *path = qemu_escape(cfg->disks[i].path);
 		veil_strv_push(argv, "-drive");
@@ -136,12 +208,12 @@ static void build_cmdline(struct veil_strv *argv, const struct veil_vm_config *c
 		veil_strv_pushf(argv, "virtio-blk-%s,drive=disk%zu,serial=%s", transport, i, cfg->disks[i].serial);
 	}
 	if (cfg->nic != NULL) {
-		/* The tap is the third fd passed, after QMP's and the agent's. */
 		veil_strv_push(argv, "-netdev");
-		veil_strv_push(argv, "tap,id=net0,fd=5");
+		veil_strv_pushf(argv, "tap,id=net0,fd=%d", tap_fd);
 		veil_strv_push(argv, "-device");
 		veil_strv_pushf(argv, "virtio-net-%s,netdev=net0,mac=%s", transport, cfg->nic->mac);
 	}
+	return 0;
 }
 
 /* QEMU reports why it refused to start on stderr; surface its last line. */
@@ -158,6 +230,17 @@ static int fail_with_qemu_stderr(veil_err_t *err, int stderr_fd, const char *wha
 	if (*line)
 		return veil_fail(err, 0, "QEMU failed to start: %s", line);
 	return veil_fail(err, 0, "QEMU failed to start: %s", what);
+}
+
+/* Kills and reaps a process of ours, bounded as QEMU's. */
+static void kill_child(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGKILL);
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	*pid = 0;
 }
 
 static void qemu_teardown(struct veil_vm *vm)
@@ -179,34 +262,65 @@ static void qemu_teardown(struct veil_vm *vm)
 		}
 		vm->pid = 0;
 	}
+	kill_child(&vm->tee_pid);
 	veil_close_fd(&vm->lifeline_fd);
 	veil_close_fd(&vm->pidfd);
 	veil_close_fd(&vm->agent_fd);
 	veil_close_fd(&vm->control_fd);
 }
 
-static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil_err_t *err)
+static int qemu_launch_measurement(const struct veil_vm_config *cfg, uint8_t out[48], veil_err_t *err)
 {
-	if (access(cfg->kernel, R_OK) < 0)
-		return veil_fail(err, errno, "guest kernel %s", cfg->kernel);
-	if (access(cfg->initrd, R_OK) < 0)
-		return veil_fail(err, errno, "guest initrd %s", cfg->initrd);
-	if (access(cfg->vmm_path, X_OK) < 0)
-		return veil_fail(err, errno, "QEMU binary %s", cfg->vmm_path);
+	const struct veil_tee_config *tc = cfg->tee;
+	if (tc == NULL)
+		return veil_fail(err, EINVAL, "an ordinary VM has no launch measurement");
+	char cmdline[4096];
+	if (veil_qemu_kernel_cmdline(cfg, cmdline, sizeof(cmdline), err) < 0)
+		return -1;
+	if (tc->tee == VEIL_TEE_EMULATED) {
+		uint8_t field[48];
+		size_t field_len = veil_tee_config_field(tc, field);
+		const struct veil_emulated_launch launch = {
+			.kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cmdline, .vcpus = cfg->vcpus,
+			.init_data_digest = tc->init_data.text != NULL ? field : NULL,
+			.init_data_digest_len = tc->init_data.text != NULL ? field_len : 0,
+		};
+		return veil_emulated_launch_measurement(&launch, out, err);
+	}
+	if (tc->tee == VEIL_TEE_SNP) {
+		if (tc->firmware == NULL)
+			return veil_fail(err, 0, "the SNP launch digest needs the firmware ([hypervisor.qemu] firmware)");
+		const struct veil_snp_launch launch = {
+			.ovmf = tc->firmware, .kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cmdline,
+			.vcpus = cfg->vcpus, .vcpu_type = tc->snp_vcpu_type, .guest_features = tc->snp_guest_features,
+		};
+		return veil_snp_launch_digest(&launch, out, err);
+	}
+	return veil_fail(err, ENOTSUP, "veil does not compute TDX's MRTD and RTMRs: take them from a TD launched "
+				       "with this firmware, kernel and command line");
+}
 
-	int qmp_pair[2], agent_pair[2];
+/* Runs QEMU on argv with its channels (and a confidential guest's TEE port,
+ * whose service starts once QEMU has a pidfd to watch), up to its QMP
+ * greeting. */
+static int spawn_qemu(struct veil_vm *vm, const struct veil_vm_config *cfg, struct veil_strv *argv,
+		      const struct veil_emulated_chip *chip, const uint8_t measurement[48], veil_err_t *err)
+{
+	int qmp_pair[2], agent_pair[2], tee_pair[2] = { -1, -1 };
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_pair) < 0)
 		return veil_fail(err, errno, "socketpair");
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, agent_pair) < 0) {
+	cleanup_close int qmp_child = qmp_pair[1];
+	int qmp_fd = qmp_pair[0];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, agent_pair) < 0 ||
+	    (cfg->tee != NULL && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, tee_pair) < 0)) {
 		int e = errno;
-		close(qmp_pair[0]);
-		close(qmp_pair[1]);
+		close(qmp_fd);
 		return veil_fail(err, e, "socketpair");
 	}
 	vm->agent_fd = agent_pair[0];
-	cleanup_close int qmp_child = qmp_pair[1];
 	cleanup_close int agent_child = agent_pair[1];
-	int qmp_fd = qmp_pair[0];
+	cleanup_close int tee_host = tee_pair[0];
+	cleanup_close int tee_child = tee_pair[1];
 
 	char tmpl[] = "/tmp/veil-qemu-stderr.XXXXXX";
 	cleanup_close int stderr_fd = mkostemp(tmpl, O_CLOEXEC);
@@ -216,21 +330,25 @@ static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 	}
 	unlink(tmpl);
 
-	cleanup_strv struct veil_strv argv = { 0 };
-	build_cmdline(&argv, cfg);
 	if (veil_log_get_level() <= VEIL_LOG_DEBUG) {
-		for (size_t i = 0; i < argv.len; i++)
-			log_debug("qemu argv[%zu] = %s", i, argv.items[i]);
+		for (size_t i = 0; i < argv->len; i++)
+			log_debug("qemu argv[%zu] = %s", i, argv->items[i]);
 	}
-	const int pass[] = { qmp_child, agent_child, cfg->nic != NULL ? cfg->nic->tap_fd : -1 };
+	/* In the order veil_qemu_build_argv numbers them from fd 3. */
+	int pass[4] = { qmp_child, agent_child }, n_pass = 2;
+	if (cfg->tee != NULL)
+		pass[n_pass++] = tee_child;
+	if (cfg->nic != NULL)
+		pass[n_pass++] = cfg->nic->tap_fd;
 	struct veil_spawn_opts opts = {
-		.pass_fds = pass, .n_pass_fds = cfg->nic != NULL ? 3 : 2, .stdout_fd = stderr_fd, .stderr_fd = stderr_fd,
+		.pass_fds = pass, .n_pass_fds = n_pass, .stdout_fd = stderr_fd, .stderr_fd = stderr_fd,
 		.new_session = true, .die_with_parent = true,
 	};
-	int spawned = veil_spawn(argv.items, &opts, &vm->pid, err);
+	int spawned = veil_spawn(argv->items, &opts, &vm->pid, err);
 	/* Only QEMU may hold the far ends, so that its exit reads as EOF here. */
 	close(veil_steal_fd(qmp_child));
 	close(veil_steal_fd(agent_child));
+	veil_closep(&tee_child);
 	if (spawned < 0) {
 		close(qmp_fd);
 		return -1;
@@ -243,6 +361,9 @@ static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 		return veil_fail(err, errno, "pidfd_open");
 	}
 	vm->control_fd = qmp_fd;
+	if (cfg->tee != NULL &&
+	    veil_tee_service_start(cfg->tee, chip, measurement, cfg->name, tee_host, vm->pidfd, &vm->tee_pid, err) < 0)
+		return -1;
 	veil_err_t qmp_err = NULL;
 	if (veil_qmp_handshake(vm->control_fd, QMP_TIMEOUT_MS, &qmp_err) < 0) {
 		int status;
@@ -255,6 +376,47 @@ static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 	}
 	log_debug("qemu pid %d started", vm->pid);
 	return 0;
+}
+
+/* The confidential guest's part of a start, before QEMU runs: the hardware
+ * is there (SNP, TDX), or the emulated chip is and its measurement is
+ * taken. A failure here leaves no QEMU behind. */
+static int prepare_tee(const struct veil_vm_config *cfg, struct veil_emulated_chip **chip, uint8_t measurement[48],
+		       veil_err_t *err)
+{
+	const struct veil_tee_config *tc = cfg->tee;
+	memset(measurement, 0, 48);
+	*chip = NULL;
+	if (tc->tee != VEIL_TEE_EMULATED)
+		return veil_tee_host_check(tc->tee, cfg->vmm_path, tc->firmware, err);
+	if (veil_emulated_chip_open(tc->chip_dir, chip, err) < 0)
+		return veil_fail_context(err, "the emulated TEE's chip in %s", tc->chip_dir);
+	if (qemu_launch_measurement(cfg, measurement, err) < 0) {
+		veil_emulated_chip_free(*chip);
+		*chip = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil_err_t *err)
+{
+	if (access(cfg->kernel, R_OK) < 0)
+		return veil_fail(err, errno, "guest kernel %s", cfg->kernel);
+	if (access(cfg->initrd, R_OK) < 0)
+		return veil_fail(err, errno, "guest initrd %s", cfg->initrd);
+	if (access(cfg->vmm_path, X_OK) < 0)
+		return veil_fail(err, errno, "QEMU binary %s", cfg->vmm_path);
+	cleanup_strv struct veil_strv argv = { 0 };
+	if (veil_qemu_build_argv(cfg, &argv, err) < 0)
+		return -1;
+	struct veil_emulated_chip *chip = NULL;
+	uint8_t measurement[48];
+	if (cfg->tee != NULL && prepare_tee(cfg, &chip, measurement, err) < 0)
+		return -1;
+	int rc = spawn_qemu(vm, cfg, &argv, chip, measurement, err);
+	veil_emulated_chip_free(chip);
+	return rc;
 }
 
 static int qemu_command(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err)
@@ -601,4 +763,5 @@ const struct veil_hypervisor veil_hypervisor_qemu = {
 	.unplug_all = qemu_unplug_all,
 	.dump_memory = qemu_dump_memory,
 	.teardown = qemu_teardown,
+	.launch_measurement = qemu_launch_measurement,
 };

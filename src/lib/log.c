@@ -78,6 +78,13 @@ static void write_file_line(enum veil_log_level level, const char *msg)
 	}
 }
 
+int veil_log_forked_child(void)
+{
+	if (logger.syslog)
+		closelog();
+	return logger.fd;
+}
+
 void veil_log(enum veil_log_level level, const char *fmt, ...)
 {
 	if (level < logger.level)

@@ -13,6 +13,10 @@ int veil_log_init(const char *file, enum veil_log_format format, enum veil_log_l
 void veil_log_set_level(enum veil_log_level level);
 enum veil_log_level veil_log_get_level(void);
 int veil_log_parse_level(const char *name, enum veil_log_level *level);
+/* In a child forked to live on without exec, before it closes the fds it
+ * inherited: drops the syslog connection (the next message opens its own)
+ * and returns the log file's fd, which the child keeps, or -1. */
+int veil_log_forked_child(void);
 void veil_log(enum veil_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) veil_log(VEIL_LOG_DEBUG, __VA_ARGS__)

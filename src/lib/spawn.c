@@ -121,6 +121,23 @@ int veil_run_program(char *const argv[], veil_err_t *err)
 	return veil_fail(err, 0, "%s failed (exit %d)%s%s", argv[0], WEXITSTATUS(status), line[0] ? ": " : "", line);
 }
 
+void veil_close_fds_except(const int *keep, size_t n)
+{
+	unsigned int from = 0;
+	for (;;) {
+		/* The lowest kept fd at or above from. */
+		unsigned int next = ~0U;
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= 0 && (unsigned int)keep[i] >= from && (unsigned int)keep[i] < next)
+				next = (unsigned int)keep[i];
+		if (next > from)
+			syscall(SYS_close_range, from, next == ~0U ? ~0U : next - 1, 0);
+		if (next == ~0U)
+			return;
+		from = next + 1;
+	}
+}
+
 int veil_signalfd_for(const int *signals, size_t n, veil_err_t *err)
 {
 	sigset_t set;

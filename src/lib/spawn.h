@@ -30,6 +30,10 @@ int veil_pidfd_open(pid_t pid);
  * failure nothing is left open and -1 comes back with *err. */
 pid_t veil_fork_with_channel(int socket_type, int channel[2], veil_err_t *err);
 
+/* Closes every fd of this process but those in keep (any order; -1 entries
+ * are ignored). For a forked child that does not exec. */
+void veil_close_fds_except(const int *keep, size_t n);
+
 /* Blocks the given signals and returns a signalfd for them (SIGPIPE is
  * ignored): long-lived processes take signals in their event loop. */
 int veil_signalfd_for(const int *signals, size_t n, veil_err_t *err);

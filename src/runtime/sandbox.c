@@ -14,8 +14,10 @@
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/fsutil.h"
+#include "lib/hex.h"
 #include "lib/log.h"
 #include "proto/contract.h"
+#include "runtime/confidential.h"
 #include "runtime/network.h"
 #include "runtime/rootfs_image.h"
 
@@ -71,6 +73,18 @@ uint32_t veil_sandbox_memory_mib(const struct veil_config *cfg, const struct oci
 	return vmc.memory_mib;
 }
 
+static void log_confidential(const struct veil_sandbox *sb)
+{
+	const struct veil_tee_config *tc = &sb->shape.tee;
+	char digest[2 * VEIL_INITDATA_MAX_DIGEST + 1] = "none";
+	if (tc->init_data.text != NULL)
+		veil_hex_encode(tc->init_data.digest, tc->init_data.digest_len, digest);
+	log_info("container %s: confidential guest, tee %s%s, init-data %s%s%s, KBS %s, %zu secret annotation(s)", sb->id,
+		 veil_tee_name(tc->tee), tc->tee == VEIL_TEE_EMULATED ? " (emulated: it protects nothing)" : "",
+		 tc->init_data.text != NULL ? tc->init_data.algorithm : "", tc->init_data.text != NULL ? ":" : "", digest,
+		 tc->kbs.host[0] ? tc->kbs.authority : "none", sb->n_secrets);
+}
+
 /* The container's VM, sized for it, with its rootfs image (and NIC), from
  * wherever veil_vm_get finds one; one log line for each faster path that
  * was tried and not taken. */
@@ -78,8 +92,12 @@ static int get_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const 
 		  const struct veil_nic *nic, int signal_fd, veil_err_t *err)
 {
 	struct veil_vm_shape *shape = &sb->shape;
-	if (veil_vm_shape_from_config(cfg, sb->id, sb->console_log, shape, err) < 0)
+	if (veil_vm_shape_from_config(cfg, sb->id, sb->console_log, shape, err) < 0 ||
+	    veil_container_confidential(spec, shape->vm.tee != NULL ? &shape->tee : NULL, sb->secrets, VEIL_MAX_SECRETS,
+					&sb->n_secrets, err) < 0)
 		return -1;
+	if (shape->vm.tee != NULL)
+		log_confidential(sb);
 	vm_size(spec, &shape->vm);
 	const struct veil_disk rootfs = { .path = sb->image_path, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
 	shape->vm.disks = &rootfs;
@@ -147,7 +165,8 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 	long long t_ready = veil_now_ms() - t0;
 	if (tap_fd >= 0 && configure_interface(sb, &netif, err) < 0)
 		goto fail;
-	if (veil_agent_create_container(&sb->agent, sb->id, spec, tap_fd < 0, sb->request_timeout_ms, err) < 0)
+	if (veil_agent_create_container(&sb->agent, sb->id, spec, tap_fd < 0, sb->secrets, sb->n_secrets,
+					sb->request_timeout_ms, err) < 0)
 		goto fail;
 	log_info("container %s: rootfs image %lld ms, agent ready %lld ms, created %lld ms", id, t_image, t_ready,
 		 veil_now_ms() - t0);
@@ -181,6 +200,7 @@ void veil_sandbox_destroy(struct veil_sandbox *sb)
 		sb->vm.hv->teardown(&sb->vm);
 	sb->vm.hv = NULL;
 	veil_agent_client_release(&sb->agent);
+	veil_vm_shape_release(&sb->shape);
 	if (sb->image_path != NULL)
 		unlink(sb->image_path);
 	free(sb->id);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "attest/initdata_config.h"
 #include "cache/vm.h"
 #include "hv/agent_client.h"
 #include "hv/hypervisor.h"
@@ -23,6 +24,9 @@ struct veil_sandbox {
 	struct veil_vm vm;
 	struct veil_agent_client agent;
 	int request_timeout_ms;
+	/* A confidential container's secrets from its annotations. */
+	struct veil_secret_ref secrets[VEIL_MAX_SECRETS];
+	size_t n_secrets;
 };
 
 /* runc's rule for container IDs, minus characters QEMU's options treat specially. */

@@ -89,12 +89,13 @@ int main(int argc, char **argv)
 	close(image_fd);
 	const struct veil_disk disk = { .path = image, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
 	struct veil_vm_config vmc;
+	struct veil_tee_config tee = { 0 };
 	struct veil_vm vm;
 	veil_vm_init(&vm);
 	int rc = 125;
 	const struct veil_hypervisor *hv = veil_hypervisor_configured(&cfg, &err);
 	if (hv != NULL && veil_rootfs_image_build(rootfs, image, &err) == 0 &&
-	    veil_vm_config_from(&cfg, name, console, &vmc, &err) == 0) {
+	    veil_vm_config_from(&cfg, name, console, &tee, &vmc, &err) == 0) {
 		vmc.disks = &disk;
 		vmc.n_disks = 1;
 		if (hv->start(&vm, &vmc, &err) == 0) {
@@ -109,6 +110,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "raw-host: %s\n", err->msg);
 	if (vm.hv != NULL)
 		vm.hv->teardown(&vm);
+	veil_tee_config_free(&tee);
 	unlink(image);
 	veil_error_free(&err);
 	veil_config_free(&cfg);
