@@ -40,12 +40,17 @@ AGENT_SRC = $(wildcard src/agent/*.c)
 # veil-kbs, the key broker: a front end on lib and attest only.
 KBS_SRC = $(wildcard src/kbs/*.c)
 KBS_LAYERS = lib attest
-AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) src/proto/frame.c src/proto/rpc.c src/lib/error.c \
-	src/lib/fdpass.c) \
+# A confidential guest's agent attests and fetches secrets itself: attest's
+# KBS client, JOSE and init-data, with the lib parts they use (JSON, base64,
+# TOML), over static OpenSSL, json-c and zlib.
+AGENT_ATTEST_SRC = $(addprefix src/attest/,kbs_client.c kbs_proto.c jose.c snp_json.c snp.c pki.c evidence.c \
+	initdata.c initdata_config.c tdx.c)
+AGENT_OBJ = $(patsubst %.c,$(BUILD)/agent-obj/%.o,$(AGENT_SRC) src/proto/frame.c src/proto/rpc.c src/proto/tee.c \
+	src/lib/error.c src/lib/fdpass.c src/lib/json.c src/lib/base64.c src/lib/toml.c $(AGENT_ATTEST_SRC)) \
 	$(BUILD)/agent-obj/gen/agent.pb-c.o
 
 HOST_LIBS = $(shell pkg-config --libs json-c libprotobuf-c libcrypto libseccomp) -lm
-AGENT_LIBS = -l:libprotobuf-c.a -l:libseccomp.a -lm
+AGENT_LIBS = -l:libprotobuf-c.a -l:libseccomp.a -l:libjson-c.a -l:libcrypto.a -l:libz.a -lpthread -lm
 # attest's init-data needs zlib; veil-kbs serves HTTP with libmicrohttpd.
 ATTEST_LIBS = $(shell pkg-config --libs zlib)
 KBS_LIBS = $(shell pkg-config --libs libmicrohttpd)

@@ -12,7 +12,12 @@ out=${2:?usage: build.sh AGENT_BINARY OUT.img}
 [ -f "$agent" ] || { echo "build.sh: $agent: no such file" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp "$out.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+init=$(mktemp "$out.init.XXXXXX")
+trap 'rm -f "$tmp" "$init"' EXIT
+# The guest has no use for debug information: it is a third of the agent, which
+# the kernel unpacks at every boot.
+strip --strip-all -o "$init" "$agent"
+agent=$init
 
 python3 - "$agent" "$tmp" <<'PY'
 import gzip
@@ -57,4 +62,5 @@ with open(out_path, "wb") as raw:
         gz.write(archive)
 PY
 mv "$tmp" "$out"
+rm -f "$init"
 trap - EXIT

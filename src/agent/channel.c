@@ -39,37 +39,14 @@ static struct {
 	size_t out_head, out_len, out_cap;
 } ch = { .fd = -1 };
 
-struct port_query {
-	char *devpath;
-	size_t size;
-};
-
-static int match_port(const char *port, unsigned char type, void *arg)
-{
-	(void)type;
-	struct port_query *q = arg;
-	char path[512], name[64];
-	snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", port);
-	if (agent_read_file(path, name, sizeof(name)) < 0 || strcmp(name, VEIL_AGENT_PORT "\n") != 0)
-		return 0;
-	snprintf(q->devpath, q->size, "/dev/%s", port);
-	return 1;
-}
-
-/* Returns 1 and fills devpath when a port named VEIL_AGENT_PORT exists. */
-static int find_port(char *devpath, size_t size)
-{
-	struct port_query q = { .devpath = devpath, .size = size };
-	return agent_each_entry("/sys/class/virtio-ports", match_port, &q) > 0;
-}
-
 int agent_channel_open(veil_err_t *err)
 {
 	char devpath[300];
 	int64_t deadline = agent_now_ms() + PORT_WAIT_MS;
 	for (;;) {
 		/* The sysfs entry can precede the devtmpfs node by a moment. */
-		if (find_port(devpath, sizeof(devpath)) && (ch.fd = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK)) >= 0)
+		if (agent_virtio_port_find(VEIL_AGENT_PORT, devpath, sizeof(devpath)) &&
+		    (ch.fd = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK)) >= 0)
 			break;
 		if (agent_now_ms() >= deadline)
 			return veil_fail(err, 0, "no virtio-serial port named " VEIL_AGENT_PORT " after %d s", PORT_WAIT_MS / 1000);

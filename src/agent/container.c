@@ -97,7 +97,7 @@ static int set_up(struct agent_container *c, Veil__Agent__V1__CreateContainerReq
 	return lookup_executable(c, spec->executable, code, err);
 }
 
-struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, int *code,
+struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, bool secrets, int *code,
 					       veil_err_t *err)
 {
 	*code = VEIL_RPC_FAILED_PRECONDITION;
@@ -119,7 +119,10 @@ struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerR
 		c->ns_joined |= flag;
 	}
 	*code = VEIL_RPC_FAILED_PRECONDITION;
-	int rc = agent_rootfs_mount(c->id, spec->rootfs_serial, spec->rootfs_readonly, c->rootfs, sizeof(c->rootfs), err);
+	c->secrets = secrets;
+	/* A read-only root that gets /run/secrets is an overlay until it is mounted (mountns.c). */
+	int rc = agent_rootfs_mount(c->id, spec->rootfs_serial, spec->rootfs_readonly && !secrets, c->rootfs,
+				    sizeof(c->rootfs), err);
 	if (rc < 0 && (*err)->errnum == ENOENT)
 		*code = VEIL_RPC_NOT_FOUND; /* no disk with that serial */
 	if (rc < 0 || set_up(c, spec, code, err) < 0) {

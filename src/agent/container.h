@@ -20,6 +20,7 @@ struct agent_container {
 	int ns_joined;        /* CLONE_NEW* the init shares with other containers (spec->joined_namespaces) */
 	char rootfs[PATH_MAX]; /* root of the container in the agent's mount namespace */
 	struct agent_seccomp *seccomp; /* compiled spec->seccomp; NULL without one */
+	bool secrets;         /* a confidential container's secrets are on a tmpfs for it (confidential.h) */
 	struct agent_process *processes;
 };
 
@@ -27,8 +28,10 @@ struct agent_container *agent_container_first(void);
 size_t agent_container_count(void);
 struct agent_container *agent_container_find(const char *id);
 /* Sets up rootfs and cgroup; takes ownership of spec (unpacked with
- * agent_wipe_allocator) on success. */
-struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, int *code,
+ * agent_wipe_allocator) on success. secrets: the container will get secrets
+ * at /run/secrets, so a read-only root is an overlay too, made read-only once
+ * that mount point is there (as runc does it). */
+struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, bool secrets, int *code,
 					       veil_err_t *err);
 /* SIGKILLs the container's cgroup and reaps until it is empty (or a timeout passes). */
 void agent_container_kill(struct agent_container *c);

@@ -11,6 +11,7 @@
 #include <termios.h>
 
 #include "agent/cgroup.h"
+#include "agent/confidential.h"
 #include "agent/channel.h"
 #include "agent/container.h"
 #include "agent/hello.h"
@@ -192,9 +193,18 @@ static int handle_create(ProtobufCMessage **msg, struct reply *r)
 {
 	static Veil__Agent__V1__CreateContainerResponse resp = VEIL__AGENT__V1__CREATE_CONTAINER_RESPONSE__INIT;
 	Veil__Agent__V1__CreateContainerRequest *req = (Veil__Agent__V1__CreateContainerRequest *)*msg;
-	if (agent_container_create(req, &r->code, &r->err) == NULL)
+	if (agent_confidential_check_create(req, &r->code, &r->err) < 0)
+		return -1;
+	struct agent_container *c = agent_container_create(req, agent_confidential_has_secrets(req), &r->code, &r->err);
+	if (c == NULL)
 		return -1;
 	*msg = NULL; /* the container keeps the request as its spec */
+	/* A container whose secrets cannot be had does not exist. */
+	if (agent_confidential_fetch_secrets(c, req, &r->code, &r->err) < 0) {
+		agent_container_remove(c);
+		return -1;
+	}
+	agent_confidential_container_created();
 	r->resp = &resp.base;
 	return 0;
 }
@@ -226,6 +236,10 @@ static int handle_exec(const Veil__Agent__V1__ExecProcessRequest *req, struct re
 	static Veil__Agent__V1__ExecProcessResponse resp;
 	struct agent_container *c = find_container(req->container_id, r);
 	if (c == NULL || check_exec_target(c, req, r) < 0)
+		return -1;
+	if (req->exec_id[0] != '\0' ? agent_confidential_exec_allowed(&r->code, &r->err) < 0
+				     : agent_confidential_own_secrets(c, req->process->uid, req->process->gid, &r->code,
+								      &r->err) < 0)
 		return -1;
 	struct agent_process *p = agent_process_new(req->exec_id);
 	if (p == NULL) {
@@ -389,6 +403,8 @@ static int handle_scrub(struct reply *r)
 	int rc = agent_scrub_guest(&resp, &r->err);
 	/* Called from here, it wipes the depth at which earlier handlers' frames lay. */
 	agent_scrub_wipe_stack();
+	agent_confidential_scrubbed(rc == 0 && resp.processes_left == 0 && resp.mounts_left == 0 &&
+				    resp.containers_left == 0);
 	if (rc < 0) {
 		r->code = VEIL_RPC_INTERNAL;
 		return -1;

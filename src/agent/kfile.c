@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -103,4 +104,29 @@ int agent_each_entry(const char *path, int (*fn)(const char *name, unsigned char
 	explicit_bzero(buf, sizeof(buf));
 	errno = saved;
 	return rc;
+}
+
+struct port_query {
+	const char *name;
+	char *devpath;
+	size_t size;
+};
+
+static int match_port(const char *port, unsigned char type, void *arg)
+{
+	(void)type;
+	struct port_query *q = arg;
+	char path[512], name[64];
+	snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", port);
+	size_t n = strlen(q->name);
+	if (agent_read_file(path, name, sizeof(name)) < 0 || strncmp(name, q->name, n) != 0 || strcmp(name + n, "\n") != 0)
+		return 0;
+	snprintf(q->devpath, q->size, "/dev/%s", port);
+	return 1;
+}
+
+int agent_virtio_port_find(const char *name, char *devpath, size_t size)
+{
+	struct port_query q = { .name = name, .devpath = devpath, .size = size };
+	return agent_each_entry("/sys/class/virtio-ports", match_port, &q) > 0;
 }

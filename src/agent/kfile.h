@@ -36,4 +36,7 @@ long agent_read_file(const char *path, char *buf, size_t size);
  * with errno if the directory cannot be read. */
 int agent_each_entry(const char *path, int (*fn)(const char *name, unsigned char type, void *arg), void *arg);
 
+/* 1 with devpath ("/dev/vportNpM") when a virtio-serial port of this name exists, else 0. */
+int agent_virtio_port_find(const char *name, char *devpath, size_t size);
+
 #endif

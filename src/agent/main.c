@@ -10,6 +10,7 @@
 #include "agent/boot.h"
 #include "agent/channel.h"
 #include "agent/clock.h"
+#include "agent/confidential.h"
 #include "agent/container.h"
 #include "agent/dispatch.h"
 #include "agent/log.h"
@@ -122,6 +123,8 @@ int main(void)
 	}
 	if (agent_boot(&err) < 0 || agent_spawn_init(&err) < 0 || agent_scrub_init(&err) < 0)
 		agent_fatal("boot: %s", err->msg);
+	/* Before the host is served: a confidential guest checks its init-data first. */
+	agent_confidential_boot();
 	/* Before the port exists: its SIGIO must land in the signalfd. */
 	int sfd = open_signalfd();
 	if (agent_channel_open(&err) < 0)

@@ -33,6 +33,7 @@ struct setup {
 	const struct agent_container *c;
 	bool userns; /* in a user namespace: no mknod, and devices on its tmpfs are unusable */
 	int agent_dev; /* the agent's /dev (devtmpfs), where device nodes to bind come from */
+	int secrets_tree; /* a clone of the container's secrets' tmpfs, or -1 */
 };
 
 /* mount(2) takes no fd for its target, but "." is the directory fd stands
@@ -288,10 +289,25 @@ static void close_all(int *fds, size_t n)
 	free(fds);
 }
 
+/* A clone of the secrets' tmpfs, made read-only and moved onto /run/secrets
+ * after the container's own mounts (a tmpfs /run among them would hide it
+ * otherwise). */
+static int mount_secrets(int root, int tree, veil_err_t *err)
+{
+	cleanup_close int dir = agent_resolve_mkdir(root, "/run/secrets");
+	if (dir < 0)
+		return veil_fail(err, errno, "mount destination /run/secrets");
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC };
+	if (mount_setattr(tree, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0 ||
+	    move_mount(tree, "", dir, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return veil_fail(err, errno, "mounting the secrets at /run/secrets");
+	return 0;
+}
+
 /* Before pivot_root, while the agent's filesystem is in reach: the mounts,
  * which a user namespace may make only while a full proc and sysfs are
  * visible in its mount namespace (as runc mounts before it pivots), the
- * devices, and a clone of /dev/null per masked path. */
+ * secrets, the devices, and a clone of /dev/null per masked path. */
 static int prepare_rootfs(const struct setup *s, int rootfs, int *devnull, veil_err_t *err)
 {
 	const Veil__Agent__V1__CreateContainerRequest *spec = s->c->spec;
@@ -303,6 +319,8 @@ static int prepare_rootfs(const struct setup *s, int rootfs, int *devnull, veil_
 	for (size_t i = 0; i < spec->n_mounts; i++)
 		if (mount_one(s, rootfs, i, err) < 0)
 			return -1;
+	if (s->secrets_tree >= 0 && mount_secrets(rootfs, s->secrets_tree, err) < 0)
+		return -1;
 	return make_devices(s, rootfs, err);
 }
 
@@ -326,10 +344,14 @@ static int finish_rootfs(const struct agent_container *c, int *devnull, veil_err
 	for (size_t i = 0; i < spec->n_masked_paths; i++)
 		if (mask(root, spec->masked_paths[i], devnull[i], err) < 0)
 			return -1;
+	/* A read-only root that got /run/secrets was an overlay until now. */
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (c->secrets && spec->rootfs_readonly && mount_setattr(root, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+		return veil_fail(err, errno, "making the root read-only");
 	return 0;
 }
 
-int agent_mountns_setup(const struct agent_container *c, veil_err_t *err)
+int agent_mountns_setup(const struct agent_container *c, const char *secrets, veil_err_t *err)
 {
 	/* Device nodes get exactly the modes asked for; the process's umask comes later. */
 	umask(0);
@@ -339,15 +361,17 @@ int agent_mountns_setup(const struct agent_container *c, veil_err_t *err)
 		return veil_fail(err, ENOMEM, "masked paths");
 	for (size_t i = 0; i < n; i++)
 		devnull[i] = -1;
-	struct setup s = { .c = c, .userns = (c->ns_flags & CLONE_NEWUSER) != 0 };
+	struct setup s = { .c = c, .userns = (c->ns_flags & CLONE_NEWUSER) != 0, .secrets_tree = -1 };
 	int rootfs = -1, rc = 0;
+	if (secrets != NULL && (s.secrets_tree = open_tree(AT_FDCWD, secrets, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
+		rc = veil_fail(err, errno, "cloning the secrets' mount");
 	/* Private first: pivot_root refuses shared mounts, and nothing done here
 	 * may propagate back into the agent's namespace. Then the rootfs bound
 	 * onto itself, as runc does: in a user namespace the agent's mounts are
 	 * locked, and pivot_root takes only a mount made in this namespace. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+	if (rc == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		rc = veil_fail(err, errno, "making / private");
-	else if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+	else if (rc == 0 && mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 		rc = veil_fail(err, errno, "binding the rootfs onto itself");
 	s.agent_dev = open("/dev", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rc == 0 && (s.agent_dev < 0 || (rootfs = open(c->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0))
@@ -363,6 +387,8 @@ int agent_mountns_setup(const struct agent_container *c, veil_err_t *err)
 		close(rootfs);
 	if (s.agent_dev >= 0)
 		close(s.agent_dev);
+	if (s.secrets_tree >= 0)
+		close(s.secrets_tree);
 	/* The mounts above moved the working directory around. */
 	if (rc == 0 && chdir("/") < 0)
 		rc = veil_fail(err, errno, "chdir /");

@@ -263,7 +263,7 @@ int agent_rootfs_stage_files(const char *id, Veil__Agent__V1__Mount *const *moun
 
 void agent_rootfs_unmount(const char *id)
 {
-	static const char *const leaves[] = { "rootfs", "rw", "lower", "files", NULL };
+	static const char *const leaves[] = { "rootfs", "rw", "lower", "files", "secrets", NULL };
 	char path[SHORT_PATH];
 	for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
 		container_path(path, sizeof(path), id, leaves[i]);

@@ -67,6 +67,7 @@
 
 #include "agent/cgroup.h"
 #include "agent/clock.h"
+#include "agent/confidential.h"
 #include "agent/console.h"
 #include "agent/kfile.h"
 #include "agent/log.h"
@@ -308,7 +309,8 @@ static int create_container(const struct child_ctx *x, veil_err_t *err)
 	int made_by_joiner = CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWTIME;
 	if (unshare((x->c->ns_flags & ~made_by_joiner) | CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
 		return veil_fail(err, errno, "unshare");
-	if (agent_mountns_setup(x->c, err) < 0)
+	char secrets[PATH_MAX];
+	if (agent_mountns_setup(x->c, agent_confidential_secrets_dir(x->c, secrets, sizeof(secrets)), err) < 0)
 		return -1;
 	const Veil__Agent__V1__CreateContainerRequest *spec = x->c->spec;
 	if ((x->c->ns_flags & CLONE_NEWUTS) && spec->hostname[0] != '\0' &&

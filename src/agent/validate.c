@@ -313,6 +313,9 @@ static int validate_create(const Veil__Agent__V1__CreateContainerRequest *r, int
 	if (validate_paths("masked path", r->masked_paths, r->n_masked_paths, err) < 0 ||
 	    validate_paths("readonly path", r->readonly_paths, r->n_readonly_paths, err) < 0)
 		return -1;
+	/* Their names and resource paths are checked where they are used (confidential.c). */
+	if (r->n_secrets > AGENT_MAX_SECRETS)
+		return veil_fail(err, 0, "more than %d secrets", AGENT_MAX_SECRETS);
 	return agent_validate_linux(r, ns, err);
 }
 

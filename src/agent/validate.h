@@ -28,6 +28,7 @@
 #define AGENT_ENTROPY_MIN 32
 #define AGENT_ENTROPY_MAX 512
 #define AGENT_MAX_ADDRESSES 16
+#define AGENT_MAX_SECRETS 64
 /* Scrub's padding: twice the 1 MiB that overwrites the receive buffers of a virtio-pci port. */
 #define AGENT_SCRUB_PADDING_MAX (2u << 20)
 /* mount(2) reads at most one page of data options. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -16,7 +17,7 @@
 #define DEFAULT_TIMEOUT_MS 30000
 
 struct veil_kbs_client {
-	int fd;
+	struct veil_kbs_transport t;
 	char host[256];
 	int timeout_ms;
 	char cookie[129];
@@ -40,12 +41,16 @@ static int wait_fd(int fd, short events, int timeout_ms, veil_err_t *err)
 	}
 }
 
-static int send_all(int fd, const char *p, size_t len, int timeout_ms, veil_err_t *err)
+static int fd_send(void *ctx, const void *buf, size_t len, int timeout_ms, veil_err_t *err)
 {
+	int fd = *(int *)ctx;
+	const char *p = buf;
 	while (len > 0) {
 		if (wait_fd(fd, POLLOUT, timeout_ms, err) < 0)
 			return -1;
-		ssize_t n = write(fd, p, len);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, p, len);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
@@ -56,10 +61,30 @@ static int send_all(int fd, const char *p, size_t len, int timeout_ms, veil_err_
 	return 0;
 }
 
+static ssize_t fd_recv(void *ctx, void *buf, size_t len, int timeout_ms, veil_err_t *err)
+{
+	int fd = *(int *)ctx;
+	for (;;) {
+		if (wait_fd(fd, POLLIN, timeout_ms, err) < 0)
+			return -1;
+		ssize_t n = read(fd, buf, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return veil_fail(err, errno, "reading from the KBS");
+		return n;
+	}
+}
+
+struct veil_kbs_transport veil_kbs_fd_transport(int *fd)
+{
+	return (struct veil_kbs_transport){ .ctx = fd, .send = fd_send, .recv = fd_recv };
+}
+
 /* Reads into buf until it holds `want` bytes, or (want == 0) a blank line
  * ending the headers. Returns the bytes held; *header_end is set for want 0. */
-static int recv_until(int fd, char *buf, size_t cap, size_t *held, size_t want, size_t *header_end, int timeout_ms,
-		      veil_err_t *err)
+static int recv_until(const struct veil_kbs_transport *t, char *buf, size_t cap, size_t *held, size_t want,
+		      size_t *header_end, int timeout_ms, veil_err_t *err)
 {
 	for (;;) {
 		if (want == 0) {
@@ -73,13 +98,9 @@ static int recv_until(int fd, char *buf, size_t cap, size_t *held, size_t want, 
 		} else if (*held >= want) {
 			return 0;
 		}
-		if (wait_fd(fd, POLLIN, timeout_ms, err) < 0)
-			return -1;
-		ssize_t n = read(fd, buf + *held, (want ? want : cap) - *held);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
+		ssize_t n = t->recv(t->ctx, buf + *held, (want ? want : cap) - *held, timeout_ms, err);
 		if (n < 0)
-			return veil_fail(err, errno, "reading from the KBS");
+			return -1;
 		if (n == 0)
 			return veil_fail(err, ECONNRESET, "the KBS closed the connection mid-response");
 		*held += (size_t)n;
@@ -144,7 +165,7 @@ static int parse_head(const char *head, struct veil_kbs_http_reply *reply, size_
 	return 0;
 }
 
-int veil_kbs_http(int fd, const char *method, const char *host, const char *path, const char *cookie, const char *body,
+int veil_kbs_http(const struct veil_kbs_transport *t, const char *method, const char *host, const char *path, const char *cookie, const char *body,
 		  size_t body_len, int timeout_ms, struct veil_kbs_http_reply *reply, veil_err_t *err)
 {
 	memset(reply, 0, sizeof(*reply));
@@ -168,13 +189,13 @@ int veil_kbs_http(int fd, const char *method, const char *host, const char *path
 	memcpy(request, head, (size_t)n);
 	if (body != NULL)
 		memcpy(request + n, body, body_len);
-	if (send_all(fd, request, total, timeout_ms, err) < 0)
+	if (t->send(t->ctx, request, total, timeout_ms, err) < 0)
 		return -1;
 	cleanup_free char *buf = malloc(VEIL_KBS_HTTP_MAX_HEADERS + 1);
 	if (buf == NULL)
 		return veil_fail(err, ENOMEM, "KBS response");
 	size_t held = 0, header_end = 0, content_length = 0;
-	if (recv_until(fd, buf, VEIL_KBS_HTTP_MAX_HEADERS, &held, 0, &header_end, timeout_ms, err) < 0)
+	if (recv_until(t, buf, VEIL_KBS_HTTP_MAX_HEADERS, &held, 0, &header_end, timeout_ms, err) < 0)
 		return -1;
 	buf[header_end - 2] = '\0'; /* keep the last header's CRLF for header_value */
 	if (parse_head(buf, reply, &content_length, err) < 0)
@@ -191,7 +212,7 @@ int veil_kbs_http(int fd, const char *method, const char *host, const char *path
 	}
 	memcpy(reply->body, buf + header_end, extra);
 	reply->len = extra;
-	if (recv_until(fd, reply->body, content_length, &reply->len, content_length, NULL, timeout_ms, err) < 0) {
+	if (recv_until(t, reply->body, content_length, &reply->len, content_length, NULL, timeout_ms, err) < 0) {
 		veil_kbs_http_reply_free(reply);
 		return -1;
 	}
@@ -224,7 +245,7 @@ static int refused(const char *step, const struct veil_kbs_http_reply *r, veil_e
 static int exchange(struct veil_kbs_client *c, const char *step, const char *method, const char *path, const char *body,
 		    struct veil_kbs_http_reply *r, veil_err_t *err)
 {
-	if (veil_kbs_http(c->fd, method, c->host, path, c->cookie[0] ? c->cookie : NULL, body, body ? strlen(body) : 0,
+	if (veil_kbs_http(&c->t, method, c->host, path, c->cookie[0] ? c->cookie : NULL, body, body ? strlen(body) : 0,
 			  c->timeout_ms, r, err) < 0)
 		return veil_fail_context(err, "%s", step);
 	if (r->status != 200) {
@@ -278,13 +299,13 @@ static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o,
 	return rc;
 }
 
-int veil_kbs_client_attest(int fd, const struct veil_kbs_client_opts *opts, struct veil_kbs_client **client,
-			   veil_err_t *err)
+int veil_kbs_client_attest(const struct veil_kbs_transport *t, const struct veil_kbs_client_opts *opts,
+			   struct veil_kbs_client **client, veil_err_t *err)
 {
 	struct veil_kbs_client *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return veil_fail(err, ENOMEM, "KBS client");
-	c->fd = fd;
+	c->t = *t;
 	c->timeout_ms = opts->timeout_ms;
 	snprintf(c->host, sizeof(c->host), "%s", opts->host != NULL ? opts->host : "kbs");
 	if (rcar(c, opts, err) < 0) {

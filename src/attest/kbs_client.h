@@ -1,6 +1,7 @@
 /* A KBS client for the guest: Trustee's RCAR protocol (kbs_proto.h) over
- * any connected byte stream, with a minimal, bounded HTTP/1.1 of its own (no
- * libcurl: the agent is a static binary). The TEE key pair is made here and
+ * any byte stream (a transport: a connected socket, or the guest's TEE port
+ * whose host relays to the KBS), with a minimal, bounded HTTP/1.1 of its own
+ * (no libcurl: the agent is a static binary). The TEE key pair is made here and
  * never leaves the process; evidence comes from a callback, so that the guest
  * can ask /dev/sev-guest, configfs-tsm or the emulated port, and tests the
  * emulated chip directly. */
@@ -18,6 +19,18 @@
 
 #define VEIL_KBS_HTTP_MAX_RESPONSE (2u << 20)
 #define VEIL_KBS_HTTP_MAX_HEADERS (16u << 10)
+
+/* The byte stream to the KBS. */
+struct veil_kbs_transport {
+	void *ctx;
+	/* Sends all len bytes; fails after timeout_ms without progress. */
+	int (*send)(void *ctx, const void *buf, size_t len, int timeout_ms, veil_err_t *err);
+	/* Receives 1 to len bytes within timeout_ms; 0 when the peer has closed. */
+	ssize_t (*recv)(void *ctx, void *buf, size_t len, int timeout_ms, veil_err_t *err);
+};
+
+/* A transport over a connected fd (TCP, a socketpair); fd must outlive it. */
+struct veil_kbs_transport veil_kbs_fd_transport(int *fd);
 
 /* Fills *evidence (a new reference) with evidence whose REPORT_DATA is
  * report_data, in the JSON form for the TEE (kbs_proto.h). */
@@ -40,11 +53,11 @@ struct veil_kbs_client_opts {
 
 struct veil_kbs_client;
 
-/* Runs auth and attest on fd (which stays the caller's). On a refusal the
- * error carries the KBS's reason: "KBS refused attest (401 AttestationError):
- * DETAIL". */
-int veil_kbs_client_attest(int fd, const struct veil_kbs_client_opts *opts, struct veil_kbs_client **client,
-			   veil_err_t *err);
+/* Runs auth and attest over t (which must outlive the client). On a
+ * refusal the error carries the KBS's reason: "KBS refused attest (401
+ * AttestationError): DETAIL". */
+int veil_kbs_client_attest(const struct veil_kbs_transport *t, const struct veil_kbs_client_opts *opts,
+			   struct veil_kbs_client **client, veil_err_t *err);
 /* GETs /kbs/v0/resource/PATH and decrypts it with the TEE key: *data is
  * malloc'd (NUL-terminated), to be cleansed by the caller. */
 int veil_kbs_client_get_resource(struct veil_kbs_client *c, const char *path, uint8_t **data, size_t *len,
@@ -53,7 +66,7 @@ int veil_kbs_client_get_resource(struct veil_kbs_client *c, const char *path, ui
 const char *veil_kbs_client_token(const struct veil_kbs_client *c);
 void veil_kbs_client_free(struct veil_kbs_client *c);
 
-/* One HTTP/1.1 exchange on fd (keep-alive): body may be NULL for none.
+/* One HTTP/1.1 exchange over t (keep-alive): body may be NULL for none.
  * cookie (or NULL) is sent as kbs-session-id; a Set-Cookie of it in the
  * answer is copied to set_cookie (if not NULL, up to 128 bytes). */
 struct veil_kbs_http_reply {
@@ -62,7 +75,7 @@ struct veil_kbs_http_reply {
 	size_t len;
 	char set_cookie[129];
 };
-int veil_kbs_http(int fd, const char *method, const char *host, const char *path, const char *cookie, const char *body,
+int veil_kbs_http(const struct veil_kbs_transport *t, const char *method, const char *host, const char *path, const char *cookie, const char *body,
 		  size_t body_len, int timeout_ms, struct veil_kbs_http_reply *reply, veil_err_t *err);
 void veil_kbs_http_reply_free(struct veil_kbs_http_reply *reply);
 

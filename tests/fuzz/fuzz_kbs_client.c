@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	shutdown(sv[1], SHUT_WR);
 	struct veil_kbs_http_reply r;
 	veil_err_t err = NULL;
-	if (veil_kbs_http(sv[0], "POST", "kbs", "/kbs/v0/auth", "cookie", "{}", 2, 1000, &r, &err) == 0) {
+	const struct veil_kbs_transport t = veil_kbs_fd_transport(&sv[0]);
+	if (veil_kbs_http(&t, "POST", "kbs", "/kbs/v0/auth", "cookie", "{}", 2, 1000, &r, &err) == 0) {
 		if (r.status < 100 || r.status > 599 || r.body == NULL || r.body[r.len] != '\0')
 			abort();
 		parse_body(r.body, r.len);

@@ -95,16 +95,17 @@ static int hex_arg(const char *s, uint8_t *out, size_t n, veil_err_t *err)
 /* Auth, then POST a previously saved Attestation body: a replay. */
 static int replay(int fd, const char *host, const char *file, veil_err_t *err)
 {
+	const struct veil_kbs_transport t = veil_kbs_fd_transport(&fd);
 	size_t len;
 	cleanup_free char *body = veil_read_file(file, VEIL_KBS_MAX_ATTESTATION, &len, err);
 	cleanup_free char *request = veil_kbs_request_build(VEIL_KBS_TEE_SNP, VEIL_KBS_V0_1_1);
 	struct veil_kbs_http_reply r;
-	if (body == NULL || veil_kbs_http(fd, "POST", host, "/kbs/v0/auth", NULL, request, strlen(request), 0, &r, err) < 0)
+	if (body == NULL || veil_kbs_http(&t, "POST", host, "/kbs/v0/auth", NULL, request, strlen(request), 0, &r, err) < 0)
 		return -1;
 	char cookie[129];
 	memcpy(cookie, r.set_cookie, sizeof(cookie));
 	veil_kbs_http_reply_free(&r);
-	if (veil_kbs_http(fd, "POST", host, "/kbs/v0/attest", cookie, body, len, 0, &r, err) < 0)
+	if (veil_kbs_http(&t, "POST", host, "/kbs/v0/attest", cookie, body, len, 0, &r, err) < 0)
 		return -1;
 	int rc = 0;
 	if (r.status != 200) {
@@ -121,9 +122,10 @@ static int replay(int fd, const char *host, const char *file, veil_err_t *err)
 /* The saving run: RCAR by hand, keeping the Attestation body in file. */
 static int attest_and_save(int fd, const char *host, struct guest *g, const char *file, veil_err_t *err)
 {
+	const struct veil_kbs_transport t = veil_kbs_fd_transport(&fd);
 	cleanup_free char *request = veil_kbs_request_build(VEIL_KBS_TEE_SNP, VEIL_KBS_V0_1_1);
 	struct veil_kbs_http_reply r;
-	if (veil_kbs_http(fd, "POST", host, "/kbs/v0/auth", NULL, request, strlen(request), 0, &r, err) < 0)
+	if (veil_kbs_http(&t, "POST", host, "/kbs/v0/auth", NULL, request, strlen(request), 0, &r, err) < 0)
 		return -1;
 	char nonce[VEIL_KBS_NONCE_MAX + 1], cookie[129];
 	memcpy(cookie, r.set_cookie, sizeof(cookie));
@@ -141,7 +143,7 @@ static int attest_and_save(int fd, const char *host, struct guest *g, const char
 		return -1;
 	cleanup_free char *body = veil_kbs_attestation_build(VEIL_KBS_V0_1_1, nonce, jwk, NULL, ev, NULL, 0, err);
 	if (body == NULL || veil_write_file_atomic(file, body, strlen(body), err) < 0 ||
-	    veil_kbs_http(fd, "POST", host, "/kbs/v0/attest", cookie, body, strlen(body), 0, &r, err) < 0)
+	    veil_kbs_http(&t, "POST", host, "/kbs/v0/attest", cookie, body, strlen(body), 0, &r, err) < 0)
 		return -1;
 	rc = r.status == 200 ? 0 : veil_fail(err, EPERM, "the saving attestation failed: %s", r.body);
 	veil_kbs_http_reply_free(&r);
@@ -225,7 +227,8 @@ static int run(const struct args *a, struct guest *g, veil_err_t *err)
 	};
 	struct veil_kbs_client *client = NULL;
 	long long t0 = veil_now_us();
-	if (veil_kbs_client_attest(fd, &o, &client, err) < 0)
+	const struct veil_kbs_transport t = veil_kbs_fd_transport(&fd);
+	if (veil_kbs_client_attest(&t, &o, &client, err) < 0)
 		return -1;
 	long long t1 = veil_now_us();
 	int rc = 0;
