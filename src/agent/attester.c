@@ -75,7 +75,7 @@ static int vcek_from_table(const uint8_t *table, size_t len, struct raw_evidence
 		if (memcmp(e, vcek_guid, 16) != 0)
 			continue;
 		if (off > len || n > len - off || n == 0)
-			return veil_fail(err, EPROTO, "the certificate table's VCEK entry lies outside it");
+			return veil_fail_tagged(err, EPROTO, "the certificate table's VCEK entry lies outside it");
 		out->cert = malloc(n);
 		if (out->cert == NULL)
 			return veil_fail(err, ENOMEM, "VCEK");
@@ -83,7 +83,7 @@ static int vcek_from_table(const uint8_t *table, size_t len, struct raw_evidence
 		out->cert_len = n;
 		return 0;
 	}
-	return veil_fail(err, ENOENT, "the host gave no VCEK certificate with the report (SNP extended report)");
+	return veil_fail_tagged(err, ENOENT, "the host gave no VCEK certificate with the report (SNP extended report)");
 }
 
 static int from_sev_guest(const uint8_t report_data[64], struct raw_evidence *out, veil_err_t *err)
@@ -178,7 +178,7 @@ static int raw_evidence(enum veil_tee tee, const uint8_t report_data[64], struct
 	else if (tee == VEIL_TEE_SNP)
 		rc = from_sev_guest(report_data, out, err);
 	else
-		rc = veil_fail(err, ENOENT, "no configfs-tsm (" TSM_REPORTS "): a TDX guest needs Linux 6.7 or later");
+		rc = veil_fail_tagged(err, ENOENT, "no configfs-tsm (" TSM_REPORTS "): a TDX guest needs Linux 6.7 or later");
 	if (rc < 0)
 		raw_free(out);
 	return rc;

@@ -156,7 +156,7 @@ static int check_init_data(veil_err_t *err)
 		char want[97], got[97];
 		veil_hex_encode(expected, len, want);
 		veil_hex_encode(held, len, got);
-		return veil_fail(err, EPERM, "the init-data the host gave %s to %s, but the TEE's %s holds %s: the host "
+		return veil_fail_tagged(err, EPERM, "the init-data the host gave %s to %s, but the TEE's %s holds %s: the host "
 					     "altered it", conf.init_data.text != NULL ? "hashes" : "(none) amounts", want,
 				 field, got);
 	}
@@ -267,7 +267,7 @@ static int fetch(const struct veil_secret_ref *refs, size_t n, int dir, veil_err
 	if (conf.kbs.host[0] == '\0')
 		return veil_fail(err, 0, "the VM's init-data names no KBS (cdh.toml [kbc] url, aa.toml [token_configs.kbs] url)");
 	if (conf.kbs.https)
-		return veil_fail(err, ENOTSUP, "the KBS is https://%s: TLS in the guest is not supported yet (use http://; "
+		return veil_fail_tagged(err, ENOTSUP, "the KBS is https://%s: TLS in the guest is not supported yet (use http://; "
 					       "docs/confidential.md says what the relaying host can and cannot do)",
 				 conf.kbs.authority);
 	if (agent_tee_port_kbs_connect(TEE_TIMEOUT_MS, err) < 0)

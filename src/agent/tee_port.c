@@ -57,7 +57,7 @@ static int wait_port(short events, int64_t deadline, veil_err_t *err)
 		if (n > 0)
 			return 0;
 		if (n == 0)
-			return veil_fail(err, ETIMEDOUT, "the host's TEE service did not answer in time");
+			return veil_fail_tagged(err, ETIMEDOUT, "the host's TEE service did not answer in time");
 		if (errno != EINTR)
 			return veil_fail(err, errno, "TEE port");
 	}
@@ -154,7 +154,7 @@ int agent_tee_port_call(const struct veil_tee_request *req, uint8_t **payload, s
 {
 	*payload = NULL;
 	if (port.fd < 0)
-		return veil_fail(err, ENOTCONN, "the TEE port is not open");
+		return veil_fail_tagged(err, ENOTCONN, "the TEE port is not open");
 	int64_t deadline = agent_now_ms() + timeout_ms;
 	uint8_t request[1 + VEIL_TEE_REPORT_DATA_LEN + 4];
 	size_t len = veil_tee_request_encode(req, request);
@@ -169,7 +169,7 @@ int agent_tee_port_call(const struct veil_tee_request *req, uint8_t **payload, s
 	*payload = veil_steal_ptr(port.answer);
 	const char *why;
 	if (veil_tee_response_decode(req->op, *payload, port.answer_len, resp, &why) < 0)
-		return veil_fail(err, EPROTO, "the host's TEE service answered badly: %s", why);
+		return veil_fail_tagged(err, EPROTO, "the host's TEE service answered badly: %s", why);
 	if (!resp->ok)
 		return veil_fail(err, 0, "the host's TEE service: %.*s", (int)resp->len, (const char *)resp->data);
 	return 0;
@@ -207,7 +207,7 @@ static int kbs_send(void *ctx, const void *buf, size_t len, int timeout_ms, veil
 	int64_t deadline = agent_now_ms() + timeout_ms;
 	for (const uint8_t *p = buf; len > 0;) {
 		if (!port.kbs_open)
-			return veil_fail(err, ECONNRESET, "the KBS connection was closed");
+			return veil_fail_tagged(err, ECONNRESET, "the KBS connection was closed");
 		size_t chunk = len < VEIL_DATA_CHUNK ? len : VEIL_DATA_CHUNK;
 		if (write_frame(VEIL_FRAME_DATA, 0, VEIL_TEE_KBS_STREAM, p, chunk, deadline, err) < 0)
 			return -1;

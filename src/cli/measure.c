@@ -53,6 +53,10 @@ int veil_verb_measure(struct veil_cli *cli, int argc, char **argv)
 	       cli->cfg.path);
 	printf("# tee %s%s, %u vCPU(s) (a container's CPU limit adds vCPUs: measure with --vcpus then)\n", tee,
 	       ref.tee == VEIL_TEE_EMULATED ? ", which protects nothing (development and CI only)" : "", ref.vcpus);
+	if (ref.tee == VEIL_TEE_EMULATED)
+		printf("# veil-kbs trusts the emulated root only if its configuration says so:\n"
+		       "#   [emulated]\n#   ark = \"%s/ark.der\"\n#   ask = \"%s/ask.der\"\n",
+		       cli->cfg.qemu.emulated_tee_dir, cli->cfg.qemu.emulated_tee_dir);
 	printf("[%s]\nmeasurements = [\"%s\"]\n", tee, hex);
 	if (ref.has_init_data) {
 		veil_hex_encode(ref.init_data_digest, ref.init_data_digest_len, hex);

@@ -91,7 +91,7 @@ int veil_vm_config_from(const struct veil_config *cfg, const char *name, const c
 	if (!cfg->qemu.confidential_guest)
 		return 0;
 	if (tee == NULL)
-		return veil_fail(err, EINVAL, "VM %s cannot be a confidential guest", name);
+		return veil_fail_tagged(err, EINVAL, "VM %s cannot be a confidential guest", name);
 	if (veil_tee_config_from(cfg, tee, err) < 0)
 		return -1;
 	vmc->tee = tee;

@@ -273,7 +273,7 @@ static int qemu_launch_measurement(const struct veil_vm_config *cfg, uint8_t out
 {
 	const struct veil_tee_config *tc = cfg->tee;
 	if (tc == NULL)
-		return veil_fail(err, EINVAL, "an ordinary VM has no launch measurement");
+		return veil_fail_tagged(err, EINVAL, "an ordinary VM has no launch measurement");
 	char cmdline[4096];
 	if (veil_qemu_kernel_cmdline(cfg, cmdline, sizeof(cmdline), err) < 0)
 		return -1;
@@ -296,7 +296,7 @@ static int qemu_launch_measurement(const struct veil_vm_config *cfg, uint8_t out
 		};
 		return veil_snp_launch_digest(&launch, out, err);
 	}
-	return veil_fail(err, ENOTSUP, "veil does not compute TDX's MRTD and RTMRs: take them from a TD launched "
+	return veil_fail_tagged(err, ENOTSUP, "veil does not compute TDX's MRTD and RTMRs: take them from a TD launched "
 				       "with this firmware, kernel and command line");
 }
 

@@ -69,7 +69,7 @@ int veil_tee_config_from(const struct veil_config *cfg, struct veil_tee_config *
 {
 	memset(tc, 0, sizeof(*tc));
 	if (!cfg->qemu.confidential_guest)
-		return veil_fail(err, EINVAL, "the configuration does not ask for a confidential guest");
+		return veil_fail_tagged(err, EINVAL, "the configuration does not ask for a confidential guest");
 	tc->tee = veil_tee_configured(cfg);
 	tc->firmware = cfg->qemu.firmware;
 	tc->chip_dir = cfg->qemu.emulated_tee_dir;

@@ -103,10 +103,13 @@ void kbs_handle_attest(struct kbs *kbs, const char *cookie, const char *body, si
 		long long start = veil_now_us();
 		if (attest_session(kbs, &s, body, len, &token, &claims, &err) < 0)
 			return refuse(r, 401, "AttestationError", "attest", s.id, &err);
-		char m[97];
+		char m[97], tenancy[128] = "no tenancy history";
 		veil_hex_encode(claims.measurement, sizeof(claims.measurement), m);
-		log_info("attest session %.8s: %s guest attested, measurement %s (%lld us)", s.id, veil_tee_name(claims.tee),
-			 m, veil_now_us() - start);
+		if (claims.has_tenancy)
+			snprintf(tenancy, sizeof(tenancy), "tenancy: %u earlier tenant(s), %u scrubbed, %u container(s) since",
+				 claims.tenancy.tenants, claims.tenancy.scrubbed, claims.tenancy.containers);
+		log_info("attest session %.8s: %s guest attested, measurement %s, %s (%lld us)", s.id,
+			 veil_tee_name(claims.tee), m, tenancy, veil_now_us() - start);
 	}
 	r->status = 200;
 	r->body = veil_kbs_token_build(token);

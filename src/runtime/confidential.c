@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attest/emulated.h"
 #include "hv/host.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
@@ -29,7 +30,13 @@ int veil_reference_values(const struct veil_config *cfg, uint32_t vcpus, const c
 			return veil_fail_context(err, "init-data %s", init_data_file);
 	}
 	if (hv->launch_measurement == NULL)
-		return veil_fail(err, ENOTSUP, "the %s backend cannot compute launch measurements", hv->name);
+		return veil_fail_tagged(err, ENOTSUP, "the %s backend cannot compute launch measurements", hv->name);
+	if (tee.tee == VEIL_TEE_EMULATED) {
+		struct veil_emulated_chip *chip;
+		if (veil_emulated_chip_open(tee.chip_dir, &chip, err) < 0)
+			return veil_fail_context(err, "the emulated TEE's chip in %s", tee.chip_dir);
+		veil_emulated_chip_free(chip);
+	}
 	if (hv->launch_measurement(&vmc, out->measurement, err) < 0)
 		return -1;
 	out->tee = tee.tee;

@@ -43,7 +43,9 @@ struct veil_reference_values {
 };
 
 /* For the configured guest with vcpus vCPUs (0: the default) and the
- * init-data in init_data_file (NULL: the configuration's). */
+ * init-data in init_data_file (NULL: the configuration's). For the emulated
+ * TEE the chip is made if there is none yet: a KBS that is to trust it needs
+ * its root (emulated_tee_dir's ark.der and ask.der). */
 int veil_reference_values(const struct veil_config *cfg, uint32_t vcpus, const char *init_data_file,
 			  struct veil_reference_values *out, veil_err_t *err);
 

@@ -162,8 +162,50 @@ static void test_names(void)
 	}
 }
 
+/* vm = "fresh" | "scrubbed": what a rule demands of the VM's tenancy history. */
+static void test_vm_demands(void)
+{
+	const char *text = "[resource.\"a/b/fresh\"]\ntee = [\"emulated\"]\nvm = \"fresh\"\n"
+			   "[resource.\"a/b/scrubbed\"]\ntee = [\"emulated\"]\nvm = \"scrubbed\"\n"
+			   "[resource.\"a/b/any\"]\ntee = [\"emulated\"]\nvm = \"any\"\n";
+	struct kbs_policy p = { 0 };
+	veil_err_t err = NULL;
+	CHECK(kbs_rules_parse(text, strlen(text), &p, &err) == 0, "vm demands parse");
+	struct kbs_claims c = claims(VEIL_TEE_EMULATED, 0xab, false);
+	expect(kbs_policy_check(&p, &c, "a/b/any", &err), &err, NULL, "vm = \"any\": no history needed");
+	expect(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err,
+	       "policy rule \"a/b/fresh\" demands a never-used VM (vm = \"fresh\"), but the evidence carries no tenancy "
+	       "history",
+	       "fresh: refused without a history");
+	c.has_tenancy = true;
+	expect(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err, NULL, "fresh: a never-used VM");
+	expect(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err, NULL, "scrubbed: a never-used VM is fine");
+	c.tenancy = (struct veil_tenancy){ .tenants = 1, .scrubbed = 1 };
+	expect(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err,
+	       "policy rule \"a/b/fresh\" demands a never-used VM (vm = \"fresh\"), but this VM served 1 tenant(s) before "
+	       "(1 of them followed by a complete scrub)",
+	       "fresh: a VM past a scrub is refused");
+	expect(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err, NULL, "scrubbed: every earlier tenant scrubbed");
+	c.tenancy = (struct veil_tenancy){ .tenants = 2, .scrubbed = 1 };
+	expect(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err,
+	       "policy rule \"a/b/scrubbed\" demands a VM scrubbed after every earlier tenant (vm = \"scrubbed\"), but only "
+	       "1 of the 2 tenant(s) it served before were followed by a complete scrub",
+	       "scrubbed: an incomplete scrub is refused");
+	c.tenancy = (struct veil_tenancy){ .containers = 1 };
+	expect(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err,
+	       "policy rule \"a/b/scrubbed\" demands a VM scrubbed after every earlier tenant (vm = \"scrubbed\"), but 1 "
+	       "container(s) ran in this VM before this one without a scrub in between",
+	       "scrubbed: another container without a scrub since is refused");
+	kbs_policy_free(&p);
+	const char *bad = "[resource.\"a/b/c\"]\ntee = [\"snp\"]\nvm = \"new\"\n";
+	expect(kbs_rules_parse(bad, strlen(bad), &p, &err), &err,
+	       "policy: resource.\"a/b/c\": vm \"new\" is not fresh, scrubbed or any", "an unknown vm demand is refused");
+	kbs_policy_free(&p);
+}
+
 int main(void)
 {
+	test_vm_demands();
 	test_reference();
 	test_rules();
 	test_names();
