@@ -273,6 +273,9 @@ static int fetch(const struct veil_secret_ref *refs, size_t n, int dir, veil_err
 	if (agent_tee_port_kbs_connect(TEE_TIMEOUT_MS, err) < 0)
 		return -1;
 	const struct veil_kbs_transport t = agent_tee_port_kbs_transport();
+	const char *paths[VEIL_MAX_SECRETS];
+	for (size_t i = 0; i < n; i++)
+		paths[i] = refs[i].path;
 	const struct veil_kbs_client_opts o = {
 		.tee = conf.tee == VEIL_TEE_TDX ? VEIL_KBS_TEE_TDX : VEIL_KBS_TEE_SNP,
 		/* What Trustee's KBS speaks today; veil-kbs speaks it too. */
@@ -282,6 +285,9 @@ static int fetch(const struct veil_secret_ref *refs, size_t n, int dir, veil_err
 		.init_data_len = conf.init_data.text != NULL ? conf.init_data.len : 0,
 		.evidence = evidence,
 		.tenancy = &conf.tenancy,
+		/* In the attestation's round trip. */
+		.prefetch = paths,
+		.n_prefetch = n,
 		.timeout_ms = KBS_TIMEOUT_MS,
 	};
 	struct veil_kbs_client *client = NULL;

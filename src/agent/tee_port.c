@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,10 +28,13 @@ static struct {
 	uint8_t *answer;
 	size_t answer_len;
 	bool answered;
-	/* The KBS stream. */
+	/* The KBS stream, and the connect request whose answer is not in yet:
+	 * the stream's first bytes follow that request without waiting for it. */
 	bool kbs_open;
 	uint8_t *kbs_in;
 	size_t kbs_len;
+	uint32_t connect_id;
+	char connect_error[VEIL_TEE_MAX_ERROR + 1];
 } port = { .fd = -1, .next_id = 1 };
 
 int agent_tee_port_open(veil_err_t *err)
@@ -86,6 +90,23 @@ static int write_frame(uint8_t type, uint8_t flags, uint32_t stream, const void 
 	return 0;
 }
 
+/* The answer to the connect request: if the host could not connect, the
+ * stream is closed, with its reason for whoever reads it next. */
+static void on_connect_answer(const uint8_t *payload, size_t len)
+{
+	struct veil_tee_response resp;
+	const char *why;
+	port.connect_id = 0;
+	if (veil_tee_response_decode(VEIL_TEE_OP_KBS_CONNECT, payload, len, &resp, &why) < 0)
+		snprintf(port.connect_error, sizeof(port.connect_error), "the host's TEE service answered badly: %s", why);
+	else if (!resp.ok)
+		snprintf(port.connect_error, sizeof(port.connect_error), "the host's TEE service: %.*s", (int)resp.len,
+			 (const char *)resp.data);
+	else
+		return;
+	port.kbs_open = false;
+}
+
 static void on_kbs_data(const struct veil_frame_header *h, const uint8_t *payload)
 {
 	if (!port.kbs_open)
@@ -130,7 +151,9 @@ static int pump(int64_t deadline, veil_err_t *err)
 	const uint8_t *payload;
 	int rc;
 	while ((rc = veil_frame_reader_next(&port.reader, &h, &payload)) == 1) {
-		if (h.type == VEIL_FRAME_RESPONSE && h.stream_id == port.awaited && !port.answered) {
+		if (h.type == VEIL_FRAME_RESPONSE && port.connect_id != 0 && h.stream_id == port.connect_id) {
+			on_connect_answer(payload, h.length);
+		} else if (h.type == VEIL_FRAME_RESPONSE && h.stream_id == port.awaited && !port.answered) {
 			port.answer = malloc(h.length ? h.length : 1);
 			if (port.answer == NULL)
 				return veil_fail(err, ENOMEM, "TEE port");
@@ -178,14 +201,18 @@ int agent_tee_port_call(const struct veil_tee_request *req, uint8_t **payload, s
 int agent_tee_port_kbs_connect(int timeout_ms, veil_err_t *err)
 {
 	agent_tee_port_kbs_close();
+	if (port.fd < 0)
+		return veil_fail_tagged(err, ENOTCONN, "the TEE port is not open");
 	const struct veil_tee_request req = { .op = VEIL_TEE_OP_KBS_CONNECT };
-	uint8_t *payload;
-	struct veil_tee_response resp;
-	int rc = agent_tee_port_call(&req, &payload, &resp, timeout_ms, err);
-	agent_wipe_free(payload);
-	if (rc == 0)
-		port.kbs_open = true;
-	return rc;
+	uint8_t request[1];
+	veil_tee_request_encode(&req, request);
+	/* Not waited for: the host takes the stream's bytes after it. */
+	port.connect_id = port.next_id;
+	port.next_id += 2;
+	port.connect_error[0] = '\0';
+	port.kbs_open = true;
+	return write_frame(VEIL_FRAME_REQUEST, 0, port.connect_id, request, sizeof(request), agent_now_ms() + timeout_ms,
+			   err);
 }
 
 void agent_tee_port_kbs_close(void)
@@ -196,6 +223,7 @@ void agent_tee_port_kbs_close(void)
 		agent_wipe_error(&err);
 	}
 	port.kbs_open = false;
+	port.connect_id = 0;
 	agent_wipe_free(port.kbs_in);
 	port.kbs_in = NULL;
 	port.kbs_len = 0;
@@ -222,6 +250,8 @@ static ssize_t kbs_recv(void *ctx, void *buf, size_t len, int timeout_ms, veil_e
 	(void)ctx;
 	int64_t deadline = agent_now_ms() + timeout_ms;
 	while (port.kbs_len == 0) {
+		if (!port.kbs_open && port.connect_error[0] != '\0')
+			return veil_fail(err, 0, "%s", port.connect_error);
 		if (!port.kbs_open)
 			return 0;
 		port.awaited = 0; /* no answer is awaited: only KBS bytes */

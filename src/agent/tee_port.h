@@ -21,8 +21,10 @@ int agent_tee_port_open(veil_err_t *err);
 int agent_tee_port_call(const struct veil_tee_request *req, uint8_t **payload, struct veil_tee_response *resp,
 			int timeout_ms, veil_err_t *err);
 
-/* Asks the host to connect the KBS stream; the transport reads and writes it
- * until agent_tee_port_kbs_close. */
+/* Asks the host to connect the KBS stream, without waiting for its answer:
+ * the transport may write at once, and its first read fails with the host's
+ * reason if the host could not connect. The transport reads and writes the
+ * stream until agent_tee_port_kbs_close. */
 int agent_tee_port_kbs_connect(int timeout_ms, veil_err_t *err);
 struct veil_kbs_transport agent_tee_port_kbs_transport(void);
 void agent_tee_port_kbs_close(void);

@@ -16,13 +16,30 @@
 
 #define DEFAULT_TIMEOUT_MS 30000
 
+/* A connection's received bytes that are not yet part of a response: with
+ * requests pipelined, a read can reach into the next response. */
+struct http_conn {
+	const struct veil_kbs_transport *t;
+	char buf[VEIL_KBS_HTTP_MAX_HEADERS];
+	size_t held;
+};
+
+/* A resource requested along with the attestation, and its answer. */
+struct prefetched {
+	const char *path;
+	struct veil_kbs_http_reply reply;
+};
+
 struct veil_kbs_client {
 	struct veil_kbs_transport t;
+	struct http_conn conn;
 	char host[256];
 	int timeout_ms;
 	char cookie[129];
 	EVP_PKEY *key;
 	char *token;
+	struct prefetched *prefetched;
+	size_t n_prefetched;
 };
 
 /* ---- HTTP ---- */
@@ -165,12 +182,9 @@ static int parse_head(const char *head, struct veil_kbs_http_reply *reply, size_
 	return 0;
 }
 
-int veil_kbs_http(const struct veil_kbs_transport *t, const char *method, const char *host, const char *path, const char *cookie, const char *body,
-		  size_t body_len, int timeout_ms, struct veil_kbs_http_reply *reply, veil_err_t *err)
+static int http_send(const struct veil_kbs_transport *t, const char *method, const char *host, const char *path,
+		     const char *cookie, const char *body, size_t body_len, int timeout_ms, veil_err_t *err)
 {
-	memset(reply, 0, sizeof(*reply));
-	if (timeout_ms <= 0)
-		timeout_ms = DEFAULT_TIMEOUT_MS;
 	char head[1024];
 	int n = snprintf(head, sizeof(head),
 			 "%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n%s%s%s%s%s"
@@ -189,34 +203,60 @@ int veil_kbs_http(const struct veil_kbs_transport *t, const char *method, const 
 	memcpy(request, head, (size_t)n);
 	if (body != NULL)
 		memcpy(request + n, body, body_len);
-	if (t->send(t->ctx, request, total, timeout_ms, err) < 0)
+	return t->send(t->ctx, request, total, timeout_ms, err);
+}
+
+/* The next response on conn; bytes past it stay in conn for the next. */
+static int http_recv(struct http_conn *conn, int timeout_ms, struct veil_kbs_http_reply *reply, veil_err_t *err)
+{
+	memset(reply, 0, sizeof(*reply));
+	size_t header_end = 0, content_length = 0;
+	if (recv_until(conn->t, conn->buf, sizeof(conn->buf), &conn->held, 0, &header_end, timeout_ms, err) < 0)
 		return -1;
-	cleanup_free char *buf = malloc(VEIL_KBS_HTTP_MAX_HEADERS + 1);
-	if (buf == NULL)
-		return veil_fail(err, ENOMEM, "KBS response");
-	size_t held = 0, header_end = 0, content_length = 0;
-	if (recv_until(t, buf, VEIL_KBS_HTTP_MAX_HEADERS, &held, 0, &header_end, timeout_ms, err) < 0)
-		return -1;
-	buf[header_end - 2] = '\0'; /* keep the last header's CRLF for header_value */
-	if (parse_head(buf, reply, &content_length, err) < 0)
+	char saved = conn->buf[header_end - 2];
+	conn->buf[header_end - 2] = '\0'; /* keep the last header's CRLF for header_value */
+	int rc = parse_head(conn->buf, reply, &content_length, err);
+	conn->buf[header_end - 2] = saved;
+	if (rc < 0)
 		return -1;
 	reply->body = malloc(content_length + 1);
 	if (reply->body == NULL)
 		return veil_fail(err, ENOMEM, "KBS response");
-	/* Bytes past the headers already read belong to the body (and must not
-	 * be more than it: one request at a time on this connection). */
-	size_t extra = held - header_end;
-	if (extra > content_length) {
-		veil_kbs_http_reply_free(reply);
-		return veil_fail(err, 0, "KBS response: more bytes than its Content-Length");
-	}
-	memcpy(reply->body, buf + header_end, extra);
-	reply->len = extra;
-	if (recv_until(t, reply->body, content_length, &reply->len, content_length, NULL, timeout_ms, err) < 0) {
+	size_t extra = conn->held - header_end, take = extra < content_length ? extra : content_length;
+	memcpy(reply->body, conn->buf + header_end, take);
+	reply->len = take;
+	memmove(conn->buf, conn->buf + header_end + take, extra - take);
+	conn->held = extra - take;
+	explicit_bzero(conn->buf + conn->held, header_end + take);
+	if (recv_until(conn->t, reply->body, content_length, &reply->len, content_length, NULL, timeout_ms, err) < 0) {
 		veil_kbs_http_reply_free(reply);
 		return -1;
 	}
 	reply->body[content_length] = '\0';
+	return 0;
+}
+
+int veil_kbs_http(const struct veil_kbs_transport *t, const char *method, const char *host, const char *path,
+		  const char *cookie, const char *body, size_t body_len, int timeout_ms, struct veil_kbs_http_reply *reply,
+		  veil_err_t *err)
+{
+	memset(reply, 0, sizeof(*reply));
+	if (timeout_ms <= 0)
+		timeout_ms = DEFAULT_TIMEOUT_MS;
+	if (http_send(t, method, host, path, cookie, body, body_len, timeout_ms, err) < 0)
+		return -1;
+	cleanup_free struct http_conn *conn = calloc(1, sizeof(*conn));
+	if (conn == NULL)
+		return veil_fail(err, ENOMEM, "KBS response");
+	conn->t = t;
+	if (http_recv(conn, timeout_ms, reply, err) < 0)
+		return -1;
+	/* One request at a time here: nothing may follow the response. */
+	if (conn->held > 0) {
+		explicit_bzero(conn->buf, conn->held);
+		veil_kbs_http_reply_free(reply);
+		return veil_fail(err, 0, "KBS response: more bytes than its Content-Length");
+	}
 	return 0;
 }
 
@@ -242,11 +282,19 @@ static int refused(const char *step, const struct veil_kbs_http_reply *r, veil_e
 
 /* ---- RCAR ---- */
 
-static int exchange(struct veil_kbs_client *c, const char *step, const char *method, const char *path, const char *body,
-		    struct veil_kbs_http_reply *r, veil_err_t *err)
+static int send_request(struct veil_kbs_client *c, const char *step, const char *method, const char *path,
+			const char *body, veil_err_t *err)
 {
-	if (veil_kbs_http(&c->t, method, c->host, path, c->cookie[0] ? c->cookie : NULL, body, body ? strlen(body) : 0,
-			  c->timeout_ms, r, err) < 0)
+	if (http_send(&c->t, method, c->host, path, c->cookie[0] ? c->cookie : NULL, body, body ? strlen(body) : 0,
+		      c->timeout_ms, err) < 0)
+		return veil_fail_context(err, "%s", step);
+	return 0;
+}
+
+/* The answer to the oldest request sent and not answered yet, which must be 200. */
+static int answer(struct veil_kbs_client *c, const char *step, struct veil_kbs_http_reply *r, veil_err_t *err)
+{
+	if (http_recv(&c->conn, c->timeout_ms, r, err) < 0)
 		return veil_fail_context(err, "%s", step);
 	if (r->status != 200) {
 		refused(step, r, err);
@@ -270,7 +318,7 @@ static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o,
 	struct veil_kbs_http_reply r;
 	if (request == NULL)
 		return veil_fail(err, ENOMEM, "KBS request");
-	if (exchange(c, "auth", "POST", "/kbs/v0/auth", request, &r, err) < 0)
+	if (send_request(c, "auth", "POST", "/kbs/v0/auth", request, err) < 0 || answer(c, "auth", &r, err) < 0)
 		return -1;
 	char nonce[VEIL_KBS_NONCE_MAX + 1];
 	bool wants_tenancy = false;
@@ -292,10 +340,30 @@ static int rcar(struct veil_kbs_client *c, const struct veil_kbs_client_opts *o,
 		return veil_fail_context(err, "evidence");
 	cleanup_free char *att =
 		veil_kbs_attestation_build(o->version, nonce, jwk, tenancy, evidence, o->init_data, o->init_data_len, err);
-	if (att == NULL || exchange(c, "attest", "POST", "/kbs/v0/attest", att, &r, err) < 0)
+	if (att == NULL || send_request(c, "attest", "POST", "/kbs/v0/attest", att, err) < 0)
+		return -1;
+	/* The resources wanted go right behind the attestation (HTTP/1.1
+	 * pipelining): the KBS answers in order, so they are read after it. */
+	if (o->n_prefetch > 0 && (c->prefetched = calloc(o->n_prefetch, sizeof(*c->prefetched))) == NULL)
+		return veil_fail(err, ENOMEM, "KBS client");
+	for (size_t i = 0; i < o->n_prefetch; i++) {
+		char url[512], step[300];
+		if (snprintf(url, sizeof(url), "/kbs/v0/resource/%s", o->prefetch[i]) >= (int)sizeof(url))
+			return veil_fail(err, ENAMETOOLONG, "resource %s", o->prefetch[i]);
+		snprintf(step, sizeof(step), "resource %.200s", o->prefetch[i]);
+		if (send_request(c, step, "GET", url, NULL, err) < 0)
+			return -1;
+	}
+	if (answer(c, "attest", &r, err) < 0)
 		return -1;
 	rc = veil_kbs_token_parse(r.body, r.len, &c->token, err);
 	veil_kbs_http_reply_free(&r);
+	for (size_t i = 0; rc == 0 && i < o->n_prefetch; i++) {
+		struct prefetched *p = &c->prefetched[c->n_prefetched++];
+		p->path = o->prefetch[i];
+		if (http_recv(&c->conn, c->timeout_ms, &p->reply, err) < 0)
+			rc = veil_fail_context(err, "resource %.200s", p->path);
+	}
 	return rc;
 }
 
@@ -306,7 +374,8 @@ int veil_kbs_client_attest(const struct veil_kbs_transport *t, const struct veil
 	if (c == NULL)
 		return veil_fail(err, ENOMEM, "KBS client");
 	c->t = *t;
-	c->timeout_ms = opts->timeout_ms;
+	c->conn.t = &c->t;
+	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	snprintf(c->host, sizeof(c->host), "%s", opts->host != NULL ? opts->host : "kbs");
 	if (rcar(c, opts, err) < 0) {
 		veil_kbs_client_free(c);
@@ -325,8 +394,22 @@ int veil_kbs_client_get_resource(struct veil_kbs_client *c, const char *path, ui
 	char step[300];
 	snprintf(step, sizeof(step), "resource %.200s", path);
 	struct veil_kbs_http_reply r;
-	if (exchange(c, step, "GET", url, NULL, &r, err) < 0)
+	struct prefetched *p = NULL;
+	for (size_t i = 0; i < c->n_prefetched && p == NULL; i++)
+		if (c->prefetched[i].path != NULL && strcmp(c->prefetched[i].path, path) == 0)
+			p = &c->prefetched[i];
+	if (p != NULL) {
+		r = p->reply;
+		p->path = NULL;
+		memset(&p->reply, 0, sizeof(p->reply));
+		if (r.status != 200) {
+			refused(step, &r, err);
+			veil_kbs_http_reply_free(&r);
+			return -1;
+		}
+	} else if (send_request(c, step, "GET", url, NULL, err) < 0 || answer(c, step, &r, err) < 0) {
 		return -1;
+	}
 	int rc = veil_jwe_decrypt(c->key, r.body, r.len, data, len, err);
 	veil_kbs_http_reply_free(&r);
 	return rc < 0 ? veil_fail_context(err, "%s", step) : 0;
@@ -343,5 +426,9 @@ void veil_kbs_client_free(struct veil_kbs_client *c)
 		return;
 	EVP_PKEY_free(c->key);
 	free(c->token);
+	for (size_t i = 0; i < c->n_prefetched; i++)
+		veil_kbs_http_reply_free(&c->prefetched[i].reply);
+	free(c->prefetched);
+	explicit_bzero(c->conn.buf, sizeof(c->conn.buf));
 	free(c);
 }

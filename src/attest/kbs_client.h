@@ -48,6 +48,11 @@ struct veil_kbs_client_opts {
 	/* The VM's tenancy history, bound into REPORT_DATA when the KBS asks
 	 * for it (VEIL_KBS_TENANCY_PARAM), or NULL to send none. */
 	const struct veil_tenancy *tenancy;
+	/* Resources (repo/type/tag) to request right behind the attestation, in
+	 * the same round trip (HTTP/1.1 pipelining); veil_kbs_client_get_resource
+	 * then takes their answers. The strings must outlive the client. */
+	const char *const *prefetch;
+	size_t n_prefetch;
 	int timeout_ms;               /* per read or write; 0 means 30 s */
 };
 
