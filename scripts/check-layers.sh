@@ -10,8 +10,8 @@ src=${1:-src}
 
 # folder: what its files may include besides their own folder, lowest layer
 # first. An entry is a folder, or a single header of one (the guest agent
-# links none of lib's code but error.c and fdpass.c). A new folder is one
-# more row.
+# includes only the lib headers it links the code of; attest brings the rest
+# it needs). A new folder is one more row.
 layers='
 proto:
 lib:     proto

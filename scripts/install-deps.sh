@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-	# build
+	# build (the static guest agent also links libssl-dev's, libjson-c-dev's and zlib1g-dev's .a)
 	gcc make pkg-config libjson-c-dev libprotobuf-c-dev protobuf-c-compiler libseccomp-dev
 	# guest kernel and initramfs
 	linux-source-6.1 flex bison libelf-dev libssl-dev bc cpio xz-utils python3

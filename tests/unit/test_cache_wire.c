@@ -10,7 +10,7 @@
 
 static const struct cache_shape shape = {
 	.kernel = "/k/vmlinux", .initrd = "/k/initrd.img", .machine = "microvm", .kernel_params = "quiet",
-	.memory_mib = 256, .vcpus = 1,
+	.memory_mib = 256, .vcpus = 1, .tee = "",
 };
 
 /* Decodes text as a request; returns the decoder's result. */
@@ -117,6 +117,7 @@ static void test_shape(void)
 {
 	struct cache_shape other = shape;
 	char why[256];
+	veil_err_t err = NULL;
 	other.memory_mib = 512;
 	CHECK(!cache_shape_equal(&shape, &other), "memory is part of the shape");
 	cache_shape_diff(&other, &shape, why, sizeof(why));
@@ -125,10 +126,32 @@ static void test_shape(void)
 	other.kernel_params = "loud";
 	CHECK(!cache_shape_equal(&shape, &other), "kernel parameters are part of the shape");
 
+	/* A confidential guest's TEE and init-data are fixed at its launch. */
+	struct cache_shape cvm = shape;
+	cvm.tee = "emulated";
+	memset(cvm.init_data, 'a', 64);
+	CHECK(!cache_shape_equal(&shape, &cvm), "the TEE is part of the shape");
+	cache_shape_diff(&cvm, &shape, why, sizeof(why));
+	CHECK(strcmp(why, "a confidential guest, tee emulated wanted, cached VMs are ordinary VMs") == 0,
+	      "the difference is named: %s", why);
+	other = cvm;
+	other.init_data[0] = 'b';
+	CHECK(!cache_shape_equal(&cvm, &other), "the init-data digest is part of the shape");
+	cache_shape_diff(&other, &cvm, why, sizeof(why));
+	CHECK(strcmp(why, "init-data baaaaaaaaaaaaaaa..., cached VMs were launched with aaaaaaaaaaaaaaaa...") == 0,
+	      "the difference is named: %s", why);
+	json_object *msg = cache_request_encode(&(struct cache_request){ .op = CACHE_OP_CLAIM, .shape = cvm });
+	struct cache_request req;
+	CHECK(cache_request_decode(msg, &req, &err) == 0 && cache_shape_equal(&req.shape, &cvm),
+	      "a confidential shape survives the round trip");
+	json_object_put(msg);
+	const char *not_hex = "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\","
+			      "\"kernel_params\":\"\",\"memory_mib\":1,\"vcpus\":1,\"tee\":\"snp\",\"init_data\":\"xyz\"}}";
+	CHECK(decode_text(not_hex, &req) < 0, "init-data that is not hex is refused");
+
 	struct veil_vm_config vmc = {
 		.kernel = "/k", .initrd = "/i", .machine = "microvm", .kernel_params = "", .memory_mib = 256, .vcpus = 2,
 	};
-	veil_err_t err = NULL;
 	struct cache_shape s;
 	CHECK(cache_shape_of(&vmc, &s, &err) == 0 && strcmp(s.kernel, "/k") == 0 && s.memory_mib == 256 && s.vcpus == 2,
 	      "the shape of a VM");
