@@ -42,16 +42,8 @@ static struct {
 int agent_channel_open(veil_err_t *err)
 {
 	char devpath[300];
-	int64_t deadline = agent_now_ms() + PORT_WAIT_MS;
-	for (;;) {
-		/* The sysfs entry can precede the devtmpfs node by a moment. */
-		if (agent_virtio_port_find(VEIL_AGENT_PORT, devpath, sizeof(devpath)) &&
-		    (ch.fd = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK)) >= 0)
-			break;
-		if (agent_now_ms() >= deadline)
-			return veil_fail(err, 0, "no virtio-serial port named " VEIL_AGENT_PORT " after %d s", PORT_WAIT_MS / 1000);
-		usleep(10000);
-	}
+	if ((ch.fd = agent_virtio_port_open(VEIL_AGENT_PORT, PORT_WAIT_MS, devpath, sizeof(devpath), err)) < 0)
+		return -1;
 	if (fcntl(ch.fd, F_SETOWN, getpid()) < 0 || fcntl(ch.fd, F_SETFL, O_NONBLOCK | O_ASYNC) < 0)
 		return veil_fail(err, errno, "%s: enabling SIGIO", devpath);
 	/* At its bound from the start, the frame buffer never grows, so realloc

@@ -108,15 +108,9 @@ static enum veil_tee tee_from_cmdline(void)
 	for (char *save = NULL, *tok = strtok_r(line, " \n", &save); tok != NULL; tok = strtok_r(NULL, " \n", &save)) {
 		if (strncmp(tok, VEIL_TEE_CMDLINE, strlen(VEIL_TEE_CMDLINE)) != 0)
 			continue;
-		const char *kind = tok + strlen(VEIL_TEE_CMDLINE);
-		if (strcmp(kind, "snp") == 0)
-			return VEIL_TEE_SNP;
-		if (strcmp(kind, "tdx") == 0)
-			return VEIL_TEE_TDX;
-		if (strcmp(kind, "emulated") == 0)
-			return VEIL_TEE_EMULATED;
+		enum veil_tee tee = veil_tee_by_name(tok + strlen(VEIL_TEE_CMDLINE));
 		/* Measured, yet not a TEE veil knows: still no ordinary VM. */
-		return VEIL_TEE_EMULATED + 1;
+		return tee != 0 ? tee : VEIL_TEE_EMULATED + 1;
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/clock.h"
 #include "lib/cleanup.h"
 
 int agent_write_file(const char *path, const char *value)
@@ -125,8 +126,18 @@ static int match_port(const char *port, unsigned char type, void *arg)
 	return 1;
 }
 
-int agent_virtio_port_find(const char *name, char *devpath, size_t size)
+int agent_virtio_port_open(const char *name, int wait_ms, char *devpath, size_t size, veil_err_t *err)
 {
 	struct port_query q = { .name = name, .devpath = devpath, .size = size };
-	return agent_each_entry("/sys/class/virtio-ports", match_port, &q) > 0;
+	int64_t deadline = agent_now_ms() + wait_ms;
+	for (;;) {
+		/* The sysfs entry can precede the devtmpfs node by a moment. */
+		int fd;
+		if (agent_each_entry("/sys/class/virtio-ports", match_port, &q) > 0 &&
+		    (fd = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK)) >= 0)
+			return fd;
+		if (agent_now_ms() >= deadline)
+			return veil_fail(err, 0, "no virtio-serial port named %s after %d s", name, wait_ms / 1000);
+		usleep(10000);
+	}
 }

@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "lib/error.h"
+
 /* Writes value in one write(2), as these files expect; 0, or -1 with errno. */
 int agent_write_file(const char *path, const char *value);
 
@@ -36,7 +38,8 @@ long agent_read_file(const char *path, char *buf, size_t size);
  * with errno if the directory cannot be read. */
 int agent_each_entry(const char *path, int (*fn)(const char *name, unsigned char type, void *arg), void *arg);
 
-/* 1 with devpath ("/dev/vportNpM") when a virtio-serial port of this name exists, else 0. */
-int agent_virtio_port_find(const char *name, char *devpath, size_t size);
+/* Opens the virtio-serial port called name (O_RDWR | O_NONBLOCK), waiting up
+ * to wait_ms for it to appear; its path goes to devpath. The fd, or -1 with *err. */
+int agent_virtio_port_open(const char *name, int wait_ms, char *devpath, size_t size, veil_err_t *err);
 
 #endif

@@ -40,15 +40,8 @@ static struct {
 int agent_tee_port_open(veil_err_t *err)
 {
 	char devpath[300];
-	int64_t deadline = agent_now_ms() + PORT_WAIT_MS;
-	for (;;) {
-		if (agent_virtio_port_find(VEIL_TEE_PORT, devpath, sizeof(devpath)) &&
-		    (port.fd = open(devpath, O_RDWR | O_CLOEXEC | O_NONBLOCK)) >= 0)
-			break;
-		if (agent_now_ms() >= deadline)
-			return veil_fail(err, 0, "no virtio-serial port named " VEIL_TEE_PORT " after %d s", PORT_WAIT_MS / 1000);
-		usleep(10000);
-	}
+	if ((port.fd = agent_virtio_port_open(VEIL_TEE_PORT, PORT_WAIT_MS, devpath, sizeof(devpath), err)) < 0)
+		return -1;
 	veil_frame_reader_init(&port.reader);
 	return 0;
 }

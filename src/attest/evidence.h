@@ -24,6 +24,8 @@ enum veil_tee {
 	VEIL_TEE_EMULATED,     /* SNP layout and signatures, chain to veil's emulated ARK: protects nothing */
 };
 const char *veil_tee_name(enum veil_tee tee); /* "snp", "tdx", "emulated" */
+/* The TEE of that name, or 0 if none is. */
+enum veil_tee veil_tee_by_name(const char *name);
 
 /* What a verified piece of evidence says. Byte arrays are as in the report. */
 struct veil_evidence_claims {

@@ -21,11 +21,7 @@ enum veil_tee veil_tee_configured(const struct veil_config *cfg)
 {
 	if (!cfg->qemu.confidential_guest || cfg->qemu.tee == NULL)
 		return 0;
-	if (strcmp(cfg->qemu.tee, "snp") == 0)
-		return VEIL_TEE_SNP;
-	if (strcmp(cfg->qemu.tee, "tdx") == 0)
-		return VEIL_TEE_TDX;
-	return VEIL_TEE_EMULATED;
+	return veil_tee_by_name(cfg->qemu.tee);
 }
 
 /* CPUID 0x8000001F (AMD memory encryption): EBX[5:0] is the C-bit's

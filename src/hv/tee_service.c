@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "attest/emulated.h"
+#include "attest/kbs_client.h"
 #include "attest/snp.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
@@ -210,23 +211,6 @@ static void on_request(struct service *s, uint32_t stream, const uint8_t *payloa
 
 /* ---- the relay ---- */
 
-static int write_kbs(struct service *s, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		struct pollfd w = { .fd = s->kbs, .events = POLLOUT };
-		if (poll(&w, 1, KBS_WRITE_TIMEOUT_MS) != 1)
-			return -1;
-		ssize_t n = send(s->kbs, p, len, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void on_guest_data(struct service *s, const struct veil_frame_header *h, const uint8_t *payload)
 {
 	if (h->stream_id != VEIL_TEE_KBS_STREAM)
@@ -238,8 +222,11 @@ static void on_guest_data(struct service *s, const struct veil_frame_header *h, 
 			_exit(0);
 		return;
 	}
-	if (h->length > 0 && write_kbs(s, payload, h->length) < 0) {
-		log_warn("TEE service of VM %s: the KBS at %s stopped taking data", s->name, s->tc->kbs.authority);
+	const struct veil_kbs_transport kbs = veil_kbs_fd_transport(&s->kbs);
+	veil_err_t err = NULL;
+	if (h->length > 0 && kbs.send(kbs.ctx, payload, h->length, KBS_WRITE_TIMEOUT_MS, &err) < 0) {
+		log_warn("TEE service of VM %s: the KBS at %s: %s", s->name, s->tc->kbs.authority, err->msg);
+		veil_error_free(&err);
 		kbs_close(s, true);
 		return;
 	}

@@ -10,17 +10,6 @@
 
 #define MAX_LIST 1024
 
-static enum veil_tee tee_by_name(const char *name)
-{
-	if (strcmp(name, "snp") == 0)
-		return VEIL_TEE_SNP;
-	if (strcmp(name, "tdx") == 0)
-		return VEIL_TEE_TDX;
-	if (strcmp(name, "emulated") == 0)
-		return VEIL_TEE_EMULATED;
-	return 0;
-}
-
 static void list_free(struct kbs_digest_list *l)
 {
 	free(l->items);
@@ -104,7 +93,7 @@ int kbs_reference_parse(const char *text, size_t len, struct kbs_policy *policy,
 	int rc = 0;
 	const struct toml_member *m;
 	for (size_t i = 0; rc == 0 && (m = toml_member_at(root, i)) != NULL; i++) {
-		enum veil_tee tee = tee_by_name(m->key);
+		enum veil_tee tee = veil_tee_by_name(m->key);
 		const struct toml_table *t;
 		if (tee == 0) {
 			rc = toml_fail_at(err, m->line, m->col, "unknown TEE \"%.64s\" (snp, tdx, emulated)", m->key);
@@ -191,7 +180,7 @@ int kbs_rules_parse(const char *text, size_t len, struct kbs_policy *policy, vei
 			break;
 		}
 		for (size_t k = 0; k < n_tees; k++) {
-			enum veil_tee tee = tee_by_name(tees[k]);
+			enum veil_tee tee = veil_tee_by_name(tees[k]);
 			if (tee == 0) {
 				rc = veil_fail(err, 0, "%s: tee \"%.32s\" is not snp, tdx or emulated", where, tees[k]);
 				break;

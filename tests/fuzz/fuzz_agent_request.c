@@ -9,6 +9,7 @@
 
 #include "agent/validate.h"
 #include "agent/wipe.h"
+#include "fuzz_frames.h"
 #include "proto/frame.h"
 #include "proto/rpc.h"
 
@@ -34,29 +35,6 @@ static void handle(const struct veil_frame_header *h, const uint8_t *payload)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* The first byte picks a read size, so that frames split across reads are covered. */
-	size_t step = size > 0 ? (size_t)data[0] * 7 + 1 : 1;
-	struct veil_frame_reader r;
-	veil_frame_reader_init(&r);
-	for (size_t off = size > 0 ? 1 : 0; off < size;) {
-		size_t room;
-		uint8_t *space = veil_frame_reader_space(&r, &room);
-		if (space == NULL)
-			break;
-		size_t n = size - off < room ? size - off : room;
-		if (n > step)
-			n = step;
-		memcpy(space, data + off, n);
-		veil_frame_reader_commit(&r, n);
-		off += n;
-		struct veil_frame_header h;
-		const uint8_t *payload;
-		int rc;
-		while ((rc = veil_frame_reader_next(&r, &h, &payload)) == 1)
-			handle(&h, payload);
-		if (rc < 0)
-			break; /* the agent stops reading a broken stream */
-	}
-	veil_frame_reader_release(&r);
+	fuzz_frames(data, size, handle);
 	return 0;
 }

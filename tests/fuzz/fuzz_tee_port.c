@@ -1,10 +1,11 @@
 /* libFuzzer target for the TEE port (proto/tee.h), whose bytes each side
  * takes from the other: the input is a byte stream cut into frames as both
- * ends read it, each REQUEST payload decoded as the host's TEE service does
- * and each RESPONSE payload as the guest does, for every op. */
+ * ends read it (fuzz_frames.h), each REQUEST payload decoded as the host's
+ * TEE service does and each RESPONSE payload as the guest does, for every op. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_frames.h"
 #include "proto/frame.h"
 #include "proto/tee.h"
 
@@ -29,44 +30,29 @@ static void check_response(enum veil_tee_op op, const uint8_t *payload, size_t l
 				abort();
 }
 
+/* What either end makes of one frame. */
+static void handle(const struct veil_frame_header *h, const uint8_t *payload)
+{
+	if (h->type == VEIL_FRAME_REQUEST) {
+		struct veil_tee_request req;
+		const char *why = NULL;
+		if (veil_tee_request_decode(payload, h->length, &req, &why) == 0) {
+			uint8_t again[1 + VEIL_TEE_REPORT_DATA_LEN + 4];
+			size_t len = veil_tee_request_encode(&req, again);
+			if (len != h->length || memcmp(again, payload, len) != 0 || req.vmpl > VEIL_TEE_MAX_VMPL)
+				abort();
+		} else if (why == NULL) {
+			abort();
+		}
+	} else if (h->type == VEIL_FRAME_RESPONSE) {
+		check_response(VEIL_TEE_OP_REPORT, payload, h->length);
+		check_response(VEIL_TEE_OP_INIT_DATA, payload, h->length);
+		check_response(VEIL_TEE_OP_KBS_CONNECT, payload, h->length);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	struct veil_frame_reader r;
-	veil_frame_reader_init(&r);
-	size_t at = 0;
-	for (;;) {
-		size_t room;
-		uint8_t *space = veil_frame_reader_space(&r, &room);
-		if (space == NULL)
-			break;
-		size_t n = size - at < room ? size - at : room;
-		memcpy(space, data + at, n);
-		veil_frame_reader_commit(&r, n);
-		at += n;
-		struct veil_frame_header h;
-		const uint8_t *payload;
-		int rc;
-		while ((rc = veil_frame_reader_next(&r, &h, &payload)) == 1) {
-			if (h.type == VEIL_FRAME_REQUEST) {
-				struct veil_tee_request req;
-				const char *why = NULL;
-				if (veil_tee_request_decode(payload, h.length, &req, &why) == 0) {
-					uint8_t again[1 + VEIL_TEE_REPORT_DATA_LEN + 4];
-					size_t len = veil_tee_request_encode(&req, again);
-					if (len != h.length || memcmp(again, payload, len) != 0 || req.vmpl > VEIL_TEE_MAX_VMPL)
-						abort();
-				} else if (why == NULL) {
-					abort();
-				}
-			} else if (h.type == VEIL_FRAME_RESPONSE) {
-				check_response(VEIL_TEE_OP_REPORT, payload, h.length);
-				check_response(VEIL_TEE_OP_INIT_DATA, payload, h.length);
-				check_response(VEIL_TEE_OP_KBS_CONNECT, payload, h.length);
-			}
-		}
-		if (rc < 0 || n == 0)
-			break;
-	}
-	veil_frame_reader_release(&r);
+	fuzz_frames(data, size, handle);
 	return 0;
 }

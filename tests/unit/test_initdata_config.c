@@ -8,14 +8,6 @@
 #include "proto/tee.h"
 #include "tap.h"
 
-static void expect_error(int rc, veil_err_t *err, const char *want, const char *name)
-{
-	const char *got = rc == 0 ? "(accepted)" : *err != NULL ? (*err)->msg : "(no message)";
-	if (!CHECK(rc < 0 && strncmp(got, want, strlen(want)) == 0, "%s", name))
-		printf("#   got  %s\n#   want %s\n", got, want);
-	veil_error_free(err);
-}
-
 static int parse(const char *toml, struct veil_initdata *d)
 {
 	veil_err_t err = NULL;
@@ -51,7 +43,7 @@ static void test_kbs_url(void)
 		{ "http://[::1", "KBS URL \"http://[::1\": an IPv6 address ends with ']'" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(veil_kbs_url_parse(bad[i].url, &k, &err), &err, bad[i].msg, bad[i].url);
+		tap_expect_error(veil_kbs_url_parse(bad[i].url, &k, &err), &err, bad[i].msg, bad[i].url);
 }
 
 static void test_kbs_from_initdata(void)
@@ -87,7 +79,7 @@ static void test_kbs_from_initdata(void)
 	}
 	const char *broken = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"cdh.toml\" = '''\n[kbc]\nurl = 5\n'''\n";
 	if (parse(broken, &d) == 0) {
-		expect_error(veil_initdata_kbs(&d, &k, &err), &err, "init-data cdh.toml: 2:7: kbc.url: expected string",
+		tap_expect_error(veil_initdata_kbs(&d, &k, &err), &err, "init-data cdh.toml: 2:7: kbc.url: expected string",
 			     "a mistyped url names the file and place");
 		veil_initdata_free(&d);
 	}
@@ -123,7 +115,7 @@ static void test_policy(void)
 		{ "default := true\n", "policy.rego:1: expected a request name after default" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(veil_agent_policy_parse(bad[i].rego, &p, &err), &err, bad[i].msg, bad[i].msg);
+		tap_expect_error(veil_agent_policy_parse(bad[i].rego, &p, &err), &err, bad[i].msg, bad[i].msg);
 }
 
 static void test_secrets(void)
@@ -143,7 +135,7 @@ static void test_secrets(void)
 		{ "x", "kbs:///a/../c", "secret x: resource \"a/../c\": each of repo/type/tag" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(veil_secret_ref_parse(bad[i].name, bad[i].uri, &ref, &err), &err, bad[i].msg, bad[i].msg);
+		tap_expect_error(veil_secret_ref_parse(bad[i].name, bad[i].uri, &ref, &err), &err, bad[i].msg, bad[i].msg);
 
 	struct veil_initdata d;
 	struct veil_secret_ref refs[VEIL_MAX_SECRETS];
@@ -158,14 +150,14 @@ static void test_secrets(void)
 		CHECK(veil_secret_refs_add(refs, VEIL_MAX_SECRETS, &n, &ref, &err) == 0 && n == 2,
 		      "the same secret twice is one");
 		veil_secret_ref_parse("db", "kbs:///default/key/other", &ref, &err);
-		expect_error(veil_secret_refs_add(refs, VEIL_MAX_SECRETS, &n, &ref, &err), &err,
+		tap_expect_error(veil_secret_refs_add(refs, VEIL_MAX_SECRETS, &n, &ref, &err), &err,
 			     "secret db is named twice, as kbs:///default/key/db and kbs:///default/key/other",
 			     "one name, two resources: refused");
 		veil_initdata_free(&d);
 	}
 	const char *extra = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"veil.toml\" = 'kbs = 1'\n";
 	if (parse(extra, &d) == 0) {
-		expect_error(veil_initdata_secrets(&d, refs, VEIL_MAX_SECRETS, &n, &err), &err,
+		tap_expect_error(veil_initdata_secrets(&d, refs, VEIL_MAX_SECRETS, &n, &err), &err,
 			     "init-data veil.toml: 1:1: unknown key \"kbs\" (expected [secrets])", "veil.toml's unknown keys");
 		veil_initdata_free(&d);
 	}

@@ -18,15 +18,6 @@ static struct kbs_claims claims(enum veil_tee tee, uint8_t m, bool debug)
 	return c;
 }
 
-static void expect(int rc, veil_err_t *err, const char *want, const char *name)
-{
-	const char *got = rc == 0 ? "(accepted)" : *err != NULL ? (*err)->msg : "(no message)";
-	bool pass = want == NULL ? rc == 0 : rc < 0 && strcmp(got, want) == 0;
-	if (!CHECK(pass, "%s", name))
-		printf("#   got  %s\n#   want %s\n", got, want ? want : "(accepted)");
-	veil_error_free(err);
-}
-
 static void test_reference(void)
 {
 	const char *text = "[emulated]\nmeasurements = [\"" M_A "\"]\ninit_data = [\"" D384 "\"]\n"
@@ -39,35 +30,35 @@ static void test_reference(void)
 					       0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x20, 0x21, 0x22,
 					       0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x30, 0x31, 0x32 };
 	memcpy(c.init_data, host_data, 32);
-	expect(kbs_reference_check(&p, &c, &err), &err, NULL, "matching measurement and truncated init-data digest");
+	tap_expect_error(kbs_reference_check(&p, &c, &err), &err, NULL, "matching measurement and truncated init-data digest");
 	c.measurement[0] = 0;
-	expect(kbs_reference_check(&p, &c, &err), &err,
+	tap_expect_error(kbs_reference_check(&p, &c, &err), &err,
 	       "measurement 00ababababababababababababababababababababababababababababababababababababababababababababababab "
 	       "is not in the reference values for emulated (expected " M_A ")",
 	       "an unknown measurement is refused with both values");
 	c = claims(VEIL_TEE_EMULATED, 0xab, false);
-	expect(kbs_reference_check(&p, &c, &err), &err,
+	tap_expect_error(kbs_reference_check(&p, &c, &err), &err,
 	       "init-data digest (HOST_DATA) 0000000000000000000000000000000000000000000000000000000000000000 is not in "
 	       "the reference values for emulated (expected 0102030405060708091011121314151617181920212223242526272829303132)",
 	       "init-data digest not in the reference values");
 	c = claims(VEIL_TEE_EMULATED, 0xab, true);
 	memcpy(c.init_data, host_data, 32);
-	expect(kbs_reference_check(&p, &c, &err), &err,
+	tap_expect_error(kbs_reference_check(&p, &c, &err), &err,
 	       "debug: the guest's policy allows debugging (expected no debug; set allow_debug in [emulated] to accept it)",
 	       "a debug guest is refused unless allowed");
 	c = claims(VEIL_TEE_SNP, 0xcd, true);
-	expect(kbs_reference_check(&p, &c, &err), &err, NULL, "allow_debug accepts a debug guest; second measurement");
+	tap_expect_error(kbs_reference_check(&p, &c, &err), &err, NULL, "allow_debug accepts a debug guest; second measurement");
 	c = claims(VEIL_TEE_TDX, 0xab, false);
-	expect(kbs_reference_check(&p, &c, &err), &err, "no reference values for tdx: every tdx attestation is refused",
+	tap_expect_error(kbs_reference_check(&p, &c, &err), &err, "no reference values for tdx: every tdx attestation is refused",
 	       "a TEE without reference values is refused");
 	kbs_policy_free(&p);
 
 	const char *tdx = "[tdx]\nmeasurements = [\"" M_A "\"]\nrtmr2 = [\"" M_B "\"]\n";
 	CHECK(kbs_reference_parse(tdx, strlen(tdx), &p, &err) == 0, "TDX reference values with an RTMR");
 	memset(c.rtmr[2], 0xcd, 48);
-	expect(kbs_reference_check(&p, &c, &err), &err, NULL, "RTMR2 matches");
+	tap_expect_error(kbs_reference_check(&p, &c, &err), &err, NULL, "RTMR2 matches");
 	c.rtmr[2][47] = 0;
-	expect(kbs_reference_check(&p, &c, &err), &err,
+	tap_expect_error(kbs_reference_check(&p, &c, &err), &err,
 	       "RTMR2 cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd00 "
 	       "is not in the reference values for tdx (expected " M_B ")",
 	       "an RTMR not in the reference values is refused");
@@ -93,7 +84,7 @@ static void test_reference(void)
 			      "a bad init-data digest is refused");
 			veil_error_free(&err);
 		} else {
-			expect(rc, &err, bad[i].msg, bad[i].msg);
+			tap_expect_error(rc, &err, bad[i].msg, bad[i].msg);
 		}
 		kbs_policy_free(&q);
 	}
@@ -108,14 +99,14 @@ static void test_rules(void)
 	veil_err_t err = NULL;
 	CHECK(kbs_rules_parse(text, strlen(text), &p, &err) == 0 && p.n_rules == 3, "policy parses");
 	struct kbs_claims emu = claims(VEIL_TEE_EMULATED, 0xab, false), snp_b = claims(VEIL_TEE_SNP, 0xcd, false);
-	expect(kbs_policy_check(&p, &emu, "repo/key/exact", &err), &err, NULL, "an exact rule grants");
-	expect(kbs_policy_check(&p, &emu, "repo/key/other", &err), &err,
+	tap_expect_error(kbs_policy_check(&p, &emu, "repo/key/exact", &err), &err, NULL, "an exact rule grants");
+	tap_expect_error(kbs_policy_check(&p, &emu, "repo/key/other", &err), &err,
 	       "policy rule \"repo/key/*\": tee emulated is not among those it grants (snp)", "the wildcard rule applies");
-	expect(kbs_policy_check(&p, &snp_b, "repo/key/other", &err), &err, NULL, "the wildcard rule grants");
+	tap_expect_error(kbs_policy_check(&p, &snp_b, "repo/key/other", &err), &err, NULL, "the wildcard rule grants");
 	struct kbs_claims snp_a = claims(VEIL_TEE_SNP, 0xab, false);
-	expect(kbs_policy_check(&p, &snp_a, "repo/key/other", &err), &err,
+	tap_expect_error(kbs_policy_check(&p, &snp_a, "repo/key/other", &err), &err,
 	       "measurement " M_A " is not in policy rule \"repo/key/*\" (expected " M_B ")", "a rule's measurements");
-	expect(kbs_policy_check(&p, &snp_a, "repo/other/x", &err), &err, "no policy rule grants repo/other/x (default deny)",
+	tap_expect_error(kbs_policy_check(&p, &snp_a, "repo/other/x", &err), &err, "no policy rule grants repo/other/x (default deny)",
 	       "default deny");
 	struct kbs_claims tdx = claims(VEIL_TEE_TDX, 0xab, false);
 	static const uint8_t d384[48] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x10, 0x11, 0x12,
@@ -123,7 +114,7 @@ static void test_rules(void)
 					  0x25, 0x26, 0x27, 0x28, 0x29, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36,
 					  0x37, 0x38, 0x39, 0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48 };
 	memcpy(tdx.init_data, d384, 48);
-	expect(kbs_policy_check(&p, &tdx, "repo/bound/one", &err), &err, NULL, "MRCONFIGID matches a sha384 digest");
+	tap_expect_error(kbs_policy_check(&p, &tdx, "repo/bound/one", &err), &err, NULL, "MRCONFIGID matches a sha384 digest");
 	tdx.init_data[47] = 0;
 	CHECK(kbs_policy_check(&p, &tdx, "repo/bound/one", &err) < 0 && strstr(err->msg, "init-data digest") != NULL,
 	      "a different MRCONFIGID is refused");
@@ -143,7 +134,7 @@ static void test_rules(void)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct kbs_policy q = { 0 };
-		expect(kbs_rules_parse(bad[i].text, strlen(bad[i].text), &q, &err), &err, bad[i].msg, bad[i].msg);
+		tap_expect_error(kbs_rules_parse(bad[i].text, strlen(bad[i].text), &q, &err), &err, bad[i].msg, bad[i].msg);
 		kbs_policy_free(&q);
 	}
 }
@@ -172,33 +163,33 @@ static void test_vm_demands(void)
 	veil_err_t err = NULL;
 	CHECK(kbs_rules_parse(text, strlen(text), &p, &err) == 0, "vm demands parse");
 	struct kbs_claims c = claims(VEIL_TEE_EMULATED, 0xab, false);
-	expect(kbs_policy_check(&p, &c, "a/b/any", &err), &err, NULL, "vm = \"any\": no history needed");
-	expect(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err,
+	tap_expect_error(kbs_policy_check(&p, &c, "a/b/any", &err), &err, NULL, "vm = \"any\": no history needed");
+	tap_expect_error(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err,
 	       "policy rule \"a/b/fresh\" demands a never-used VM (vm = \"fresh\"), but the evidence carries no tenancy "
 	       "history",
 	       "fresh: refused without a history");
 	c.has_tenancy = true;
-	expect(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err, NULL, "fresh: a never-used VM");
-	expect(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err, NULL, "scrubbed: a never-used VM is fine");
+	tap_expect_error(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err, NULL, "fresh: a never-used VM");
+	tap_expect_error(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err, NULL, "scrubbed: a never-used VM is fine");
 	c.tenancy = (struct veil_tenancy){ .tenants = 1, .scrubbed = 1 };
-	expect(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err,
+	tap_expect_error(kbs_policy_check(&p, &c, "a/b/fresh", &err), &err,
 	       "policy rule \"a/b/fresh\" demands a never-used VM (vm = \"fresh\"), but this VM served 1 tenant(s) before "
 	       "(1 of them followed by a complete scrub)",
 	       "fresh: a VM past a scrub is refused");
-	expect(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err, NULL, "scrubbed: every earlier tenant scrubbed");
+	tap_expect_error(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err, NULL, "scrubbed: every earlier tenant scrubbed");
 	c.tenancy = (struct veil_tenancy){ .tenants = 2, .scrubbed = 1 };
-	expect(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err,
+	tap_expect_error(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err,
 	       "policy rule \"a/b/scrubbed\" demands a VM scrubbed after every earlier tenant (vm = \"scrubbed\"), but only "
 	       "1 of the 2 tenant(s) it served before were followed by a complete scrub",
 	       "scrubbed: an incomplete scrub is refused");
 	c.tenancy = (struct veil_tenancy){ .containers = 1 };
-	expect(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err,
+	tap_expect_error(kbs_policy_check(&p, &c, "a/b/scrubbed", &err), &err,
 	       "policy rule \"a/b/scrubbed\" demands a VM scrubbed after every earlier tenant (vm = \"scrubbed\"), but 1 "
 	       "container(s) ran in this VM before this one without a scrub in between",
 	       "scrubbed: another container without a scrub since is refused");
 	kbs_policy_free(&p);
 	const char *bad = "[resource.\"a/b/c\"]\ntee = [\"snp\"]\nvm = \"new\"\n";
-	expect(kbs_rules_parse(bad, strlen(bad), &p, &err), &err,
+	tap_expect_error(kbs_rules_parse(bad, strlen(bad), &p, &err), &err,
 	       "policy: resource.\"a/b/c\": vm \"new\" is not fresh, scrubbed or any", "an unknown vm demand is refused");
 	kbs_policy_free(&p);
 }

@@ -9,14 +9,6 @@
 #include "attest_fixtures.h"
 #include "tap.h"
 
-static void expect_error(int rc, veil_err_t *err, const char *want, const char *what)
-{
-	const char *got = *err != NULL ? (*err)->msg : "(accepted)";
-	if (!CHECK(rc < 0 && strcmp(got, want) == 0, "%s: %s", what, want))
-		printf("#   got %s\n", got);
-	veil_error_free(err);
-}
-
 static void test_request_and_challenge(void)
 {
 	cleanup_free char *req = veil_kbs_request_build(VEIL_KBS_TEE_TDX, VEIL_KBS_V0_1_1);
@@ -50,11 +42,11 @@ static void test_request_and_challenge(void)
 		{ "[]", "KBS Request: expected a JSON object" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(veil_kbs_request_parse(bad[i].body, strlen(bad[i].body), &tee, &version, &err), &err, bad[i].msg,
+		tap_expect_error(veil_kbs_request_parse(bad[i].body, strlen(bad[i].body), &tee, &version, &err), &err, bad[i].msg,
 			     "bad Request");
 	char big[VEIL_KBS_MAX_REQUEST + 2];
 	memset(big, ' ', sizeof(big));
-	expect_error(veil_kbs_request_parse(big, sizeof(big), &tee, &version, &err), &err,
+	tap_expect_error(veil_kbs_request_parse(big, sizeof(big), &tee, &version, &err), &err,
 		     "KBS Request: body of 4098 bytes, at most 4096", "oversize Request");
 
 	cleanup_free char *ch = veil_kbs_challenge_build("bm9uY2U=");
@@ -68,7 +60,7 @@ static void test_request_and_challenge(void)
 	CHECK(veil_kbs_challenge_parse(trustee, strlen(trustee), nonce, &tenancy, &err) == 0 && !tenancy,
 	      "Trustee's Challenge (extra-params \"\") asks for none");
 	const char *empty = "{\"nonce\":\"\",\"extra-params\":\"\"}";
-	expect_error(veil_kbs_challenge_parse(empty, strlen(empty), nonce, NULL, &err), &err,
+	tap_expect_error(veil_kbs_challenge_parse(empty, strlen(empty), nonce, NULL, &err), &err,
 		     "KBS Challenge: nonce of 0 characters (1 to 128)", "empty nonce");
 }
 
@@ -121,7 +113,7 @@ static void test_attestation(void)
 		  "KBS Attestation: \"tee-evidence\" must be an object" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, bad[i].body, strlen(bad[i].body), &att, &err), &err,
+		tap_expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, bad[i].body, strlen(bad[i].body), &att, &err), &err,
 			     bad[i].msg, "bad Attestation");
 
 	/* The tenancy history, when veil-kbs asks: in runtime-data, so in REPORT_DATA. */
@@ -158,7 +150,7 @@ static void test_attestation(void)
 		char doc[1024];
 		snprintf(doc, sizeof(doc), "{\"runtime-data\":{\"nonce\":\"n\",\"tee-pubkey\":%s,\"tenancy\":%s},\"tee-evidence\":{}}",
 			 jwk_text, bad_tenancy[i].tenancy);
-		expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, doc, strlen(doc), &att, &err), &err, bad_tenancy[i].msg,
+		tap_expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_1_1, doc, strlen(doc), &att, &err), &err, bad_tenancy[i].msg,
 			     "bad tenancy");
 	}
 
@@ -181,7 +173,7 @@ static void test_attestation(void)
 			      "\"alg\":\"ECDH-ES+A256KW\",\"x\":\"axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY\","
 			      "\"y\":\"T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU\"}},"
 			      "\"tee-evidence\":{\"primary_evidence\":{},\"additional_evidence\":\"{}\"}}";
-	expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_4_0, devices, strlen(devices), &att, &err), &err,
+	tap_expect_error(veil_kbs_attestation_parse(VEIL_KBS_V0_4_0, devices, strlen(devices), &att, &err), &err,
 		     "KBS Attestation tee-evidence: additional (device) evidence is not supported", "device evidence");
 }
 
@@ -222,7 +214,7 @@ static void test_snp_evidence_and_errors(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cleanup_json json_object *o = NULL;
 		veil_json_parse(bad[i].body, strlen(bad[i].body), "t", &o, NULL);
-		expect_error(veil_kbs_snp_evidence_parse(o, report, &v, &vl, &err), &err, bad[i].msg, "bad SNP evidence");
+		tap_expect_error(veil_kbs_snp_evidence_parse(o, report, &v, &vl, &err), &err, bad[i].msg, "bad SNP evidence");
 	}
 
 	cleanup_free char *e = veil_kbs_error_build("PolicyDeny", "resource a/b/c: not granted");

@@ -39,27 +39,34 @@ static bool has_arg(const struct veil_strv *argv, const char *flag, const char *
 	return v != NULL && strcmp(v, value) == 0;
 }
 
-static void tee_with(struct veil_tee_config *tc, enum veil_tee tee, const char *init_data)
+/* QEMU's argv for a VM on tee (0: an ordinary VM) with this init-data, and
+ * its kernel command line in cmdline. */
+static bool build(enum veil_tee tee, const char *init_data, const struct veil_nic *nic, struct veil_strv *argv,
+		  char cmdline[4096])
 {
-	*tc = (struct veil_tee_config){
+	struct veil_tee_config tc = {
 		.tee = tee, .firmware = "/fw/OVMF.fd", .chip_dir = "/chip", .cbitpos = 51, .reduced_phys_bits = 1,
 		.snp_vcpu_type = "EPYC-v4", .snp_guest_features = 1,
 	};
+	struct veil_vm_config cfg = base();
+	cfg.tee = tee != 0 ? &tc : NULL;
+	cfg.nic = nic;
 	veil_err_t err = NULL;
-	if (init_data != NULL && veil_tee_config_set_init_data(tc, init_data, strlen(init_data), &err) < 0)
-		printf("# init-data: %s\n", err->msg);
+	memset(argv, 0, sizeof(*argv));
+	bool ok = (init_data == NULL || veil_tee_config_set_init_data(&tc, init_data, strlen(init_data), &err) == 0) &&
+		  veil_qemu_build_argv(&cfg, argv, &err) == 0 && veil_qemu_kernel_cmdline(&cfg, cmdline, 4096, &err) == 0;
+	if (!ok)
+		printf("# %s\n", err->msg);
 	veil_error_free(&err);
+	veil_tee_config_free(&tc);
+	return ok;
 }
 
 static void test_snp(void)
 {
-	struct veil_tee_config tc;
-	tee_with(&tc, VEIL_TEE_SNP, init_sha256);
-	struct veil_vm_config cfg = base();
-	cfg.tee = &tc;
-	struct veil_strv argv = { 0 };
-	veil_err_t err = NULL;
-	CHECK(veil_qemu_build_argv(&cfg, &argv, &err) == 0, "SNP argv built");
+	struct veil_strv argv;
+	char cmdline[4096];
+	CHECK(build(VEIL_TEE_SNP, init_sha256, NULL, &argv, cmdline), "SNP argv built");
 	CHECK(has_arg(&argv, "-machine", "q35,confidential-guest-support=sev0,memory-backend=ram"),
 	      "SNP: q35 (microvm has no OVMF) with confidential-guest-support=sev0");
 	CHECK(has_arg(&argv, "-object",
@@ -77,30 +84,21 @@ static void test_snp(void)
 	CHECK(has_arg(&argv, "-device", "virtserialport,chardev=tee,name=veil.tee") &&
 		      has_arg(&argv, "-chardev", "socket,id=tee,fd=5"),
 	      "SNP: the TEE port (init-data, KBS relay) on fd 5");
-	const char *append = arg_after(&argv, "-append", "");
-	CHECK(append != NULL && strstr(append, " veil.tee=snp") != NULL, "SNP: veil.tee=snp on the measured command line");
+	CHECK(strstr(cmdline, " veil.tee=snp") != NULL && has_arg(&argv, "-append", cmdline),
+	      "SNP: veil.tee=snp on the measured command line");
 	CHECK(arg_after(&argv, "-object", "memory-backend-file") == NULL, "SNP: no file-backed (shareable) memory");
 	veil_strv_free(&argv);
-	veil_tee_config_free(&tc);
-
-	tee_with(&tc, VEIL_TEE_SNP, NULL);
-	cfg.tee = &tc;
-	CHECK(veil_qemu_build_argv(&cfg, &argv, &err) == 0 &&
+	CHECK(build(VEIL_TEE_SNP, NULL, NULL, &argv, cmdline) &&
 		      has_arg(&argv, "-object", "sev-snp-guest,id=sev0,cbitpos=51,reduced-phys-bits=1,policy=0x30000,kernel-hashes=on"),
 	      "SNP without init-data: no host-data");
 	veil_strv_free(&argv);
-	veil_tee_config_free(&tc);
 }
 
 static void test_tdx(void)
 {
-	struct veil_tee_config tc;
-	tee_with(&tc, VEIL_TEE_TDX, init_sha384);
-	struct veil_vm_config cfg = base();
-	cfg.tee = &tc;
-	struct veil_strv argv = { 0 };
-	veil_err_t err = NULL;
-	CHECK(veil_qemu_build_argv(&cfg, &argv, &err) == 0, "TDX argv built");
+	struct veil_strv argv;
+	char cmdline[4096];
+	CHECK(build(VEIL_TEE_TDX, init_sha384, NULL, &argv, cmdline), "TDX argv built");
 	CHECK(has_arg(&argv, "-machine", "q35,confidential-guest-support=tdx0,memory-backend=ram,kernel-irqchip=split"),
 	      "TDX: confidential-guest-support=tdx0, split irqchip");
 	CHECK(has_arg(&argv, "-object",
@@ -109,49 +107,33 @@ static void test_tdx(void)
 	CHECK(has_arg(&argv, "-bios", "/fw/OVMF.fd") && has_arg(&argv, "-cpu", "host") && has_arg(&argv, "-accel", "kvm"),
 	      "TDX: TDVF as -bios, -cpu host, KVM");
 	veil_strv_free(&argv);
-	veil_tee_config_free(&tc);
-
-	tee_with(&tc, VEIL_TEE_TDX, init_sha256);
-	cfg.tee = &tc;
-	CHECK(veil_qemu_build_argv(&cfg, &argv, &err) == 0 &&
+	CHECK(build(VEIL_TEE_TDX, init_sha256, NULL, &argv, cmdline) &&
 		      has_arg(&argv, "-object",
 			      "tdx-guest,id=tdx0,mrconfigid=rzmN83nrR1r/nwLNBW0NH11Ja3oHOSfLPqkkB9itYaMAAAAAAAAAAAAAAAAAAAAA"),
 	      "TDX with SHA-256 init-data: MRCONFIGID zero-padded to 48 bytes");
 	veil_strv_free(&argv);
-	veil_tee_config_free(&tc);
 }
 
 static void test_emulated_and_ordinary(void)
 {
-	struct veil_tee_config tc;
-	tee_with(&tc, VEIL_TEE_EMULATED, init_sha256);
-	struct veil_vm_config cfg = base();
 	const struct veil_nic nic = { .tap_fd = 9, .mac = "02:00:00:00:00:01" };
-	cfg.nic = &nic;
-	cfg.tee = &tc;
-	struct veil_strv argv = { 0 };
-	veil_err_t err = NULL;
-	CHECK(veil_qemu_build_argv(&cfg, &argv, &err) == 0, "emulated argv built");
+	struct veil_strv argv;
+	char cmdline[4096];
+	CHECK(build(VEIL_TEE_EMULATED, init_sha256, &nic, &argv, cmdline), "emulated argv built");
 	CHECK(has_arg(&argv, "-machine", "microvm,acpi=off,x-option-roms=off") && has_arg(&argv, "-accel", "tcg") &&
 		      arg_after(&argv, "-object", "sev-snp-guest") == NULL && arg_after(&argv, "-bios", "") == NULL,
 	      "emulated: an ordinary VM, no TEE object, no firmware");
 	CHECK(has_arg(&argv, "-chardev", "socket,id=tee,fd=5") && has_arg(&argv, "-netdev", "tap,id=net0,fd=6") &&
 		      has_arg(&argv, "-device", "virtio-serial-device,max_ports=3"),
 	      "emulated: the TEE port on fd 5, the tap after it on 6");
-	char cmdline[4096];
-	CHECK(veil_qemu_kernel_cmdline(&cfg, cmdline, sizeof(cmdline), &err) == 0 &&
-		      strcmp(cmdline, "console=ttyS0 reboot=t panic=-1 init_on_free=1 quiet loglevel=3 veil.tee=emulated") == 0 &&
+	CHECK(strcmp(cmdline, "console=ttyS0 reboot=t panic=-1 init_on_free=1 quiet loglevel=3 veil.tee=emulated") == 0 &&
 		      has_arg(&argv, "-append", cmdline),
 	      "emulated: the command line QEMU gets is the one measured");
 	veil_strv_free(&argv);
-	veil_tee_config_free(&tc);
-
-	cfg.tee = NULL;
-	CHECK(veil_qemu_build_argv(&cfg, &argv, &err) == 0 && arg_after(&argv, "-chardev", "socket,id=tee") == NULL &&
+	CHECK(build(0, NULL, &nic, &argv, cmdline) && arg_after(&argv, "-chardev", "socket,id=tee") == NULL &&
 		      has_arg(&argv, "-netdev", "tap,id=net0,fd=5") && has_arg(&argv, "-device", "virtio-serial-device,max_ports=2"),
 	      "an ordinary VM: no TEE port, the tap on fd 5");
-	const char *append = arg_after(&argv, "-append", "");
-	CHECK(append != NULL && strstr(append, "veil.tee") == NULL, "an ordinary VM's agent is told of no TEE");
+	CHECK(strstr(cmdline, "veil.tee") == NULL, "an ordinary VM's agent is told of no TEE");
 	veil_strv_free(&argv);
 }
 
