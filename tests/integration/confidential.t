@@ -5,7 +5,8 @@
 # host altered, replayed or tampered evidence, a KBS that does not trust the
 # emulated root, a resource the policy does not grant) leaves the container
 # unstarted with the KBS's or the guest's reason; exec follows the init-data's
-# policy; pooled VMs attest after their claim and carry their tenancy history.
+# policy; secrets come from annotations or the init-data's list; pooled VMs attest
+# after their claim and carry their tenancy history.
 source "$(dirname "$0")/lib.sh"
 KBS="$VEIL_BUILD/veil-kbs"
 CHIP="$TEST_TMP/chip"
@@ -209,6 +210,18 @@ refused tampered-report-data "KBS refused attest \(401 AttestationError\): SNP e
 	"$TEST_TMP/mitm-tamper-report-data.toml" "$TEST_TMP/b"
 refused swapped-key "KBS refused attest \(401 AttestationError\): REPORT_DATA does not bind this session's nonce and tee-pubkey" \
 	"$TEST_TMP/mitm-swap-key.toml" "$TEST_TMP/b"
+
+# Secrets listed in init-data (veil.toml's [secrets]): every container of the VM gets them, annotation or not.
+init_data "$TEST_TMP/listed.init.toml" "$good_PORT"
+printf '"veil.toml" = %s\n[secrets]\nlisted = "kbs:///default/key/db"\n%s\n' "'''" "'''" >>"$TEST_TMP/listed.init.toml"
+conf "$TEST_TMP/listed.toml" "$TEST_TMP/listed.init.toml"
+MEASUREMENTS+=("$(measurement_of "$TEST_TMP/listed.toml")")
+admin_refs >/dev/null
+make_bundle "$TEST_TMP/plain" sh -c 'echo started; cat /run/secrets/listed'
+out=$("$VEIL_BIN" --config "$TEST_TMP/listed.toml" run --bundle "$TEST_TMP/plain" "$(cid listed)" 2>"$TEST_TMP/err")
+is "$out" "started
+$SECRET" "a secret the init-data lists reaches /run/secrets/listed of a container without annotations"
+assert_no_leftovers "$(cid listed)" "a container with init-data's secrets"
 
 # A KBS that does not trust the emulated root.
 init_data "$TEST_TMP/strict.init.toml" "$strict_PORT"
