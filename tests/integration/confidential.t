@@ -222,6 +222,11 @@ out=$("$VEIL_BIN" --config "$TEST_TMP/listed.toml" run --bundle "$TEST_TMP/plain
 is "$out" "started
 $SECRET" "a secret the init-data lists reaches /run/secrets/listed of a container without annotations"
 assert_no_leftovers "$(cid listed)" "a container with init-data's secrets"
+# The same init-data as veil's own annotation, on the configuration whose init-data lists no secret.
+edit_spec "$TEST_TMP/plain" ".annotations[\"io.veil.init_data\"] = $(jq -Rs . <"$TEST_TMP/listed.init.toml")"
+out=$("${V[@]}" run --bundle "$TEST_TMP/plain" "$(cid listed-annotation)" 2>"$TEST_TMP/err")
+is "$out" "started
+$SECRET" "and so does it when the init-data comes in veil's annotation io.veil.init_data"
 
 # A KBS that does not trust the emulated root.
 init_data "$TEST_TMP/strict.init.toml" "$strict_PORT"
