@@ -198,8 +198,8 @@ int agent_attester_evidence(enum veil_tee tee, const uint8_t report_data[64], js
 		if (rc == 0) {
 			memcpy(field, quote.body.mrconfigid, sizeof(quote.body.mrconfigid));
 			*field_len = sizeof(quote.body.mrconfigid);
-			if (evidence != NULL)
-				*evidence = veil_kbs_tdx_evidence_build(raw.report, raw.len);
+			if (evidence != NULL && (*evidence = veil_kbs_tdx_evidence_build(raw.report, raw.len)) == NULL)
+				rc = veil_fail(err, ENOMEM, "TDX evidence");
 		}
 	} else {
 		struct veil_snp_report report;
