@@ -7,8 +7,10 @@
 #      and resource handlers, from its log) and the guest's (the rest of what
 #      the secret adds to creating the container in a pooled VM).
 # With BASELINE_INITRD=FILE (an initrd of an agent without attestation, e.g.
-# main before issue 11), also cold ordinary runs with it: what the larger
-# static agent costs every boot.
+# main before issue 11), also cold ordinary runs with it, and bare boots of
+# the kernel with each initrd up to the point where it would start /init
+# (there is none by that name: the kernel unpacks the initrd, panics and
+# QEMU exits): what the larger static agent costs every boot.
 # Prints medians, p90s and the differences. Goal: from the cache, the
 # confidential container starts at most 100 ms later.
 # Usage: bench/confidential.sh BUILD_DIR [RUNS]
@@ -80,6 +82,23 @@ for i in $(seq 1 "$runs"); do
 	[ -z "${BASELINE_INITRD:-}" ] || { ms=$(run ordinary "bench-$$-cold-b-$i" baseline); cold_b+=("$ms"); }
 done
 
+# ---- the initrd alone: kernel boot and initramfs unpacking, to a panic for want of /init ----
+unpack_ms() {
+	local t0
+	t0=$(date +%s%N)
+	qemu-system-x86_64 -machine q35 -accel tcg -cpu max -m 256 -smp 1 -nodefaults -no-user-config -display none \
+		-no-reboot -serial null -kernel "$build/guest/vmlinux" -initrd "$1" \
+		-append "panic=-1 rdinit=/no-init root=/dev/no-root quiet" >/dev/null 2>&1 || true
+	ms_since "$t0"
+}
+unpack_n=() unpack_b=()
+if [ -n "${BASELINE_INITRD:-}" ]; then
+	for i in $(seq 1 "$runs"); do
+		unpack_n+=("$(unpack_ms "$build/guest/initrd.img")")
+		unpack_b+=("$(unpack_ms "$BASELINE_INITRD")")
+	done
+fi
+
 # ---- from the cache: one factory at a time, so that boots compete with nothing ----
 cached_o=() cached_c=()
 kbs_lines=$(wc -l <"$work/kbs.log")
@@ -118,6 +137,9 @@ ratio "confidential / ordinary, cold" "$(median "${cold_c[@]}")" "$(median "${co
 [ -z "${BASELINE_INITRD:-}" ] || {
 	report "veil run (true), ordinary VM, cold, baseline initrd" "${cold_b[@]}"
 	ratio "ordinary: this initrd / baseline initrd, cold" "$(median "${cold_o[@]}")" "$(median "${cold_b[@]}")"
+	report "kernel + this initrd, to /init (none)" "${unpack_n[@]}"
+	report "kernel + baseline initrd, to /init (none)" "${unpack_b[@]}"
+	ratio "this initrd / baseline initrd, boot to /init" "$(median "${unpack_n[@]}")" "$(median "${unpack_b[@]}")"
 }
 report "veil run (true), ordinary VM, cached" "${cached_o[@]}"
 report "veil run (true), confidential + secret, cached" "${cached_c[@]}"
