@@ -58,6 +58,12 @@ enum veil_tee veil_tee_configured(const struct veil_config *cfg);
  * hardware); the chip must have been opened by the caller. name names
  * the VM in log lines. */
 struct veil_emulated_chip;
+/* The network namespace (an fd of it) from which the TEE services this
+ * process starts reach the KBS: a monitor that moves itself into a
+ * container's new network namespace before it boots the VM names the one it
+ * came from, where init-data's KBS address means what the tenant meant.
+ * Without it (-1), a service connects from its own. */
+void veil_tee_service_set_netns(int netns_fd);
 int veil_tee_service_start(const struct veil_tee_config *tc, const struct veil_emulated_chip *chip,
 			   const uint8_t measurement[48], const char *name, int port_fd, int qemu_pidfd, pid_t *pid,
 			   veil_err_t *err);

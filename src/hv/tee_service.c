@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -301,6 +302,13 @@ __attribute__((noreturn)) static void serve(struct service *s)
 	}
 }
 
+static int kbs_netns = -1;
+
+void veil_tee_service_set_netns(int netns_fd)
+{
+	kbs_netns = netns_fd;
+}
+
 int veil_tee_service_start(const struct veil_tee_config *tc, const struct veil_emulated_chip *chip,
 			   const uint8_t measurement[48], const char *name, int port_fd, int qemu_pidfd, pid_t *pid,
 			   veil_err_t *err)
@@ -317,6 +325,9 @@ int veil_tee_service_start(const struct veil_tee_config *tc, const struct veil_e
 	if (getppid() != parent)
 		_exit(0);
 	prctl(PR_SET_NAME, "veil-tee");
+	if (kbs_netns >= 0 && setns(kbs_netns, CLONE_NEWNET) < 0)
+		log_warn("TEE service of VM %s: entering the caller's network namespace: %s; the KBS may be out of reach",
+			 name, strerror(errno));
 	/* Nothing of the parent's but the port, QEMU's pidfd and the log: a
 	 * container's stdio or channels held here would never see EOF. */
 	const int keep[] = { port_fd, qemu_pidfd, veil_log_forked_child() };

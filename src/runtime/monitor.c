@@ -1,6 +1,7 @@
 #include "runtime/monitor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
 #include <sched.h>
@@ -13,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "hv/tee.h"
 #include "lib/cleanup.h"
 #include "lib/control.h"
 #include "lib/host_cgroup.h"
@@ -196,8 +198,17 @@ static bool wants_new_netns(const struct oci_spec *spec)
  * namespace of the container's own, as with runc, never the host's. */
 static int enter_new_netns(const struct oci_spec *spec, veil_err_t *err)
 {
-	if (wants_new_netns(spec) && unshare(CLONE_NEWNET) < 0)
+	if (!wants_new_netns(spec))
+		return 0;
+	/* A confidential VM's TEE service still reaches the KBS from here. */
+	int here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (here < 0)
+		return veil_fail(err, errno, "/proc/self/ns/net");
+	if (unshare(CLONE_NEWNET) < 0) {
+		close(here);
 		return veil_fail(err, errno, "creating the container's network namespace on the host");
+	}
+	veil_tee_service_set_netns(here);
 	return 0;
 }
 
