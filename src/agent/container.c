@@ -14,6 +14,7 @@
 #include "agent/resolve.h"
 #include "agent/rootfs.h"
 #include "agent/seccomp.h"
+#include "agent/trace.h"
 #include "agent/wipe.h"
 #include "lib/cleanup.h"
 
@@ -88,8 +89,12 @@ static int lookup_executable(const struct agent_container *c, const Veil__Agent_
 static int set_up(struct agent_container *c, Veil__Agent__V1__CreateContainerRequest *spec, int *code,
 		  veil_err_t *err)
 {
-	if (agent_rootfs_stage_files(c->id, spec->mounts, spec->n_mounts, err) < 0 ||
-	    agent_cgroup_create(c->id, spec, err) < 0)
+	if (agent_rootfs_stage_files(c->id, spec->mounts, spec->n_mounts, err) < 0)
+		return -1;
+	int span = agent_trace_begin("cgroup");
+	int rc = agent_cgroup_create(c->id, spec, err);
+	agent_trace_end(span);
+	if (rc < 0)
 		return -1;
 	if (spec->seccomp != NULL && (c->seccomp = agent_seccomp_compile(spec->seccomp, err)) == NULL)
 		return -1;

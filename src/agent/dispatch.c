@@ -20,6 +20,7 @@
 #include "agent/ps.h"
 #include "agent/scrub.h"
 #include "agent/spawn.h"
+#include "agent/trace.h"
 #include "agent/validate.h"
 #include "agent/wipe.h"
 #include "proto/rpc.h"
@@ -29,6 +30,7 @@
 struct pending_wait {
 	struct pending_wait *next;
 	uint32_t stream;
+	uint64_t received_ns; /* for its span */
 	char container_id[AGENT_ID_MAX + 1];
 	char exec_id[AGENT_ID_MAX + 1];
 };
@@ -51,10 +53,15 @@ struct reply {
 	const ProtobufCMessage *resp;
 };
 
-static void respond(uint32_t stream, int code, const char *message, const ProtobufCMessage *resp)
+/* The answer to the request on stream, method (its name for the trace),
+ * which arrived at received_ns. */
+static void respond(uint32_t stream, int method, uint64_t received_ns, int code, const char *message,
+		    const ProtobufCMessage *resp)
 {
 	size_t len;
-	uint8_t *buf = veil_rpc_pack_response(code, message, resp, &len);
+	Veil__Agent__V1__Span **spans;
+	size_t n_spans = agent_trace_collect(veil_method_name(method), received_ns, &spans);
+	uint8_t *buf = veil_rpc_pack_traced_response(code, message, resp, spans, n_spans, &len);
 	if (buf == NULL)
 		agent_fatal("cannot pack a response");
 	agent_channel_send(VEIL_FRAME_RESPONSE, 0, stream, buf, len);
@@ -133,7 +140,8 @@ static bool try_answer(const struct pending_wait *w)
 {
 	struct agent_container *c = agent_container_find(w->container_id);
 	if (c == NULL) {
-		respond(w->stream, VEIL_RPC_NOT_FOUND, "container was destroyed", NULL);
+		respond(w->stream, VEIL_METHOD_WAIT_PROCESS, w->received_ns, VEIL_RPC_NOT_FOUND, "container was destroyed",
+			NULL);
 		return true;
 	}
 	struct agent_process *p = agent_container_process(c, w->exec_id);
@@ -142,7 +150,7 @@ static bool try_answer(const struct pending_wait *w)
 	Veil__Agent__V1__WaitProcessResponse resp = VEIL__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
 	fill_exit(p, &resp);
 	p->delivered = true;
-	respond(w->stream, VEIL_RPC_OK, NULL, &resp.base);
+	respond(w->stream, VEIL_METHOD_WAIT_PROCESS, w->received_ns, VEIL_RPC_OK, NULL, &resp.base);
 	return true;
 }
 
@@ -183,6 +191,7 @@ static int handle_hello(const Veil__Agent__V1__HelloRequest *req, struct reply *
 {
 	static Veil__Agent__V1__HelloResponse resp;
 	resp = (Veil__Agent__V1__HelloResponse)VEIL__AGENT__V1__HELLO_RESPONSE__INIT;
+	agent_trace_set(req->trace);
 	if (agent_hello(req, &resp, &r->code, &r->err) < 0)
 		return -1;
 	r->resp = &resp.base;
@@ -268,14 +277,15 @@ static size_t waits_for(const struct pending_wait *w)
 }
 
 /* Returns 1 when the response is withheld, 0/-1 as the other handlers. */
-static int handle_wait(uint32_t stream, const Veil__Agent__V1__WaitProcessRequest *req, struct reply *r)
+static int handle_wait(uint32_t stream, uint64_t received_ns, const Veil__Agent__V1__WaitProcessRequest *req,
+		       struct reply *r)
 {
 	struct agent_container *c = find_container(req->container_id, r);
 	if (c == NULL)
 		return -1;
 	if (req->exec_id[0] != '\0' && agent_container_process(c, req->exec_id) == NULL)
 		return fail(r, VEIL_RPC_NOT_FOUND, "process %s not found", req->exec_id);
-	struct pending_wait now = { .stream = stream };
+	struct pending_wait now = { .stream = stream, .received_ns = received_ns };
 	snprintf(now.container_id, sizeof(now.container_id), "%s", req->container_id);
 	snprintf(now.exec_id, sizeof(now.exec_id), "%s", req->exec_id);
 	if (try_answer(&now))
@@ -368,14 +378,15 @@ static int handle_configure_interface(const Veil__Agent__V1__ConfigureInterfaceR
 }
 
 /* Answers at once, as the response owns memory that only this call frees. */
-static int handle_list_processes(uint32_t stream, const Veil__Agent__V1__ListProcessesRequest *req, struct reply *r)
+static int handle_list_processes(uint32_t stream, uint64_t received_ns, const Veil__Agent__V1__ListProcessesRequest *req,
+				 struct reply *r)
 {
 	if (find_container(req->container_id, r) == NULL)
 		return -1;
 	Veil__Agent__V1__ListProcessesResponse resp;
 	int rc = agent_list_processes(req->container_id, &resp, &r->err);
 	if (rc == 0)
-		respond(stream, VEIL_RPC_OK, NULL, &resp.base);
+		respond(stream, VEIL_METHOD_LIST_PROCESSES, received_ns, VEIL_RPC_OK, NULL, &resp.base);
 	agent_list_processes_free(&resp);
 	if (rc < 0) {
 		r->code = VEIL_RPC_INTERNAL;
@@ -384,22 +395,27 @@ static int handle_list_processes(uint32_t stream, const Veil__Agent__V1__ListPro
 	return 1;
 }
 
-static void handle_shutdown(uint32_t stream)
+static void handle_shutdown(uint32_t stream, uint64_t received_ns)
 {
 	Veil__Agent__V1__ShutdownResponse resp = VEIL__AGENT__V1__SHUTDOWN_RESPONSE__INIT;
-	respond(stream, VEIL_RPC_OK, NULL, &resp.base);
+	respond(stream, VEIL_METHOD_SHUTDOWN, received_ns, VEIL_RPC_OK, NULL, &resp.base);
 	agent_channel_drain(1000);
 	agent_log_debug("shutdown requested");
 	agent_poweroff();
 }
 
-static int handle_scrub(struct reply *r)
+static int handle_scrub(const Veil__Agent__V1__ScrubRequest *req, struct reply *r)
 {
 	static Veil__Agent__V1__ScrubResponse resp;
 	resp = (Veil__Agent__V1__ScrubResponse)VEIL__AGENT__V1__SCRUB_RESPONSE__INIT;
+	agent_trace_set(req->trace);
+	int kill = agent_trace_begin("kill");
 	agent_scrub_processes();
+	agent_trace_end(kill);
+	int unmount = agent_trace_begin("containers");
 	for (struct agent_container *c; (c = agent_container_first()) != NULL;)
 		forget_container(c);
+	agent_trace_end(unmount);
 	int rc = agent_scrub_guest(&resp, &r->err);
 	/* Called from here, it wipes the depth at which earlier handlers' frames lay. */
 	agent_scrub_wipe_stack();
@@ -413,7 +429,7 @@ static int handle_scrub(struct reply *r)
 	return 0;
 }
 
-static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, struct reply *r)
+static int run_handler(int method, uint32_t stream, uint64_t received_ns, ProtobufCMessage **msg, struct reply *r)
 {
 	const void *m = *msg;
 	switch ((enum veil_method)method) {
@@ -424,7 +440,7 @@ static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, stru
 	case VEIL_METHOD_EXEC_PROCESS:
 		return handle_exec(m, r);
 	case VEIL_METHOD_WAIT_PROCESS:
-		return handle_wait(stream, m, r);
+		return handle_wait(stream, received_ns, m, r);
 	case VEIL_METHOD_SIGNAL_PROCESS:
 		return handle_signal(m, r);
 	case VEIL_METHOD_RESIZE_TERMINAL:
@@ -434,11 +450,11 @@ static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, stru
 	case VEIL_METHOD_CONFIGURE_INTERFACE:
 		return handle_configure_interface(m, r);
 	case VEIL_METHOD_SCRUB:
-		return handle_scrub(r);
+		return handle_scrub(m, r);
 	case VEIL_METHOD_LIST_PROCESSES:
-		return handle_list_processes(stream, m, r);
+		return handle_list_processes(stream, received_ns, m, r);
 	case VEIL_METHOD_SHUTDOWN:
-		handle_shutdown(stream);
+		handle_shutdown(stream, received_ns);
 		break;
 	case VEIL_METHOD_COUNT:
 		break;
@@ -448,24 +464,25 @@ static int run_handler(int method, uint32_t stream, ProtobufCMessage **msg, stru
 
 static void handle_request(uint32_t stream, const uint8_t *payload, size_t len)
 {
+	uint64_t received_ns = agent_trace_now();
 	int method, code;
 	char why[160];
 	ProtobufCMessage *msg =
 		veil_rpc_unpack_request(&agent_wipe_allocator, payload, len, &method, &code, why, sizeof(why));
 	if (msg == NULL) {
 		agent_log_error("request on stream %u rejected: %s", stream, why);
-		respond(stream, code, why, NULL);
+		respond(stream, method, received_ns, code, why, NULL);
 		return;
 	}
 	struct reply r = { .code = VEIL_RPC_OK };
 	int rc = agent_validate_request(method, msg, &r.code, &r.err);
 	if (rc == 0)
-		rc = run_handler(method, stream, &msg, &r);
+		rc = run_handler(method, stream, received_ns, &msg, &r);
 	if (rc < 0) {
 		agent_log_debug("%s on stream %u: %s", veil_method_name(method), stream, r.err->msg);
-		respond(stream, r.code, r.err->msg, NULL);
+		respond(stream, method, received_ns, r.code, r.err->msg, NULL);
 	} else if (rc == 0) {
-		respond(stream, VEIL_RPC_OK, NULL, r.resp);
+		respond(stream, method, received_ns, VEIL_RPC_OK, NULL, r.resp);
 	}
 	agent_wipe_error(&r.err);
 	if (msg != NULL)

@@ -13,6 +13,7 @@
 #include "agent/clock.h"
 #include "agent/kfile.h"
 #include "agent/log.h"
+#include "agent/trace.h"
 #include "lib/cleanup.h"
 
 /* Room for any path under AGENT_CONTAINERS_DIR: ids are at most AGENT_ID_MAX characters. */
@@ -134,13 +135,20 @@ int agent_rootfs_mount(const char *id, const char *serial, bool readonly, char *
 	container_path(dir, sizeof(dir), id, NULL);
 	container_path(lower, sizeof(lower), id, "lower");
 	if (make_dir("/run/veil", err) < 0 || make_dir(AGENT_CONTAINERS_DIR, err) < 0 || make_dir(dir, err) < 0 ||
-	    make_dir(lower, err) < 0 || mount_lower(serial, lower, err) < 0)
+	    make_dir(lower, err) < 0)
 		return -1;
+	int span = agent_trace_begin("disk");
+	if (mount_lower(serial, lower, err) < 0)
+		return -1;
+	agent_trace_end(span);
 	if (readonly) {
 		snprintf(rootfs, size, "%s", lower);
 		return 0;
 	}
-	return mount_overlay(id, lower, rootfs, size, err);
+	span = agent_trace_begin("overlay");
+	int rc = mount_overlay(id, lower, rootfs, size, err);
+	agent_trace_end(span);
+	return rc;
 }
 
 /* Superblocks without a disk (tmpfs, overlay) of filesystems the agent

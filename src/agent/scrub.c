@@ -23,6 +23,7 @@
 #include "agent/log.h"
 #include "agent/process.h"
 #include "agent/rootfs.h"
+#include "agent/trace.h"
 #include "lib/cleanup.h"
 
 /* How long SIGKILLed processes get to be gone, as in DestroyContainer. */
@@ -217,20 +218,26 @@ static long mem_free_kib(void)
 
 int agent_scrub_guest(Veil__Agent__V1__ScrubResponse *resp, veil_err_t *err)
 {
+	int span = agent_trace_begin("leftovers");
 	unsigned leftovers = agent_rootfs_leftovers();
+	agent_trace_end(span);
+	span = agent_trace_begin("ipc");
 	remove_sysv_ipc();
 	remove_mqueues();
 	restore_names();
 	agent_channel_wipe();
 	agent_process_wipe_relay();
+	agent_trace_end(span);
 	/* Every record and buffer was wiped as it was freed; the whole free pages
 	 * among them go back to the kernel, which zeroes freed pages. */
 	malloc_trim(0);
 	/* The page cache of the containers' images, and the dentries and inodes
 	 * of every file they touched; freed pages are zeroed (init_on_free=1 is
 	 * on the guest's command line). */
+	span = agent_trace_begin("drop_caches");
 	if (agent_write_file("/proc/sys/vm/drop_caches", "3") < 0)
 		return veil_fail(err, errno, "writing /proc/sys/vm/drop_caches");
+	agent_trace_end(span);
 	long processes = count_processes(), mounts = count_lines(MOUNTINFO), free_kib = mem_free_kib();
 	if (processes < 0 || mounts < 0 || free_kib < 0)
 		return veil_fail(err, errno, "counting what is left");

@@ -75,6 +75,7 @@
 #include "agent/passwd.h"
 #include "agent/resolve.h"
 #include "agent/seccomp.h"
+#include "agent/trace.h"
 #include "agent/wipe.h"
 #include "lib/cleanup.h"
 
@@ -880,6 +881,7 @@ int agent_spawn(struct agent_container *c, const Veil__Agent__V1__ExecProcessReq
 			maps_done = fds[1];
 		}
 	}
+	int span = agent_trace_begin("fork");
 	pid_t joiner = rc == 0 ? fork() : -1;
 	if (joiner == 0)
 		joiner_main(&x);
@@ -892,7 +894,12 @@ int agent_spawn(struct agent_container *c, const Veil__Agent__V1__ExecProcessReq
 	pid_t pid = await_joiner(c, status, maps_done, joiner, code, err);
 	if (pid < 0)
 		return -1;
-	if (await_process(console, status, pid, req, p, code, err) < 0) {
+	agent_trace_end(span);
+	/* The process's setup in the container (namespaces, mounts) up to its exec. */
+	span = agent_trace_begin("setup");
+	rc = await_process(console, status, pid, req, p, code, err);
+	agent_trace_end(span);
+	if (rc < 0) {
 		kill(pid, SIGKILL);
 		return -1;
 	}

@@ -29,6 +29,7 @@
 #include "lib/clock.h"
 #include "lib/control.h"
 #include "lib/log.h"
+#include "lib/trace.h"
 
 /* The guest's last words explain most boot failures. */
 static void log_console_tail(const char *console)
@@ -61,16 +62,26 @@ static int boot(struct veil_vm *vm, const struct veil_config *cfg, const struct 
 	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
 	if (hv == NULL || veil_cache_vm_config(cfg, name, console, &tee, &vmc, err) < 0)
 		return -1;
+	veil_trace_label(tmpl != NULL ? "cloned" : "booted");
 	if (tmpl != NULL) {
-		if (veil_template_clone(tmpl, hv, &vmc, vm, err) < 0 || vm->hv->resume(vm, err) < 0)
+		veil_trace_phase("clone");
+		if (veil_template_clone(tmpl, hv, &vmc, vm, err) < 0)
 			return -1;
-	} else if (hv->start(vm, &vmc, err) < 0) {
-		return -1;
+		veil_trace_phase("resume");
+		if (vm->hv->resume(vm, err) < 0)
+			return -1;
+		veil_trace_phase("hello");
+	} else {
+		veil_trace_phase("qemu");
+		if (hv->start(vm, &vmc, err) < 0)
+			return -1;
+		veil_trace_phase("boot");
 	}
 	/* The control socket aborts the wait when the factory goes away. A
 	 * clone answers too, so that only VMs known to work are pooled. */
 	if (veil_agent_hello_once(vm->agent_fd, vm->pidfd, CACHE_KEEPER_FD, (int)cfg->agent.dial_timeout * 1000, err) < 0)
 		return -1;
+	veil_trace_phase("pause");
 	return vm->hv->pause(vm, err);
 }
 
@@ -85,6 +96,7 @@ struct keeper {
 static int hand_over(struct keeper *k, long long took_ms, veil_err_t *err)
 {
 	struct veil_vm *vm = &k->vm;
+	veil_trace_phase("handover");
 	struct cache_ready ready = {
 		.name = k->name, .qemu_pid = vm->pid, .boot_ms = (uint32_t)took_ms, .root_ports = k->cfg->factory.pcie_root_port,
 		.cloned = k->cloned, .scrubs = k->scrubs,
@@ -135,16 +147,25 @@ static int agent_scrub(struct keeper *k, veil_err_t *err)
 static int scrub(struct keeper *k, int control_fd, int agent_fd, veil_err_t *err)
 {
 	long long t0 = veil_now_ms();
+	veil_trace_start("scrub");
+	veil_trace_label("scrubbed");
 	struct veil_vm *vm = &k->vm;
 	vm->control_fd = control_fd;
 	vm->agent_fd = agent_fd;
 	prctl(PR_SET_NAME, CACHE_KEEPER_POOLED);
-	if (agent_scrub(k, err) < 0 || vm->hv->unplug_all(vm, err) < 0 || vm->hv->pause(vm, err) < 0)
+	int rc = agent_scrub(k, err);
+	veil_trace_phase("unplug");
+	if (rc == 0)
+		rc = vm->hv->unplug_all(vm, err);
+	veil_trace_phase("pause");
+	if (rc < 0 || vm->hv->pause(vm, err) < 0)
 		return veil_fail_context(err, "scrubbing cached VM %s", k->name);
 	k->scrubs++;
 	long long took = veil_now_ms() - t0;
 	log_info("cached VM %s: scrubbed after tenant %u in %lld ms", k->name, k->scrubs, took);
-	return hand_over(k, took, err);
+	rc = hand_over(k, took, err);
+	veil_trace_finish("vm", k->name);
+	return rc;
 }
 
 /* Until QEMU exits or the last holder of the lifeline lets go. */
@@ -238,6 +259,7 @@ int veil_factory_keeper(const struct veil_config *cfg, const char *name, const c
 		rc = boot(&k.vm, cfg, clone ? &tmpl : NULL, name, console, err);
 	if (rc == 0)
 		rc = hand_over(&k, veil_now_ms() - t0, err);
+	veil_trace_finish("vm", name);
 	if (rc == 0) {
 		log_debug("cached VM %s: QEMU %d ready in %lld ms", name, (int)k.vm.pid, veil_now_ms() - t0);
 		keep(&k);

@@ -9,6 +9,7 @@
 #include "hv/agent_client.h"
 #include "hv/host.h"
 #include "lib/log.h"
+#include "lib/trace.h"
 
 int veil_vm_shape_from_config(const struct veil_config *cfg, const char *name, const char *console,
 			      struct veil_vm_shape *shape, veil_err_t *err)
@@ -46,6 +47,7 @@ static int from_pool(const struct veil_vm_shape *shape, struct veil_vm *vm, stru
 {
 	if (shape->cache_endpoint == NULL)
 		return 0;
+	veil_trace_phase("claim");
 	int claimed = veil_cache_claim(shape, vm, origin->pool_skipped, sizeof(origin->pool_skipped), err);
 	if (claimed <= 0)
 		return claimed;
@@ -78,6 +80,7 @@ static int from_template(const struct veil_vm_shape *shape, struct veil_vm *vm, 
 	struct veil_template_info info;
 	char *why = origin->template_skipped;
 	veil_err_t err = NULL;
+	veil_trace_phase("clone");
 	if (veil_template_init(&t, shape->template_dir, &vmc, &err) == 0 &&
 	    veil_template_check(&t, false, &info, why, sizeof(origin->template_skipped)) == 1 &&
 	    veil_template_clone(&t, shape->hv, &vmc, vm, &err) == 0) {
@@ -97,10 +100,13 @@ static int from_template(const struct veil_vm_shape *shape, struct veil_vm *vm, 
 static int boot(const struct veil_vm_shape *shape, struct veil_vm *vm, struct veil_vm_origin *origin, veil_err_t *err)
 {
 	origin->source = VEIL_VM_BOOTED;
+	veil_trace_phase("qemu");
 	if (shape->hv->start(vm, &shape->vm, err) < 0) {
 		discard(vm);
 		return -1;
 	}
+	/* The guest kernel's boot, up to the agent's first answer. */
+	veil_trace_phase("boot");
 	if (veil_agent_hello_once(vm->agent_fd, vm->pidfd, shape->signal_fd, shape->boot_timeout_ms, err) == 0)
 		return 0;
 	discard(vm);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lib/trace.h"
 #include "proto/frame.h"
 
 static const struct veil_verb verbs[] = {
@@ -69,6 +70,8 @@ int veil_cli_config(struct veil_cli *cli, veil_err_t *err)
 	if (!cli->debug && veil_log_parse_level(cli->cfg.runtime.log_level, &level) == 0)
 		veil_log_set_level(level);
 	log_debug("configuration %s", cli->cfg.path);
+	if (cli->debug || cli->cfg.runtime.trace)
+		veil_trace_enable(cli->cfg.runtime.trace_dir);
 	return 0;
 }
 
@@ -117,6 +120,8 @@ static void note_inherited_fds(struct veil_cli *cli)
 
 int main(int argc, char **argv)
 {
+	/* Before anything else: a start's first phase runs from here. */
+	veil_trace_start("config");
 	enum { OPT_CONFIG = 256, OPT_ROOT, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD_CGROUP, OPT_SHOW_PATHS };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, OPT_CONFIG },

@@ -13,6 +13,7 @@
 #include "lib/cleanup.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/trace.h"
 #include "proto/contract.h"
 
 void veil_agent_client_init(struct veil_agent_client *c, int fd, int vm_pidfd, int signal_fd)
@@ -68,13 +69,27 @@ int veil_agent_send_data(struct veil_agent_client *c, uint32_t stream, const voi
 	return 0;
 }
 
-int veil_agent_decode_response(enum veil_method m, const uint8_t *payload, size_t len, ProtobufCMessage **resp,
-			       int *code, veil_err_t *err)
+/* The guest's spans go to the trace; the first is the request's own, which
+ * with the host's times (sent_ns; 0 if not known) places the guest's clock. */
+static void note_spans(const Veil__Agent__V1__Response *env, int64_t sent_ns)
+{
+	if (!veil_trace_enabled() || env->n_spans == 0)
+		return;
+	const Veil__Agent__V1__Span *req = env->spans[0];
+	if (sent_ns != 0)
+		veil_trace_clock_sample(sent_ns, veil_trace_now_ns(), req->start_ns, req->end_ns);
+	for (size_t i = 0; i < env->n_spans && i < VEIL_AGENT_MAX_SPANS; i++)
+		veil_trace_guest(env->spans[i]->name, env->spans[i]->start_ns, env->spans[i]->end_ns);
+}
+
+static int decode(enum veil_method m, const uint8_t *payload, size_t len, int64_t sent_ns, ProtobufCMessage **resp,
+		  int *code, veil_err_t *err)
 {
 	*code = VEIL_RPC_INTERNAL;
 	Veil__Agent__V1__Response *env = veil__agent__v1__response__unpack(NULL, len, payload);
 	if (env == NULL)
 		return veil_fail(err, EPROTO, "agent: malformed %s response", veil_method_name(m));
+	note_spans(env, sent_ns);
 	int rc = 0;
 	*code = env->status ? env->status->code : VEIL_RPC_OK;
 	if (*code != VEIL_RPC_OK) {
@@ -87,6 +102,12 @@ int veil_agent_decode_response(enum veil_method m, const uint8_t *payload, size_
 	}
 	veil__agent__v1__response__free_unpacked(env, NULL);
 	return rc;
+}
+
+int veil_agent_decode_response(enum veil_method m, const uint8_t *payload, size_t len, ProtobufCMessage **resp,
+			       int *code, veil_err_t *err)
+{
+	return decode(m, payload, len, 0, resp, code, err);
 }
 
 static uint32_t get_u32(const uint8_t *p)
@@ -203,6 +224,14 @@ static int call(struct veil_agent_client *c, enum veil_method m, const ProtobufC
 		int timeout_ms, veil_err_t *err)
 {
 	uint32_t id;
+	int span = -1;
+	int64_t sent_ns = 0;
+	if (veil_trace_enabled()) {
+		char name[48];
+		snprintf(name, sizeof(name), "agent.%s", veil_method_name(m));
+		span = veil_trace_begin(name);
+		sent_ns = veil_trace_now_ns();
+	}
 	if (send_request(c, m, req, (int64_t)timeout_ms * 1000000, &id, err) < 0)
 		return -1;
 	cleanup_free uint8_t *payload = NULL;
@@ -210,7 +239,9 @@ static int call(struct veil_agent_client *c, enum veil_method m, const ProtobufC
 	if (await_response(c, id, timeout_ms, &payload, &len, err) < 0)
 		return -1;
 	int code;
-	return veil_agent_decode_response(m, payload, len, resp, &code, err);
+	int rc = decode(m, payload, len, sent_ns, resp, &code, err);
+	veil_trace_end(span);
+	return rc;
 }
 
 int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *err)
@@ -228,6 +259,7 @@ int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *er
 	/* The host greets a VM only when it has just booted or resumed it, so the
 	 * guest's clock may lag by however long the VM was paused. */
 	req.resumed = true;
+	req.trace = veil_trace_enabled();
 	ProtobufCMessage *resp = NULL;
 	int rc = call(c, VEIL_METHOD_HELLO, &req.base, &resp, timeout_ms, err);
 	explicit_bzero(entropy, sizeof(entropy));
@@ -406,6 +438,7 @@ int veil_agent_scrub(struct veil_agent_client *c, const void *padding, size_t le
 	Veil__Agent__V1__ScrubRequest req = VEIL__AGENT__V1__SCRUB_REQUEST__INIT;
 	req.padding.data = (uint8_t *)padding;
 	req.padding.len = len;
+	req.trace = veil_trace_enabled();
 	ProtobufCMessage *msg = NULL;
 	if (call(c, VEIL_METHOD_SCRUB, &req.base, &msg, timeout_ms, err) < 0)
 		return -1;

@@ -43,7 +43,9 @@ int veil_agent_hello(struct veil_agent_client *c, int timeout_ms, veil_err_t *er
 /* The handshake alone, for a VM readied by one who keeps no client (a pooled
  * VM, a template); signal_fd as for veil_agent_client_init. */
 int veil_agent_hello_once(int fd, int vm_pidfd, int signal_fd, int timeout_ms, veil_err_t *err);
-/* Decodes a Response envelope for method m. */
+/* The most spans of one response that go to the trace; the agent sends fewer. */
+#define VEIL_AGENT_MAX_SPANS 32
+/* Decodes a Response envelope for method m; its spans go to the trace. */
 int veil_agent_decode_response(enum veil_method m, const uint8_t *payload, size_t len, ProtobufCMessage **resp,
 			       int *code, veil_err_t *err);
 /* Reads what is available on the channel and dispatches every whole frame. */

@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "lib/spawn.h"
 #include "lib/strv.h"
+#include "lib/trace.h"
 #include "proto/contract.h"
 
 extern const struct veil_hypervisor veil_hypervisor_qemu;
@@ -344,7 +345,9 @@ static int spawn_qemu(struct veil_vm *vm, const struct veil_vm_config *cfg, stru
 		.pass_fds = pass, .n_pass_fds = n_pass, .stdout_fd = stderr_fd, .stderr_fd = stderr_fd,
 		.new_session = true, .die_with_parent = true,
 	};
+	int span = veil_trace_begin("qemu.spawn");
 	int spawned = veil_spawn(argv->items, &opts, &vm->pid, err);
+	veil_trace_end(span);
 	/* Only QEMU may hold the far ends, so that its exit reads as EOF here. */
 	close(veil_steal_fd(qmp_child));
 	close(veil_steal_fd(agent_child));
@@ -365,7 +368,11 @@ static int spawn_qemu(struct veil_vm *vm, const struct veil_vm_config *cfg, stru
 	    veil_tee_service_start(cfg->tee, chip, measurement, cfg->name, tee_host, vm->pidfd, &vm->tee_pid, err) < 0)
 		return -1;
 	veil_err_t qmp_err = NULL;
-	if (veil_qmp_handshake(vm->control_fd, QMP_TIMEOUT_MS, &qmp_err) < 0) {
+	/* QEMU's own start-up: until it greets on QMP. */
+	span = veil_trace_begin("qemu.init");
+	int greeted = veil_qmp_handshake(vm->control_fd, QMP_TIMEOUT_MS, &qmp_err);
+	veil_trace_end(span);
+	if (greeted < 0) {
 		int status;
 		bool exited = waitpid(vm->pid, &status, WNOHANG) == vm->pid;
 		if (exited)
@@ -419,9 +426,23 @@ static int qemu_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 	return rc;
 }
 
-static int qemu_command(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err)
+/* A command that polls for progress: too frequent to trace one by one. */
+static int qemu_poll(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err)
 {
 	return veil_qmp_execute(vm->control_fd, cmd, args, ret, QMP_TIMEOUT_MS, err);
+}
+
+static int qemu_command(struct veil_vm *vm, const char *cmd, json_object *args, json_object **ret, veil_err_t *err)
+{
+	int span = -1;
+	if (veil_trace_enabled()) {
+		char name[48];
+		snprintf(name, sizeof(name), "qmp.%s", cmd);
+		span = veil_trace_begin(name);
+	}
+	int rc = qemu_poll(vm, cmd, args, ret, err);
+	veil_trace_end(span);
+	return rc;
 }
 
 static int qemu_pause(struct veil_vm *vm, veil_err_t *err)
@@ -475,7 +496,7 @@ static int migrate_over_fd(struct veil_vm *vm, const char *cmd, int fd, veil_err
 	long long deadline = veil_now_ms() + MIGRATION_TIMEOUT_MS;
 	for (;;) {
 		json_object *info = NULL;
-		if (qemu_command(vm, "query-migrate", NULL, &info, err) < 0)
+		if (qemu_poll(vm, "query-migrate", NULL, &info, err) < 0)
 			return -1;
 		json_object *status = json_object_object_get(info, "status");
 		const char *st = status ? json_object_get_string(status) : "none";
@@ -505,9 +526,10 @@ static int qemu_save_state(struct veil_vm *vm, int fd, veil_err_t *err)
 
 static int qemu_restore_state(struct veil_vm *vm, int fd, veil_err_t *err)
 {
-	if (migrate_over_fd(vm, "migrate-incoming", fd, err) < 0)
-		return veil_fail_context(err, "restoring the VM's state");
-	return 0;
+	int span = veil_trace_begin("qemu.restore");
+	int rc = migrate_over_fd(vm, "migrate-incoming", fd, err);
+	veil_trace_end(span);
+	return rc < 0 ? veil_fail_context(err, "restoring the VM's state") : 0;
 }
 
 static int free_root_port(const struct veil_vm *vm, veil_err_t *err)
@@ -639,7 +661,7 @@ static int plugged(struct veil_vm *vm, uint32_t ports[N_HOTPLUG_KINDS], veil_err
 	json_object *args = json_object_new_object();
 	set_str(args, "path", "/machine/peripheral");
 	json_object *list = NULL;
-	int rc = qemu_command(vm, "qom-list", args, &list, err);
+	int rc = qemu_poll(vm, "qom-list", args, &list, err);
 	json_object_put(args);
 	if (rc < 0)
 		return -1;

@@ -49,6 +49,8 @@ struct veil_config {
 		char *state_dir;
 		char *log_level; /* "debug", "info", "warn" or "error" */
 		enum veil_reset reset;
+		bool trace;      /* log a per-phase record of every start (docs/tracing.md) */
+		char *trace_dir; /* and write Chrome trace files here; NULL for none */
 	} runtime;
 	struct {
 		uint32_t vm_cache_number;

@@ -102,6 +102,12 @@ uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner
 
 uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const ProtobufCMessage *inner, size_t *len)
 {
+	return veil_rpc_pack_traced_response(code, message, inner, NULL, 0, len);
+}
+
+uint8_t *veil_rpc_pack_traced_response(int32_t code, const char *message, const ProtobufCMessage *inner,
+				       Veil__Agent__V1__Span **spans, size_t n_spans, size_t *len)
+{
 	size_t inner_len;
 	uint8_t *payload = pack_message(code == VEIL_RPC_OK ? inner : NULL, &inner_len);
 	if (payload == NULL)
@@ -113,6 +119,8 @@ uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const Protobu
 	resp.status = &status;
 	resp.payload.data = payload;
 	resp.payload.len = inner_len;
+	resp.spans = spans;
+	resp.n_spans = n_spans;
 	uint8_t *out = pack_message(&resp.base, len);
 	free_packed(payload, inner_len);
 	return out;

@@ -46,6 +46,9 @@ const ProtobufCMessageDescriptor *veil_method_response_descriptor(enum veil_meth
  * Returns a malloc'd buffer, or NULL if it would exceed VEIL_FRAME_MAX_PAYLOAD. */
 uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner, int64_t timeout_ns, size_t *len);
 uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const ProtobufCMessage *inner, size_t *len);
+/* The same with the agent's spans of the request (Response.spans). */
+uint8_t *veil_rpc_pack_traced_response(int32_t code, const char *message, const ProtobufCMessage *inner,
+				       Veil__Agent__V1__Span **spans, size_t n_spans, size_t *len);
 
 /* What decoding one request may allocate in all: a few times its size on the
  * wire, plus room for the fields of a legitimate request, whose number the

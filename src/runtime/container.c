@@ -29,6 +29,7 @@
 #include "lib/log.h"
 #include "lib/ns_paths.h"
 #include "lib/spawn.h"
+#include "lib/trace.h"
 #include "runtime/hooks.h"
 #include "runtime/monitor.h"
 #include "runtime/sandbox.h"
@@ -156,6 +157,7 @@ static void __attribute__((noreturn)) monitor_child(const struct veil_context *c
 	}
 	int rc = veil_monitor_run(&o, &err);
 	veil_error_free(&err);
+	veil_trace_finish("container", id);
 	_exit(rc < 0 ? 1 : rc);
 }
 
@@ -281,6 +283,7 @@ int veil_container_run(const struct veil_context *ctx, const struct veil_create_
 	launch_release(&l);
 	if (signal_fd >= 0)
 		close(signal_fd);
+	veil_trace_finish("container", o->id);
 	return rc;
 }
 

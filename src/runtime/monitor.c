@@ -20,6 +20,7 @@
 #include "lib/host_cgroup.h"
 #include "lib/log.h"
 #include "lib/spawn.h"
+#include "lib/trace.h"
 #include "runtime/hooks.h"
 #include "runtime/monitor_msg.h"
 #include "runtime/sandbox.h"
@@ -72,9 +73,13 @@ static void on_data(void *opaque, uint32_t stream, const uint8_t *buf, size_t le
 {
 	struct monitor *m = opaque;
 	(void)closed;
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (m->procs[i].used && veil_relay_on_data(&m->procs[i].relay, stream, buf, len))
+	for (int i = 0; i < MAX_PROCS; i++) {
+		if (m->procs[i].used && veil_relay_on_data(&m->procs[i].relay, stream, buf, len)) {
+			if (i == INIT && len > 0)
+				veil_trace_phase_after("first_output", "exit");
 			return;
+		}
+	}
 }
 
 static void on_window(void *opaque, uint32_t stream, uint32_t credit)
@@ -232,8 +237,10 @@ static int start_init(struct monitor *m, veil_err_t *err)
 {
 	warn_unconnected_interfaces(m);
 	struct proc *init = &m->procs[INIT];
+	veil_trace_phase("start");
 	if (exec_process(m, init, m->o->spec->process, err) < 0)
 		return veil_fail_context(err, "starting the container process");
+	veil_trace_phase("first_output");
 	m->status = RUNNING;
 	/* OCI: a failing poststart hook is logged; the container keeps running. */
 	veil_err_t hook_err = NULL;
@@ -248,6 +255,9 @@ static void stop(struct monitor *m, struct veil_exit_status status)
 {
 	if (m->status == STOPPED)
 		return;
+	/* The exit is reported: what follows is teardown. */
+	veil_trace_rename_phase("first_output", "exit");
+	veil_trace_phase("teardown");
 	m->init_status = status;
 	m->status = STOPPED;
 	for (int i = INIT + 1; i < MAX_PROCS; i++) {
@@ -678,6 +688,8 @@ int veil_monitor_run(const struct veil_monitor_opts *o, veil_err_t *err)
 	int rc = create(&m, err);
 	if (rc == 0 && o->start_now)
 		rc = start_init(&m, err);
+	else if (rc == 0)
+		veil_trace_phase("created"); /* until `veil start` */
 	report_ready(o, rc < 0 ? (*err)->msg : NULL);
 	if (rc < 0) {
 		veil_sandbox_destroy(&m.sb);

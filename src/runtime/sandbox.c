@@ -16,6 +16,7 @@
 #include "lib/fsutil.h"
 #include "lib/hex.h"
 #include "lib/log.h"
+#include "lib/trace.h"
 #include "proto/contract.h"
 #include "runtime/confidential.h"
 #include "runtime/network.h"
@@ -117,6 +118,9 @@ static int get_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const 
 		log_info("container %s: cold boot: no clone of the template: %s", sb->id, origin.template_skipped);
 	if (rc == 0 && origin.source == VEIL_VM_CLONED)
 		log_info("container %s: VM cloned from the template in %s", sb->id, shape->template_dir);
+	static const char *const sources[] = { [VEIL_VM_POOLED] = "pooled", [VEIL_VM_CLONED] = "cloned",
+					       [VEIL_VM_BOOTED] = "booted" };
+	veil_trace_label(sources[origin.source]);
 	return rc;
 }
 
@@ -153,18 +157,26 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 		return veil_fail(err, errno, "state directory %s", sb->dir);
 
 	long long t0 = veil_now_ms();
+	veil_trace_phase("image");
 	if (veil_rootfs_image_build(rootfs, sb->image_path, err) < 0)
 		goto fail;
 	long long t_image = veil_now_ms() - t0;
-	if (spec->netns_path != NULL && veil_net_attach(spec->netns_path, &netif, &tap_fd, err) < 0)
-		goto fail;
+	if (spec->netns_path != NULL) {
+		veil_trace_phase("network");
+		if (veil_net_attach(spec->netns_path, &netif, &tap_fd, err) < 0)
+			goto fail;
+	}
 	const struct veil_nic nic = { .tap_fd = tap_fd, .mac = netif.mac };
 	if (get_vm(sb, cfg, spec, tap_fd >= 0 ? &nic : NULL, signal_fd, err) < 0)
 		goto fail;
 	veil_agent_client_init(&sb->agent, sb->vm.agent_fd, sb->vm.pidfd, signal_fd);
 	long long t_ready = veil_now_ms() - t0;
-	if (tap_fd >= 0 && configure_interface(sb, &netif, err) < 0)
-		goto fail;
+	if (tap_fd >= 0) {
+		veil_trace_phase("network");
+		if (configure_interface(sb, &netif, err) < 0)
+			goto fail;
+	}
+	veil_trace_phase("create");
 	if (veil_agent_create_container(&sb->agent, sb->id, spec, tap_fd < 0, sb->secrets, sb->n_secrets,
 					sb->request_timeout_ms, err) < 0)
 		goto fail;

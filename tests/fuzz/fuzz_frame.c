@@ -1,11 +1,12 @@
 /* Feeds arbitrary bytes through the frame reader and both envelope decoders:
  * the agent decodes requests from an untrusted host, the host decodes
- * responses from an untrusted guest. Seeds: tests/fuzz/corpus/fuzz_frame. */
+ * responses from an untrusted guest, spans included. Seeds: tests/fuzz/corpus/fuzz_frame. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "hv/agent_client.h"
+#include "lib/trace.h"
 #include "proto/frame.h"
 #include "proto/rpc.h"
 
@@ -13,6 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct veil_frame_reader r;
 	veil_frame_reader_init(&r);
+	/* The guest's spans in responses go to the trace, which places and names them. */
+	veil_trace_enable(NULL);
+	veil_trace_start("fuzz");
 	/* Split the input in uneven chunks to exercise reassembly. */
 	size_t off = 0, step = 1;
 	while (off < size) {
@@ -53,5 +57,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 	veil_frame_reader_release(&r);
+	veil_trace_finish("fuzz", "input");
 	return 0;
 }

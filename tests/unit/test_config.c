@@ -49,7 +49,8 @@ static bool has_defaults(const struct veil_config *c)
 	       streq(c->runtime.state_dir, "/run/veil") && streq(c->runtime.log_level, "info") &&
 	       c->factory.vm_cache_number == 0 && streq(c->factory.vm_cache_endpoint, "/run/veil/cache.sock") &&
 	       c->factory.pcie_root_port == 2 && !c->factory.enable_template &&
-	       streq(c->factory.template_path, "/run/veil/template") && c->runtime.reset == VEIL_RESET_CLONE;
+	       streq(c->factory.template_path, "/run/veil/template") && c->runtime.reset == VEIL_RESET_CLONE &&
+	       !c->runtime.trace && c->runtime.trace_dir == NULL;
 }
 
 static void test_defaults(void)
@@ -86,6 +87,8 @@ static void test_every_key(void)
 			  "state_dir = \"/var/run/veil2\"\n"
 			  "log_level = \"debug\"\n"
 			  "reset = \"scrub\"\n"
+			  "trace = true\n"
+			  "trace_dir = \"/var/log/veil-traces\"\n"
 			  "[factory]\n"
 			  "vm_cache_number = 3\n"
 			  "vm_cache_endpoint = \"/tmp/c.sock\"\n"
@@ -109,6 +112,7 @@ static void test_every_key(void)
 	CHECK(streq(cfg.runtime.state_dir, "/var/run/veil2"), "runtime.state_dir");
 	CHECK(streq(cfg.runtime.log_level, "debug"), "runtime.log_level");
 	CHECK(cfg.runtime.reset == VEIL_RESET_SCRUB, "runtime.reset");
+	CHECK(cfg.runtime.trace && streq(cfg.runtime.trace_dir, "/var/log/veil-traces"), "runtime.trace, trace_dir");
 	CHECK(cfg.factory.vm_cache_number == 3, "factory.vm_cache_number");
 	CHECK(streq(cfg.factory.vm_cache_endpoint, "/tmp/c.sock"), "factory.vm_cache_endpoint");
 	CHECK(cfg.factory.pcie_root_port == 0, "factory.pcie_root_port");
