@@ -36,6 +36,7 @@ kernel = "$build/guest/vmlinux"
 initrd = "$build/guest/initrd.img"
 [runtime]
 state_dir = "$work/veil-state"
+image_cache_dir = "$work/veil-images"
 CONF
 cat "$work/veil.toml" - >"$work/veil-pool.toml" <<CONF
 [factory]

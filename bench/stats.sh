@@ -5,10 +5,11 @@ p90() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.9+0.999);
 report() { local name=$1; shift; printf '%-45s n=%-3d median %6d ms  p90 %6d ms\n' "$name" "$#" "$(median "$@")" "$(p90 "$@")"; }
 ratio() { awk -v a="$2" -v b="$3" -v n="$1" 'BEGIN {printf "%-45s %.2fx  (difference %d ms)\n", n, a / b, a - b}'; }
 
-# bench_config FILE BUILD WORK [TOML_LINES]: a config for BUILD's guest with state under WORK.
+# bench_config FILE BUILD WORK [TOML_LINES]: a config for BUILD's guest with
+# state and the rootfs image cache under WORK, which the benchmark removes.
 bench_config() {
-	printf '[hypervisor.qemu]\nkernel = "%s"\ninitrd = "%s"\n[runtime]\nstate_dir = "%s"\n%s\n' \
-		"$2/guest/vmlinux" "$2/guest/initrd.img" "$3/state" "${4:-}" >"$1"
+	printf '[hypervisor.qemu]\nkernel = "%s"\ninitrd = "%s"\n[runtime]\nstate_dir = "%s"\nimage_cache_dir = "%s"\n%s\n' \
+		"$2/guest/vmlinux" "$2/guest/initrd.img" "$3/state" "$3/images" "${4:-}" >"$1"
 }
 
 # wait_vms N SELECT VEIL_CMD...: until the factory of VEIL_CMD holds N VMs

@@ -111,6 +111,8 @@ static const struct key_spec runtime_keys[] = {
 	PATH("state_dir", runtime.state_dir, MAX_PATH, "/run/veil"),
 	STRING("log_level", KIND_CHOICE, runtime.log_level, "info", log_levels),
 	{ .name = "reset", .kind = KIND_ENUM, .offset = FIELD(runtime.reset), .choices = reset_names, .def_num = VEIL_RESET_CLONE },
+	PATH("image_cache_dir", runtime.image_cache_dir, MAX_PATH, "/run/veil/images"),
+	U32("image_cache_size", runtime.image_cache_size, 0, 1u << 20, 1024),
 	BOOL("trace", runtime.trace),
 	PATH("trace_dir", runtime.trace_dir, MAX_PATH, NULL),
 	END,

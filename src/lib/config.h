@@ -49,6 +49,8 @@ struct veil_config {
 		char *state_dir;
 		char *log_level; /* "debug", "info", "warn" or "error" */
 		enum veil_reset reset;
+		char *image_cache_dir;       /* rootfs images by fingerprint */
+		uint32_t image_cache_size;   /* MiB; 0 turns the cache off */
 		bool trace;      /* log a per-phase record of every start (docs/tracing.md) */
 		char *trace_dir; /* and write Chrome trace files here; NULL for none */
 	} runtime;

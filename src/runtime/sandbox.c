@@ -158,7 +158,11 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 
 	long long t0 = veil_now_ms();
 	veil_trace_phase("image");
-	if (veil_rootfs_image_build(rootfs, sb->image_path, err) < 0)
+	const struct veil_image_cache images = {
+		.dir = cfg->runtime.image_cache_dir, .max_bytes = (uint64_t)cfg->runtime.image_cache_size << 20,
+	};
+	bool image_cached;
+	if (veil_rootfs_image_get(rootfs, sb->image_path, &images, &image_cached, err) < 0)
 		goto fail;
 	long long t_image = veil_now_ms() - t0;
 	if (spec->netns_path != NULL) {
@@ -180,8 +184,8 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 	if (veil_agent_create_container(&sb->agent, sb->id, spec, tap_fd < 0, sb->secrets, sb->n_secrets,
 					sb->request_timeout_ms, err) < 0)
 		goto fail;
-	log_info("container %s: rootfs image %lld ms, agent ready %lld ms, created %lld ms", id, t_image, t_ready,
-		 veil_now_ms() - t0);
+	log_info("container %s: rootfs image %lld ms%s, agent ready %lld ms, created %lld ms", id, t_image,
+		 image_cached ? " (cached)" : "", t_ready, veil_now_ms() - t0);
 	return 0;
 fail:
 	veil_sandbox_destroy(sb);

@@ -46,6 +46,7 @@ dial_timeout = ${DIAL_TIMEOUT:-120}
 
 [runtime]
 state_dir = "$STATE"
+image_cache_dir = "$TEST_TMP/images"
 TOML
 }
 

@@ -142,7 +142,10 @@ int main(int argc, char **argv)
 	veil_vm_init(&vm);
 	int rc = 125;
 	const struct veil_hypervisor *hv = veil_hypervisor_configured(&cfg, &err);
-	if (hv != NULL && veil_rootfs_image_build(rootfs, image, &err) == 0 &&
+	/* No cache: the tool builds into its own temporary file. */
+	const struct veil_image_cache no_cache = { .max_bytes = 0 };
+	bool cached;
+	if (hv != NULL && veil_rootfs_image_get(rootfs, image, &no_cache, &cached, &err) == 0 &&
 	    veil_vm_config_from(&cfg, name, console, &tee, &vmc, &err) == 0) {
 		vmc.disks = &disk;
 		vmc.n_disks = 1;

@@ -50,7 +50,8 @@ static bool has_defaults(const struct veil_config *c)
 	       c->factory.vm_cache_number == 0 && streq(c->factory.vm_cache_endpoint, "/run/veil/cache.sock") &&
 	       c->factory.pcie_root_port == 2 && !c->factory.enable_template &&
 	       streq(c->factory.template_path, "/run/veil/template") && c->runtime.reset == VEIL_RESET_CLONE &&
-	       !c->runtime.trace && c->runtime.trace_dir == NULL;
+	       !c->runtime.trace && c->runtime.trace_dir == NULL &&
+	       streq(c->runtime.image_cache_dir, "/run/veil/images") && c->runtime.image_cache_size == 1024;
 }
 
 static void test_defaults(void)
@@ -87,6 +88,8 @@ static void test_every_key(void)
 			  "state_dir = \"/var/run/veil2\"\n"
 			  "log_level = \"debug\"\n"
 			  "reset = \"scrub\"\n"
+			  "image_cache_dir = \"/srv/images\"\n"
+			  "image_cache_size = 0\n"
 			  "trace = true\n"
 			  "trace_dir = \"/var/log/veil-traces\"\n"
 			  "[factory]\n"
@@ -113,6 +116,8 @@ static void test_every_key(void)
 	CHECK(streq(cfg.runtime.log_level, "debug"), "runtime.log_level");
 	CHECK(cfg.runtime.reset == VEIL_RESET_SCRUB, "runtime.reset");
 	CHECK(cfg.runtime.trace && streq(cfg.runtime.trace_dir, "/var/log/veil-traces"), "runtime.trace, trace_dir");
+	CHECK(streq(cfg.runtime.image_cache_dir, "/srv/images") && cfg.runtime.image_cache_size == 0,
+	      "runtime.image_cache_dir, image_cache_size");
 	CHECK(cfg.factory.vm_cache_number == 3, "factory.vm_cache_number");
 	CHECK(streq(cfg.factory.vm_cache_endpoint, "/tmp/c.sock"), "factory.vm_cache_endpoint");
 	CHECK(cfg.factory.pcie_root_port == 0, "factory.pcie_root_port");

@@ -36,7 +36,8 @@ static void load_config(struct veil_config *cfg, const char *factory)
 	char text[2048];
 	snprintf(text, sizeof(text),
 		 "[hypervisor.qemu]\nkernel = \"%s\"\ninitrd = \"%s\"\ndefault_memory = 128\n"
-		 "[agent]\ndial_timeout = 1\nrequest_timeout = 5\n[runtime]\nstate_dir = \"%s\"\n%s",
+		 "[agent]\ndial_timeout = 1\nrequest_timeout = 5\n[runtime]\nstate_dir = \"%s\"\n"
+		 "image_cache_size = 0\n%s", /* nothing kept outside the test's directory */
 		 kernel, initrd, state, factory);
 	veil_err_t err = NULL;
 	if (veil_config_parse(text, strlen(text), "test", cfg, &err) < 0) {
