@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -78,6 +80,17 @@ static int find_disk(const char *serial, char *dev, size_t size)
 	return each_disk(match_serial, &q);
 }
 
+/* The host may have swapped the image behind the disk (a VM's rootfs slot,
+ * filled at claim): what the kernel cached of it, the empty slot's zeros read
+ * at boot or an earlier tenant's image, must not be what the mount reads. */
+static int forget_cached(const char *dev)
+{
+	cleanup_close int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, BLKFLSBUF, 0) < 0)
+		return -1;
+	return 0;
+}
+
 static int mount_lower(const char *serial, const char *lower, veil_err_t *err)
 {
 	char dev[300];
@@ -85,10 +98,14 @@ static int mount_lower(const char *serial, const char *lower, veil_err_t *err)
 	for (;;) {
 		/* ENOENT: sysfs shows the disk a moment before devtmpfs has its node. */
 		if (find_disk(serial, dev, sizeof(dev))) {
-			if (mount(dev, lower, "erofs", MS_RDONLY, NULL) == 0)
+			if (forget_cached(dev) < 0) {
+				if (errno != ENOENT || agent_now_ms() >= deadline)
+					return veil_fail(err, errno, "dropping what is cached of %s (serial %s)", dev, serial);
+			} else if (mount(dev, lower, "erofs", MS_RDONLY, NULL) == 0) {
 				return 0;
-			if (errno != ENOENT || agent_now_ms() >= deadline)
+			} else if (errno != ENOENT || agent_now_ms() >= deadline) {
 				return veil_fail(err, errno, "mount %s (serial %s) as erofs", dev, serial);
+			}
 		} else if (agent_now_ms() >= deadline) {
 			return veil_fail(err, ENOENT, "disk with serial %s", serial);
 		}

@@ -187,6 +187,8 @@ int veil_cache_claim(const struct veil_vm_shape *vm_shape, struct veil_vm *vm, c
 	vm->pidfd = fds[3];
 	vm->pid = pidfd_pid(vm->pidfd);
 	vm->root_ports = root_ports;
+	/* As every VM of the cache (veil_cache_vm_config). */
+	vm->rootfs_slot = true;
 	if (vm->pid == 0) {
 		vm->hv->teardown(vm);
 		snprintf(why, why_len, "the claimed VM had exited");

@@ -21,7 +21,7 @@
 
 #define META_MAX (16u << 10)
 #define HASH_CHUNK (1u << 20)
-#define TEMPLATE_FORMAT 3
+#define TEMPLATE_FORMAT 4
 
 int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console, struct veil_tee_config *tee,
 			 struct veil_vm_config *vmc, veil_err_t *err)
@@ -29,6 +29,7 @@ int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const 
 	if (veil_vm_config_from(cfg, name, console, tee, vmc, err) < 0)
 		return -1;
 	vmc->pcie_root_ports = cfg->factory.pcie_root_port;
+	vmc->rootfs_slot = true;
 	return 0;
 }
 
@@ -124,8 +125,8 @@ int veil_template_init(struct veil_template *t, const char *dir, const struct ve
 	}
 	hash_field(ctx, "machine", vmc->machine);
 	hash_field(ctx, "kernel_params", vmc->kernel_params);
-	snprintf(num, sizeof(num), "%u:%u:%u:%d:%d:%d", vmc->memory_mib, vmc->vcpus, vmc->pcie_root_ports,
-		 vmc->use_kvm, vmc->pvm_host, vmc->guest_debug);
+	snprintf(num, sizeof(num), "%u:%u:%u:%d:%d:%d:%d", vmc->memory_mib, vmc->vcpus, vmc->pcie_root_ports,
+		 vmc->use_kvm, vmc->pvm_host, vmc->guest_debug, vmc->rootfs_slot);
 	hash_field(ctx, "shape", num);
 	sha256_finish(ctx, t->config_hash);
 	return 0;

@@ -60,7 +60,8 @@ int veil_template_configured(struct veil_template *t, const struct veil_config *
 int veil_template_check(const struct veil_template *t, bool deep, struct veil_template_info *info, char *why,
 			size_t why_len);
 
-/* The VM configuration of every VM of the factory (booted, template or clone);
+/* The VM configuration of every VM of the factory (booted, template or clone):
+ * root ports for NICs, and a rootfs slot that a claim fills without hot-plug;
  * accel decides KVM or TCG. Strings are borrowed from cfg; a confidential
  * guest's launch is made in *tee (veil_vm_config_from). */
 int veil_cache_vm_config(const struct veil_config *cfg, const char *name, const char *console, struct veil_tee_config *tee,

@@ -73,6 +73,7 @@ static int from_template(const struct veil_vm_shape *shape, struct veil_vm *vm, 
 	 * hashes to another VM and boots. */
 	struct veil_vm_config vmc = shape->vm;
 	vmc.pcie_root_ports = shape->cache_root_ports;
+	vmc.rootfs_slot = true;
 	vmc.disks = NULL;
 	vmc.n_disks = 0;
 	vmc.nic = NULL;

@@ -13,6 +13,11 @@
 
 struct veil_tee_config;
 
+/* A VM's rootfs slot: a read-only disk present from the VM's start, empty
+ * (zeros) until an image is inserted, and this large whatever it holds, so
+ * that the guest never sees its size change. Rootfs images are padded to it. */
+#define VEIL_DISK_SLOT_BYTES (1ull << 40)
+
 struct veil_disk {
 	const char *path;
 	const char *serial; /* how the guest finds it: /sys/block/vdX/serial */
@@ -43,6 +48,9 @@ struct veil_vm_config {
 	/* Spare pcie-root-port devices for disks hot-plugged later (VM cache).
 	 * Hot-plug needs PCIe: with any, a microvm becomes a q35 board. */
 	uint32_t pcie_root_ports;
+	/* An empty rootfs slot (serial VEIL_ROOTFS_SERIAL) that hotplug_disk
+	 * fills later: no hot-plug, so nothing new for the guest to probe. */
+	bool rootfs_slot;
 	/* Guest RAM in this file instead of anonymous memory (VM templates,
 	 * docs/templates-and-reset.md): shared, the guest writes the file (the
 	 * template); private, the file is mapped copy-on-write (its clones). */
@@ -70,6 +78,7 @@ struct veil_vm {
 	/* A confidential VM's TEE service (hv/tee.h): a child of the process
 	 * that started the VM, which alone knows it; 0 elsewhere and for none. */
 	pid_t tee_pid;
+	bool rootfs_slot;         /* started with an empty rootfs slot */
 };
 
 struct veil_hypervisor {
@@ -78,7 +87,9 @@ struct veil_hypervisor {
 	int (*start)(struct veil_vm *vm, const struct veil_vm_config *cfg, veil_err_t *err);
 	int (*pause)(struct veil_vm *vm, veil_err_t *err);
 	int (*resume)(struct veil_vm *vm, veil_err_t *err);
-	/* Adds a disk on a free root port of a VM started with pcie_root_ports. */
+	/* Adds a disk: into the rootfs slot if the VM has one and the disk is
+	 * the rootfs (an image of VEIL_DISK_SLOT_BYTES), else on a free root
+	 * port of a VM started with pcie_root_ports. */
 	int (*hotplug_disk)(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err);
 	/* Adds a virtio-net NIC backed by a tap fd on a free root port, as hotplug_disk. */
 	int (*hotplug_nic)(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err);
@@ -88,8 +99,9 @@ struct veil_hypervisor {
 	/* Loads device state saved by save_state into a VM started with incoming
 	 * and the same configuration; the VM stays paused. */
 	int (*restore_state)(struct veil_vm *vm, int fd, veil_err_t *err);
-	/* Removes every hot-plugged device and its backend. The guest must be
-	 * running: it has to let go of each device. */
+	/* Removes every hot-plugged device and its backend, and empties the
+	 * rootfs slot. The guest must be running and have let go of the slot's
+	 * filesystem: it has to let go of each device. */
 	int (*unplug_all)(struct veil_vm *vm, veil_err_t *err);
 	/* Writes the guest's memory to fd (borrowed) as an ELF core: for checking
 	 * what a reset left behind (veil factory dump-memory). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +34,12 @@ extern const struct veil_hypervisor veil_hypervisor_qemu;
 #define QMP_TIMEOUT_MS 10000
 /* SIGKILL takes effect at once; this only bounds a QEMU stuck in the kernel. */
 #define TEARDOWN_WAIT_MS 5000
+
+/* The rootfs slot's nodes: SLOT_NODE, the disk's raw format node, reads
+ * SLOT_EMPTY (null-co) or SLOT_IMAGE (the image file) as its file. */
+#define SLOT_NODE "rootfs"
+#define SLOT_EMPTY "rootfs-empty"
+#define SLOT_IMAGE "rootfs-image"
 
 /* QEMU's option syntax splits on commas; a literal comma is written twice. */
 static char *qemu_escape(const char *s)
@@ -200,6 +207,17 @@ int veil_qemu_build_argv(const struct veil_vm_config *cfg, struct veil_strv *arg
 	veil_strv_push(argv, initrd);
 	veil_strv_push(argv, "-append");
 	veil_strv_push(argv, append);
+	if (cfg->rootfs_slot) {
+		/* Empty, it reads zeros; an image goes in by blockdev-reopen. */
+		veil_strv_push(argv, "-blockdev");
+		veil_strv_pushf(argv, "driver=null-co,node-name=" SLOT_EMPTY ",size=%llu,read-zeroes=on,read-only=on",
+				VEIL_DISK_SLOT_BYTES);
+		veil_strv_push(argv, "-blockdev");
+		veil_strv_push(argv, "driver=raw,node-name=" SLOT_NODE ",read-only=on,file=" SLOT_EMPTY);
+		veil_strv_push(argv, "-device");
+		veil_strv_pushf(argv, "virtio-blk-%s,drive=" SLOT_NODE ",serial=" VEIL_ROOTFS_SERIAL ",id=rootfs-slot",
+				transport);
+	}
 	for (size_t i = 0; i < cfg->n_disks; i++) {
 		cleanup_free char *path = qemu_escape(cfg->disks[i].path);
 		veil_strv_push(argv, "-drive");
@@ -358,6 +376,7 @@ static int spawn_qemu(struct veil_vm *vm, const struct veil_vm_config *cfg, stru
 	}
 	vm->hv = &veil_hypervisor_qemu;
 	vm->root_ports = cfg->pcie_root_ports;
+	vm->rootfs_slot = cfg->rootfs_slot;
 	vm->pidfd = veil_pidfd_open(vm->pid);
 	if (vm->pidfd < 0) {
 		close(qmp_fd);
@@ -569,8 +588,82 @@ static int device_add(struct veil_vm *vm, const char *driver, const char *id, co
 	return rc;
 }
 
+/* The slot's raw node reads file (a node name) from now on. */
+static int slot_reads(struct veil_vm *vm, const char *file, veil_err_t *err)
+{
+	json_object *node = json_object_new_object();
+	set_str(node, "driver", "raw");
+	set_str(node, "node-name", SLOT_NODE);
+	json_object_object_add(node, "read-only", json_object_new_boolean(1));
+	set_str(node, "file", file);
+	json_object *options = json_object_new_array();
+	json_object_array_add(options, node);
+	json_object *args = json_object_new_object();
+	json_object_object_add(args, "options", options);
+	int rc = qemu_command(vm, "blockdev-reopen", args, NULL, err);
+	json_object_put(args);
+	return rc;
+}
+
+/* The image goes into the rootfs slot while the guest's view of the disk
+ * stays as it was: same device, same size. The guest drops what it cached
+ * of the empty slot before it mounts (agent/rootfs.c). */
+static int fill_slot(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err)
+{
+	struct stat st;
+	if (stat(disk->path, &st) < 0)
+		return veil_fail(err, errno, "rootfs image %s", disk->path);
+	if ((unsigned long long)st.st_size != VEIL_DISK_SLOT_BYTES)
+		return veil_fail(err, 0, "rootfs image %s has %lld bytes, not the %llu of the VM's rootfs slot", disk->path,
+				 (long long)st.st_size, VEIL_DISK_SLOT_BYTES);
+	json_object *file = json_object_new_object();
+	set_str(file, "driver", "file");
+	set_str(file, "node-name", SLOT_IMAGE);
+	set_str(file, "filename", disk->path);
+	json_object_object_add(file, "read-only", json_object_new_boolean(1));
+	/* cache=unsafe, as the disks given at start. */
+	json_object *cache = json_object_new_object();
+	json_object_object_add(cache, "no-flush", json_object_new_boolean(1));
+	json_object_object_add(file, "cache", cache);
+	int rc = qemu_command(vm, "blockdev-add", file, NULL, err);
+	json_object_put(file);
+	if (rc == 0 && slot_reads(vm, SLOT_IMAGE, err) < 0) {
+		undo(vm, "blockdev-del", "node-name", SLOT_IMAGE);
+		rc = -1;
+	}
+	return rc < 0 ? veil_fail_context(err, "inserting %s into the rootfs slot", disk->path) : 0;
+}
+
+/* Back to reading zeros; the image's node, if there is one, goes. */
+static int empty_slot(struct veil_vm *vm, veil_err_t *err)
+{
+	json_object *nodes = NULL;
+	json_object *flat = json_object_new_object();
+	json_object_object_add(flat, "flat", json_object_new_boolean(1));
+	int rc = qemu_command(vm, "query-named-block-nodes", flat, &nodes, err);
+	json_object_put(flat);
+	bool filled = false;
+	for (size_t i = 0; rc == 0 && json_object_is_type(nodes, json_type_array) && i < json_object_array_length(nodes);
+	     i++) {
+		json_object *name = json_object_object_get(json_object_array_get_idx(nodes, i), "node-name");
+		filled |= name != NULL && strcmp(json_object_get_string(name), SLOT_IMAGE) == 0;
+	}
+	json_object_put(nodes);
+	if (rc < 0 || !filled)
+		return rc;
+	if (slot_reads(vm, SLOT_EMPTY, err) < 0)
+		return -1;
+	json_object *args = json_object_new_object();
+	set_str(args, "node-name", SLOT_IMAGE);
+	rc = qemu_command(vm, "blockdev-del", args, NULL, err);
+	json_object_put(args);
+	return rc;
+}
+
 static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err)
 {
+	if (vm->rootfs_slot && strcmp(disk->serial, VEIL_ROOTFS_SERIAL) == 0)
+		return fill_slot(vm, disk, err);
 	int port = free_root_port(vm, err);
 	if (port < 0)
 		return -1;
@@ -752,6 +845,8 @@ static int qemu_unplug_all(struct veil_vm *vm, veil_err_t *err)
 		}
 	}
 	vm->root_ports_used = 0;
+	if (vm->rootfs_slot && empty_slot(vm, err) < 0)
+		return veil_fail_context(err, "emptying the rootfs slot");
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hv/hypervisor.h"
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/hex.h"
@@ -20,7 +21,7 @@
 #include "lib/trace.h"
 
 /* Changes whenever what an image is built from, or how, changes. */
-#define FINGERPRINT_FORMAT "veil-rootfs-1 mkfs.erofs uncompressed"
+#define FINGERPRINT_FORMAT "veil-rootfs-2 mkfs.erofs uncompressed, padded to the slot"
 /* Deeper trees are not cached (they are still built). */
 #define MAX_DEPTH 128
 
@@ -37,7 +38,17 @@ static int build(const char *rootfs_dir, const char *image_path, veil_err_t *err
 	int span = veil_trace_begin("image.build");
 	int rc = veil_run_program(argv, err);
 	veil_trace_end(span);
-	return rc < 0 ? veil_fail_context(err, "building the rootfs image") : 0;
+	if (rc < 0)
+		return veil_fail_context(err, "building the rootfs image");
+	if (stat(image_path, &st) < 0)
+		return veil_fail(err, errno, "rootfs image %s", image_path);
+	if ((unsigned long long)st.st_size > VEIL_DISK_SLOT_BYTES)
+		return veil_fail(err, EFBIG, "the rootfs image of %s has %lld bytes, more than the %llu a VM's rootfs slot holds",
+				 rootfs_dir, (long long)st.st_size, VEIL_DISK_SLOT_BYTES);
+	/* Sparse: the padding costs no disk, and reads as zeros. */
+	if (truncate(image_path, (off_t)VEIL_DISK_SLOT_BYTES) < 0)
+		return veil_fail(err, errno, "padding the rootfs image %s", image_path);
+	return 0;
 }
 
 /* ---- fingerprint ---- */

@@ -16,8 +16,9 @@ struct veil_image_cache {
 	uint64_t max_bytes;
 };
 
-/* The image of rootfs_dir at image_path: a link to the cached one when the
- * tree is as it was (*hit), else built, and cached. A cache that cannot be
+/* The image of rootfs_dir at image_path, padded (sparse) to
+ * VEIL_DISK_SLOT_BYTES so that it fits a VM's rootfs slot: a link to the
+ * cached one when the tree is as it was (*hit), else built, and cached. A cache that cannot be
  * used (not private to us, on another filesystem) is bypassed with a
  * warning: the image is built all the same. */
 int veil_rootfs_image_get(const char *rootfs_dir, const char *image_path, const struct veil_image_cache *cache,

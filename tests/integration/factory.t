@@ -6,7 +6,8 @@ SOCK="$TEST_TMP/cache.sock"
 factory_config 2
 LOG="$TEST_TMP/veil.log"
 IMG="$TEST_TMP/rootfs.img"
-truncate -s 1M "$IMG"
+# A rootfs image as veil pads them: the size of a VM's rootfs slot (1 TiB, sparse).
+truncate -s 1T "$IMG"
 FACTORY=("$VEIL_BIN" --config "$CONF" --log "$LOG" factory)
 factory() { "${FACTORY[@]}" "$@"; }
 
@@ -51,9 +52,13 @@ ok $? "the first daemon is unaffected"
 out=$(factory claim-test --image "$IMG"); rc=$?
 claimed=${out#qemu }
 [ "$rc" = 0 ] && [[ " $first " == *" $claimed "* ]]
-ok $? "a claim hands out one of the pooled VMs (hot-plugged disk, resumed, agent answered)"
+ok $? "a claim hands out one of the pooled VMs (image in its rootfs slot, resumed, agent answered)"
 poll_until 10 gone "$claimed"
 ok $? "the claimed VM dies with its client"
+truncate -s 1M "$TEST_TMP/small.img"
+out=$(factory claim-test --image "$TEST_TMP/small.img" 2>&1); rc=$?
+[ "$rc" = 1 ] && [ "$out" = "veil: readying the cached VM: rootfs image $TEST_TMP/small.img has 1048576 bytes, not the 1099511627776 of the VM's rootfs slot" ]
+ok $? "an image of another size than the slot's is refused in one line (got: $out)"
 poll_until 120 pool_full
 ok $? "the pool refills to 2 after a claim"
 [[ " $(pooled_pids) " != *" $claimed "* ]]

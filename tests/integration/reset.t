@@ -89,6 +89,8 @@ leak_test() { # leak_test MODE
 		ok $? "scrub: B ran on the same VM, which was scrubbed again"
 		"${V[@]}" run --bundle "$TEST_TMP/b" "$(cid c-$mode)" >/dev/null 2>&1 && poll_until 60 scrubbed_thrice "$qemu"
 		ok $? "scrub: a third tenant runs there too: the devices of earlier tenants were unplugged"
+		! ls -l "/proc/$qemu/fd" | grep -q rootfs.erofs
+		ok $? "scrub: the pooled VM holds no tenant's rootfs image: its slot was emptied"
 	fi
 	factory destroy >/dev/null
 	[ -z "$(ls -A "$STATE" 2>/dev/null)" ] && gone "$qemu"
