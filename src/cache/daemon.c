@@ -896,12 +896,49 @@ static int setup(struct daemon *d, veil_err_t *err)
 	return 0;
 }
 
+/* vm_cache_number = 0 with a template: no pool to keep, so no daemon. The
+ * template is checked in full, and built here if it fails the check, for
+ * containers to clone on the spot. The instance lock keeps a daemon of the
+ * same endpoint, or another init, from building it meanwhile. */
+static int template_only(const struct veil_config *cfg, veil_err_t *err)
+{
+	struct cache_instance in;
+	struct veil_template t;
+	struct veil_template_info info;
+	struct veil_vm_config vmc;
+	char console[PATH_MAX], why[256];
+	pid_t holder;
+	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
+	if (hv == NULL || cache_instance_init(&in, cfg->factory.vm_cache_endpoint, err) < 0)
+		return -1;
+	cleanup_close int lock_fd = cache_lock(&in, &holder, err);
+	if (lock_fd < 0)
+		return -1;
+	cache_console_path(&in, "template", console, sizeof(console));
+	int rc = veil_template_configured(&t, cfg, console, &vmc, err);
+	if (rc == 0 && veil_template_check(&t, true, &info, why, sizeof(why)) != 1) {
+		log_info("factory: template in %s: %s; building one", t.dir, why);
+		rc = veil_template_build(&t, hv, &vmc, -1, (int)cfg->agent.dial_timeout * 1000, &info, err);
+		unlink(console);
+	}
+	cache_remove_files(&in);
+	if (rc < 0)
+		return veil_fail_context(err, "the template in %s", cfg->factory.template_path);
+	log_info("factory: template ready in %s; no pool (vm_cache_number = 0)", t.dir);
+	printf("template ready in %s; no pool (vm_cache_number = 0): containers clone it on the spot\n", t.dir);
+	return 0;
+}
+
 int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_err_t *err)
 {
 	const struct veil_config *cfg = o->cfg;
+	*is_daemon = false;
+	if (cfg->factory.vm_cache_number == 0 && cfg->factory.enable_template)
+		return template_only(cfg, err);
 	*is_daemon = !o->detach;
 	if (cfg->factory.vm_cache_number == 0)
-		return veil_fail(err, 0, "the VM cache is disabled ([factory] vm_cache_number = 0)");
+		return veil_fail(err, 0, "the VM cache is disabled ([factory] vm_cache_number = 0) and there is no template "
+					 "([factory] enable_template = false)");
 	if (cfg->factory.pcie_root_port == 0)
 		return veil_fail(err, 0, "the VM cache needs [factory] pcie_root_port >= 1 to hot-plug containers' disks");
 	struct daemon *d = calloc(1, sizeof(*d));

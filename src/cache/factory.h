@@ -24,7 +24,9 @@ struct veil_factory_opts {
 
 /* Runs the daemon until SIGTERM, SIGINT or SIGHUP. With detach, the call
  * returns 0 in the parent once the daemon serves its endpoint, and the
- * daemon returns from it when it stops; *is_daemon tells which is which. */
+ * daemon returns from it when it stops; *is_daemon tells which is which.
+ * With vm_cache_number = 0 and a template, no daemon: it checks the
+ * template, builds it if need be, and returns. */
 int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_err_t *err);
 
 /* A keeper: boots cached VM `name` (or clones the template) with its console

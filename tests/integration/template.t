@@ -160,6 +160,27 @@ poll_until 180 pool_of_boots && [ "$(template_state)" = failed ] &&
 	log_has "template_path $TMPL is not a directory private to uid $(id -u)"
 ok $? "a template directory others can write to is refused: the pool boots VMs instead"
 
+# ---- a template without a pool ----
+factory destroy >/dev/null
+reset_log
+out=$("$VEIL_BIN" --config "$DIRECT" --log "$LOG" factory init 2>&1); rc=$?
+is "$rc|$out" "0|template ready in $TMPL; no pool (vm_cache_number = 0): containers clone it on the spot" \
+	"init with vm_cache_number = 0 builds the template and returns"
+[ -f "$TMPL/template.json" ] && [ ! -e "$SOCK" ] && [ -z "$(pgrep -f "qemu-system.*$TMPL")" ] &&
+	[ "$(status_json | jq .running)" = false ]
+ok $? "leaving the template, and no daemon, socket or QEMU"
+built=$(stat -c %i:%Y "$TMPL/template.json")
+out=$("$VEIL_BIN" --config "$DIRECT" --log "$LOG" factory init 2>&1); rc=$?
+[ "$rc" = 0 ] && [ "$(stat -c %i:%Y "$TMPL/template.json")" = "$built" ] && [ "$(grep -c "building one" "$LOG")" = 1 ]
+ok $? "a second init verifies it instead of building another"
+r=$(rng_of "$DIRECT" nopool)
+[ "${#r}" = 64 ] && log_has "container $(cid nopool): VM cloned from the template"
+ok $? "a container clones the template on the spot"
+out=$(sed 's/^enable_template = true/enable_template = false/' "$DIRECT" >"$TEST_TMP/nothing.toml" &&
+	"$VEIL_BIN" --config "$TEST_TMP/nothing.toml" factory init 2>&1); rc=$?
+is "$rc|$out" "1|veil: the VM cache is disabled ([factory] vm_cache_number = 0) and there is no template ([factory] enable_template = false)" \
+	"init with neither a pool nor a template is refused in one line"
+
 factory destroy >/dev/null
 [ ! -e "$TMPL" ] && [ ! -e "$SOCK" ] && [ -z "$(pgrep -f "qemu-system.*$TMPL")" ]
 ok $? "destroy leaves no template, socket or clone behind"
