@@ -36,6 +36,8 @@ static void __attribute__((noreturn)) exec_child(char *const argv[], const struc
 		if (getppid() != parent)
 			_exit(127);
 	}
+	if (o->no_huge_pages)
+		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	/* Move passed fds above the target range first so dup2 never clobbers one. */
 	int moved[16];

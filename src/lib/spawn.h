@@ -15,6 +15,9 @@ struct veil_spawn_opts {
 	int stderr_fd;       /* -1: /dev/null */
 	bool new_session;    /* keep the terminal's SIGINT away from the child */
 	bool die_with_parent;
+	/* No transparent huge pages for the program (PR_SET_THP_DISABLE, kept
+	 * across exec): a 2 MiB page for a few KiB touched costs memory. */
+	bool no_huge_pages;
 };
 
 int veil_spawn(char *const argv[], const struct veil_spawn_opts *opts, pid_t *pid, veil_err_t *err);
