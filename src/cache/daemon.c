@@ -354,6 +354,11 @@ static int template_setup(struct daemon *d, veil_err_t *err)
 	b->ctl = -1;
 	if (!d->o->cfg->factory.enable_template)
 		return 0;
+	if (d->o->cfg->qemu.shared_fs == VEIL_SHARED_FS_VIRTIO_FS) {
+		log_warn("factory: template not used: shared_fs = \"virtio-fs\" needs the VMs' memory shared, and a "
+			 "clone maps the template's privately; pooling booted VMs");
+		return 0;
+	}
 	struct veil_vm_config vmc;
 	if (veil_template_configured(&b->t, d->o->cfg, "", &vmc, err) < 0)
 		return -1;

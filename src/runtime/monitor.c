@@ -23,6 +23,7 @@
 #include "runtime/hooks.h"
 #include "runtime/monitor_msg.h"
 #include "runtime/sandbox.h"
+#include "runtime/view.h"
 #include "runtime/state.h"
 #include "runtime/stdio_relay.h"
 
@@ -647,6 +648,12 @@ static int create(struct monitor *m, veil_err_t *err)
 	/* A VM from the factory was born elsewhere. */
 	if (join_host_cgroup(m, m->sb.vm.pid, err) < 0)
 		return -1;
+	/* Where podman cp looks for a running container's files. */
+	veil_err_t view_err = NULL;
+	if (m->sb.volumes.shared && veil_view_enter(o->rootfs, spec, &m->sb.volumes, m->sb.dir, &view_err) < 0) {
+		log_warn("container %s: %s", o->id, view_err->msg);
+		veil_error_free(&view_err);
+	}
 	m->sb.agent.events = (struct veil_agent_events){
 		.opaque = m, .data = on_data, .window = on_window, .response = on_response,
 	};
