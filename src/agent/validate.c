@@ -53,12 +53,16 @@ static int validate_serial(const char *what, const char *serial, size_t max, vei
 	return 0;
 }
 
-int agent_validate_path(const char *what, const char *path, veil_err_t *err)
+/* A path the guest resolves: absolute (in the container's root) or, inside
+ * the shared tree, relative; never with a ".." component (resolved beneath
+ * its root all the same). */
+static int validate_path_in(const char *what, const char *path, bool absolute, veil_err_t *err)
 {
-	size_t len = strlen(path);
-	if (path[0] != '/')
-		return veil_fail(err, 0, "%s \"%.64s\" is not an absolute path", what, path);
-	if (len > PATH_LEN_MAX)
+	if (absolute ? path[0] != '/' : path[0] == '\0' || path[0] == '/')
+		return veil_fail(err, 0, absolute ? "%s \"%.64s\" is not an absolute path"
+						  : "%s \"%.64s\" is not a path inside the shared tree",
+				 what, path);
+	if (strlen(path) > PATH_LEN_MAX)
 		return veil_fail(err, 0, "%s is longer than %d bytes", what, PATH_LEN_MAX);
 	for (const char *p = path; *p != '\0';) {
 		const char *end = strchrnul(p, '/');
@@ -69,21 +73,9 @@ int agent_validate_path(const char *what, const char *path, veil_err_t *err)
 	return 0;
 }
 
-/* A path inside the shared tree: relative, without ".." (resolved in it,
- * beneath its root, all the same). */
-static int validate_shared_path(const char *what, const char *path, veil_err_t *err)
+int agent_validate_path(const char *what, const char *path, veil_err_t *err)
 {
-	if (path[0] == '\0' || path[0] == '/')
-		return veil_fail(err, 0, "%s \"%.64s\" is not a path inside the shared tree", what, path);
-	if (strlen(path) > PATH_LEN_MAX)
-		return veil_fail(err, 0, "%s is longer than %d bytes", what, PATH_LEN_MAX);
-	for (const char *p = path; *p != '\0';) {
-		const char *end = strchrnul(p, '/');
-		if (end - p == 2 && p[0] == '.' && p[1] == '.')
-			return veil_fail(err, 0, "%s \"%.64s\" has a \"..\" component", what, path);
-		p = *end ? end + 1 : end;
-	}
-	return 0;
+	return validate_path_in(what, path, true, err);
 }
 
 static int validate_paths(const char *what, char *const *paths, size_t n, veil_err_t *err)
@@ -240,7 +232,7 @@ static int validate_mount(const Veil__Agent__V1__Mount *m, bool shared, veil_err
 	if (bind) {
 		if (data[0] != '\0')
 			return veil_fail(err, 0, "mount on %.64s: a bind mount takes no data options", m->destination);
-		return validate_shared_path("bind mount source", m->source, err);
+		return validate_path_in("bind mount source", m->source, false, err);
 	}
 	if (flags & MS_BIND)
 		return veil_fail(err, 0, "mount on %.64s: bind options on a %.32s mount", m->destination, m->type);

@@ -583,38 +583,55 @@ static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, v
 	return 0;
 }
 
+/* The names of what a hot-plug adds on a root port: the fd handed over,
+ * the backend, the device, the port. */
+struct hotplug_names {
+	char fdname[32], backend[32], id[32], bus[32];
+};
+
+static void hotplug_names(int port, const char *fd_prefix, const char *backend_prefix, const char *id_prefix,
+			  struct hotplug_names *n)
+{
+	snprintf(n->fdname, sizeof(n->fdname), "%s%d", fd_prefix, port);
+	snprintf(n->backend, sizeof(n->backend), "%s%d", backend_prefix, port);
+	snprintf(n->id, sizeof(n->id), "%s%d", id_prefix, port);
+	snprintf(n->bus, sizeof(n->bus), "rp%d", port);
+}
+
+/* Passes fd to QEMU (SCM_RIGHTS on QMP) as fdname, for a backend to take. */
+static int hand_fd(struct veil_vm *vm, const char *fdname, int fd, veil_err_t *err)
+{
+	json_object *getfd = json_object_new_object();
+	set_str(getfd, "fdname", fdname);
+	int rc = veil_qmp_execute_fd(vm->control_fd, "getfd", getfd, fd, NULL, QMP_TIMEOUT_MS, err);
+	json_object_put(getfd);
+	return rc;
+}
+
 static int qemu_hotplug_nic(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err)
 {
 	int port = free_root_port(vm, err);
 	if (port < 0)
 		return -1;
-	char fdname[32], netdev[32], id[32], bus[32];
-	snprintf(fdname, sizeof(fdname), "hp-tapfd%d", port);
-	snprintf(netdev, sizeof(netdev), "hp-netdev%d", port);
-	snprintf(id, sizeof(id), "hp-nic%d", port);
-	snprintf(bus, sizeof(bus), "rp%d", port);
-
-	json_object *getfd = json_object_new_object();
-	set_str(getfd, "fdname", fdname);
-	int rc = veil_qmp_execute_fd(vm->control_fd, "getfd", getfd, nic->tap_fd, NULL, QMP_TIMEOUT_MS, err);
-	json_object_put(getfd);
-	if (rc < 0)
+	struct hotplug_names n;
+	hotplug_names(port, "hp-tapfd", "hp-netdev", "hp-nic", &n);
+	if (hand_fd(vm, n.fdname, nic->tap_fd, err) < 0)
 		return veil_fail_context(err, "hot-plugging a NIC");
 
 	json_object *net = json_object_new_object();
 	set_str(net, "type", "tap");
-	set_str(net, "id", netdev);
-	set_str(net, "fd", fdname);
-	rc = qemu_command(vm, "netdev_add", net, NULL, err);
+	set_str(net, "id", n.backend);
+	set_str(net, "fd", n.fdname);
+	int rc = qemu_command(vm, "netdev_add", net, NULL, err);
 	json_object_put(net);
 	if (rc < 0) {
-		undo(vm, "closefd", "fdname", fdname);
+		undo(vm, "closefd", "fdname", n.fdname);
 		return veil_fail_context(err, "hot-plugging a NIC");
 	}
 
-	const char *const net_props[][2] = { { "netdev", netdev }, { "mac", nic->mac } };
-	if (device_add(vm, "virtio-net-pci", id, bus, net_props, err) < 0) {
-		undo(vm, "netdev_del", "id", netdev);
+	const char *const net_props[][2] = { { "netdev", n.backend }, { "mac", nic->mac } };
+	if (device_add(vm, "virtio-net-pci", n.id, n.bus, net_props, err) < 0) {
+		undo(vm, "netdev_del", "id", n.backend);
 		return veil_fail_context(err, "hot-plugging a NIC");
 	}
 	vm->root_ports_used |= 1u << port;
@@ -626,22 +643,15 @@ static int qemu_hotplug_fs(struct veil_vm *vm, const struct veil_fs *fs, veil_er
 	int port = free_root_port(vm, err);
 	if (port < 0)
 		return -1;
-	char fdname[32], chardev[32], id[32], bus[32];
-	snprintf(fdname, sizeof(fdname), "hp-vhostfd%d", port);
-	snprintf(chardev, sizeof(chardev), "hp-chr%d", port);
-	snprintf(id, sizeof(id), "hp-fs%d", port);
-	snprintf(bus, sizeof(bus), "rp%d", port);
-
-	json_object *getfd = json_object_new_object();
-	set_str(getfd, "fdname", fdname);
-	int rc = veil_qmp_execute_fd(vm->control_fd, "getfd", getfd, fs->vhost_fd, NULL, QMP_TIMEOUT_MS, err);
-	json_object_put(getfd);
-	if (rc < 0)
+	struct hotplug_names n;
+	hotplug_names(port, "hp-vhostfd", "hp-chr", "hp-fs", &n);
+	if (hand_fd(vm, n.fdname, fs->vhost_fd, err) < 0)
 		return veil_fail_context(err, "hot-plugging a virtio-fs device");
 
-	/* {"id":..., "backend":{"type":"socket","data":{"addr":{"type":"fd","data":{"str":fdname}},"server":false}}} */
+	/* A socket chardev on the connection handed over: {"id": backend, "backend":
+	 * {"type": "socket", "data": {"addr": {"type": "fd", "data": {"str": fdname}}, "server": false}}} */
 	json_object *fd_addr = json_object_new_object();
-	set_str(fd_addr, "str", fdname);
+	set_str(fd_addr, "str", n.fdname);
 	json_object *addr = json_object_new_object();
 	set_str(addr, "type", "fd");
 	json_object_object_add(addr, "data", fd_addr);
@@ -652,18 +662,18 @@ static int qemu_hotplug_fs(struct veil_vm *vm, const struct veil_fs *fs, veil_er
 	set_str(backend, "type", "socket");
 	json_object_object_add(backend, "data", sock);
 	json_object *chr = json_object_new_object();
-	set_str(chr, "id", chardev);
+	set_str(chr, "id", n.backend);
 	json_object_object_add(chr, "backend", backend);
-	rc = qemu_command(vm, "chardev-add", chr, NULL, err);
+	int rc = qemu_command(vm, "chardev-add", chr, NULL, err);
 	json_object_put(chr);
 	if (rc < 0) {
-		undo(vm, "closefd", "fdname", fdname);
+		undo(vm, "closefd", "fdname", n.fdname);
 		return veil_fail_context(err, "hot-plugging a virtio-fs device");
 	}
 
-	const char *const fs_props[][2] = { { "chardev", chardev }, { "tag", fs->tag } };
-	if (device_add(vm, "vhost-user-fs-pci", id, bus, fs_props, err) < 0) {
-		undo(vm, "chardev-remove", "id", chardev);
+	const char *const fs_props[][2] = { { "chardev", n.backend }, { "tag", fs->tag } };
+	if (device_add(vm, "vhost-user-fs-pci", n.id, n.bus, fs_props, err) < 0) {
+		undo(vm, "chardev-remove", "id", n.backend);
 		return veil_fail_context(err, "hot-plugging a virtio-fs device");
 	}
 	vm->root_ports_used |= 1u << port;
