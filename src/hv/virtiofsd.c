@@ -70,25 +70,30 @@ static int build_tree(void *arg)
 }
 
 /* A listening socket bound in dir, and a connection to it: the listener for
- * virtiofsd, the connection for QEMU. The file is gone when this returns. */
+ * virtiofsd, the connection for QEMU. The file is gone when this returns.
+ * Named through an fd on dir: a state directory under containerd's --root
+ * and a 64-character ID is longer than a socket address may be. */
 static int socket_pair_via(const char *dir, int *listener, int *conn, veil_err_t *err)
 {
+	static const char name[] = "virtiofsd.sock";
+	cleanup_close int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return veil_fail(err, errno, "%s", dir);
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	if ((size_t)snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/virtiofsd.sock", dir) >= sizeof(addr.sun_path))
-		return veil_fail(err, ENAMETOOLONG, "virtiofsd socket in %s", dir);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dfd, name);
 	cleanup_close int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cleanup_close int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l < 0 || c < 0)
 		return veil_fail(err, errno, "socket");
-	unlink(addr.sun_path);
+	unlinkat(dfd, name, 0);
 	int rc = bind(l, (struct sockaddr *)&addr, sizeof(addr));
-	if (rc == 0 && (chmod(addr.sun_path, 0600) < 0 || listen(l, 1) < 0 ||
+	if (rc == 0 && (fchmodat(dfd, name, 0600, 0) < 0 || listen(l, 1) < 0 ||
 			connect(c, (struct sockaddr *)&addr, sizeof(addr)) < 0))
 		rc = -1;
 	int saved = errno;
-	unlink(addr.sun_path);
+	unlinkat(dfd, name, 0);
 	if (rc < 0)
-		return veil_fail(err, saved, "virtiofsd socket %s", addr.sun_path);
+		return veil_fail(err, saved, "virtiofsd socket %s/%s", dir, name);
 	*listener = veil_steal_fd(l);
 	*conn = veil_steal_fd(c);
 	return 0;

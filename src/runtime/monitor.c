@@ -251,6 +251,7 @@ static void stop(struct monitor *m, struct veil_exit_status status)
 		return;
 	m->init_status = status;
 	m->status = STOPPED;
+	veil_state_mark_stopped(m->o->root, m->o->id);
 	for (int i = INIT + 1; i < MAX_PROCS; i++) {
 		struct proc *p = &m->procs[i];
 		if (!p->used)

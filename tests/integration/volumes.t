@@ -1,0 +1,247 @@
+#!/bin/bash
+# Volumes and the writable layer through unmodified podman (docs/volumes.md).
+# shared_fs = "virtio-fs": bind mounts and named volumes both ways, ownership
+# and modes, :ro, -w, --tz, /run/.containerenv, /dev/shm, --tmpfs; the
+# rootfs on the host, so restart, diff, cp, commit and build see the
+# container's writes. shared_fs = "none": a directory is refused in one line
+# and the writable layer outlives the VM. A confidential container gets no
+# host mount its policy does not name. Nothing is left after any of it: no
+# virtiofsd, no socket, no mount. The podman part passes against runc too
+# (OCI_RUNTIME=/usr/sbin/runc).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/clients.sh"
+write_config 'shared_fs = "virtio-fs"'
+select_runtime
+require_tools podman conmon jq
+podman_setup
+IMG=localhost/veil-it-busybox
+E="$TEST_TMP/err"
+H="$TEST_TMP/host"
+mkdir -p "$H"
+
+# leftovers : what this test's containers left that they should not have: its
+# virtiofsd processes, sockets, shared trees or views under the state
+# directory, mounts of ours in the host's namespace.
+leftovers() {
+	local daemons
+	daemons=$(new_processes | awk '$2 ~ /virtiofsd$/' | wc -l)
+	[ "$daemons" -eq 0 ] || echo "virtiofsd($daemons)"
+	[ -z "$(find "$STATE" -mindepth 1 \( -type s -o -name fs -o -name view \) 2>/dev/null)" ] || echo files-in-state
+	grep -qE " $STATE/| veil-fs " /proc/self/mountinfo && echo mounts
+	return 0
+}
+# no_leftovers NAME : none of them, once the last container's monitor is gone
+# (podman returns as the container is removed; give it 10 s).
+no_leftovers() {
+	local found i
+	for i in $(seq 1 50); do
+		found=$(leftovers)
+		[ -z "$found" ] && break
+		sleep 0.2
+	done
+	ok "$([ -z "$found" ]; echo $?)" "$1: nothing left (no virtiofsd, socket or mount)${found:+ (found: $found)}"
+}
+
+check "podman import of a busybox rootfs" podman_import_busybox "$IMG" || exit 1
+
+# ---- bind mounts, both ways ----
+echo from-host >"$H/hello"
+out=$(pm run --rm --network none -v "$H:/data" "$IMG" sh -c 'cat /data/hello; echo from-container >/data/back' 2>"$E")
+is "$out" from-host "-v DIR: the container reads the host's file"
+is "$(cat "$H/back" 2>/dev/null)" from-container "-v DIR: the host reads the container's file"
+[ -s "$E" ] && diag "$E"
+
+id=$(pm run -d --network none -v "$H:/data" "$IMG" sleep "$LONG_SLEEP" 2>"$E")
+check "a container with a volume is running" wait_until podman_status_is "$id" running || diag "$E"
+echo written-meanwhile >"$H/later"
+is "$(pm exec "$id" cat /data/later 2>"$E")" written-meanwhile "a file the host writes is read in the running container at once"
+pm exec "$id" sh -c 'echo answered >/data/reply' 2>"$E"
+is "$(cat "$H/reply" 2>/dev/null)" answered "a file the container writes is read on the host at once"
+check "podman rm -f" pm rm -f -t 0 "$id"
+no_leftovers "volumes both ways"
+
+# ---- ownership and modes ----
+echo owned >"$H/owned"
+chown 1234:2345 "$H/owned"
+chmod 640 "$H/owned"
+out=$(pm run --rm --network none -v "$H:/data" "$IMG" stat -c '%u:%g %a' /data/owned 2>"$E")
+is "$out" "1234:2345 640" "the container sees the host file's owner and mode"
+mkdir -p "$H/open"
+chmod 1777 "$H/open"
+pm run --rm --network none -u 1000:1000 -v "$H/open:/data" "$IMG" sh -c 'umask 027; echo x >/data/made; mkdir /data/dir' 2>"$E"
+is "$(stat -c '%u:%g %a' "$H/open/made" 2>/dev/null) $(stat -c '%a' "$H/open/dir" 2>/dev/null)" "1000:1000 640 750" \
+	"the host sees the owner and mode the container gave"
+
+# ---- a non-root user writes where the host directory lets it ----
+mkdir -p "$H/theirs" "$H/roots"
+chown 1000:1000 "$H/theirs"
+chmod 755 "$H/roots"
+pm run --rm --network none -u 1000:1000 -v "$H/theirs:/mine" "$IMG" sh -c 'echo ok >/mine/file' 2>"$E"
+is "$(stat -c '%u %s' "$H/theirs/file" 2>/dev/null)" "1000 3" "a non-root user writes into a host directory it owns"
+out=$(pm run --rm --network none -u 1000:1000 -v "$H/roots:/theirs" "$IMG" sh -c 'echo no >/theirs/file' 2>&1)
+ok "$([ ! -e "$H/roots/file" ] && [[ $out == *"Permission denied"* ]]; echo $?)" \
+	"and is refused where the host directory does not let it ($out)"
+
+# ---- a named volume outlives its container ----
+check "podman volume create" pm volume create vol1
+pm run --rm --network none -v vol1:/v "$IMG" sh -c 'echo kept >/v/note' 2>"$E"
+is "$(pm run --rm --network none -v vol1:/v "$IMG" cat /v/note 2>"$E")" kept "a named volume outlives the container that wrote it"
+check "podman volume rm" pm volume rm vol1
+
+# ---- :ro ----
+out=$(pm run --rm --network none -v "$H:/data:ro" "$IMG" sh -c 'cat /data/hello; echo x >/data/nope' 2>&1)
+ok "$([[ $out == from-host*"Read-only file system"* ]] && [ ! -e "$H/nope" ]; echo $?)" \
+	":ro: reads work, a write is refused ($(echo "$out" | tail -1))"
+
+# ---- -w into a volume ----
+out=$(pm run --rm --network none -w /data -v "$H:/data" "$IMG" sh -c 'pwd; cat hello' 2>"$E")
+is "$out" "/data
+from-host" "-w into a volume"
+
+# ---- --tz, /run/.containerenv, /dev/shm, --tmpfs ----
+is "$(pm run --rm --network none --tz=Asia/Tokyo "$IMG" date +%Z 2>"$E")" JST "--tz=Asia/Tokyo: /etc/localtime is the zone's"
+out=$(pm run --rm --network none "$IMG" sh -c '[ -f /run/.containerenv ] && echo present' 2>"$E")
+is "$out" present "/run/.containerenv is there"
+out=$(pm run --rm --network none --privileged "$IMG" cat /run/.containerenv 2>"$E")
+ok "$([[ $out == *'engine="podman-'* ]]; echo $?)" "/run/.containerenv is podman's, with what it says of a privileged container ($(echo "$out" | head -1))"
+out=$(pm run --rm --network none --shm-size=32m "$IMG" sh -c 'df -k /dev/shm | tail -1; echo x >/dev/shm/f && cat /dev/shm/f' 2>"$E")
+ok "$([[ $(echo "$out" | head -1 | awk '{print $2}') == 32768 ]] && [ "$(echo "$out" | tail -1)" = x ]; echo $?)" \
+	"--shm-size=32m: a writable /dev/shm of 32 MiB ($(echo "$out" | head -1))"
+out=$(pm run --rm --network none --tmpfs /scratch "$IMG" awk '$2 == "/scratch" {print $3}' /proc/mounts 2>"$E")
+is "$out" tmpfs "--tmpfs /scratch stays a tmpfs"
+no_leftovers "mounts of every kind"
+
+# ---- the writable layer, on the host ----
+id=$(pm run -d --network none -v "$H:/data" "$IMG" sleep "$LONG_SLEEP" 2>"$E")
+check "a container is running" wait_until podman_status_is "$id" running || diag "$E"
+pm exec "$id" sh -c 'echo survived >/kept; rm /bin/vi' 2>"$E"
+check "podman restart" pm restart -t 0 "$id"
+is "$(pm exec "$id" cat /kept 2>"$E")" survived "a file written before podman restart is there after it"
+out=$(pm diff "$id" 2>"$E")
+ok "$(grep -qx 'A /kept' <<<"$out" && grep -qx 'D /bin/vi' <<<"$out"; echo $?)" "podman diff lists the file added and the one removed"
+echo copied-in >"$TEST_TMP/cpin"
+check "podman cp into the running container" pm cp "$TEST_TMP/cpin" "$id:/cpin"
+is "$(pm exec "$id" cat /cpin 2>"$E")" copied-in "the container reads what podman cp put there"
+check "podman cp out of the running container" pm cp "$id:/kept" "$TEST_TMP/cpout"
+is "$(cat "$TEST_TMP/cpout" 2>/dev/null)" survived "podman cp out: the container's file"
+check "podman cp into a volume of the running container" pm cp "$TEST_TMP/cpin" "$id:/data/cpvol"
+is "$(cat "$H/cpvol" 2>/dev/null)" copied-in "podman cp into a volume: the file is in the host's directory"
+check "podman commit" pm commit -q "$id" localhost/veil-it-committed
+out=$(pm run --rm --network none localhost/veil-it-committed sh -c 'cat /kept /cpin; [ -e /bin/vi ] || echo no-vi' 2>"$E")
+is "$out" "survived
+copied-in
+no-vi" "the committed image has the container's changes"
+check "podman rm -f" pm rm -f -t 0 "$id"
+no_leftovers "restart, diff, cp, commit"
+
+mkdir -p "$TEST_TMP/ctx"
+printf 'FROM %s\nRUN echo built >/built && mkdir /newdir && echo inner >/newdir/f\nRUN rm /bin/vi && cat /built >/copy\n' \
+	"$IMG" >"$TEST_TMP/ctx/Containerfile"
+check "podman build with RUN steps" pm build -q --network none -t localhost/veil-it-built "$TEST_TMP/ctx"
+out=$(pm run --rm --network none localhost/veil-it-built sh -c 'cat /built /copy /newdir/f; [ -e /bin/vi ] || echo no-vi' 2>"$E")
+is "$out" "built
+built
+inner
+no-vi" "podman build: what the RUN steps wrote and removed is in the image"
+no_leftovers "podman build"
+
+[ "$RUNTIME_NAME" = veil ] || { is "$(pm ps -aq | wc -l)" 0 "no containers left"; exit 0; }
+
+# ---- failures leave nothing: veil run of a bundle with a volume ----
+# bundle_with_volume DIR SOURCE ARG... : a bundle running ARGs, SOURCE on /data.
+bundle_with_volume() {
+	local dir=$1 source=$2
+	shift 2
+	make_bundle "$dir" "$@"
+	edit_spec "$dir" ".root.readonly = false | .mounts += [{\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"$source\", \"options\": [\"rbind\"]}]"
+}
+bundle_with_volume "$TEST_TMP/vol" "$H" cat /data/hello
+is "$(veil run --bundle "$TEST_TMP/vol" "$(cid vol)" 2>"$E")" from-host "veil run: a volume from a bundle's spec"
+bundle_with_volume "$TEST_TMP/gone" "$H/no-such-dir" true
+out=$(veil run --bundle "$TEST_TMP/gone" "$(cid gone)" 2>&1)
+ok "$([ $? -ne 0 ] && [ "$out" = "veil: bind mount source $H/no-such-dir (for /data): No such file or directory" ]; echo $?)" \
+	"a volume whose source is missing fails in one line ($out)"
+assert_no_leftovers "$(cid gone)" "the missing source"
+write_config "$(printf 'shared_fs = "virtio-fs"\nvirtio_fs_daemon = "%s/no-virtiofsd"' "$TEST_TMP")"
+out=$(veil run --bundle "$TEST_TMP/vol" "$(cid nodaemon)" 2>&1)
+ok "$([ $? -ne 0 ] && [[ $out == "veil: starting virtiofsd ($TEST_TMP/no-virtiofsd): cannot execute $TEST_TMP/no-virtiofsd: No such file or directory" ]]; echo $?)" \
+	"a virtio_fs_daemon that is not there fails in one line ($out)"
+assert_no_leftovers "$(cid nodaemon)" "the missing daemon"
+no_leftovers "failed starts"
+
+write_config 'shared_fs = "virtio-fs"'
+bundle_with_volume "$TEST_TMP/long" "$H" sleep "$LONG_SLEEP"
+"${VEIL[@]}" run --bundle "$TEST_TMP/long" "$(cid killed)" >/dev/null 2>&1 &
+run_pid=$!
+has_daemon() { new_processes | awk '$2 ~ /virtiofsd$/' | grep -q .; }
+check "a container with a volume runs (its virtiofsd is up)" poll_until 300 has_daemon
+sleep_runs() { pgrep -f "qemu-system.*-name veil-$(cid killed)" >/dev/null; }
+check "and its VM" poll_until 10 sleep_runs
+kill -9 "$run_pid"
+wait "$run_pid" 2>/dev/null
+poll_until 10 eval '! sleep_runs'
+ok $? "veil run killed with SIGKILL: its VM goes with it"
+# Its state directory stays until a delete, as runc's does.
+check "veil delete --force" veil delete --force "$(cid killed)"
+no_leftovers "veil run killed with SIGKILL: its virtiofsd and view go with it"
+
+# ---- the VM cache: a pooled VM gets its virtio-fs device at claim ----
+SOCK="$TEST_TMP/cache.sock"
+factory_config 1
+check "veil factory init" "${VEIL[@]}" factory init --detach --pid-file "$TEST_TMP/factory.pid"
+on_exit "$(printf '%q ' "${VEIL[@]}") factory destroy"
+pooled() { [ "$(pooled_count)" -ge 1 ]; }
+check "the factory pools a VM with shared memory" poll_until 300 pooled
+out=$(veil --log "$TEST_TMP/cached.log" run --bundle "$TEST_TMP/vol" "$(cid cached)" 2>"$E")
+is "$out" from-host "a container with a volume in a pooled VM (the device hot-plugged at claim)"
+is "$(status_json | jq .claimed)" 1 "the VM came from the pool"
+grep -q "cold boot" "$TEST_TMP/cached.log" && diag "$TEST_TMP/cached.log"
+check "veil factory destroy" "${VEIL[@]}" factory destroy
+no_leftovers "the VM cache"
+
+# ---- a template cannot serve virtio-fs: skipped, saying why ----
+write_config 'shared_fs = "virtio-fs"'
+factory_config 0 "$TEST_TMP/template"
+out=$(veil --log "$TEST_TMP/template.log" run --bundle "$TEST_TMP/vol" "$(cid templ)" 2>"$E")
+is "$out" from-host "with enable_template, a container with virtio-fs still starts"
+check "booted, saying why the template's clone was skipped" \
+	grep -q "no clone of the template: virtio-fs needs the VM's memory shared, and a clone maps the template's privately" \
+	"$TEST_TMP/template.log"
+
+# ---- shared_fs = "none" ----
+write_config
+out=$(pm run --rm --network none -v "$H:/data" "$IMG" true 2>&1)
+rc=$?
+ok "$([ "$rc" -ne 0 ] && [[ $out == *"bind mount of directory $H on /data refused"*'set shared_fs = "virtio-fs"'* ]]; echo $?)" \
+	"shared_fs = \"none\": a directory mount is refused, naming it and how to share it ($(echo "$out" | tail -1 | cut -c1-200))"
+vms() { ls -A "$STATE"; new_processes | awk '$2 ~ /qemu|virtiofsd$/ {print $2}'; }
+no_vm() { [ -z "$(vms)" ]; }
+poll_until 10 no_vm
+ok "$?" "and nothing is left of the container (no state, no VM)$(vms | tr '\n' ' ')"
+
+id=$(pm run -d --network none "$IMG" sleep "$LONG_SLEEP" 2>"$E")
+check "shared_fs = \"none\": a container is running" wait_until podman_status_is "$id" running || diag "$E"
+pm exec "$id" sh -c 'echo on-its-disk >/kept' 2>"$E"
+check "podman restart" pm restart -t 0 "$id"
+is "$(pm exec "$id" cat /kept 2>"$E")" on-its-disk "shared_fs = \"none\": the writable layer outlives the VM (restart)"
+check "podman stop" pm stop -t 0 "$id"
+check "podman start" pm start "$id"
+is "$(pm exec "$id" cat /kept 2>"$E")" on-its-disk "and a stop and a start"
+check "podman rm -f" pm rm -f -t 0 "$id"
+out=$(pm run --rm --network none --shm-size=16m "$IMG" sh -c 'df -k /dev/shm | tail -1' 2>"$E")
+is "$(echo "$out" | awk '{print $2}')" 16384 "shared_fs = \"none\": /dev/shm is a guest tmpfs of the size asked for"
+no_leftovers "shared_fs = \"none\""
+
+# ---- a confidential container ----
+write_config 'confidential_guest = true'
+make_bundle "$TEST_TMP/conf" true
+echo secret-of-the-host >"$H/file"
+edit_spec "$TEST_TMP/conf" ".mounts += [{\"destination\": \"/etc/motd\", \"type\": \"bind\", \"source\": \"$H/file\", \"options\": [\"rbind\", \"ro\"]}]"
+out=$(veil run --bundle "$TEST_TMP/conf" "$(cid conf)" 2>&1)
+rc=$?
+ok "$([ "$rc" -ne 0 ] && [[ $out == *"bind mount of $H/file on /etc/motd refused: a confidential container gets no host mount that its measured policy does not name"* ]]; echo $?)" \
+	"confidential: a host mount the policy does not name is refused ($out)"
+assert_no_leftovers "$(cid conf)" "the refused confidential container"
+
+is "$(pm ps -aq | wc -l)" 0 "no containers left"
+no_leftovers "the whole test"
