@@ -10,140 +10,29 @@
 # (OCI_RUNTIME=/usr/sbin/runc).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/clients.sh"
+source "$(dirname "$0")/volume-checks.sh"
 write_config 'shared_fs = "virtio-fs"'
 select_runtime
 require_tools podman conmon jq
 podman_setup
 IMG=localhost/veil-it-busybox
-E="$TEST_TMP/err"
 H="$TEST_TMP/host"
 mkdir -p "$H"
-
-# leftovers : what this test's containers left that they should not have: its
-# virtiofsd processes, sockets, shared trees or views under the state
-# directory, mounts of ours in the host's namespace.
-leftovers() {
-	local daemons
-	daemons=$(new_processes | awk '$2 ~ /virtiofsd$/' | wc -l)
-	[ "$daemons" -eq 0 ] || echo "virtiofsd($daemons)"
-	[ -z "$(find "$STATE" -mindepth 1 \( -type s -o -name fs -o -name view \) 2>/dev/null)" ] || echo files-in-state
-	grep -qE " $STATE/| veil-fs " /proc/self/mountinfo && echo mounts
-	return 0
-}
-# no_leftovers NAME : none of them, once the last container's monitor is gone
-# (podman returns as the container is removed; give it 10 s).
-no_leftovers() {
-	local found i
-	for i in $(seq 1 50); do
-		found=$(leftovers)
-		[ -z "$found" ] && break
-		sleep 0.2
-	done
-	ok "$([ -z "$found" ]; echo $?)" "$1: nothing left (no virtiofsd, socket or mount)${found:+ (found: $found)}"
-}
+CL=pm CLN=podman
 
 check "podman import of a busybox rootfs" podman_import_busybox "$IMG" || exit 1
 
-# ---- bind mounts, both ways ----
-echo from-host >"$H/hello"
-out=$(pm run --rm --network none -v "$H:/data" "$IMG" sh -c 'cat /data/hello; echo from-container >/data/back' 2>"$E")
-is "$out" from-host "-v DIR: the container reads the host's file"
-is "$(cat "$H/back" 2>/dev/null)" from-container "-v DIR: the host reads the container's file"
-[ -s "$E" ] && diag "$E"
+check_volumes
 
-id=$(pm run -d --network none -v "$H:/data" "$IMG" sleep "$LONG_SLEEP" 2>"$E")
-check "a container with a volume is running" wait_until podman_status_is "$id" running || diag "$E"
-echo written-meanwhile >"$H/later"
-is "$(pm exec "$id" cat /data/later 2>"$E")" written-meanwhile "a file the host writes is read in the running container at once"
-pm exec "$id" sh -c 'echo answered >/data/reply' 2>"$E"
-is "$(cat "$H/reply" 2>/dev/null)" answered "a file the container writes is read on the host at once"
-check "podman rm -f" pm rm -f -t 0 "$id"
-no_leftovers "volumes both ways"
-
-# ---- ownership and modes ----
-echo owned >"$H/owned"
-chown 1234:2345 "$H/owned"
-chmod 640 "$H/owned"
-out=$(pm run --rm --network none -v "$H:/data" "$IMG" stat -c '%u:%g %a' /data/owned 2>"$E")
-is "$out" "1234:2345 640" "the container sees the host file's owner and mode"
-mkdir -p "$H/open"
-chmod 1777 "$H/open"
-pm run --rm --network none -u 1000:1000 -v "$H/open:/data" "$IMG" sh -c 'umask 027; echo x >/data/made; mkdir /data/dir' 2>"$E"
-is "$(stat -c '%u:%g %a' "$H/open/made" 2>/dev/null) $(stat -c '%a' "$H/open/dir" 2>/dev/null)" "1000:1000 640 750" \
-	"the host sees the owner and mode the container gave"
-
-# ---- a non-root user writes where the host directory lets it ----
-mkdir -p "$H/theirs" "$H/roots"
-chown 1000:1000 "$H/theirs"
-chmod 755 "$H/roots"
-pm run --rm --network none -u 1000:1000 -v "$H/theirs:/mine" "$IMG" sh -c 'echo ok >/mine/file' 2>"$E"
-is "$(stat -c '%u %s' "$H/theirs/file" 2>/dev/null)" "1000 3" "a non-root user writes into a host directory it owns"
-out=$(pm run --rm --network none -u 1000:1000 -v "$H/roots:/theirs" "$IMG" sh -c 'echo no >/theirs/file' 2>&1)
-ok "$([ ! -e "$H/roots/file" ] && [[ $out == *"Permission denied"* ]]; echo $?)" \
-	"and is refused where the host directory does not let it ($out)"
-
-# ---- a named volume outlives its container ----
-check "podman volume create" pm volume create vol1
-pm run --rm --network none -v vol1:/v "$IMG" sh -c 'echo kept >/v/note' 2>"$E"
-is "$(pm run --rm --network none -v vol1:/v "$IMG" cat /v/note 2>"$E")" kept "a named volume outlives the container that wrote it"
-check "podman volume rm" pm volume rm vol1
-
-# ---- :ro ----
-out=$(pm run --rm --network none -v "$H:/data:ro" "$IMG" sh -c 'cat /data/hello; echo x >/data/nope' 2>&1)
-ok "$([[ $out == from-host*"Read-only file system"* ]] && [ ! -e "$H/nope" ]; echo $?)" \
-	":ro: reads work, a write is refused ($(echo "$out" | tail -1))"
-
-# ---- -w into a volume ----
-out=$(pm run --rm --network none -w /data -v "$H:/data" "$IMG" sh -c 'pwd; cat hello' 2>"$E")
-is "$out" "/data
-from-host" "-w into a volume"
-
-# ---- --tz, /run/.containerenv, /dev/shm, --tmpfs ----
+# ---- podman's own: --tz, /run/.containerenv ----
 is "$(pm run --rm --network none --tz=Asia/Tokyo "$IMG" date +%Z 2>"$E")" JST "--tz=Asia/Tokyo: /etc/localtime is the zone's"
 out=$(pm run --rm --network none "$IMG" sh -c '[ -f /run/.containerenv ] && echo present' 2>"$E")
 is "$out" present "/run/.containerenv is there"
 out=$(pm run --rm --network none --privileged "$IMG" cat /run/.containerenv 2>"$E")
 ok "$([[ $out == *'engine="podman-'* ]]; echo $?)" "/run/.containerenv is podman's, with what it says of a privileged container ($(echo "$out" | head -1))"
-out=$(pm run --rm --network none --shm-size=32m "$IMG" sh -c 'df -k /dev/shm | tail -1; echo x >/dev/shm/f && cat /dev/shm/f' 2>"$E")
-ok "$([[ $(echo "$out" | head -1 | awk '{print $2}') == 32768 ]] && [ "$(echo "$out" | tail -1)" = x ]; echo $?)" \
-	"--shm-size=32m: a writable /dev/shm of 32 MiB ($(echo "$out" | head -1))"
-out=$(pm run --rm --network none --tmpfs /scratch "$IMG" awk '$2 == "/scratch" {print $3}' /proc/mounts 2>"$E")
-is "$out" tmpfs "--tmpfs /scratch stays a tmpfs"
-no_leftovers "mounts of every kind"
+no_leftovers "--tz, /run/.containerenv"
 
-# ---- the writable layer, on the host ----
-id=$(pm run -d --network none -v "$H:/data" "$IMG" sleep "$LONG_SLEEP" 2>"$E")
-check "a container is running" wait_until podman_status_is "$id" running || diag "$E"
-pm exec "$id" sh -c 'echo survived >/kept; rm /bin/vi' 2>"$E"
-check "podman restart" pm restart -t 0 "$id"
-is "$(pm exec "$id" cat /kept 2>"$E")" survived "a file written before podman restart is there after it"
-out=$(pm diff "$id" 2>"$E")
-ok "$(grep -qx 'A /kept' <<<"$out" && grep -qx 'D /bin/vi' <<<"$out"; echo $?)" "podman diff lists the file added and the one removed"
-echo copied-in >"$TEST_TMP/cpin"
-check "podman cp into the running container" pm cp "$TEST_TMP/cpin" "$id:/cpin"
-is "$(pm exec "$id" cat /cpin 2>"$E")" copied-in "the container reads what podman cp put there"
-check "podman cp out of the running container" pm cp "$id:/kept" "$TEST_TMP/cpout"
-is "$(cat "$TEST_TMP/cpout" 2>/dev/null)" survived "podman cp out: the container's file"
-check "podman cp into a volume of the running container" pm cp "$TEST_TMP/cpin" "$id:/data/cpvol"
-is "$(cat "$H/cpvol" 2>/dev/null)" copied-in "podman cp into a volume: the file is in the host's directory"
-check "podman commit" pm commit -q "$id" localhost/veil-it-committed
-out=$(pm run --rm --network none localhost/veil-it-committed sh -c 'cat /kept /cpin; [ -e /bin/vi ] || echo no-vi' 2>"$E")
-is "$out" "survived
-copied-in
-no-vi" "the committed image has the container's changes"
-check "podman rm -f" pm rm -f -t 0 "$id"
-no_leftovers "restart, diff, cp, commit"
-
-mkdir -p "$TEST_TMP/ctx"
-printf 'FROM %s\nRUN echo built >/built && mkdir /newdir && echo inner >/newdir/f\nRUN rm /bin/vi && cat /built >/copy\n' \
-	"$IMG" >"$TEST_TMP/ctx/Containerfile"
-check "podman build with RUN steps" pm build -q --network none -t localhost/veil-it-built "$TEST_TMP/ctx"
-out=$(pm run --rm --network none localhost/veil-it-built sh -c 'cat /built /copy /newdir/f; [ -e /bin/vi ] || echo no-vi' 2>"$E")
-is "$out" "built
-built
-inner
-no-vi" "podman build: what the RUN steps wrote and removed is in the image"
-no_leftovers "podman build"
+check_writable_layer
 
 [ "$RUNTIME_NAME" = veil ] || { is "$(pm ps -aq | wc -l)" 0 "no containers left"; exit 0; }
 
