@@ -521,7 +521,7 @@ static void take_signal(struct monitor *m)
 
 /* ---- the loop ---- */
 
-enum { PFD_AGENT, PFD_VM, PFD_SIGNAL, PFD_LISTEN, PFD_CONNS, PFD_STDIN = PFD_CONNS + MAX_CONNS,
+enum { PFD_AGENT, PFD_VM, PFD_FS, PFD_SIGNAL, PFD_LISTEN, PFD_CONNS, PFD_STDIN = PFD_CONNS + MAX_CONNS,
        PFD_COUNT = PFD_STDIN + MAX_PROCS };
 
 static int loop_once(struct monitor *m, veil_err_t *err)
@@ -529,6 +529,7 @@ static int loop_once(struct monitor *m, veil_err_t *err)
 	struct pollfd pfds[PFD_COUNT];
 	pfds[PFD_AGENT] = (struct pollfd){ .fd = m->sb.agent.fd, .events = POLLIN };
 	pfds[PFD_VM] = (struct pollfd){ .fd = m->sb.vm.pidfd, .events = POLLIN };
+	pfds[PFD_FS] = (struct pollfd){ .fd = m->sb.virtiofsd.pidfd, .events = POLLIN };
 	pfds[PFD_SIGNAL] = (struct pollfd){ .fd = m->o->signal_fd, .events = POLLIN };
 	pfds[PFD_LISTEN] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
 	for (int i = 0; i < MAX_CONNS; i++)
@@ -548,6 +549,9 @@ static int loop_once(struct monitor *m, veil_err_t *err)
 	} else if (pfds[PFD_VM].revents & POLLIN) {
 		return veil_fail(err, 0, "the VM exited while the container was running");
 	}
+	/* The guest's requests to a daemon that is gone would wait forever. */
+	if ((pfds[PFD_FS].revents & POLLIN) && veil_virtiofsd_check(&m->sb.virtiofsd, err) < 0)
+		return veil_fail_context(err, "the container's shared tree is gone");
 	if (pfds[PFD_SIGNAL].revents & POLLIN)
 		take_signal(m);
 	if (m->done)

@@ -74,6 +74,14 @@ ok $? "veil run killed with SIGKILL: its VM goes with it"
 check "veil delete --force" veil delete --force "$(cid killed)"
 no_leftovers "veil run killed with SIGKILL: its virtiofsd and view go with it"
 
+id=$(pm run -d --network none -v "$H:/data" "$IMG" sleep "$LONG_SLEEP" 2>"$E")
+check "a container with a volume is running" wait_until podman_status_is "$id" running || diag "$E"
+kill -9 $(new_processes | awk '$2 ~ /virtiofsd$/ {print $1}')
+check "its virtiofsd killed, the container stops (the guest would wait on it forever)" \
+	wait_until podman_status_is "$id" exited
+check "podman rm" pm rm "$id"
+no_leftovers "a virtiofsd that died"
+
 # ---- the VM cache: a pooled VM gets its virtio-fs device at claim ----
 SOCK="$TEST_TMP/cache.sock"
 factory_config 1
