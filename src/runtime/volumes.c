@@ -122,9 +122,11 @@ int veil_volumes_plan(const struct veil_config *cfg, const struct oci_spec *spec
 	v->exports = calloc(spec->n_mounts + 1, sizeof(*v->exports));
 	if (v->mounts == NULL || v->exports == NULL)
 		abort();
+	/* Writable even when root.readonly: the guest makes the mount points in
+	 * it first and the rootfs read-only then, as runc does on the host. */
 	if (v->shared)
 		v->exports[v->n_exports++] = (struct veil_fs_export){
-			.host_path = rootfs, .name = VEIL_FS_ROOTFS, .readonly = spec->root_readonly, .recursive = true,
+			.host_path = rootfs, .name = VEIL_FS_ROOTFS, .recursive = true,
 		};
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct oci_mount *m = &spec->mounts[i];

@@ -100,6 +100,11 @@ check_volumes() {
 	ok "$([[ $out == from-host*"Read-only file system"* ]] && [ ! -e "$H/nope" ]; echo $?)" \
 		"$CLN :ro: reads work, a write is refused ($(echo "$out" | tail -1))"
 
+	out=$("$CL" run --rm --network none --read-only -v "$H:/data" "$IMG" \
+		sh -c 'echo x >/data/beside-ro; echo x >/nope 2>/dev/null || echo refused' 2>"$E")
+	ok "$([ "$out" = refused ] && [ -e "$H/beside-ro" ]; echo $?)" \
+		"$CLN --read-only: the rootfs refuses writes, a volume takes them ($out)"
+
 	out=$("$CL" run --rm --network none -w /data -v "$H:/data" "$IMG" sh -c 'pwd; cat hello' 2>"$E")
 	is "$out" "/data
 from-host" "$CLN -w into a volume"

@@ -108,8 +108,8 @@ static void test_plan(void)
 	CHECK(veil_volumes_plan(&cfg, &spec, "/r/rootfs", &v, &err) == 0, "planned");
 	CHECK(v.shared && v.n_exports == 3, "a shared tree of three: the rootfs and both sources");
 	CHECK(strcmp(v.exports[0].name, "rootfs") == 0 && strcmp(v.exports[0].host_path, "/r/rootfs") == 0 &&
-		      v.exports[0].readonly && v.exports[0].recursive,
-	      "the rootfs, read-only as root.readonly says, with what is mounted below it");
+		      !v.exports[0].readonly && v.exports[0].recursive,
+	      "the rootfs, writable for the guest's mount points whatever root.readonly says, with what is mounted below it");
 	CHECK(v.mounts[0].route == VEIL_MOUNT_AS_IS && v.mounts[1].route == VEIL_MOUNT_SHARED &&
 		      v.mounts[2].route == VEIL_MOUNT_SHARED,
 	      "proc as it is, both binds shared");
