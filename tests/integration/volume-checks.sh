@@ -39,12 +39,8 @@ leftovers() {
 # no_leftovers NAME : none of them, once the last container's monitor is gone
 # (the client returns as the container is removed; give it 10 s).
 no_leftovers() {
-	local found i
-	for i in $(seq 1 50); do
-		found=$(leftovers)
-		[ -z "$found" ] && break
-		sleep 0.2
-	done
+	local found
+	found=$(settled leftovers)
 	ok "$([ -z "$found" ]; echo $?)" "$1: nothing left (no virtiofsd, socket or mount)${found:+ (found: $found)}"
 }
 
