@@ -95,7 +95,7 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	      "the container was created in the guest on the rootfs disk, its writable layer on the other");
 	CHECK(strcmp(r.namespaces, "pid mount user network") == 0, "every namespace goes to the guest, user included: %s",
 	      r.namespaces);
-	CHECK(r.n_mounts == 1, "the bind mount of a file is skipped, the proc mount is not");
+	CHECK(r.n_mounts == 2, "the proc mount, and the bind mount of a small file copied in");
 
 	int out[2];
 	CHECK(pipe(out) == 0, "pipe");
