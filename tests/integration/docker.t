@@ -13,12 +13,7 @@ containerd_start
 check "a dockerd of the test's own" docker_start "it=$RUNTIME" || { diag "$DOCKER_DIR/dockerd.log"; exit 1; }
 # The classic builder: its RUN steps are containers of the daemon's runtime.
 export DOCKER_BUILDKIT=0
-IMG=localhost/veil-it-busybox
-H="$TEST_TMP/host"
-mkdir -p "$H"
-CL=dk CLN=docker
-
-check "docker import of a busybox rootfs" docker_import_busybox "$IMG" || exit 1
+volume_client dk docker docker_import_busybox
 check_volumes
 check_writable_layer
 

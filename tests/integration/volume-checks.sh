@@ -1,12 +1,22 @@
 # What volumes.t (podman) and docker.t ask of host directories and of the
 # writable layer, written once for both clients. Sourced after lib.sh and
-# clients.sh, not run. Set before use:
+# clients.sh, not run; volume_client sets what they use:
 #   CL   the client's function: pm or dk
 #   CLN  its name in test names: podman or docker
-#   IMG  a busybox image
+#   IMG  a busybox image, imported by volume_client
 #   H    a directory of the test's to share
 
 E="$TEST_TMP/err"
+
+# volume_client CL CLN IMPORT : the client the checks drive, and its busybox
+# image imported with the function IMPORT; exits if that fails.
+volume_client() {
+	CL=$1 CLN=$2
+	IMG=localhost/veil-it-busybox
+	H="$TEST_TMP/host"
+	mkdir -p "$H"
+	check "$CLN import of a busybox rootfs" "$3" "$IMG" || exit 1
+}
 
 # cl_running ID : the container runs (as podman_status_is: 2 once it never will).
 cl_running() {

@@ -15,12 +15,7 @@ write_config 'shared_fs = "virtio-fs"'
 select_runtime
 require_tools podman conmon jq
 podman_setup
-IMG=localhost/veil-it-busybox
-H="$TEST_TMP/host"
-mkdir -p "$H"
-CL=pm CLN=podman
-
-check "podman import of a busybox rootfs" podman_import_busybox "$IMG" || exit 1
+volume_client pm podman podman_import_busybox
 
 check_volumes
 
