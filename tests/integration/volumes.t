@@ -125,7 +125,7 @@ is "$(echo "$out" | awk '{print $2}')" 16384 "shared_fs = \"none\": /dev/shm is 
 no_leftovers "shared_fs = \"none\""
 
 # ---- a confidential container ----
-write_config 'confidential_guest = true'
+write_config "$(printf 'confidential_guest = true\ntee = "emulated"\nemulated_tee_dir = "%s"' "$TEST_TMP/chip")"
 make_bundle "$TEST_TMP/conf" true
 echo secret-of-the-host >"$H/file"
 edit_spec "$TEST_TMP/conf" ".mounts += [{\"destination\": \"/etc/motd\", \"type\": \"bind\", \"source\": \"$H/file\", \"options\": [\"rbind\", \"ro\"]}]"

@@ -212,7 +212,7 @@ static void test_bad_values(void)
 /* What no single key can check: virtio-fs never with a confidential guest. */
 static void test_shared_fs(void)
 {
-	reject("[hypervisor.qemu]\nshared_fs = \"virtio-fs\"\nconfidential_guest = true",
+	reject("[hypervisor.qemu]\nshared_fs = \"virtio-fs\"\nconfidential_guest = true\ntee = \"emulated\"",
 	       "t.toml: [hypervisor.qemu] shared_fs = \"virtio-fs\" cannot serve a confidential guest: the host could "
 	       "read and rewrite every shared file");
 	reject("[hypervisor.qemu]\nshared_fs = \"virtio-9p\"",
@@ -222,7 +222,7 @@ static void test_shared_fs(void)
 	reject("[hypervisor.qemu]\nvirtio_fs_daemon = \"virtiofsd\"",
 	       "t.toml:2:20: hypervisor.qemu.virtio_fs_daemon must be an absolute path");
 	struct veil_config cfg;
-	CHECK(parse("[hypervisor.qemu]\nshared_fs = \"none\"\nconfidential_guest = true\n", &cfg) == 0 &&
+	CHECK(parse("[hypervisor.qemu]\nshared_fs = \"none\"\nconfidential_guest = true\ntee = \"emulated\"\n", &cfg) == 0 &&
 		      cfg.qemu.confidential_guest && cfg.qemu.shared_fs == VEIL_SHARED_FS_NONE,
 	      "a confidential guest with shared_fs = \"none\"");
 	veil_config_free(&cfg);
