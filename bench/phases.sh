@@ -66,7 +66,7 @@ jq -rs --argjson runs "$runs" '
 	def way($w): [.[] | select(.kind == "container" and (.id | contains("-" + $w + "-")))];
 	. as $all
 	| ["cold", "pooled", "cloned"] as $ways
-	| ["config", "image", "network", "claim", "clone", "qemu", "boot", "plug", "resume", "hello", "create",
+	| ["config", "image", "layer", "virtiofsd", "network", "claim", "clone", "qemu", "boot", "plug", "resume", "hello", "create",
 	   "created", "start", "first_output", "exit", "teardown"] as $order
 	| [$all[] | select(.kind == "container") | .phases | keys_unsorted[]] as $seen
 	| ($order | map(select(. as $p | $seen | index([$p])))) as $known

@@ -19,17 +19,7 @@ cleanup() {
 trap cleanup EXIT
 source "$here/stats.sh"
 
-cat >"$work/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-netns = "none"
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-events_logfile_path = "$work/events.log"
-lock_type = "file"
-CONF
-export CONTAINERS_CONF="$work/containers.conf"
+podman_bench_conf "$work"
 cat >"$work/veil.toml" <<CONF
 [hypervisor.qemu]
 kernel = "$build/guest/vmlinux"

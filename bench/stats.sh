@@ -23,6 +23,22 @@ wait_vms() {
 	done
 }
 
+# podman_bench_conf WORK: exports CONTAINERS_CONF, a containers.conf under WORK
+# for podman with a private root: no network, cgroupfs, file events and locks.
+podman_bench_conf() {
+	cat >"$1/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+netns = "none"
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$1/events.log"
+lock_type = "file"
+CONF
+	export CONTAINERS_CONF="$1/containers.conf"
+}
+
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # timed_run CMD...: runs CMD, its output discarded; prints how long it took in ms.
 timed_run() {

@@ -8,11 +8,11 @@ packages=(
 	gcc make pkg-config libjson-c-dev libprotobuf-c-dev protobuf-c-compiler libseccomp-dev
 	# guest kernel and initramfs
 	linux-source-6.1 flex bison libelf-dev libssl-dev bc cpio xz-utils python3
-	# runtime
-	qemu-system-x86 erofs-utils
+	# runtime (qemu-system-x86 brings virtiofsd; mkfs.ext4 makes writable layers)
+	qemu-system-x86 erofs-utils e2fsprogs
 	# demo and tests
 	busybox-static jq clang libclang-rt-14-dev procps
-	# client integration tests (podman.t, containerd.t); script(1) is in bsdutils
+	# client integration tests (podman.t, containerd.t, volumes.t, docker.t); script(1) is in bsdutils
 	podman runc containerd umoci
 	# fuzz seeds from docker's config.json files (tests/fuzz/capture-configs.sh
 	# runs a private dockerd; on a systemd host the package also starts one)

@@ -126,8 +126,7 @@ struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerR
 	*code = VEIL_RPC_FAILED_PRECONDITION;
 	c->secrets = secrets;
 	/* A read-only root that gets /run/secrets is an overlay until it is mounted (mountns.c). */
-	int rc = agent_rootfs_mount(c->id, spec->rootfs_serial, spec->rootfs_readonly && !secrets, c->rootfs,
-				    sizeof(c->rootfs), err);
+	int rc = agent_rootfs_mount(c->id, spec, spec->rootfs_readonly && !secrets, c->rootfs, sizeof(c->rootfs), err);
 	if (rc < 0 && (*err)->errnum == ENOENT)
 		*code = VEIL_RPC_NOT_FOUND; /* no disk with that serial */
 	if (rc < 0 || set_up(c, spec, code, err) < 0) {

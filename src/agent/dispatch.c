@@ -18,6 +18,7 @@
 #include "agent/log.h"
 #include "agent/network.h"
 #include "agent/ps.h"
+#include "agent/rootfs.h"
 #include "agent/scrub.h"
 #include "agent/spawn.h"
 #include "agent/trace.h"
@@ -147,6 +148,10 @@ static bool try_answer(const struct pending_wait *w)
 	struct agent_process *p = agent_container_process(c, w->exec_id);
 	if (p == NULL || !agent_process_done(p))
 		return false;
+	/* The host takes the VM down once the init has gone: whatever of its
+	 * writable layer is on a disk must be there by then. */
+	if (w->exec_id[0] == '\0')
+		agent_rootfs_sync(c->id);
 	Veil__Agent__V1__WaitProcessResponse resp = VEIL__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
 	fill_exit(p, &resp);
 	p->delivered = true;

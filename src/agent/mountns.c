@@ -170,6 +170,41 @@ static int bind_file(const struct setup *s, int root, size_t index, const Veil__
 	return 0;
 }
 
+/* A bind mount from the shared tree (shared_fs = "virtio-fs"): its source
+ * resolved beneath the tree's root, cloned with the mount's flags (on what
+ * is below too, for rbind) and moved onto the destination, a directory or a
+ * file as the source is. */
+static int bind_shared(const struct setup *s, int root, const Veil__Agent__V1__Mount *m, unsigned long flags,
+		       veil_err_t *err)
+{
+	char dir[PATH_MAX];
+	if (agent_rootfs_shared_dir(s->c->id, dir, sizeof(dir)) < 0)
+		return veil_fail(err, ENAMETOOLONG, "the shared tree");
+	cleanup_close int tree = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tree < 0)
+		return veil_fail(err, errno, "the shared tree");
+	cleanup_close int source = agent_resolve(tree, m->source, O_PATH);
+	if (source < 0)
+		return veil_fail(err, errno, "bind mount source %s in the shared tree", m->source);
+	unsigned recursive = flags & MS_REC ? AT_RECURSIVE : 0;
+	cleanup_close int clone = open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | recursive);
+	if (clone < 0)
+		return veil_fail(err, errno, "cloning the bind mount for %s", m->destination);
+	struct mount_attr attr = { .attr_set = attr_of(flags) };
+	if (attr.attr_set != 0 && mount_setattr(clone, "", AT_EMPTY_PATH | recursive, &attr, sizeof(attr)) < 0)
+		return veil_fail(err, errno, "setting the flags of the bind mount for %s", m->destination);
+	struct stat st;
+	if (fstat(clone, &st) < 0)
+		return veil_fail(err, errno, "bind mount source %s", m->source);
+	cleanup_close int target = S_ISDIR(st.st_mode) ? agent_resolve_mkdir(root, m->destination)
+						       : file_mount_point(root, m->destination);
+	if (target < 0)
+		return veil_fail(err, errno, "mount destination %s", m->destination);
+	if (move_mount(clone, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return veil_fail(err, errno, "bind mount on %s", m->destination);
+	return 0;
+}
+
 static int mount_one(const struct setup *s, int root, size_t index, veil_err_t *err)
 {
 	const Veil__Agent__V1__Mount *m = s->c->spec->mounts[index];
@@ -179,6 +214,8 @@ static int mount_one(const struct setup *s, int root, size_t index, veil_err_t *
 		return -1;
 	if (strcmp(m->type, "file") == 0)
 		return bind_file(s, root, index, m, flags, err);
+	if (strcmp(m->type, "bind") == 0)
+		return bind_shared(s, root, m, flags, err);
 	cleanup_close int dir = agent_resolve_mkdir(root, m->destination);
 	if (dir < 0)
 		return veil_fail(err, errno, "mount destination %s", m->destination);
@@ -333,6 +370,10 @@ static int finish_rootfs(const struct agent_container *c, int *devnull, veil_err
 	agent_propagation_flags(spec->rootfs_propagation, &propagation);
 	if (propagation != 0 && mount(NULL, "/", NULL, propagation, NULL) < 0)
 		return veil_fail(err, errno, "rootfs propagation %s", spec->rootfs_propagation);
+	/* A shared rootfs stayed writable for the mount points made in it. */
+	if (spec->rootfs_shared && spec->rootfs_readonly &&
+	    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		return veil_fail(err, errno, "remount / read-only");
 	cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return veil_fail(err, errno, "open /");

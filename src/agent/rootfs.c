@@ -17,6 +17,7 @@
 #include "agent/log.h"
 #include "agent/trace.h"
 #include "lib/cleanup.h"
+#include "proto/contract.h"
 
 /* Room for any path under AGENT_CONTAINERS_DIR: ids are at most AGENT_ID_MAX characters. */
 #define SHORT_PATH 256
@@ -91,7 +92,9 @@ static int forget_cached(const char *dev)
 	return 0;
 }
 
-static int mount_lower(const char *serial, const char *lower, veil_err_t *err)
+/* Mounts the disk with this serial, waiting for a hot-plugged one to appear. */
+static int mount_disk(const char *serial, const char *target, const char *fstype, unsigned long flags,
+		      veil_err_t *err)
 {
 	char dev[300];
 	int64_t deadline = agent_now_ms() + DISK_WAIT_MS;
@@ -101,16 +104,29 @@ static int mount_lower(const char *serial, const char *lower, veil_err_t *err)
 			if (forget_cached(dev) < 0) {
 				if (errno != ENOENT || agent_now_ms() >= deadline)
 					return veil_fail(err, errno, "dropping what is cached of %s (serial %s)", dev, serial);
-			} else if (mount(dev, lower, "erofs", MS_RDONLY, NULL) == 0) {
+			} else if (mount(dev, target, fstype, flags, NULL) == 0) {
 				return 0;
 			} else if (errno != ENOENT || agent_now_ms() >= deadline) {
-				return veil_fail(err, errno, "mount %s (serial %s) as erofs", dev, serial);
+				return veil_fail(err, errno, "mount %s (serial %s) as %s", dev, serial, fstype);
 			}
 		} else if (agent_now_ms() >= deadline) {
 			return veil_fail(err, ENOENT, "disk with serial %s", serial);
 		}
 		usleep(10000);
 	}
+}
+
+/* Mounts the virtio-fs device with this tag, waiting for a hot-plugged one
+ * to be probed (until then the kernel knows no such tag: EINVAL). */
+static int mount_shared(const char *tag, const char *target, veil_err_t *err)
+{
+	int64_t deadline = agent_now_ms() + DISK_WAIT_MS;
+	while (mount(tag, target, "virtiofs", 0, NULL) < 0) {
+		if (errno != EINVAL || agent_now_ms() >= deadline)
+			return veil_fail(err, errno == EINVAL ? ENOENT : errno, "virtio-fs device with tag %s", tag);
+		usleep(10000);
+	}
+	return 0;
 }
 
 static int make_dir(const char *path, veil_err_t *err)
@@ -120,14 +136,21 @@ static int make_dir(const char *path, veil_err_t *err)
 	return 0;
 }
 
-static int mount_overlay(const char *id, const char *lower, char *rootfs, size_t size, veil_err_t *err)
+/* The writable layer: on the disk upper_serial, kept by the host between
+ * starts, or in guest memory when there is none. */
+static int mount_overlay(const char *id, const char *lower, const char *upper_serial, char *rootfs, size_t size,
+			 veil_err_t *err)
 {
 	char rw[SHORT_PATH], upper[SHORT_PATH + 8], work[SHORT_PATH + 8], data[4 * SHORT_PATH];
 	container_path(rw, sizeof(rw), id, "rw");
 	if (make_dir(rw, err) < 0)
 		return -1;
-	if (mount("tmpfs", rw, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+	if (upper_serial[0] != '\0') {
+		if (mount_disk(upper_serial, rw, "ext4", MS_NOSUID | MS_NODEV, err) < 0)
+			return -1;
+	} else if (mount("tmpfs", rw, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0) {
 		return veil_fail(err, errno, "mount tmpfs on %s", rw);
+	}
 	snprintf(upper, sizeof(upper), "%s/upper", rw);
 	snprintf(work, sizeof(work), "%s/work", rw);
 	container_path(rootfs, size, id, "rootfs");
@@ -145,17 +168,43 @@ static int mount_overlay(const char *id, const char *lower, char *rootfs, size_t
 	return 0;
 }
 
-int agent_rootfs_mount(const char *id, const char *serial, bool readonly, char *rootfs, size_t size,
-		       veil_err_t *err)
+/* The host's own rootfs, from the shared tree: bound where pivot_root can
+ * take it (it must be a mount point). Writable until the container's mounts
+ * have their mount points (a read-only one is remounted so afterwards, as
+ * runc does: agent_mountns_setup). */
+static int bind_shared_rootfs(const char *id, const char *shared, char *rootfs, size_t size, veil_err_t *err)
 {
-	char dir[SHORT_PATH], lower[SHORT_PATH];
+	char source[SHORT_PATH + 16];
+	snprintf(source, sizeof(source), "%s/" VEIL_FS_ROOTFS, shared);
+	container_path(rootfs, size, id, "rootfs");
+	if (make_dir(rootfs, err) < 0)
+		return -1;
+	if (mount(source, rootfs, NULL, MS_BIND, NULL) < 0)
+		return veil_fail(err, errno, "bind %s on %s", source, rootfs);
+	return 0;
+}
+
+int agent_rootfs_mount(const char *id, const Veil__Agent__V1__CreateContainerRequest *spec, bool readonly,
+		       char *rootfs, size_t size, veil_err_t *err)
+{
+	char dir[SHORT_PATH], lower[SHORT_PATH], shared[SHORT_PATH];
 	container_path(dir, sizeof(dir), id, NULL);
 	container_path(lower, sizeof(lower), id, "lower");
-	if (make_dir("/run/veil", err) < 0 || make_dir(AGENT_CONTAINERS_DIR, err) < 0 || make_dir(dir, err) < 0 ||
-	    make_dir(lower, err) < 0)
+	container_path(shared, sizeof(shared), id, "shared");
+	if (make_dir("/run/veil", err) < 0 || make_dir(AGENT_CONTAINERS_DIR, err) < 0 || make_dir(dir, err) < 0)
+		return -1;
+	if (spec->shared_fs_tag[0] != '\0') {
+		int span = agent_trace_begin("shared");
+		if (make_dir(shared, err) < 0 || mount_shared(spec->shared_fs_tag, shared, err) < 0)
+			return -1;
+		agent_trace_end(span);
+	}
+	if (spec->rootfs_shared)
+		return bind_shared_rootfs(id, shared, rootfs, size, err);
+	if (make_dir(lower, err) < 0)
 		return -1;
 	int span = agent_trace_begin("disk");
-	if (mount_lower(serial, lower, err) < 0)
+	if (mount_disk(spec->rootfs_serial, lower, "erofs", MS_RDONLY, err) < 0)
 		return -1;
 	agent_trace_end(span);
 	if (readonly) {
@@ -163,9 +212,26 @@ int agent_rootfs_mount(const char *id, const char *serial, bool readonly, char *
 		return 0;
 	}
 	span = agent_trace_begin("overlay");
-	int rc = mount_overlay(id, lower, rootfs, size, err);
+	int rc = mount_overlay(id, lower, spec->upper_serial, rootfs, size, err);
 	agent_trace_end(span);
 	return rc;
+}
+
+int agent_rootfs_shared_dir(const char *id, char *out, size_t size)
+{
+	return snprintf(out, size, AGENT_CONTAINERS_DIR "/%s/shared", id) < (int)size ? 0 : -1;
+}
+
+void agent_rootfs_sync(const char *id)
+{
+	char rw[SHORT_PATH];
+	container_path(rw, sizeof(rw), id, "rw");
+	int fd = open(rw, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (syncfs(fd) < 0)
+		agent_log_error("syncfs %s: %s", rw, strerror(errno));
+	close(fd);
 }
 
 /* Superblocks without a disk (tmpfs, overlay) of filesystems the agent
@@ -288,7 +354,7 @@ int agent_rootfs_stage_files(const char *id, Veil__Agent__V1__Mount *const *moun
 
 void agent_rootfs_unmount(const char *id)
 {
-	static const char *const leaves[] = { "rootfs", "rw", "lower", "files", "secrets", NULL };
+	static const char *const leaves[] = { "rootfs", "rw", "lower", "files", "secrets", "shared", NULL };
 	char path[SHORT_PATH];
 	for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++) {
 		container_path(path, sizeof(path), id, leaves[i]);

@@ -1,5 +1,7 @@
 /* A container's root filesystem in the agent's mount namespace: the host's
- * read-only erofs image, under a writable overlay kept in guest memory. */
+ * read-only erofs image under a writable overlay, kept in guest memory or on
+ * a disk of its own; or, with a shared tree (virtio-fs), the host's own
+ * directory. */
 #ifndef VEIL_AGENT_ROOTFS_H
 #define VEIL_AGENT_ROOTFS_H
 
@@ -12,10 +14,17 @@
 
 #define AGENT_CONTAINERS_DIR "/run/veil/containers"
 
-/* Mounts the rootfs of container id from the virtio-blk disk with the given
- * serial; writes the path of its root into rootfs (size >= PATH_MAX). */
-int agent_rootfs_mount(const char *id, const char *serial, bool readonly, char *rootfs, size_t size,
-		       veil_err_t *err);
+/* Mounts the rootfs of container id as spec says (rootfs_serial or the
+ * shared tree, upper_serial), read-only if readonly and not shared, and the
+ * shared tree if it has one; writes the path of its root into rootfs (size
+ * >= PATH_MAX). */
+int agent_rootfs_mount(const char *id, const Veil__Agent__V1__CreateContainerRequest *spec, bool readonly,
+		       char *rootfs, size_t size, veil_err_t *err);
+/* Where container id's shared tree is mounted in the agent's namespace. */
+int agent_rootfs_shared_dir(const char *id, char *out, size_t size);
+/* Writes what the container changed in its writable layer out to its disk,
+ * before the host may kill the VM. */
+void agent_rootfs_sync(const char *id);
 /* The "file" mounts among mounts (host files copied in, validated): each is
  * written with its mode and owner into a small tmpfs of the container's, at
  * agent_rootfs_file_path(index in mounts), for its init to bind. */

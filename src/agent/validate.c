@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "lib/hex.h"
+#include "proto/contract.h"
 #include "proto/frame.h"
 
 /* Paths become syscall arguments; PATH_MAX bounds what the kernel accepts anyway. */
@@ -40,23 +41,28 @@ static int validate_exec_id(const char *id, veil_err_t *err)
 	return id[0] == '\0' ? 0 : agent_validate_id("exec_id", id, err);
 }
 
-static int validate_serial(const char *serial, veil_err_t *err)
+/* A virtio-blk serial or a virtio-fs tag: 1..max of [A-Za-z0-9_-]. */
+static int validate_serial(const char *what, const char *serial, size_t max, veil_err_t *err)
 {
 	size_t len = strlen(serial);
-	if (len == 0 || len > AGENT_SERIAL_MAX)
-		return veil_fail(err, 0, "rootfs_serial must be 1..%d characters", AGENT_SERIAL_MAX);
+	if (len == 0 || len > max)
+		return veil_fail(err, 0, "%s must be 1..%zu characters", what, max);
 	for (size_t i = 0; i < len; i++)
 		if (!is_alnum(serial[i]) && serial[i] != '_' && serial[i] != '-')
-			return veil_fail(err, 0, "rootfs_serial contains a character outside [A-Za-z0-9_-]");
+			return veil_fail(err, 0, "%s contains a character outside [A-Za-z0-9_-]", what);
 	return 0;
 }
 
-int agent_validate_path(const char *what, const char *path, veil_err_t *err)
+/* A path the guest resolves: absolute (in the container's root) or, inside
+ * the shared tree, relative; never with a ".." component (resolved beneath
+ * its root all the same). */
+static int validate_path_in(const char *what, const char *path, bool absolute, veil_err_t *err)
 {
-	size_t len = strlen(path);
-	if (path[0] != '/')
-		return veil_fail(err, 0, "%s \"%.64s\" is not an absolute path", what, path);
-	if (len > PATH_LEN_MAX)
+	if (absolute ? path[0] != '/' : path[0] == '\0' || path[0] == '/')
+		return veil_fail(err, 0, absolute ? "%s \"%.64s\" is not an absolute path"
+						  : "%s \"%.64s\" is not a path inside the shared tree",
+				 what, path);
+	if (strlen(path) > PATH_LEN_MAX)
 		return veil_fail(err, 0, "%s is longer than %d bytes", what, PATH_LEN_MAX);
 	for (const char *p = path; *p != '\0';) {
 		const char *end = strchrnul(p, '/');
@@ -65,6 +71,11 @@ int agent_validate_path(const char *what, const char *path, veil_err_t *err)
 		p = *end ? end + 1 : end;
 	}
 	return 0;
+}
+
+int agent_validate_path(const char *what, const char *path, veil_err_t *err)
+{
+	return validate_path_in(what, path, true, err);
 }
 
 static int validate_paths(const char *what, char *const *paths, size_t n, veil_err_t *err)
@@ -112,6 +123,8 @@ static const struct flag_option flag_options[] = {
 	{ "relatime", MS_RELATIME, MS_NOATIME | MS_STRICTATIME },
 	{ "strictatime", MS_STRICTATIME, MS_NOATIME | MS_RELATIME },
 	{ "noatime", MS_NOATIME, MS_RELATIME | MS_STRICTATIME },
+	{ "bind", MS_BIND, 0 },
+	{ "rbind", MS_BIND | MS_REC, 0 },
 };
 
 enum value_kind { VALUE_NONE, VALUE_OCTAL, VALUE_DECIMAL, VALUE_SIZE };
@@ -180,9 +193,6 @@ int agent_mount_options(const Veil__Agent__V1__Mount *m, unsigned long *flags, c
 		return veil_fail(err, 0, "mount on %.64s: more than %d options", m->destination, AGENT_MAX_MOUNT_OPTIONS);
 	for (size_t i = 0; i < m->n_options; i++) {
 		const char *opt = m->options[i];
-		if (strcmp(opt, "bind") == 0 || strcmp(opt, "rbind") == 0)
-			return veil_fail(err, 0, "mount on %.64s: bind mounts are not supported (the guest has no host filesystem)",
-					 m->destination);
 		const struct flag_option *f = find_flag_option(opt);
 		if (f != NULL) {
 			*flags = (*flags & ~f->clear) | f->set;
@@ -205,23 +215,32 @@ int agent_mount_options(const Veil__Agent__V1__Mount *m, unsigned long *flags, c
 
 static const char *const mount_types[] = { "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup2", "file" };
 
-static int validate_mount(const Veil__Agent__V1__Mount *m, veil_err_t *err)
+/* shared: the request names a shared tree, the only place a bind mount can come from. */
+static int validate_mount(const Veil__Agent__V1__Mount *m, bool shared, veil_err_t *err)
 {
 	if (agent_validate_path("mount destination", m->destination, err) < 0 ||
 	    validate_string("mount source", m->source, err) < 0)
 		return -1;
-	if (strcmp(m->type, "bind") == 0)
-		return veil_fail(err, 0, "mount on %.64s: bind mounts are not supported (the guest has no host filesystem)",
+	unsigned long flags;
+	char data[AGENT_MOUNT_DATA_MAX];
+	if (agent_mount_options(m, &flags, data, sizeof(data), err) < 0)
+		return -1;
+	bool bind = strcmp(m->type, "bind") == 0;
+	if ((bind || (flags & MS_BIND)) && !shared)
+		return veil_fail(err, 0, "mount on %.64s: bind mounts need a shared tree (shared_fs = \"virtio-fs\")",
 				 m->destination);
+	if (bind) {
+		if (data[0] != '\0')
+			return veil_fail(err, 0, "mount on %.64s: a bind mount takes no data options", m->destination);
+		return validate_path_in("bind mount source", m->source, false, err);
+	}
+	if (flags & MS_BIND)
+		return veil_fail(err, 0, "mount on %.64s: bind options on a %.32s mount", m->destination, m->type);
 	bool known = false;
 	for (size_t i = 0; i < sizeof(mount_types) / sizeof(mount_types[0]); i++)
 		known = known || strcmp(m->type, mount_types[i]) == 0;
 	if (!known)
 		return veil_fail(err, 0, "mount on %.64s: type \"%.32s\" is not allowed", m->destination, m->type);
-	unsigned long flags;
-	char data[AGENT_MOUNT_DATA_MAX];
-	if (agent_mount_options(m, &flags, data, sizeof(data), err) < 0)
-		return -1;
 	/* A file is bound, not mounted: it has no filesystem to take data options. */
 	if (strcmp(m->type, "file") == 0 && data[0] != '\0')
 		return veil_fail(err, 0, "mount on %.64s: a file takes mount flags only", m->destination);
@@ -297,9 +316,21 @@ static int validate_hello(const Veil__Agent__V1__HelloRequest *r, int *code, vei
 
 static int validate_create(const Veil__Agent__V1__CreateContainerRequest *r, int *code, veil_err_t *err)
 {
-	if (agent_validate_id("container_id", r->container_id, err) < 0 || validate_serial(r->rootfs_serial, err) < 0 ||
-	    agent_validate_hostname("hostname", r->hostname, err) < 0)
+	bool shared = r->shared_fs_tag[0] != '\0';
+	if (agent_validate_id("container_id", r->container_id, err) < 0 ||
+	    agent_validate_hostname("hostname", r->hostname, err) < 0 ||
+	    (shared && validate_serial("shared_fs_tag", r->shared_fs_tag, VEIL_FS_TAG_MAX, err) < 0) ||
+	    (r->upper_serial[0] != '\0' && validate_serial("upper_serial", r->upper_serial, AGENT_SERIAL_MAX, err) < 0))
 		return -1;
+	if (r->rootfs_shared) {
+		/* The host's directory is the whole rootfs, writable layer included. */
+		if (!shared)
+			return veil_fail(err, 0, "rootfs_shared needs a shared_fs_tag");
+		if (r->rootfs_serial[0] != '\0' || r->upper_serial[0] != '\0')
+			return veil_fail(err, 0, "a shared rootfs has no rootfs_serial or upper_serial");
+	} else if (validate_serial("rootfs_serial", r->rootfs_serial, AGENT_SERIAL_MAX, err) < 0) {
+		return -1;
+	}
 	int ns;
 	if (agent_namespace_flags(r->namespaces, r->n_namespaces, &ns, code, err) < 0)
 		return -1;
@@ -308,7 +339,7 @@ static int validate_create(const Veil__Agent__V1__CreateContainerRequest *r, int
 	if (r->n_mounts > AGENT_MAX_MOUNTS)
 		return veil_fail(err, 0, "more than %d mounts", AGENT_MAX_MOUNTS);
 	for (size_t i = 0; i < r->n_mounts; i++)
-		if (validate_mount(r->mounts[i], err) < 0)
+		if (validate_mount(r->mounts[i], shared, err) < 0)
 			return -1;
 	if (validate_paths("masked path", r->masked_paths, r->n_masked_paths, err) < 0 ||
 	    validate_paths("readonly path", r->readonly_paths, r->n_readonly_paths, err) < 0)

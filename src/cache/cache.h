@@ -23,7 +23,7 @@ int veil_cache_claim(const struct veil_vm_shape *shape, struct veil_vm *vm, char
 		     veil_err_t *err);
 
 /* Readies a paused VM, claimed or cloned, for a container: hot-plugs the
- * shape's disks (and NIC) on spare root ports, resumes the VM, and greets the
+ * shape's disks (and NIC, and virtio-fs device) on spare root ports, resumes the VM, and greets the
  * agent again so that the guest's clock is set and its entropy reseeded from
  * this host now, not from when the VM was booted. On failure the VM is
  * unusable: tear it down (and cold-boot, if the container should still

@@ -348,12 +348,25 @@ static void template_suspect(struct daemon *d, unsigned failures)
 		template_start_build(d, "its clones keep failing");
 }
 
+/* Why no container of this configuration could clone a template, or NULL. */
+static const char *template_unusable(const struct veil_config *cfg)
+{
+	if (cfg->qemu.shared_fs == VEIL_SHARED_FS_VIRTIO_FS)
+		return "shared_fs = \"virtio-fs\" needs the VMs' memory shared, and a clone maps the template's privately";
+	return NULL;
+}
+
 static int template_setup(struct daemon *d, veil_err_t *err)
 {
 	struct template_builder *b = &d->tmpl;
 	b->ctl = -1;
 	if (!d->o->cfg->factory.enable_template)
 		return 0;
+	const char *unusable = template_unusable(d->o->cfg);
+	if (unusable != NULL) {
+		log_warn("factory: template not used: %s; pooling booted VMs", unusable);
+		return 0;
+	}
 	struct veil_vm_config vmc;
 	if (veil_template_configured(&b->t, d->o->cfg, "", &vmc, err) < 0)
 		return -1;
@@ -908,6 +921,9 @@ static int template_only(const struct veil_config *cfg, veil_err_t *err)
 	struct veil_vm_config vmc;
 	char console[PATH_MAX], why[256];
 	pid_t holder;
+	const char *unusable = template_unusable(cfg);
+	if (unusable != NULL)
+		return veil_fail(err, 0, "no pool (vm_cache_number = 0) and no template to build: %s", unusable);
 	const struct veil_hypervisor *hv = veil_hypervisor_configured(cfg, err);
 	if (hv == NULL || cache_instance_init(&in, cfg->factory.vm_cache_endpoint, err) < 0)
 		return -1;

@@ -52,10 +52,10 @@ static int from_pool(const struct veil_vm_shape *shape, struct veil_vm *vm, stru
 	if (claimed <= 0)
 		return claimed;
 	veil_err_t adopt_err = NULL;
-	if (veil_cache_adopt(vm, shape, &adopt_err) == 0) {
-		origin->source = VEIL_VM_POOLED;
+	/* Pooled from here: a failure leaves what the VM took used up. */
+	origin->source = VEIL_VM_POOLED;
+	if (veil_cache_adopt(vm, shape, &adopt_err) == 0)
 		return 1;
-	}
 	log_warn("VM %s: the cached VM failed: %s", shape->vm.name, adopt_err->msg);
 	snprintf(origin->pool_skipped, sizeof(origin->pool_skipped), "the cached VM failed: %.200s", adopt_err->msg);
 	veil_error_free(&adopt_err);
@@ -68,6 +68,11 @@ static int from_template(const struct veil_vm_shape *shape, struct veil_vm *vm, 
 {
 	if (shape->template_dir == NULL)
 		return 0;
+	if (shape->vm.memory_shared) {
+		snprintf(origin->template_skipped, sizeof(origin->template_skipped),
+			 "virtio-fs needs the VM's memory shared, and a clone maps the template's privately");
+		return 0;
+	}
 	/* Clones are the template's VM: its root ports, and the container's
 	 * disks and NIC plugged in afterwards. A container of another size
 	 * hashes to another VM and boots. */
@@ -77,6 +82,7 @@ static int from_template(const struct veil_vm_shape *shape, struct veil_vm *vm, 
 	vmc.disks = NULL;
 	vmc.n_disks = 0;
 	vmc.nic = NULL;
+	vmc.fs = NULL;
 	struct veil_template t;
 	struct veil_template_info info;
 	char *why = origin->template_skipped;
@@ -100,6 +106,9 @@ static int from_template(const struct veil_vm_shape *shape, struct veil_vm *vm, 
 
 static int boot(const struct veil_vm_shape *shape, struct veil_vm *vm, struct veil_vm_origin *origin, veil_err_t *err)
 {
+	if (origin->source == VEIL_VM_POOLED && shape->vm.fs != NULL && shape->renew_fs != NULL &&
+	    shape->renew_fs(shape->renew_fs_opaque, err) < 0)
+		return veil_fail_context(err, "renewing the virtio-fs daemon after the cached VM failed");
 	origin->source = VEIL_VM_BOOTED;
 	veil_trace_phase("qemu");
 	if (shape->hv->start(vm, &shape->vm, err) < 0) {

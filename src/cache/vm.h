@@ -21,6 +21,10 @@ struct veil_vm_shape {
 	int boot_timeout_ms;    /* a booted VM's agent answers within this ([agent] dial_timeout) */
 	int request_timeout_ms; /* and a pooled or cloned VM's ([agent] request_timeout) */
 	int signal_fd;          /* aborts the waits when readable; -1 for none */
+	/* A virtio-fs connection (vm.fs) serves one VM only: when a pooled VM
+	 * took it and failed, this puts a fresh one in vm.fs before the boot. */
+	int (*renew_fs)(void *opaque, veil_err_t *err);
+	void *renew_fs_opaque;
 	/* The faster paths; NULL skips them. */
 	const char *cache_endpoint; /* the factory's, when [factory] vm_cache_number > 0 */
 	const char *template_dir;   /* the template's, when [factory] enable_template */

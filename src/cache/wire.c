@@ -30,6 +30,7 @@ int cache_shape_of(const struct veil_vm_config *vmc, struct cache_shape *shape, 
 		.memory_mib = vmc->memory_mib,
 		.vcpus = vmc->vcpus,
 		.tee = vmc->tee != NULL ? veil_tee_name(vmc->tee->tee) : "",
+		.shared_memory = vmc->memory_shared && vmc->memory_file == NULL,
 	};
 	if (vmc->tee != NULL && vmc->tee->init_data.text != NULL) {
 		uint8_t field[48];
@@ -66,6 +67,9 @@ void cache_shape_diff(const struct cache_shape *want, const struct cache_shape *
 		snprintf(out, size, "init-data %.16s%s, cached VMs were launched with %.16s%s",
 			 want->init_data[0] ? want->init_data : "(none)", want->init_data[0] ? "..." : "",
 			 have->init_data[0] ? have->init_data : "(none)", have->init_data[0] ? "..." : "");
+	else if (want->shared_memory != have->shared_memory)
+		snprintf(out, size, "%s memory wanted (shared_fs), cached VMs have %s memory",
+			 want->shared_memory ? "shared" : "private", have->shared_memory ? "shared" : "private");
 	else
 		snprintf(out, size, "same shape");
 }
@@ -75,7 +79,7 @@ bool cache_shape_equal(const struct cache_shape *a, const struct cache_shape *b)
 	return strcmp(a->kernel, b->kernel) == 0 && strcmp(a->initrd, b->initrd) == 0 &&
 	       strcmp(a->machine, b->machine) == 0 && strcmp(a->kernel_params, b->kernel_params) == 0 &&
 	       a->memory_mib == b->memory_mib && a->vcpus == b->vcpus && strcmp(a->tee, b->tee) == 0 &&
-	       strcmp(a->init_data, b->init_data) == 0;
+	       strcmp(a->init_data, b->init_data) == 0 && a->shared_memory == b->shared_memory;
 }
 
 /* ---- field access with bounds: every decoder goes through these ---- */
@@ -185,6 +189,7 @@ json_object *cache_request_encode(const struct cache_request *req)
 		add_u64(s, "vcpus", shape->vcpus);
 		add_str(s, "tee", shape->tee);
 		add_str(s, "init_data", shape->init_data);
+		json_object_object_add(s, "shared_memory", json_object_new_boolean(shape->shared_memory));
 		json_object_object_add(o, "shape", s);
 	}
 	if (req->op == CACHE_OP_RETURN || req->op == CACHE_OP_DUMP)
@@ -195,7 +200,7 @@ json_object *cache_request_encode(const struct cache_request *req)
 static int decode_shape(json_object *s, struct cache_shape *shape, veil_err_t *err)
 {
 	static const char *const keys[] = { "kernel", "initrd", "machine", "kernel_params", "memory_mib", "vcpus",
-					    "tee", "init_data", NULL };
+					    "tee", "init_data", "shared_memory", NULL };
 	const char *what = "claim shape";
 	const char *init_data;
 	if (only_keys(s, keys, what, err) < 0 || get_str(s, "kernel", CACHE_PATH_MAX, &shape->kernel, what, err) < 0 ||
@@ -205,7 +210,8 @@ static int decode_shape(json_object *s, struct cache_shape *shape, veil_err_t *e
 	    get_u32(s, "memory_mib", UINT32_MAX, &shape->memory_mib, what, err) < 0 ||
 	    get_u32(s, "vcpus", UINT32_MAX, &shape->vcpus, what, err) < 0 ||
 	    get_str(s, "tee", CACHE_NAME_MAX, &shape->tee, what, err) < 0 ||
-	    get_str(s, "init_data", sizeof(shape->init_data) - 1, &init_data, what, err) < 0)
+	    get_str(s, "init_data", sizeof(shape->init_data) - 1, &init_data, what, err) < 0 ||
+	    get_bool(s, "shared_memory", &shape->shared_memory, what, err) < 0)
 		return -1;
 	for (const char *c = init_data; *c != '\0'; c++)
 		if (veil_hex_value((unsigned char)*c) < 0)

@@ -33,6 +33,7 @@ struct cache_shape {
 	 * TEE holds it, in hex ("" for none): launch-time facts no claim can change. */
 	const char *tee;
 	char init_data[2 * 48 + 1];
+	bool shared_memory; /* RAM a vhost-user daemon can map (virtio-fs) */
 };
 
 /* The shape of VM vmc; borrows its strings. Fails when they are too long to send. */

@@ -1,6 +1,7 @@
 #include "hv/guest_spec.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +97,38 @@ static int file_mount(struct veil_guest_request *g, const struct oci_mount *m, s
 	return 0;
 }
 
-static int build_mounts(struct veil_guest_request *g, const struct oci_spec *spec, veil_err_t *err)
+/* What a bind mount from the shared tree keeps of its options: those a bind
+ * mount's own flags are made of (:z and :Z, propagation and the rest have no
+ * meaning in the guest). */
+static bool bind_option(const char *opt)
+{
+	static const char *const kept[] = { "bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec" };
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strcmp(opt, kept[i]) == 0)
+			return true;
+	return false;
+}
+
+/* A guest tmpfs for a host bind mount (podman's /dev/shm), of the size asked for. */
+static int shm_mount(struct veil_guest_request *g, uint64_t bytes, Veil__Agent__V1__Mount *out, veil_err_t *err)
+{
+	static const char *const shm_options[] = { "nosuid", "noexec", "nodev", "mode=1777" };
+	char *size = NULL;
+	if (asprintf(&size, "size=%" PRIu64, bytes) < 0 || keep(g, size) == NULL)
+		return veil_fail(err, ENOMEM, "create container");
+	out->options = HOLD(g, 5, char *);
+	if (out->options == NULL)
+		return veil_fail(err, ENOMEM, "create container");
+	out->type = (char *)"tmpfs";
+	out->source = (char *)"shm";
+	for (size_t o = 0; o < sizeof(shm_options) / sizeof(shm_options[0]); o++)
+		out->options[out->n_options++] = (char *)shm_options[o];
+	out->options[out->n_options++] = size;
+	return 0;
+}
+
+static int build_mounts(struct veil_guest_request *g, const struct veil_container_fs *fs, const struct oci_spec *spec,
+			veil_err_t *err)
 {
 	Veil__Agent__V1__CreateContainerRequest *req = &g->req;
 	Veil__Agent__V1__Mount *mounts = HOLD(g, spec->n_mounts, Veil__Agent__V1__Mount);
@@ -112,12 +144,32 @@ static int build_mounts(struct veil_guest_request *g, const struct oci_spec *spe
 		out->options = HOLD(g, m->n_options, char *);
 		if (out->options == NULL)
 			return veil_fail(err, ENOMEM, "create container");
-		if (veil_is_bind_mount(m)) {
+		enum veil_mount_route route = fs->mounts != NULL	   ? fs->mounts[i].route
+					      : veil_is_bind_mount(m) ? VEIL_MOUNT_COPY
+								      : VEIL_MOUNT_AS_IS;
+		if (route == VEIL_MOUNT_SKIP)
+			continue;
+		if (route == VEIL_MOUNT_COPY) {
 			bool skipped;
 			if (file_mount(g, m, &budget, out, &skipped, err) < 0)
 				return -1;
 			if (!skipped)
 				req->mounts[req->n_mounts++] = out;
+			continue;
+		}
+		if (route == VEIL_MOUNT_TMPFS) {
+			if (shm_mount(g, fs->mounts[i].tmpfs_bytes, out, err) < 0)
+				return -1;
+			req->mounts[req->n_mounts++] = out;
+			continue;
+		}
+		if (route == VEIL_MOUNT_SHARED) {
+			out->type = (char *)"bind";
+			out->source = (char *)fs->mounts[i].shared_name;
+			for (size_t o = 0; o < m->n_options; o++)
+				if (bind_option(m->options[o]))
+					out->options[out->n_options++] = m->options[o];
+			req->mounts[req->n_mounts++] = out;
 			continue;
 		}
 		/* cgroup v1 does not exist in the guest; the container sees its v2 subtree. */
@@ -389,14 +441,17 @@ static int build_executable(struct veil_guest_request *g, const struct oci_proce
 	return 0;
 }
 
-int veil_guest_request_build(struct veil_guest_request *g, const char *id, const char *rootfs_serial,
+int veil_guest_request_build(struct veil_guest_request *g, const char *id, const struct veil_container_fs *fs,
 			     const struct oci_spec *spec, bool own_netns, veil_err_t *err)
 {
 	memset(g, 0, sizeof(*g));
 	Veil__Agent__V1__CreateContainerRequest *req = &g->req;
 	veil__agent__v1__create_container_request__init(req);
 	req->container_id = (char *)id;
-	req->rootfs_serial = (char *)rootfs_serial;
+	req->rootfs_serial = fs->rootfs_shared || fs->rootfs_serial == NULL ? (char *)"" : (char *)fs->rootfs_serial;
+	req->shared_fs_tag = fs->shared_fs_tag ? (char *)fs->shared_fs_tag : (char *)"";
+	req->rootfs_shared = fs->rootfs_shared;
+	req->upper_serial = fs->upper_serial ? (char *)fs->upper_serial : (char *)"";
 	req->rootfs_readonly = spec->root_readonly;
 	req->hostname = spec->hostname ? spec->hostname : (char *)"";
 	req->domainname = spec->domainname ? spec->domainname : (char *)"";
@@ -405,7 +460,7 @@ int veil_guest_request_build(struct veil_guest_request *g, const char *id, const
 	req->n_masked_paths = spec->n_masked_paths;
 	req->readonly_paths = spec->readonly_paths;
 	req->n_readonly_paths = spec->n_readonly_paths;
-	if (build_mounts(g, spec, err) < 0 || build_namespaces(g, spec, own_netns, err) < 0 ||
+	if (build_mounts(g, fs, spec, err) < 0 || build_namespaces(g, spec, own_netns, err) < 0 ||
 	    build_sysctls(g, spec, err) < 0 || build_devices(g, spec, err) < 0 || build_resources(g, spec, err) < 0 ||
 	    build_seccomp(g, spec->seccomp, err) < 0 || build_user_and_time(g, spec, err) < 0 ||
 	    build_executable(g, spec->process, err) < 0) {

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/error.h"
 #include "lib/oci_spec.h"
@@ -20,12 +21,40 @@ struct veil_guest_request {
 	size_t n_blocks, cap_blocks;
 };
 
+/* What becomes of one of the spec's mounts in the guest, as the runtime
+ * decided it (runtime/volumes.c, veil_mount_route). */
+enum veil_mount_route {
+	VEIL_MOUNT_AS_IS,  /* made in the guest as the spec says: proc, tmpfs, ... */
+	VEIL_MOUNT_SKIP,   /* a host path the guest cannot see: left out (the runtime said why) */
+	VEIL_MOUNT_COPY,   /* a small host file copied in (lib/host_files.h), or skipped with a warning */
+	VEIL_MOUNT_SHARED, /* a bind mount of shared_name in the shared tree */
+	VEIL_MOUNT_TMPFS,  /* a guest tmpfs of tmpfs_bytes instead (podman's /dev/shm) */
+};
+
+#define VEIL_SHARED_NAME_MAX 24
+
+struct veil_mount_plan {
+	enum veil_mount_route route;
+	char shared_name[VEIL_SHARED_NAME_MAX];
+	uint64_t tmpfs_bytes;
+};
+
+/* Where a container's files come from. */
+struct veil_container_fs {
+	const char *rootfs_serial;  /* the disk of its rootfs image, unless rootfs_shared */
+	const char *shared_fs_tag;  /* the virtio-fs device of its shared tree; NULL: none */
+	bool rootfs_shared;         /* the rootfs is the tree's VEIL_FS_ROOTFS, not the disk */
+	const char *upper_serial;   /* the disk of its writable layer; NULL: guest memory */
+	const struct veil_mount_plan *mounts; /* one per spec mount; NULL: binds copied in, the rest as is */
+};
+
 /* own_netns: whether the init gets a network namespace of its own (not when
  * the host handed the VM a netns: the guest's interface then lives in the
  * guest's root namespace, and the VM is the boundary around it). Warns (log)
  * about what the guest cannot have and skips it: bind mounts other than
- * small files, the host's block devices, unknown capabilities. */
-int veil_guest_request_build(struct veil_guest_request *g, const char *id, const char *rootfs_serial,
+ * small files or shared ones, the host's block devices, unknown
+ * capabilities. */
+int veil_guest_request_build(struct veil_guest_request *g, const char *id, const struct veil_container_fs *fs,
 			     const struct oci_spec *spec, bool own_netns, veil_err_t *err);
 void veil_guest_request_release(struct veil_guest_request *g);
 

@@ -87,6 +87,8 @@ int veil_vm_config_from(const struct veil_config *cfg, const char *name, const c
 		.guest_debug = cfg->agent.debug_console_enabled ||
 			       (!cfg->qemu.confidential_guest && veil_log_get_level() == VEIL_LOG_DEBUG),
 		.console_log = console,
+		/* vhost-user's daemon maps the guest's RAM (virtio-fs). */
+		.memory_shared = cfg->qemu.shared_fs == VEIL_SHARED_FS_VIRTIO_FS,
 	};
 	if (!cfg->qemu.confidential_guest)
 		return 0;

@@ -29,6 +29,14 @@ struct veil_nic {
 	const char *mac; /* "aa:bb:cc:dd:ee:ff", the guest NIC's */
 };
 
+/* A virtio-fs device (vhost-user-fs): the guest mounts the tree its daemon
+ * (virtiofsd, hv/virtiofsd.h) serves by the tag. vhost-user needs the guest's
+ * RAM in shared memory: a VM with one has memory_shared. */
+struct veil_fs {
+	int vhost_fd;    /* borrowed: our end of the vhost-user socket; the VMM gets its own copy */
+	const char *tag; /* at most VEIL_FS_TAG_MAX (36) characters of [A-Za-z0-9_-] */
+};
+
 struct veil_vm_config {
 	const char *name;
 	const char *vmm_path;
@@ -45,6 +53,7 @@ struct veil_vm_config {
 	const struct veil_disk *disks;
 	size_t n_disks;
 	const struct veil_nic *nic; /* NULL: no network */
+	const struct veil_fs *fs;   /* NULL: no virtio-fs */
 	/* Spare pcie-root-port devices for disks hot-plugged later (VM cache).
 	 * Hot-plug needs PCIe: with any, a microvm becomes a q35 board. */
 	uint32_t pcie_root_ports;
@@ -53,7 +62,9 @@ struct veil_vm_config {
 	bool rootfs_slot;
 	/* Guest RAM in this file instead of anonymous memory (VM templates,
 	 * docs/templates-and-reset.md): shared, the guest writes the file (the
-	 * template); private, the file is mapped copy-on-write (its clones). */
+	 * template); private, the file is mapped copy-on-write (its clones).
+	 * Without a file, memory_shared puts RAM in a shared memfd, which a
+	 * vhost-user daemon can map (virtio-fs). */
 	const char *memory_file;
 	bool memory_shared;
 	/* Start paused, waiting for restore_state instead of booting the kernel. */
@@ -93,6 +104,9 @@ struct veil_hypervisor {
 	int (*hotplug_disk)(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err);
 	/* Adds a virtio-net NIC backed by a tap fd on a free root port, as hotplug_disk. */
 	int (*hotplug_nic)(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err);
+	/* Adds a virtio-fs device on a free root port, as hotplug_disk; the VM's
+	 * memory must be shared. */
+	int (*hotplug_fs)(struct veil_vm *vm, const struct veil_fs *fs, veil_err_t *err);
 	/* Writes a paused VM's device state to fd (borrowed). RAM in a shared
 	 * memory_file is not copied: the file already holds it. */
 	int (*save_state)(struct veil_vm *vm, int fd, veil_err_t *err);

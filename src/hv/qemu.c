@@ -109,6 +109,7 @@ int veil_qemu_build_argv(const struct veil_vm_config *cfg, struct veil_strv *arg
 	int next_fd = VEIL_QEMU_FD_AGENT + 1;
 	int tee_fd = tc != NULL ? next_fd++ : -1;
 	int tap_fd = cfg->nic != NULL ? next_fd++ : -1;
+	int fs_fd = cfg->fs != NULL ? next_fd++ : -1;
 	cleanup_free char *kernel = qemu_escape(cfg->kernel);
 	cleanup_free char *initrd = qemu_escape(cfg->initrd);
 	cleanup_free char *console = qemu_escape(cfg->console_log);
@@ -139,13 +140,17 @@ int veil_qemu_build_argv(const struct veil_vm_config *cfg, struct veil_strv *arg
 		 * Without ACPI's MADT the guest brings up one CPU whatever -smp says; microvm with ACPI and
 		 * virtio-mmio devices hung at boot here (QEMU 7.2), so SMP guests are a known gap. */
 		veil_strv_pushf(argv, "%s%s", mmio ? "microvm,acpi=off,x-option-roms=off" : machine,
-				cfg->memory_file != NULL ? ",memory-backend=ram" : "");
+				cfg->memory_file != NULL || cfg->memory_shared ? ",memory-backend=ram" : "");
 	}
 	if (cfg->memory_file != NULL) {
 		cleanup_free char *mem_path = qemu_escape(cfg->memory_file);
 		veil_strv_push(argv, "-object");
 		veil_strv_pushf(argv, "memory-backend-file,id=ram,size=%uM,mem-path=%s,share=%s", cfg->memory_mib,
 				mem_path, cfg->memory_shared ? "on" : "off");
+	} else if (cfg->memory_shared) {
+		/* Anonymous memory a vhost-user daemon can map too (virtio-fs). */
+		veil_strv_push(argv, "-object");
+		veil_strv_pushf(argv, "memory-backend-memfd,id=ram,size=%uM,share=on", cfg->memory_mib);
 	}
 	if (cfg->incoming) {
 		veil_strv_push(argv, "-S");
@@ -232,23 +237,27 @@ int veil_qemu_build_argv(const struct veil_vm_config *cfg, struct veil_strv *arg
 		veil_strv_push(argv, "-device");
 		veil_strv_pushf(argv, "virtio-net-%s,netdev=net0,mac=%s", transport, cfg->nic->mac);
 	}
+	if (cfg->fs != NULL) {
+		/* libvhost-user serves modern virtio only, and virtio-mmio is legacy unless told. */
+		if (mmio) {
+			veil_strv_push(argv, "-global");
+			veil_strv_push(argv, "virtio-mmio.force-legacy=false");
+		}
+		veil_strv_push(argv, "-chardev");
+		veil_strv_pushf(argv, "socket,id=fs0,fd=%d", fs_fd);
+		veil_strv_push(argv, "-device");
+		/* vhost-user-fs-device is the virtio-mmio flavour's name. */
+		veil_strv_pushf(argv, "vhost-user-fs-%s,chardev=fs0,tag=%s", mmio ? "device" : "pci", cfg->fs->tag);
+	}
 	return 0;
 }
 
 /* QEMU reports why it refused to start on stderr; surface its last line. */
 static int fail_with_qemu_stderr(veil_err_t *err, int stderr_fd, const char *what)
 {
-	char text[4096] = "";
-	ssize_t n = pread(stderr_fd, text, sizeof(text) - 1, 0);
-	text[n > 0 ? n : 0] = '\0';
-	char *end = text + strlen(text);
-	while (end > text && (end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	char *line = strrchr(text, '\n');
-	line = line ? line + 1 : text;
-	if (*line)
-		return veil_fail(err, 0, "QEMU failed to start: %s", line);
-	return veil_fail(err, 0, "QEMU failed to start: %s", what);
+	char line[512];
+	veil_last_line_of(stderr_fd, line, sizeof(line));
+	return veil_fail(err, 0, "QEMU failed to start: %s", line[0] ? line : what);
 }
 
 /* Kills and reaps a process of ours, bounded as QEMU's. */
@@ -267,18 +276,7 @@ static void qemu_teardown(struct veil_vm *vm)
 	if (vm->pid > 0) {
 		/* Through the pidfd: a cached VM's QEMU is its keeper's child, reaped
 		 * there, so its pid could be reused by the time we signal it. */
-		if (vm->pidfd >= 0)
-			syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0);
-		else
-			kill(vm->pid, SIGKILL);
-		int rc;
-		while ((rc = waitpid(vm->pid, NULL, 0)) < 0 && errno == EINTR)
-			;
-		if (rc < 0 && errno == ECHILD && vm->pidfd >= 0) {
-			struct pollfd gone = { .fd = vm->pidfd, .events = POLLIN };
-			while (poll(&gone, 1, TEARDOWN_WAIT_MS) < 0 && errno == EINTR)
-				;
-		}
+		veil_kill_and_reap(vm->pid, vm->pidfd, TEARDOWN_WAIT_MS);
 		vm->pid = 0;
 	}
 	kill_child(&vm->tee_pid);
@@ -354,11 +352,13 @@ static int spawn_qemu(struct veil_vm *vm, const struct veil_vm_config *cfg, stru
 			log_debug("qemu argv[%zu] = %s", i, argv->items[i]);
 	}
 	/* In the order veil_qemu_build_argv numbers them from fd 3. */
-	int pass[4] = { qmp_child, agent_child }, n_pass = 2;
+	int pass[5] = { qmp_child, agent_child }, n_pass = 2;
 	if (cfg->tee != NULL)
 		pass[n_pass++] = tee_child;
 	if (cfg->nic != NULL)
 		pass[n_pass++] = cfg->nic->tap_fd;
+	if (cfg->fs != NULL)
+		pass[n_pass++] = cfg->fs->vhost_fd;
 	struct veil_spawn_opts opts = {
 		.pass_fds = pass, .n_pass_fds = n_pass, .stdout_fd = stderr_fd, .stderr_fd = stderr_fd,
 		.new_session = true, .die_with_parent = true,
@@ -703,39 +703,98 @@ static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, v
 	return 0;
 }
 
+/* The names of what a hot-plug adds on a root port: the fd handed over,
+ * the backend, the device, the port. */
+struct hotplug_names {
+	char fdname[32], backend[32], id[32], bus[32];
+};
+
+static void hotplug_names(int port, const char *fd_prefix, const char *backend_prefix, const char *id_prefix,
+			  struct hotplug_names *n)
+{
+	snprintf(n->fdname, sizeof(n->fdname), "%s%d", fd_prefix, port);
+	snprintf(n->backend, sizeof(n->backend), "%s%d", backend_prefix, port);
+	snprintf(n->id, sizeof(n->id), "%s%d", id_prefix, port);
+	snprintf(n->bus, sizeof(n->bus), "rp%d", port);
+}
+
+/* Passes fd to QEMU (SCM_RIGHTS on QMP) as fdname, for a backend to take. */
+static int hand_fd(struct veil_vm *vm, const char *fdname, int fd, veil_err_t *err)
+{
+	json_object *getfd = json_object_new_object();
+	set_str(getfd, "fdname", fdname);
+	int rc = veil_qmp_execute_fd(vm->control_fd, "getfd", getfd, fd, NULL, QMP_TIMEOUT_MS, err);
+	json_object_put(getfd);
+	return rc;
+}
+
 static int qemu_hotplug_nic(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err)
 {
 	int port = free_root_port(vm, err);
 	if (port < 0)
 		return -1;
-	char fdname[32], netdev[32], id[32], bus[32];
-	snprintf(fdname, sizeof(fdname), "hp-tapfd%d", port);
-	snprintf(netdev, sizeof(netdev), "hp-netdev%d", port);
-	snprintf(id, sizeof(id), "hp-nic%d", port);
-	snprintf(bus, sizeof(bus), "rp%d", port);
-
-	json_object *getfd = json_object_new_object();
-	set_str(getfd, "fdname", fdname);
-	int rc = veil_qmp_execute_fd(vm->control_fd, "getfd", getfd, nic->tap_fd, NULL, QMP_TIMEOUT_MS, err);
-	json_object_put(getfd);
-	if (rc < 0)
+	struct hotplug_names n;
+	hotplug_names(port, "hp-tapfd", "hp-netdev", "hp-nic", &n);
+	if (hand_fd(vm, n.fdname, nic->tap_fd, err) < 0)
 		return veil_fail_context(err, "hot-plugging a NIC");
 
 	json_object *net = json_object_new_object();
 	set_str(net, "type", "tap");
-	set_str(net, "id", netdev);
-	set_str(net, "fd", fdname);
-	rc = qemu_command(vm, "netdev_add", net, NULL, err);
+	set_str(net, "id", n.backend);
+	set_str(net, "fd", n.fdname);
+	int rc = qemu_command(vm, "netdev_add", net, NULL, err);
 	json_object_put(net);
 	if (rc < 0) {
-		undo(vm, "closefd", "fdname", fdname);
+		undo(vm, "closefd", "fdname", n.fdname);
 		return veil_fail_context(err, "hot-plugging a NIC");
 	}
 
-	const char *const net_props[][2] = { { "netdev", netdev }, { "mac", nic->mac } };
-	if (device_add(vm, "virtio-net-pci", id, bus, net_props, err) < 0) {
-		undo(vm, "netdev_del", "id", netdev);
+	const char *const net_props[][2] = { { "netdev", n.backend }, { "mac", nic->mac } };
+	if (device_add(vm, "virtio-net-pci", n.id, n.bus, net_props, err) < 0) {
+		undo(vm, "netdev_del", "id", n.backend);
 		return veil_fail_context(err, "hot-plugging a NIC");
+	}
+	vm->root_ports_used |= 1u << port;
+	return 0;
+}
+
+static int qemu_hotplug_fs(struct veil_vm *vm, const struct veil_fs *fs, veil_err_t *err)
+{
+	int port = free_root_port(vm, err);
+	if (port < 0)
+		return -1;
+	struct hotplug_names n;
+	hotplug_names(port, "hp-vhostfd", "hp-chr", "hp-fs", &n);
+	if (hand_fd(vm, n.fdname, fs->vhost_fd, err) < 0)
+		return veil_fail_context(err, "hot-plugging a virtio-fs device");
+
+	/* A socket chardev on the connection handed over: {"id": backend, "backend":
+	 * {"type": "socket", "data": {"addr": {"type": "fd", "data": {"str": fdname}}, "server": false}}} */
+	json_object *fd_addr = json_object_new_object();
+	set_str(fd_addr, "str", n.fdname);
+	json_object *addr = json_object_new_object();
+	set_str(addr, "type", "fd");
+	json_object_object_add(addr, "data", fd_addr);
+	json_object *sock = json_object_new_object();
+	json_object_object_add(sock, "addr", addr);
+	json_object_object_add(sock, "server", json_object_new_boolean(0));
+	json_object *backend = json_object_new_object();
+	set_str(backend, "type", "socket");
+	json_object_object_add(backend, "data", sock);
+	json_object *chr = json_object_new_object();
+	set_str(chr, "id", n.backend);
+	json_object_object_add(chr, "backend", backend);
+	int rc = qemu_command(vm, "chardev-add", chr, NULL, err);
+	json_object_put(chr);
+	if (rc < 0) {
+		undo(vm, "closefd", "fdname", n.fdname);
+		return veil_fail_context(err, "hot-plugging a virtio-fs device");
+	}
+
+	const char *const fs_props[][2] = { { "chardev", n.backend }, { "tag", fs->tag } };
+	if (device_add(vm, "vhost-user-fs-pci", n.id, n.bus, fs_props, err) < 0) {
+		undo(vm, "chardev-remove", "id", n.backend);
+		return veil_fail_context(err, "hot-plugging a virtio-fs device");
 	}
 	vm->root_ports_used |= 1u << port;
 	return 0;
@@ -743,13 +802,14 @@ static int qemu_hotplug_nic(struct veil_vm *vm, const struct veil_nic *nic, veil
 
 #define UNPLUG_TIMEOUT_MS 10000
 
-/* What hotplug_disk and hotplug_nic add on root port N: device <device>N,
+/* What hotplug_disk, hotplug_nic and hotplug_fs add on root port N: device <device>N,
  * backed by <backend>N, which <backend_del> removes by its <backend_key>. */
 static const struct hotplug_kind {
 	const char *device, *backend, *backend_del, *backend_key;
 } hotplug_kinds[] = {
 	{ "hp-disk", "hp-drive", "blockdev-del", "node-name" },
 	{ "hp-nic", "hp-netdev", "netdev_del", "id" },
+	{ "hp-fs", "hp-chr", "chardev-remove", "id" },
 };
 #define N_HOTPLUG_KINDS (sizeof(hotplug_kinds) / sizeof(hotplug_kinds[0]))
 
@@ -880,6 +940,7 @@ const struct veil_hypervisor veil_hypervisor_qemu = {
 	.resume = qemu_resume,
 	.hotplug_disk = qemu_hotplug_disk,
 	.hotplug_nic = qemu_hotplug_nic,
+	.hotplug_fs = qemu_hotplug_fs,
 	.save_state = qemu_save_state,
 	.restore_state = qemu_restore_state,
 	.unplug_all = qemu_unplug_all,

@@ -73,6 +73,13 @@ static const char *const reset_names[] = { "clone", "scrub", NULL };
 _Static_assert(VEIL_RESET_CLONE == 0 && VEIL_RESET_SCRUB == 1, "reset_names follows the enum");
 _Static_assert(sizeof(enum veil_reset) == sizeof(enum veil_accel), "KIND_ENUM stores every enum alike");
 
+/* Indexed by enum veil_shared_fs. */
+static const char *const shared_fs_names[] = { "none", "virtio-fs", NULL };
+_Static_assert(VEIL_SHARED_FS_NONE == 0 && VEIL_SHARED_FS_VIRTIO_FS == 1, "shared_fs_names follows the enum");
+_Static_assert(sizeof(enum veil_shared_fs) == sizeof(enum veil_accel), "KIND_ENUM stores every enum alike");
+/* virtiofsd's own names for its cache modes (QEMU 7.2's C daemon). */
+static const char *const virtio_fs_caches[] = { "none", "auto", "always", NULL };
+
 static const char *const log_levels[] = { "debug", "info", "warn", "error", NULL };
 static const char *const tee_names[] = { "snp", "tdx", "emulated", NULL };
 
@@ -97,6 +104,10 @@ static const struct key_spec qemu_keys[] = {
 	PATH("init_data", qemu.init_data, MAX_PATH, NULL),
 	STRING("snp_vcpu_type", KIND_NAME, qemu.snp_vcpu_type, "EPYC-v4", NULL),
 	U32("snp_guest_features", qemu.snp_guest_features, 1, UINT32_MAX, 1),
+	{ .name = "shared_fs", .kind = KIND_ENUM, .offset = FIELD(qemu.shared_fs), .choices = shared_fs_names,
+	  .def_num = VEIL_SHARED_FS_NONE },
+	PATH("virtio_fs_daemon", qemu.virtio_fs_daemon, MAX_PATH, "/usr/lib/qemu/virtiofsd"),
+	STRING("virtio_fs_cache", KIND_CHOICE, qemu.virtio_fs_cache, "auto", virtio_fs_caches),
 	END,
 };
 
@@ -358,6 +369,17 @@ static int check_confidential(const struct veil_config *cfg, veil_err_t *err)
 	return 0;
 }
 
+/* What no single key can check about sharing host files with the guest: the
+ * one place that says which configurations cannot have virtio-fs. */
+static int check_shared_fs(const struct veil_config *cfg, veil_err_t *err)
+{
+	if (cfg->qemu.shared_fs == VEIL_SHARED_FS_VIRTIO_FS && cfg->qemu.confidential_guest)
+		return veil_fail(err, 0, "[hypervisor.qemu] shared_fs = \"virtio-fs\" cannot serve a confidential guest: "
+				 "the host could read and rewrite every shared file, and a shared memory backend "
+				 "defeats the TEE; use shared_fs = \"none\"");
+	return 0;
+}
+
 int veil_config_parse(const char *text, size_t len, const char *origin, struct veil_config *cfg, veil_err_t *err)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -372,7 +394,7 @@ int veil_config_parse(const char *text, size_t len, const char *origin, struct v
 		veil_config_free(cfg);
 		return prefix_origin(err, origin);
 	}
-	if (check_confidential(cfg, err) < 0) {
+	if (check_confidential(cfg, err) < 0 || check_shared_fs(cfg, err) < 0) {
 		veil_config_free(cfg);
 		return veil_fail_context(err, "%s", origin);
 	}

@@ -13,6 +13,9 @@
 enum veil_accel { VEIL_ACCEL_AUTO, VEIL_ACCEL_KVM, VEIL_ACCEL_TCG };
 /* How a VM is readied for its next tenant (docs/templates-and-reset.md). */
 enum veil_reset { VEIL_RESET_CLONE, VEIL_RESET_SCRUB };
+/* Whether host directories reach the guest ([hypervisor.qemu] shared_fs,
+ * Kata's name; docs/volumes.md). */
+enum veil_shared_fs { VEIL_SHARED_FS_NONE, VEIL_SHARED_FS_VIRTIO_FS };
 
 struct veil_config {
 	char *path; /* file loaded (malloc'd); NULL after veil_config_parse */
@@ -39,6 +42,12 @@ struct veil_config {
 		char *init_data;          /* an init-data TOML file for every container, or NULL */
 		char *snp_vcpu_type;      /* QEMU's -cpu for SNP guests, which the launch digest depends on */
 		uint32_t snp_guest_features; /* SEV_FEATURES the host's KVM sets in the VMSA */
+		/* "none": the rootfs is an erofs image, no host directory reaches
+		 * the guest; "virtio-fs": the rootfs and bind mounts are shared by
+		 * a virtiofsd per container (never with confidential_guest). */
+		enum veil_shared_fs shared_fs;
+		char *virtio_fs_daemon;
+		char *virtio_fs_cache; /* virtiofsd's -o cache=: "none", "auto" or "always" */
 	} qemu;
 	struct {
 		uint32_t dial_timeout;    /* seconds to wait for agent ready */

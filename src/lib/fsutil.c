@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,4 +117,20 @@ char *veil_read_file(const char *path, size_t max, size_t *len, veil_err_t *err)
 	if (len != NULL)
 		*len = have;
 	return veil_steal_ptr(buf);
+}
+
+int veil_clone_mount(const char *path, bool readonly, bool recursive, bool *is_dir, veil_err_t *err)
+{
+	unsigned rec = recursive ? AT_RECURSIVE : 0;
+	cleanup_close int fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return veil_fail(err, errno, "bind mount source %s", path);
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return veil_fail(err, 0, "bind mount source %s is neither a directory nor a regular file", path);
+	*is_dir = S_ISDIR(st.st_mode);
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	if (readonly && mount_setattr(fd, "", AT_EMPTY_PATH | rec, &ro, sizeof(ro)) < 0)
+		return veil_fail(err, errno, "making %s read-only", path);
+	return veil_steal_fd(fd);
 }

@@ -3,8 +3,8 @@
  * small regular files (/etc/hosts, /etc/resolv.conf, /etc/hostname, podman's
  * /run/.containerenv) are copied into the guest at create, as Kata does with
  * shared_fs = "none"; directories, large files and anything else are skipped
- * with a warning saying why. (Volumes, once the guest can have them, are
- * decided here too.) */
+ * with a warning saying why. Which bind mounts come here at all (files
+ * without a shared tree) is decided by veil_mount_route (runtime/volumes.h). */
 #ifndef VEIL_HOST_FILES_H
 #define VEIL_HOST_FILES_H
 

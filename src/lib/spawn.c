@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,22 @@
 int veil_pidfd_open(pid_t pid)
 {
 	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+void veil_kill_and_reap(pid_t pid, int pidfd, int wait_ms)
+{
+	if (pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	else
+		kill(pid, SIGKILL);
+	int rc;
+	while ((rc = waitpid(pid, NULL, 0)) < 0 && errno == EINTR)
+		;
+	if (rc < 0 && errno == ECHILD && pidfd >= 0) {
+		struct pollfd gone = { .fd = pidfd, .events = POLLIN };
+		while (poll(&gone, 1, wait_ms) < 0 && errno == EINTR)
+			;
+	}
 }
 
 /* Runs in the forked child: only async-signal-safe calls until exec. */
@@ -38,6 +55,13 @@ static void __attribute__((noreturn)) exec_child(char *const argv[], const struc
 	}
 	if (o->no_huge_pages)
 		prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	/* What the child reports: {errno, 1 if prepare failed}. */
+	int report[2] = { 0, 1 };
+	if (o->prepare != NULL && (report[0] = o->prepare(o->prepare_arg)) != 0) {
+		(void)!write(report_fd, report, sizeof(report));
+		_exit(127);
+	}
+	report[1] = 0;
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	/* Move passed fds above the target range first so dup2 never clobbers one. */
 	int moved[16];
@@ -51,9 +75,9 @@ static void __attribute__((noreturn)) exec_child(char *const argv[], const struc
 		if (moved[i] < 0 || dup2(moved[i], 3 + i) < 0)
 			goto fail;
 	execvp(argv[0], argv);
-fail:;
-	int e = errno;
-	(void)!write(report_fd, &e, sizeof(e));
+fail:
+	report[0] = errno;
+	(void)!write(report_fd, report, sizeof(report));
 	_exit(127);
 }
 
@@ -69,15 +93,17 @@ int veil_spawn(char *const argv[], const struct veil_spawn_opts *opts, pid_t *pi
 	if (child == 0)
 		exec_child(argv, opts, parent, report[1]);
 	close(report[1]);
-	int child_errno = 0;
+	int failure[2] = { 0, 0 };
 	ssize_t n;
 	do
-		n = read(report[0], &child_errno, sizeof(child_errno));
+		n = read(report[0], failure, sizeof(failure));
 	while (n < 0 && errno == EINTR);
 	close(report[0]);
-	if (n == (ssize_t)sizeof(child_errno)) {
+	if (n == (ssize_t)sizeof(failure)) {
 		waitpid(child, NULL, 0);
-		return veil_fail(err, child_errno, "cannot execute %s", argv[0]);
+		if (failure[1])
+			return veil_fail(err, failure[0], "preparing %s", argv[0]);
+		return veil_fail(err, failure[0], "cannot execute %s", argv[0]);
 	}
 	*pid = child;
 	return 0;
@@ -94,6 +120,14 @@ static void last_line(char *text, char *out, size_t out_size)
 	size_t n = strnlen(start, out_size - 1);
 	memcpy(out, start, n);
 	out[n] = '\0';
+}
+
+void veil_last_line_of(int fd, char *out, size_t size)
+{
+	char text[4096] = "";
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	text[n > 0 ? n : 0] = '\0';
+	last_line(text, out, size);
 }
 
 int veil_run_program(char *const argv[], veil_err_t *err)
@@ -114,10 +148,8 @@ int veil_run_program(char *const argv[], veil_err_t *err)
 			return veil_fail(err, errno, "waitpid %s", argv[0]);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	char text[4096] = "", line[512];
-	ssize_t n = pread(errfd, text, sizeof(text) - 1, 0);
-	text[n > 0 ? n : 0] = '\0';
-	last_line(text, line, sizeof(line));
+	char line[512];
+	veil_last_line_of(errfd, line, sizeof(line));
 	if (WIFSIGNALED(status))
 		return veil_fail(err, 0, "%s killed by signal %d", argv[0], WTERMSIG(status));
 	return veil_fail(err, 0, "%s failed (exit %d)%s%s", argv[0], WEXITSTATUS(status), line[0] ? ": " : "", line);

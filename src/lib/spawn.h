@@ -18,6 +18,12 @@ struct veil_spawn_opts {
 	/* No transparent huge pages for the program (PR_SET_THP_DISABLE, kept
 	 * across exec): a 2 MiB page for a few KiB touched costs memory. */
 	bool no_huge_pages;
+	/* Runs in the child after die_with_parent has taken effect and before
+	 * the fds are arranged and the program runs: async-signal-safe calls
+	 * only. Returns 0, or an errno that makes veil_spawn fail ("preparing
+	 * PROGRAM: ..."). */
+	int (*prepare)(void *arg);
+	void *prepare_arg;
 };
 
 int veil_spawn(char *const argv[], const struct veil_spawn_opts *opts, pid_t *pid, veil_err_t *err);
@@ -27,6 +33,15 @@ int veil_spawn(char *const argv[], const struct veil_spawn_opts *opts, pid_t *pi
 int veil_run_program(char *const argv[], veil_err_t *err);
 
 int veil_pidfd_open(pid_t pid);
+
+/* SIGKILLs a child (through its pidfd if >= 0, so that a reused pid is never
+ * hit) and reaps it; a process that is not our child is waited for on its
+ * pidfd, at most wait_ms. */
+void veil_kill_and_reap(pid_t pid, int pidfd, int wait_ms);
+
+/* The last non-empty line of what a program wrote to fd (a temporary file
+ * given as its stderr), read from the start; "" if none. */
+void veil_last_line_of(int fd, char *out, size_t size);
 
 /* fork(2) for a child that talks to its parent over a channel made first,
  * close-on-exec: a pipe (socket_type 0) or a socketpair of socket_type. On

@@ -19,4 +19,20 @@
  * the guest finds as /sys/block/vdX/serial (CreateContainer.rootfs_serial). */
 #define VEIL_ROOTFS_SERIAL "veil-rootfs"
 
+/* The virtio-blk serial of a container's writable layer, a host-side ext4
+ * image that outlives the VM (shared_fs = "none", non-confidential;
+ * CreateContainer.upper_serial). */
+#define VEIL_UPPER_SERIAL "veil-upper"
+
+/* The virtio-fs tag of a container's shared tree (shared_fs = "virtio-fs";
+ * CreateContainer.shared_fs_tag), and the kernel's bound on one. */
+#define VEIL_FS_TAG "veil-fs"
+#define VEIL_FS_TAG_MAX 36
+
+/* In the shared tree: the container's rootfs, and each shared bind mount's
+ * source under its own name, VEIL_FS_MOUNT_PREFIX and its index in the
+ * spec's mounts ("m3"). */
+#define VEIL_FS_ROOTFS "rootfs"
+#define VEIL_FS_MOUNT_PREFIX "m"
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/spawn.h"
+#include "runtime/view.h"
 
 static int run_hook(const char *stage, const struct oci_hook *h, const char *state_json, veil_err_t *err)
 {
@@ -22,6 +23,7 @@ static int run_hook(const char *stage, const struct oci_hook *h, const char *sta
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		veil_view_leave_in_child();
 		dup2(in[0], 0);
 		char *fallback[] = { h->path, NULL };
 		char *no_env[] = { NULL };

@@ -24,6 +24,7 @@
 #include "runtime/hooks.h"
 #include "runtime/monitor_msg.h"
 #include "runtime/sandbox.h"
+#include "runtime/view.h"
 #include "runtime/state.h"
 #include "runtime/stdio_relay.h"
 
@@ -260,6 +261,7 @@ static void stop(struct monitor *m, struct veil_exit_status status)
 	veil_trace_phase("teardown");
 	m->init_status = status;
 	m->status = STOPPED;
+	veil_state_mark_stopped(m->o->root, m->o->id);
 	for (int i = INIT + 1; i < MAX_PROCS; i++) {
 		struct proc *p = &m->procs[i];
 		if (!p->used)
@@ -529,7 +531,7 @@ static void take_signal(struct monitor *m)
 
 /* ---- the loop ---- */
 
-enum { PFD_AGENT, PFD_VM, PFD_SIGNAL, PFD_LISTEN, PFD_CONNS, PFD_STDIN = PFD_CONNS + MAX_CONNS,
+enum { PFD_AGENT, PFD_VM, PFD_FS, PFD_SIGNAL, PFD_LISTEN, PFD_CONNS, PFD_STDIN = PFD_CONNS + MAX_CONNS,
        PFD_COUNT = PFD_STDIN + MAX_PROCS };
 
 static int loop_once(struct monitor *m, veil_err_t *err)
@@ -537,6 +539,7 @@ static int loop_once(struct monitor *m, veil_err_t *err)
 	struct pollfd pfds[PFD_COUNT];
 	pfds[PFD_AGENT] = (struct pollfd){ .fd = m->sb.agent.fd, .events = POLLIN };
 	pfds[PFD_VM] = (struct pollfd){ .fd = m->sb.vm.pidfd, .events = POLLIN };
+	pfds[PFD_FS] = (struct pollfd){ .fd = m->sb.virtiofsd.pidfd, .events = POLLIN };
 	pfds[PFD_SIGNAL] = (struct pollfd){ .fd = m->o->signal_fd, .events = POLLIN };
 	pfds[PFD_LISTEN] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
 	for (int i = 0; i < MAX_CONNS; i++)
@@ -556,6 +559,9 @@ static int loop_once(struct monitor *m, veil_err_t *err)
 	} else if (pfds[PFD_VM].revents & POLLIN) {
 		return veil_fail(err, 0, "the VM exited while the container was running");
 	}
+	/* The guest's requests to a daemon that is gone would wait forever. */
+	if ((pfds[PFD_FS].revents & POLLIN) && veil_virtiofsd_check(&m->sb.virtiofsd, err) < 0)
+		return veil_fail_context(err, "the container's shared tree is gone");
 	if (pfds[PFD_SIGNAL].revents & POLLIN)
 		take_signal(m);
 	if (m->done)
@@ -657,6 +663,12 @@ static int create(struct monitor *m, veil_err_t *err)
 	/* A VM from the factory was born elsewhere. */
 	if (join_host_cgroup(m, m->sb.vm.pid, err) < 0)
 		return -1;
+	/* Where podman cp looks for a running container's files. */
+	veil_err_t view_err = NULL;
+	if (m->sb.volumes.shared && veil_view_enter(o->rootfs, spec, &m->sb.volumes, m->sb.dir, &view_err) < 0) {
+		log_warn("container %s: %s", o->id, view_err->msg);
+		veil_error_free(&view_err);
+	}
 	m->sb.agent.events = (struct veil_agent_events){
 		.opaque = m, .data = on_data, .window = on_window, .response = on_response,
 	};

@@ -1,5 +1,6 @@
 /* A sandbox is one microVM serving one container: its state directory, the
- * VMM, the agent channel, and the container's read-only rootfs image. */
+ * VMM, the agent channel, and the container's files: its read-only rootfs
+ * image and writable layer, or its virtiofsd (runtime/volumes.h). */
 #ifndef VEIL_SANDBOX_H
 #define VEIL_SANDBOX_H
 
@@ -12,6 +13,9 @@
 #include "lib/config.h"
 #include "lib/error.h"
 #include "lib/oci_spec.h"
+#include "hv/virtiofsd.h"
+#include "runtime/volumes.h"
+#include "runtime/writable_layer.h"
 
 #define VEIL_ID_MAX 64
 
@@ -27,6 +31,9 @@ struct veil_sandbox {
 	/* A confidential container's secrets from its annotations. */
 	struct veil_secret_ref secrets[VEIL_MAX_SECRETS];
 	size_t n_secrets;
+	struct veil_volumes volumes;
+	struct veil_virtiofsd virtiofsd;     /* shared_fs = "virtio-fs" */
+	struct veil_writable_layer upper;    /* shared_fs = "none", kept between starts */
 };
 
 /* runc's rule for container IDs, minus characters QEMU's options treat specially. */

@@ -1,6 +1,7 @@
 #include "runtime/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,16 @@ void veil_state_free(struct veil_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
+#define STOPPED_MARK "stopped"
+
+void veil_state_mark_stopped(const char *root, const char *id)
+{
+	cleanup_free char *path = veil_state_file(root, id, STOPPED_MARK);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
 const char *veil_state_status(const char *root, const struct veil_state *s)
 {
 	if (!veil_state_monitor_alive(s))
@@ -151,8 +162,10 @@ const char *veil_state_status(const char *root, const struct veil_state *s)
 	veil_err_t err = NULL;
 	if (veil_monitor_call(root, s->id, &(struct veil_monitor_request){ .op = VEIL_MONITOR_STATE }, &reply, &err) < 0) {
 		veil_error_free(&err);
-		/* Alive but not answering: still booting the VM. */
-		return "creating";
+		/* Alive but not answering: still booting the VM, or taking it down
+		 * (which builders such as buildah poll for right after start). */
+		cleanup_free char *mark = veil_state_file(root, s->id, STOPPED_MARK);
+		return access(mark, F_OK) == 0 ? "stopped" : "creating";
 	}
 	return reply.status[0] != '\0' ? reply.status : "stopped";
 }

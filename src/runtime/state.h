@@ -33,6 +33,10 @@ void veil_state_free(struct veil_state *s);
 unsigned long long veil_process_start_time(pid_t pid);
 /* True if the monitor recorded in s is still the same live process. */
 bool veil_state_monitor_alive(const struct veil_state *s);
+/* Called by the monitor once the container has stopped, before it takes the
+ * VM down: from then on a monitor that no longer answers is tearing down,
+ * not still booting. */
+void veil_state_mark_stopped(const char *root, const char *id);
 
 /* The status a container is in: asks its monitor, "stopped" if there is none. */
 const char *veil_state_status(const char *root, const struct veil_state *s);

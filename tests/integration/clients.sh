@@ -183,15 +183,23 @@ new_processes() {
 	done
 }
 
+# settled CMD... : what CMD prints once it prints nothing, or after 10 s
+# (what is going away is given the time to go).
+settled() {
+	local i out
+	for i in $(seq 1 50); do
+		out=$("$@")
+		[ -z "$out" ] && break
+		sleep 0.2
+	done
+	printf '%s' "$out"
+}
+
 # assert_no_new_processes NAME : ok if new_processes finds nothing (after
 # giving exiting processes up to 10 s to go).
 assert_no_new_processes() {
-	local i left
-	for i in $(seq 1 50); do
-		left=$(new_processes)
-		[ -z "$left" ] && break
-		sleep 0.2
-	done
+	local left
+	left=$(settled new_processes)
 	ok "$([ -z "$left" ]; echo $?)" "$1"
 	[ -z "$left" ] || echo "$left" | cut -c1-200 | sed 's/^/#   left: /'
 }

@@ -157,16 +157,22 @@ mkdir -p "$TEST_TMP/datadir"
 head -c $((100 * 1024)) /dev/zero >"$TEST_TMP/big"
 edit_spec "$B" ".root.readonly = false | .mounts += [
 	{destination: \"/etc/hosts\", type: \"bind\", source: \"$TEST_TMP/hosts\", options: [\"rbind\", \"ro\", \"rprivate\"]},
-	{destination: \"/data\", type: \"bind\", source: \"$TEST_TMP/datadir\", options: [\"rbind\"]},
 	{destination: \"/big\", type: \"bind\", source: \"$TEST_TMP/big\", options: [\"bind\"]}]"
 V=$(veil run --bundle "$B" "$(cid files)" 2>"$E")
 is "$V" "555
 10.1.2.3 from-the-host
-1" "the root keeps the image's mode 555; a small host file is copied in; a directory is not"
-ok "$(grep -q "bind mount of $TEST_TMP/datadir on /data skipped: it is a directory" "$LOG" &&
-	grep -q "bind mount of $TEST_TMP/big on /big skipped: it is larger than 64 KiB" "$LOG"; echo $?)" \
-	"the skipped directory and large file are warned about, with why"
-edit_spec "$B" '.mounts |= map(select(.destination != "/data" and .destination != "/big"))'
+1" "the root keeps the image's mode 555; a small host file is copied in"
+ok "$(grep -q "bind mount of $TEST_TMP/big on /big skipped: it is larger than 64 KiB" "$LOG"; echo $?)" \
+	"the skipped large file is warned about, with why"
+# A directory needs shared_fs = "virtio-fs" (docs/volumes.md): refused, never dropped.
+cp "$B/config.json" "$TEST_TMP/files.json"
+edit_spec "$B" ".mounts += [{destination: \"/data\", type: \"bind\", source: \"$TEST_TMP/datadir\", options: [\"rbind\"]}]"
+out=$(veil run --bundle "$B" "$(cid dir)" 2>&1)
+rc=$?
+ok "$([ "$rc" -ne 0 ] && [[ $out == "veil: bind mount of directory $TEST_TMP/datadir on /data refused: "* ]]; echo $?)" \
+	"a host directory is refused in one line with shared_fs = \"none\" ($(echo "$out" | cut -c1-120))"
+cp "$TEST_TMP/files.json" "$B/config.json"
+edit_spec "$B" '.mounts |= map(select(.destination != "/big"))'
 R=$(runc --root "$RUNC_ROOT" run --bundle "$B" "runc-$$-files" 2>/dev/null </dev/null | head -n 2)
 is "$(echo "$V" | head -n 2)" "$R" "the root's mode and the host file as with runc"
 chmod 755 "$B/rootfs"

@@ -21,7 +21,7 @@ r=$(records | tail -n 1)
 is "$(jq -r '"\(.kind) \(.id) \(.how)"' <<<"$r")" "container $(cid debug) booted" \
 	"--debug logs a record naming the container and how its VM came"
 is "$(jq -r '.phases | keys_unsorted | join(" ")' <<<"$r")" \
-	"config image qemu boot create start first_output exit teardown" \
+	"config image layer qemu boot create start first_output exit teardown" \
 	"a cold start's phases, in order, the first output among them"
 jq -e '(.phases | add) as $sum | ($sum - .total_ms | fabs) < 1' <<<"$r" >/dev/null
 ok $? "the phases add up to the total"

@@ -76,6 +76,7 @@ static void serve(int fd, uint32_t id, int method, const ProtobufCMessage *msg)
 		const Veil__Agent__V1__CreateContainerRequest *req = (const void *)msg;
 		snprintf(record.container_id, sizeof(record.container_id), "%s", req->container_id);
 		snprintf(record.rootfs_serial, sizeof(record.rootfs_serial), "%s", req->rootfs_serial);
+		snprintf(record.upper_serial, sizeof(record.upper_serial), "%s", req->upper_serial);
 		join_words(record.namespaces, sizeof(record.namespaces), req->namespaces, req->n_namespaces);
 		record.n_mounts = req->n_mounts;
 		Veil__Agent__V1__CreateContainerResponse resp = VEIL__AGENT__V1__CREATE_CONTAINER_RESPONSE__INIT;
@@ -148,6 +149,8 @@ static int fake_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 	record.memory_mib = cfg->memory_mib;
 	record.vcpus = cfg->vcpus;
 	record.n_disks = cfg->n_disks;
+	if (cfg->n_disks > 1)
+		snprintf(record.disk2_serial, sizeof(record.disk2_serial), "%s", cfg->disks[1].serial);
 	if (cfg->n_disks > 0) {
 		snprintf(record.disk_path, sizeof(record.disk_path), "%s", cfg->disks[0].path);
 		snprintf(record.disk_serial, sizeof(record.disk_serial), "%s", cfg->disks[0].serial);
@@ -204,6 +207,12 @@ static int refuse_nic(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t
 	return refuse(vm, err);
 }
 
+static int refuse_fs(struct veil_vm *vm, const struct veil_fs *fs, veil_err_t *err)
+{
+	(void)fs;
+	return refuse(vm, err);
+}
+
 static int refuse_fd(struct veil_vm *vm, int fd, veil_err_t *err)
 {
 	(void)fd;
@@ -217,6 +226,7 @@ const struct veil_hypervisor fake_hypervisor = {
 	.resume = refuse,
 	.hotplug_disk = refuse_disk,
 	.hotplug_nic = refuse_nic,
+	.hotplug_fs = refuse_fs,
 	.save_state = refuse_fd,
 	.restore_state = refuse_fd,
 	.unplug_all = refuse,

@@ -29,9 +29,9 @@ struct fake_record {
 	char name[64];
 	uint32_t memory_mib, vcpus;
 	size_t n_disks;
-	char disk_path[256], disk_serial[32];
+	char disk_path[256], disk_serial[32], disk2_serial[32];
 	unsigned hellos;
-	char container_id[64], rootfs_serial[32];
+	char container_id[64], rootfs_serial[32], upper_serial[32];
 	char namespaces[128]; /* space-separated, as sent */
 	size_t n_mounts;
 	char exec_args[256];  /* the last exec's, space-separated */

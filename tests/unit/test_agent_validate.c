@@ -284,6 +284,70 @@ static void test_mounts(void)
 	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "65 mounts rejected");
 }
 
+/* A shared tree (virtio-fs): the rootfs from it, bind mounts from it only. */
+static void test_shared_tree(void)
+{
+	struct create_fixture f;
+	create_init(&f);
+	f.r.shared_fs_tag = "veil-fs";
+	CHECK(create_code(&f) == 0, "a shared tree beside a rootfs disk accepted");
+	f.r.shared_fs_tag = "veil.fs";
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "a tag with '.' rejected");
+	f.r.shared_fs_tag = "0123456789abcdef0123456789abcdef0123";
+	CHECK(create_code(&f) == 0, "a 36-character tag accepted");
+	f.r.shared_fs_tag = "0123456789abcdef0123456789abcdef01234";
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "a 37-character tag rejected");
+
+	create_init(&f);
+	f.r.rootfs_shared = true;
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "a shared rootfs without a tag rejected");
+	f.r.shared_fs_tag = "veil-fs";
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "a shared rootfs with a rootfs_serial rejected");
+	f.r.rootfs_serial = "";
+	CHECK(create_code(&f) == 0, "a shared rootfs accepted");
+	f.r.upper_serial = "veil-upper";
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "a shared rootfs with an upper_serial rejected");
+
+	create_init(&f);
+	f.r.upper_serial = "veil-upper";
+	CHECK(create_code(&f) == 0, "a writable layer on a disk accepted");
+	f.r.upper_serial = "veil/upper";
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "an upper_serial with '/' rejected");
+
+	create_init(&f);
+	f.m[0].type = "bind";
+	f.m[0].source = "m3";
+	f.m[0].n_options = 0;
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "a bind mount without a shared tree rejected");
+	f.r.shared_fs_tag = "veil-fs";
+	CHECK(create_code(&f) == 0, "a bind mount from the shared tree accepted");
+	char *flags[] = { "rbind", "ro", "nosuid", "nodev", "noexec" };
+	f.m[0].options = flags;
+	f.m[0].n_options = 5;
+	CHECK(create_code(&f) == 0, "with a bind mount's flags");
+	char *data[] = { "bind", "mode=0755" };
+	f.m[0].options = data;
+	f.m[0].n_options = 2;
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "with data options rejected");
+	f.m[0].n_options = 0;
+	static const char *const sources[] = { "", "/etc", "../etc", "m3/../../etc", ".." };
+	bool refused = true;
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		f.m[0].source = (char *)sources[i];
+		refused = refused && create_code(&f) == VEIL_RPC_INVALID_ARGUMENT;
+	}
+	CHECK(refused, "a source that is empty, absolute or has \"..\" rejected");
+	f.m[0].source = "m3/sub/..x";
+	CHECK(create_code(&f) == 0, "a source below a name accepted");
+
+	create_init(&f);
+	f.r.shared_fs_tag = "veil-fs";
+	char *bind[] = { "rbind" };
+	f.m[0].options = bind;
+	f.m[0].n_options = 1;
+	CHECK(create_code(&f) == VEIL_RPC_INVALID_ARGUMENT, "a bind option on a tmpfs rejected, with a shared tree too");
+}
+
 static void test_mount_option_translation(void)
 {
 	Veil__Agent__V1__Mount m = VEIL__AGENT__V1__MOUNT__INIT;
@@ -749,6 +813,7 @@ int main(void)
 	test_create_fields();
 	test_create_namespaces();
 	test_mounts();
+	test_shared_tree();
 	test_mount_option_translation();
 	test_create_paths_and_resources();
 	test_exec_process();

@@ -63,28 +63,32 @@ static void test_request_rejects(void)
 		{ "{\"op\":\"dump\",\"qemu_pid\":-1}", "a dump of a negative pid" },
 		{ "{\"op\":\"dump\",\"qemu_pid\":1,\"path\":\"/etc\"}", "a dump naming a path" },
 		{ "{\"op\":\"return\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
-		  "\"memory_mib\":1,\"vcpus\":1}}", "a return without its QEMU pid" },
+		  "\"memory_mib\":1,\"vcpus\":1,\"shared_memory\":false}}", "a return without its QEMU pid" },
 		{ "{\"op\":\"claim\",\"qemu_pid\":1,\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\","
-		  "\"kernel_params\":\"\",\"memory_mib\":1,\"vcpus\":1}}", "a claim with a return's field" },
+		  "\"kernel_params\":\"\",\"memory_mib\":1,\"vcpus\":1,\"shared_memory\":false}}", "a claim with a return's field" },
 		{ "{\"op\":\"status\",\"x\":1}", "an unknown field in status" },
 		{ "{\"op\":\"claim\"}", "a claim without shape" },
 		{ "{\"op\":\"claim\",\"shape\":[]}", "a shape that is not an object" },
 		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
-		  "\"memory_mib\":1}}", "a shape without vcpus" },
+		  "\"memory_mib\":1,\"shared_memory\":false}}", "a shape without vcpus" },
 		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
-		  "\"memory_mib\":-1,\"vcpus\":1}}", "negative memory" },
+		  "\"memory_mib\":-1,\"vcpus\":1,\"shared_memory\":false}}", "negative memory" },
 		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
-		  "\"memory_mib\":4294967296,\"vcpus\":1}}", "memory beyond 32 bits" },
+		  "\"memory_mib\":4294967296,\"vcpus\":1,\"shared_memory\":false}}", "memory beyond 32 bits" },
 		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
-		  "\"memory_mib\":99999999999999999999999,\"vcpus\":1}}", "a number json-c saturates" },
+		  "\"memory_mib\":99999999999999999999999,\"vcpus\":1,\"shared_memory\":false}}", "a number json-c saturates" },
 		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\\u0000/evil\",\"initrd\":\"/i\",\"machine\":\"m\","
-		  "\"kernel_params\":\"\",\"memory_mib\":1,\"vcpus\":1}}", "a NUL hidden in a string" },
+		  "\"kernel_params\":\"\",\"memory_mib\":1,\"vcpus\":1,\"shared_memory\":false}}", "a NUL hidden in a string" },
 		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":1,\"kernel_params\":\"\","
-		  "\"memory_mib\":1,\"vcpus\":1}}", "a numeric machine" },
+		  "\"memory_mib\":1,\"vcpus\":1,\"shared_memory\":false}}", "a numeric machine" },
 		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
 		  "\"memory_mib\":1,\"vcpus\":1,\"gpu\":true}}", "an unknown shape field" },
 		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
-		  "\"memory_mib\":1,\"vcpus\":1},\"more\":1}", "an unknown request field" },
+		  "\"memory_mib\":1,\"vcpus\":1,\"shared_memory\":false},\"more\":1}", "an unknown request field" },
+		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
+		  "\"memory_mib\":1,\"vcpus\":1}}", "a shape that does not say whether its memory is shared" },
+		{ "{\"op\":\"claim\",\"shape\":{\"kernel\":\"/k\",\"initrd\":\"/i\",\"machine\":\"m\",\"kernel_params\":\"\","
+		  "\"memory_mib\":1,\"vcpus\":1,\"shared_memory\":1}}", "a numeric shared_memory" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct cache_request req;
@@ -125,6 +129,12 @@ static void test_shape(void)
 	other = shape;
 	other.kernel_params = "loud";
 	CHECK(!cache_shape_equal(&shape, &other), "kernel parameters are part of the shape");
+	other = shape;
+	other.shared_memory = !shape.shared_memory;
+	CHECK(!cache_shape_equal(&shape, &other), "shared memory (virtio-fs) is part of the shape");
+	cache_shape_diff(&other, &shape, why, sizeof(why));
+	CHECK(strcmp(why, "shared memory wanted (shared_fs), cached VMs have private memory") == 0,
+	      "the difference is named: %s", why);
 
 	/* A confidential guest's TEE and init-data are fixed at its launch. */
 	struct cache_shape cvm = shape;
@@ -153,8 +163,16 @@ static void test_shape(void)
 		.kernel = "/k", .initrd = "/i", .machine = "microvm", .kernel_params = "", .memory_mib = 256, .vcpus = 2,
 	};
 	struct cache_shape s;
-	CHECK(cache_shape_of(&vmc, &s, &err) == 0 && strcmp(s.kernel, "/k") == 0 && s.memory_mib == 256 && s.vcpus == 2,
+	CHECK(cache_shape_of(&vmc, &s, &err) == 0 && strcmp(s.kernel, "/k") == 0 && s.memory_mib == 256 && s.vcpus == 2 &&
+		      !s.shared_memory,
 	      "the shape of a VM");
+	vmc.memory_shared = true;
+	CHECK(cache_shape_of(&vmc, &s, &err) == 0 && s.shared_memory, "a VM with its memory in a shared memfd");
+	vmc.memory_file = "/t/memory";
+	CHECK(cache_shape_of(&vmc, &s, &err) == 0 && !s.shared_memory,
+	      "a template's, whose file is shared with its clones, is no vhost-user VM");
+	vmc.memory_file = NULL;
+	vmc.memory_shared = false;
 	char params[CACHE_PARAMS_MAX + 2];
 	memset(params, 'p', sizeof(params) - 1);
 	params[sizeof(params) - 1] = '\0';

@@ -48,7 +48,9 @@ static bool has_defaults(const struct veil_config *c)
 	       c->agent.request_timeout == 60 && !c->agent.debug_console_enabled &&
 	       streq(c->runtime.state_dir, "/run/veil") && streq(c->runtime.log_level, "info") &&
 	       c->factory.vm_cache_number == 0 && streq(c->factory.vm_cache_endpoint, "/run/veil/cache.sock") &&
-	       c->factory.pcie_root_port == 2 && !c->factory.enable_template &&
+	       c->factory.pcie_root_port == 2 && !c->factory.enable_template && !c->qemu.confidential_guest &&
+	       c->qemu.shared_fs == VEIL_SHARED_FS_NONE && streq(c->qemu.virtio_fs_daemon, "/usr/lib/qemu/virtiofsd") &&
+	       streq(c->qemu.virtio_fs_cache, "auto") &&
 	       streq(c->factory.template_path, "/run/veil/template") && c->runtime.reset == VEIL_RESET_CLONE &&
 	       !c->runtime.trace && c->runtime.trace_dir == NULL &&
 	       streq(c->runtime.image_cache_dir, "/run/veil/images") && c->runtime.image_cache_size == 1024;
@@ -80,6 +82,9 @@ static void test_every_key(void)
 			  "kernel_params = \"quiet loglevel=3\"\n"
 			  "accel = \"tcg\"\n"
 			  "pvm_guest = true\n"
+			  "shared_fs = \"virtio-fs\"\n"
+			  "virtio_fs_daemon = \"/opt/virtiofsd\"\n"
+			  "virtio_fs_cache = \"always\"\n"
 			  "[agent]\n"
 			  "dial_timeout = 5\n"
 			  "request_timeout = 120\n"
@@ -109,6 +114,9 @@ static void test_every_key(void)
 	CHECK(streq(cfg.qemu.kernel_params, "quiet loglevel=3"), "qemu.kernel_params");
 	CHECK(cfg.qemu.accel == VEIL_ACCEL_TCG, "qemu.accel");
 	CHECK(cfg.qemu.pvm_guest, "qemu.pvm_guest");
+	CHECK(cfg.qemu.shared_fs == VEIL_SHARED_FS_VIRTIO_FS, "qemu.shared_fs");
+	CHECK(streq(cfg.qemu.virtio_fs_daemon, "/opt/virtiofsd"), "qemu.virtio_fs_daemon");
+	CHECK(streq(cfg.qemu.virtio_fs_cache, "always"), "qemu.virtio_fs_cache");
 	CHECK(cfg.agent.dial_timeout == 5, "agent.dial_timeout");
 	CHECK(cfg.agent.request_timeout == 120, "agent.request_timeout");
 	CHECK(cfg.agent.debug_console_enabled, "agent.debug_console_enabled");
@@ -210,6 +218,25 @@ static void test_bad_values(void)
 	reject("[hypervisor.qemu]\nkernel = \"/a\\u0000b\"", "t.toml:2:10: hypervisor.qemu.kernel: string contains U+0000");
 }
 
+/* What no single key can check: virtio-fs never with a confidential guest. */
+static void test_shared_fs(void)
+{
+	reject("[hypervisor.qemu]\nshared_fs = \"virtio-fs\"\nconfidential_guest = true\ntee = \"emulated\"",
+	       "t.toml: [hypervisor.qemu] shared_fs = \"virtio-fs\" cannot serve a confidential guest: the host could "
+	       "read and rewrite every shared file");
+	reject("[hypervisor.qemu]\nshared_fs = \"virtio-9p\"",
+	       "t.toml:2:13: hypervisor.qemu.shared_fs must be one of \"none\", \"virtio-fs\", got \"virtio-9p\"");
+	reject("[hypervisor.qemu]\nvirtio_fs_cache = \"never\"",
+	       "t.toml:2:19: hypervisor.qemu.virtio_fs_cache must be one of \"none\", \"auto\", \"always\"");
+	reject("[hypervisor.qemu]\nvirtio_fs_daemon = \"virtiofsd\"",
+	       "t.toml:2:20: hypervisor.qemu.virtio_fs_daemon must be an absolute path");
+	struct veil_config cfg;
+	CHECK(parse("[hypervisor.qemu]\nshared_fs = \"none\"\nconfidential_guest = true\ntee = \"emulated\"\n", &cfg) == 0 &&
+		      cfg.qemu.confidential_guest && cfg.qemu.shared_fs == VEIL_SHARED_FS_NONE,
+	      "a confidential guest with shared_fs = \"none\"");
+	veil_config_free(&cfg);
+}
+
 static void test_types_and_unknown(void)
 {
 	reject("[hypervisor.qemu]\ndefault_memory = \"256\"",
@@ -228,7 +255,8 @@ static void test_types_and_unknown(void)
 	reject("[hypervisor.qemu]\nmemory = 512",
 	       "t.toml:2:1: unknown key hypervisor.qemu.memory (expected path, kernel, initrd, machine_type, "
 	       "default_memory, default_vcpus, memory_overhead, kernel_params, accel, pvm_guest, confidential_guest, tee, "
-	       "firmware, emulated_tee_dir, init_data, snp_vcpu_type, snp_guest_features)");
+	       "firmware, emulated_tee_dir, init_data, snp_vcpu_type, snp_guest_features, shared_fs, virtio_fs_daemon, "
+	       "virtio_fs_cache)");
 	reject("[hypervisor.qem]", "t.toml:1:13: unknown table [hypervisor.qem] (expected [qemu])");
 	reject("[hypervisor.firecracker]\npath = \"/x\"", "t.toml:1:13: unknown table [hypervisor.firecracker]");
 	reject("[agnet]\ndial_timeout = 1",
@@ -513,6 +541,7 @@ int main(void)
 	test_every_key();
 	test_ranges();
 	test_bad_values();
+	test_shared_fs();
 	test_types_and_unknown();
 	test_syntax_errors_carry_origin();
 	test_shipped_template();

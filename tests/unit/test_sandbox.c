@@ -19,16 +19,24 @@
 #include "tap.h"
 
 static char tmp[] = "/tmp/veil-test-sandbox.XXXXXX";
-static char state[128], rootfs[128], kernel[128], initrd[128];
+static char state[128], rootfs[128], kernel[128], initrd[128], upper[128];
 
-static const char spec_json[] =
+/* %s: the source of a bind mount on /data. */
+static const char spec_format[] =
 	"{\"ociVersion\": \"1.0.2\","
 	" \"process\": {\"args\": [\"sh\", \"-c\", \"echo hi\"], \"cwd\": \"/\"},"
 	" \"root\": {\"path\": \"rootfs\"},"
 	" \"mounts\": [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},"
-	"            {\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"/tmp\", \"options\": [\"rbind\"]}],"
+	"            {\"destination\": \"/data\", \"type\": \"bind\", \"source\": \"%s\", \"options\": [\"rbind\"]}],"
 	" \"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"type\": \"mount\"}, {\"type\": \"user\"}, {\"type\": \"network\"}],"
 	"           \"resources\": {\"memory\": {\"limit\": 67108864}}}}";
+
+static int parse_spec(const char *bind_source, struct oci_spec *spec, veil_err_t *err)
+{
+	char text[sizeof(spec_format) + 256];
+	snprintf(text, sizeof(text), spec_format, bind_source);
+	return oci_spec_parse(text, strlen(text), spec, err);
+}
 
 /* A configuration whose hypervisor is the fake; [factory] lines may follow. */
 static void load_config(struct veil_config *cfg, const char *factory)
@@ -77,15 +85,18 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	fake_get_record(&r);
 	CHECK(r.starts == 1 && strcmp(r.name, "c1") == 0, "one VM, named after the container");
 	CHECK(r.memory_mib == 128 + 64, "sized as the default plus the container's memory limit (%u MiB)", r.memory_mib);
-	CHECK(r.n_disks == 1 && strcmp(r.disk_serial, "veil-rootfs") == 0 && strcmp(r.disk_path, sb.image_path) == 0,
-	      "its one disk is the rootfs image, with the serial the guest looks for");
+	CHECK(r.n_disks == 2 && strcmp(r.disk_serial, "veil-rootfs") == 0 && strcmp(r.disk_path, sb.image_path) == 0,
+	      "its first disk is the rootfs image, with the serial the guest looks for");
+	CHECK(strcmp(r.disk2_serial, "veil-upper") == 0 && exists(upper),
+	      "its second, the writable layer's image, made beside the rootfs");
 	CHECK(exists(sb.image_path), "the rootfs image was built");
 	CHECK(r.hellos == 1, "the agent was greeted once");
-	CHECK(strcmp(r.container_id, "c1") == 0 && strcmp(r.rootfs_serial, "veil-rootfs") == 0,
-	      "the container was created in the guest on the rootfs disk");
+	CHECK(strcmp(r.container_id, "c1") == 0 && strcmp(r.rootfs_serial, "veil-rootfs") == 0 &&
+		      strcmp(r.upper_serial, "veil-upper") == 0,
+	      "the container was created in the guest on the rootfs disk, its writable layer on the other");
 	CHECK(strcmp(r.namespaces, "pid mount user network") == 0, "every namespace goes to the guest, user included: %s",
 	      r.namespaces);
-	CHECK(r.n_mounts == 1, "the bind mount is skipped, the proc mount is not");
+	CHECK(r.n_mounts == 2, "the proc mount, and the bind mount of a small file copied in");
 
 	int out[2];
 	CHECK(pipe(out) == 0, "pipe");
@@ -114,6 +125,13 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	veil_sandbox_destroy(&sb);
 	fake_get_record(&r);
 	CHECK(r.teardowns == 1 && !exists(image), "destroy tears the VM down and removes the image");
+	CHECK(exists(upper), "and keeps the writable layer for the container's next start");
+	CHECK(veil_sandbox_create(&sb, cfg, state, "c1", spec, rootfs, -1, &err) == 0 && exists(upper),
+	      "which finds it there");
+	fake_get_record(&r);
+	CHECK(strcmp(r.disk2_serial, "veil-upper") == 0, "and gives it to its VM");
+	veil_sandbox_destroy(&sb);
+	unlink(upper);
 	veil_error_free(&err);
 }
 
@@ -139,6 +157,21 @@ static void test_failures(const struct veil_config *cfg, const struct oci_spec *
 	struct fake_record r;
 	fake_get_record(&r);
 	CHECK(r.starts == 1 && r.teardowns == 1 && !exists(image), "its VM is torn down and its image removed");
+	char upper2[256];
+	snprintf(upper2, sizeof(upper2), "%s/veil-c2.upper.ext4", tmp);
+	CHECK(!exists(upper2), "and the writable layer it made for nothing");
+	veil_error_free(&err);
+
+	struct oci_spec dir_bind;
+	CHECK(parse_spec(tmp, &dir_bind, &err) == 0, "a spec with a bind mount of a directory");
+	fake_reset(&(struct fake_script){ 0 });
+	CHECK(veil_sandbox_create(&sb, cfg, state, "c2", &dir_bind, rootfs, -1, &err) < 0 && err != NULL &&
+		      strstr(err->msg, "on /data refused") != NULL &&
+		      strstr(err->msg, "set shared_fs = \"virtio-fs\"") != NULL,
+	      "with shared_fs = \"none\" it is refused, saying how to share it: %s", err ? err->msg : "created");
+	fake_get_record(&r);
+	CHECK(r.starts == 0 && !exists(image) && !exists(upper2), "before any VM or image is made");
+	oci_spec_free(&dir_bind);
 	veil_error_free(&err);
 }
 
@@ -224,6 +257,7 @@ int main(void)
 	snprintf(rootfs, sizeof(rootfs), "%s/rootfs", tmp);
 	snprintf(kernel, sizeof(kernel), "%s/vmlinux", tmp);
 	snprintf(initrd, sizeof(initrd), "%s/initrd.img", tmp);
+	snprintf(upper, sizeof(upper), "%s/veil-c1.upper.ext4", tmp);
 	veil_err_t err = NULL;
 	/* Never run: the fake has no VMM. The template's check looks at their identity. */
 	CHECK(veil_write_file_atomic(kernel, "", 0, &err) == 0 && veil_write_file_atomic(initrd, "", 0, &err) == 0,
@@ -233,7 +267,7 @@ int main(void)
 	CHECK(veil_mkdir_p(rootfs, 0755, &err) == 0 && veil_write_file_atomic(file, "hi\n", 3, &err) == 0,
 	      "a rootfs to build an image of");
 	struct oci_spec spec;
-	CHECK(oci_spec_parse(spec_json, strlen(spec_json), &spec, &err) == 0, "the container's spec");
+	CHECK(parse_spec(kernel, &spec, &err) == 0, "the container's spec");
 	struct veil_config cfg;
 	load_config(&cfg, "");
 
