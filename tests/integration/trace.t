@@ -21,10 +21,17 @@ r=$(records | tail -n 1)
 is "$(jq -r '"\(.kind) \(.id) \(.how)"' <<<"$r")" "container $(cid debug) booted" \
 	"--debug logs a record naming the container and how its VM came"
 is "$(jq -r '.phases | keys_unsorted | join(" ")' <<<"$r")" \
-	"config image layer qemu boot create start first_output exit teardown" \
+	"config image qemu boot create start first_output exit teardown" \
 	"a cold start's phases, in order, the first output among them"
 jq -e '(.phases | add) as $sum | ($sum - .total_ms | fabs) < 1' <<<"$r" >/dev/null
 ok $? "the phases add up to the total"
+W="$TEST_TMP/writable"
+make_bundle "$W" echo traced
+edit_spec "$W" '.root.readonly = false'
+veil --debug --log "$LOG" run --bundle "$W" "$(cid writable)" >/dev/null
+is "$(records | tail -n 1 | jq -r '.phases | keys_unsorted | join(" ")')" \
+	"config image layer qemu boot create start first_output exit teardown" \
+	"a writable rootfs adds the writable layer's disk (docs/volumes.md) after the image"
 
 # q35: a microvm under TCG cannot calibrate its TSC (no PIT it can time, no
 # HPET) and keeps time in jiffies, which lose ticks when the host is busy;
