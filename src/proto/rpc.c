@@ -38,6 +38,12 @@ static const struct method_entry methods[VEIL_METHOD_COUNT] = {
 				&veil__agent__v1__scrub_response__descriptor },
 	[VEIL_METHOD_LIST_PROCESSES] = { "ListProcesses", &veil__agent__v1__list_processes_request__descriptor,
 					 &veil__agent__v1__list_processes_response__descriptor },
+	[VEIL_METHOD_UPDATE_CONTAINER] = { "UpdateContainer", &veil__agent__v1__update_container_request__descriptor,
+					   &veil__agent__v1__update_container_response__descriptor },
+	[VEIL_METHOD_STATS_CONTAINER] = { "StatsContainer", &veil__agent__v1__stats_container_request__descriptor,
+					  &veil__agent__v1__stats_container_response__descriptor },
+	[VEIL_METHOD_GET_OOM_EVENT] = { "GetOOMEvent", &veil__agent__v1__get_oomevent_request__descriptor,
+					&veil__agent__v1__get_oomevent_response__descriptor },
 };
 
 const char *veil_method_name(enum veil_method m)
