@@ -187,7 +187,7 @@ static void answer_oom_waits(void)
 	while (n_oom_waits > 0 && n_oom_events > 0) {
 		Veil__Agent__V1__GetOOMEventResponse resp = VEIL__AGENT__V1__GET_OOMEVENT_RESPONSE__INIT;
 		resp.container_id = oom_events[0];
-		respond(oom_waits[0], VEIL_RPC_OK, NULL, &resp.base);
+		respond(oom_waits[0], VEIL_METHOD_GET_OOM_EVENT, agent_trace_now(), VEIL_RPC_OK, NULL, &resp.base);
 		memmove(oom_events[0], oom_events[1], --n_oom_events * sizeof(oom_events[0]));
 		memmove(&oom_waits[0], &oom_waits[1], --n_oom_waits * sizeof(oom_waits[0]));
 	}

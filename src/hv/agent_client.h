@@ -57,13 +57,14 @@ int veil_agent_send_data(struct veil_agent_client *c, uint32_t stream, const voi
  * ones do not wait, and their answer, if any, reaches events.response ---- */
 
 /* CreateContainer for spec, built by veil_guest_request_build (guest_spec.h):
- * the rootfs is the disk VEIL_ROOTFS_SERIAL; own_netns gives the init a
+ * the rootfs is the disk with rootfs_serial; own_netns gives the init a
  * network namespace of its own. secrets (a confidential guest's): the agent
  * fetches them from the KBS before it answers, and the answer says why if it
  * could not. */
 struct veil_secret_ref;
-int veil_agent_create_container(struct veil_agent_client *c, const char *id, const struct oci_spec *spec, bool own_netns,
-				const struct veil_secret_ref *secrets, size_t n_secrets, int timeout_ms, veil_err_t *err);
+int veil_agent_create_container(struct veil_agent_client *c, const char *id, const char *rootfs_serial,
+				const struct oci_spec *spec, bool own_netns, const struct veil_secret_ref *secrets,
+				size_t n_secrets, int timeout_ms, veil_err_t *err);
 
 /* ConfigureInterface: the guest NIC with this MAC takes this identity. */
 struct veil_agent_interface {
