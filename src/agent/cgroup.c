@@ -293,6 +293,11 @@ int agent_cgroup_set_limits(const char *id, const Veil__Agent__V1__Resources *re
 	return set_resources(id, res, err);
 }
 
+int agent_cgroup_freeze(const char *id, bool frozen, veil_err_t *err)
+{
+	return set_limit(id, "cgroup.freeze", frozen ? "1" : "0", err);
+}
+
 /* "max" reads as 0, as the stats report an absent limit. */
 static uint64_t read_value(const char *id, const char *file)
 {

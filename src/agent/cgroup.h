@@ -21,6 +21,8 @@ uint64_t agent_io_weight(uint32_t blkio_weight);
 int agent_swap_max(int64_t swap, int64_t memory, int64_t *out);
 /* An update of the container's resources, as at create: a value, -1 lifts a limit ("max"), 0 leaves it. */
 int agent_cgroup_set_limits(const char *id, const Veil__Agent__V1__Resources *res, veil_err_t *err);
+/* Writes cgroup.freeze: the container's processes stop (or go on) at once. */
+int agent_cgroup_freeze(const char *id, bool frozen, veil_err_t *err);
 /* What the container's cgroup reports; -1 if it does not exist. */
 int agent_cgroup_stats(const char *id, Veil__Agent__V1__StatsContainerResponse *out, veil_err_t *err);
 /* An fd on the container's memory.events (-1 if it cannot be opened): the

@@ -421,6 +421,19 @@ static int handle_update(const Veil__Agent__V1__UpdateContainerRequest *req, str
 	return 0;
 }
 
+static int handle_freeze(const Veil__Agent__V1__FreezeContainerRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__FreezeContainerResponse resp = VEIL__AGENT__V1__FREEZE_CONTAINER_RESPONSE__INIT;
+	struct agent_container *c = find_container(req->container_id, r);
+	if (c == NULL)
+		return -1;
+	r->code = VEIL_RPC_INTERNAL;
+	if (agent_cgroup_freeze(c->id, req->frozen, &r->err) < 0)
+		return -1;
+	r->resp = &resp.base;
+	return 0;
+}
+
 static int handle_stats(const Veil__Agent__V1__StatsContainerRequest *req, struct reply *r)
 {
 	static Veil__Agent__V1__StatsContainerResponse resp;
@@ -537,6 +550,8 @@ static int run_handler(int method, uint32_t stream, uint64_t received_ns, Protob
 		return handle_stats(m, r);
 	case VEIL_METHOD_GET_OOM_EVENT:
 		return handle_get_oom_event(stream, r);
+	case VEIL_METHOD_FREEZE_CONTAINER:
+		return handle_freeze(m, r);
 	case VEIL_METHOD_SHUTDOWN:
 		handle_shutdown(stream, received_ns);
 		break;

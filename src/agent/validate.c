@@ -579,6 +579,10 @@ int agent_validate_request(int method, const ProtobufCMessage *msg, int *code, v
 		const Veil__Agent__V1__StatsContainerRequest *r = (const void *)msg;
 		return agent_validate_id("container_id", r->container_id, err);
 	}
+	case VEIL_METHOD_FREEZE_CONTAINER: {
+		const Veil__Agent__V1__FreezeContainerRequest *r = (const void *)msg;
+		return agent_validate_id("container_id", r->container_id, err);
+	}
 	case VEIL_METHOD_GET_OOM_EVENT:
 	case VEIL_METHOD_SHUTDOWN:
 	case VEIL_METHOD_COUNT:

@@ -483,6 +483,19 @@ int veil_agent_update_container(struct veil_agent_client *c, const char *contain
 	return 0;
 }
 
+int veil_agent_freeze_container(struct veil_agent_client *c, const char *container_id, bool frozen, int timeout_ms,
+				veil_err_t *err)
+{
+	Veil__Agent__V1__FreezeContainerRequest req = VEIL__AGENT__V1__FREEZE_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	req.frozen = frozen;
+	ProtobufCMessage *resp = NULL;
+	if (call(c, VEIL_METHOD_FREEZE_CONTAINER, &req.base, &resp, timeout_ms, err) < 0)
+		return veil_fail_context(err, "%s container %s", frozen ? "pausing" : "resuming", container_id);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
 int veil_agent_stats(struct veil_agent_client *c, const char *container_id, struct veil_agent_stats *out,
 		     int timeout_ms, veil_err_t *err)
 {

@@ -126,6 +126,10 @@ struct veil_agent_limits {
 int veil_agent_update_container(struct veil_agent_client *c, const char *container_id,
 				const struct veil_agent_limits *limits, int timeout_ms, veil_err_t *err);
 
+/* FreezeContainer: stops or resumes every process of the container. */
+int veil_agent_freeze_container(struct veil_agent_client *c, const char *container_id, bool frozen, int timeout_ms,
+				veil_err_t *err);
+
 /* StatsContainer: the container's cgroup v2 figures (limits 0 when none). */
 struct veil_agent_stats {
 	uint64_t cpu_usage_usec, cpu_user_usec, cpu_system_usec, cpu_nr_periods, cpu_nr_throttled,

@@ -44,6 +44,8 @@ static const struct method_entry methods[VEIL_METHOD_COUNT] = {
 					  &veil__agent__v1__stats_container_response__descriptor },
 	[VEIL_METHOD_GET_OOM_EVENT] = { "GetOOMEvent", &veil__agent__v1__get_oomevent_request__descriptor,
 					&veil__agent__v1__get_oomevent_response__descriptor },
+	[VEIL_METHOD_FREEZE_CONTAINER] = { "FreezeContainer", &veil__agent__v1__freeze_container_request__descriptor,
+					   &veil__agent__v1__freeze_container_response__descriptor },
 };
 
 const char *veil_method_name(enum veil_method m)

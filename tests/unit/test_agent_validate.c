@@ -641,6 +641,12 @@ static void test_update_stats_oom(void)
 	CHECK(code_of(VEIL_METHOD_STATS_CONTAINER, &st.base) == 0, "stats accepted");
 	st.container_id = "";
 	CHECK(code_of(VEIL_METHOD_STATS_CONTAINER, &st.base) == VEIL_RPC_INVALID_ARGUMENT, "stats of '' rejected");
+	Veil__Agent__V1__FreezeContainerRequest f = VEIL__AGENT__V1__FREEZE_CONTAINER_REQUEST__INIT;
+	f.container_id = "c";
+	f.frozen = true;
+	CHECK(code_of(VEIL_METHOD_FREEZE_CONTAINER, &f.base) == 0, "freeze accepted");
+	f.container_id = "a b";
+	CHECK(code_of(VEIL_METHOD_FREEZE_CONTAINER, &f.base) == VEIL_RPC_INVALID_ARGUMENT, "freeze of 'a b' rejected");
 	Veil__Agent__V1__GetOOMEventRequest o = VEIL__AGENT__V1__GET_OOMEVENT_REQUEST__INIT;
 	CHECK(code_of(VEIL_METHOD_GET_OOM_EVENT, &o.base) == 0, "GetOOMEvent accepted");
 }
