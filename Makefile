@@ -74,7 +74,7 @@ INITRD = $(GUEST_DIR)/initrd.img
 # Objects are kept (not removed as intermediates): a test rebuild compiles only what changed.
 .SECONDARY:
 
-all: $(BUILD)/veil $(BUILD)/veil-agent $(BUILD)/veil-kbs $(BUILD)/kbs-test-client $(INITRD) kernel $(BUILD)/configuration.toml
+all: $(BUILD)/veil $(BUILD)/containerd-shim-veil-v2 $(BUILD)/veil-agent $(BUILD)/veil-kbs $(BUILD)/kbs-test-client $(INITRD) kernel $(BUILD)/configuration.toml
 
 deps:
 	@scripts/install-deps.sh
@@ -227,6 +227,7 @@ fuzz-long: $(FUZZ_TARGETS)
 
 install: all
 	install -D -m 0755 $(BUILD)/veil $(DESTDIR)$(PREFIX)/bin/veil
+	install -D -m 0755 $(BUILD)/containerd-shim-veil-v2 $(DESTDIR)$(PREFIX)/bin/containerd-shim-veil-v2
 	install -D -m 0644 $(KERNEL) $(DESTDIR)$(DATADIR)/vmlinux
 	install -D -m 0644 $(INITRD) $(DESTDIR)$(DATADIR)/initrd.img
 	install -D -m 0644 config/veil-factory.service $(DESTDIR)/lib/systemd/system/veil-factory.service
