@@ -401,36 +401,48 @@ static void log_to_bundle(void)
 		veil_log_use_fd(fd);
 }
 
+/* The socket start made, which a daemon that cannot serve removes. */
+static int listening_socket(struct sockaddr_un *addr, veil_err_t *err)
+{
+	socklen_t len = sizeof(*addr);
+	if (getsockname(3, (struct sockaddr *)addr, &len) < 0 || addr->sun_family != AF_UNIX)
+		return veil_fail(err, errno ? errno : ENOTSOCK, "fd 3 is not the shim's socket");
+	if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0 || fcntl(3, F_SETFL, O_NONBLOCK) < 0)
+		return veil_fail(err, errno, "the shim's socket");
+	return 0;
+}
+
 static int serve(const struct shim_args *a)
 {
 	veil_err_t err = NULL;
 	log_to_bundle();
+	struct sockaddr_un addr;
+	if (listening_socket(&addr, &err) < 0)
+		return fail_exit(&err);
 	struct veil_config cfg;
-	if (a->config == NULL || veil_config_load(a->config, &cfg, &err) < 0)
-		return a->config == NULL ? 2 : fail_exit(&err);
+	if (a->config == NULL)
+		veil_fail(&err, EINVAL, "serve needs -veil-config");
+	if (err != NULL || veil_config_load(a->config, &cfg, &err) < 0) {
+		unlink(addr.sun_path);
+		return fail_exit(&err);
+	}
 	enum veil_log_level level;
 	if (!a->debug && veil_log_parse_level(cfg.runtime.log_level, &level) == 0)
 		veil_log_set_level(level);
 	/* Apart: a stop signal aborts the waits on the VM, a child's exit must not. */
 	static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP };
 	static const int child_signal[] = { SIGCHLD };
-	int sfd = veil_signalfd_for(stop_signals, sizeof(stop_signals) / sizeof(stop_signals[0]), &err);
-	int cfd = sfd < 0 ? -1 : veil_signalfd_for(child_signal, 1, &err);
-	if (cfd < 0)
-		return fail_exit(&err);
-	struct sockaddr_un addr;
-	socklen_t addr_len = sizeof(addr);
-	if (getsockname(3, (struct sockaddr *)&addr, &addr_len) < 0 || fcntl(3, F_SETFD, FD_CLOEXEC) < 0 ||
-	    fcntl(3, F_SETFL, O_NONBLOCK) < 0)
-		return veil_fail(&err, errno, "the listening socket (fd 3)"), fail_exit(&err);
-	struct shim_events events;
-	if (shim_events_init(&events, getenv("TTRPC_ADDRESS"), a->ns, &err) < 0)
-		return fail_exit(&err);
 	static struct shim_service svc;
 	static struct shim_pod pod;
 	static struct veil_ttrpc_server server;
-	if (shim_pod_init(&pod, &cfg, a->ns, sfd, &svc, &err) < 0)
+	struct shim_events events;
+	int sfd = veil_signalfd_for(stop_signals, sizeof(stop_signals) / sizeof(stop_signals[0]), &err);
+	int cfd = sfd < 0 ? -1 : veil_signalfd_for(child_signal, 1, &err);
+	if (cfd < 0 || shim_events_init(&events, getenv("TTRPC_ADDRESS"), a->ns, &err) < 0 ||
+	    shim_pod_init(&pod, &cfg, a->ns, sfd, &svc, &err) < 0) {
+		unlink(addr.sun_path);
 		return fail_exit(&err);
+	}
 	svc = (struct shim_service){ .ops = &shim_pod_ops, .pod = &pod, .publish = publish, .publish_opaque = &events,
 				     .server = &server };
 	veil_ttrpc_server_init(&server, 3, shim_service_handle, &svc);

@@ -359,6 +359,9 @@ CTRD_SOCK=$CTRD_DIR/containerd.sock
 CTRD_NS=veil-it
 CTRD_PID=
 
+# containerd_start : a private containerd. With CTRD_CRI set, its CRI plugin
+# is on, with the configuration in $CTRD_CRI_CONFIG (lines of
+# [plugins."io.containerd.grpc.v1.cri"] and below) appended.
 containerd_start() {
 	local d=$CTRD_DIR
 	mkdir -p "$d"/{root,state,opt,fifo,runc-root}
@@ -367,7 +370,7 @@ version = 2
 root = "$d/root"
 state = "$d/state"
 disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+  ${CTRD_CRI:+#} "io.containerd.grpc.v1.cri",
   "io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -389,6 +392,7 @@ disabled_plugins = [
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/opt"
+${CTRD_CRI:+${CTRD_CRI_CONFIG:-}}
 EOF
 	# The runtime-specific flags of `ctr run`, and of `ctr task exec`.
 	CTR_RUN_FLAGS=(--runc-binary "$RUNTIME" --runc-root "$d/runc-root" --fifo-dir "$d/fifo")
@@ -519,6 +523,40 @@ docker_stop() {
 docker_import_busybox() {
 	[ -d "$TEST_TMP/img/rootfs" ] || make_rootfs "$TEST_TMP/img"
 	tar -C "$TEST_TMP/img/rootfs" -c . | dk import -c 'CMD ["sh"]' - "$1"
+}
+
+# ---------------------------------------------------------------------------
+# containerd-shim-veil-v2
+# ---------------------------------------------------------------------------
+SHIM_RUNTIME=io.containerd.veil.v2
+
+# shim_setup : containerd (started after this) finds the shim on its PATH and
+# veil's configuration through VEIL_CONF_FILE; VMs boot under TCG here.
+shim_setup() {
+	[ -e "$CONF" ] || write_config
+	export VEIL_CONF_FILE=$CONF
+	export PATH=$VEIL_BUILD:$PATH
+	WAIT_CAP=300
+	CLIENT_CAP=400
+}
+
+# shim_socket GROUP : the socket of the shim serving GROUP (a pod's sandbox
+# ID, or a lone container's), named as containerd's shims name theirs.
+shim_socket() {
+	echo "/run/containerd/s/$(printf '%s/%s/%s' "$CTRD_SOCK" "$CTRD_NS" "$1" | sha256sum | cut -c1-64)"
+}
+
+# shim_leftovers GROUP... : prints what is left of these pods: a shim or QEMU
+# process, a socket, a state directory.
+shim_leftovers() {
+	local g
+	for g in "$@"; do
+		[ -e "$(shim_socket "$g")" ] && echo "socket of $g"
+		[ -e "$STATE/containerd/$CTRD_NS/$g" ] && echo "state of $g"
+		pgrep -f "qemu-system.*-name veil-$g," >/dev/null && echo "QEMU of $g"
+		pgrep -f "containerd-shim-veil-v2 .*-id $g " >/dev/null && echo "shim of $g"
+	done
+	return 0
 }
 
 snapshot_cgroups
