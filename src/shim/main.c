@@ -173,19 +173,19 @@ static int read_options(char **config_path, veil_err_t *err)
 			break;
 		len += (size_t)n;
 		if (len == MAX_OPTIONS)
-			return veil_fail(err, EMSGSIZE, "runtime options longer than %u bytes", MAX_OPTIONS);
+			return veil_fail(err, 0, "runtime options longer than %u bytes", MAX_OPTIONS);
 	}
 	if (len == 0)
 		return 0;
 	Google__Protobuf__Any *any = google__protobuf__any__unpack(NULL, len, buf);
 	if (any == NULL)
-		return veil_fail(err, EINVAL, "the runtime options are not a protobuf Any");
+		return veil_fail(err, 0, "the runtime options are not a protobuf Any");
 	size_t tlen = strlen(any->type_url), want = strlen(RUNTIME_OPTIONS_TYPE);
 	int rc = 0;
 	if (tlen >= want && strcmp(any->type_url + tlen - want, RUNTIME_OPTIONS_TYPE) == 0) {
 		Runtimeoptions__V1__Options *o = runtimeoptions__v1__options__unpack(NULL, any->value.len, any->value.data);
 		if (o == NULL)
-			rc = veil_fail(err, EINVAL, "malformed %s", RUNTIME_OPTIONS_TYPE);
+			rc = veil_fail(err, 0, "malformed %s", RUNTIME_OPTIONS_TYPE);
 		else if (o->config_path[0] != '\0' && (*config_path = strdup(o->config_path)) == NULL)
 			rc = veil_fail(err, ENOMEM, "options");
 		if (o != NULL)
@@ -340,7 +340,7 @@ static int recorded_config(const char *bundle, struct veil_config *cfg, veil_err
 	if (veil_json_parse(text, len, path, &record, err) < 0)
 		return -1;
 	if (!json_object_object_get_ex(record, "config", &config) || !json_object_is_type(config, json_type_string))
-		return veil_fail(err, EINVAL, "%s: no \"config\"", path);
+		return veil_fail(err, 0, "%s: no \"config\"", path);
 	return veil_config_load(json_object_get_string(config), cfg, err);
 }
 
@@ -421,7 +421,7 @@ static int serve(const struct shim_args *a)
 		return fail_exit(&err);
 	struct veil_config cfg;
 	if (a->config == NULL)
-		veil_fail(&err, EINVAL, "serve needs -veil-config");
+		veil_fail(&err, 0, "serve needs -veil-config");
 	if (err != NULL || veil_config_load(a->config, &cfg, &err) < 0) {
 		unlink(addr.sun_path);
 		return fail_exit(&err);
@@ -469,6 +469,7 @@ static int serve(const struct shim_args *a)
 			shim_pod_reap(&pod);
 		shim_pod_poll_done(&pod, pfds + POD, n_pod);
 		veil_ttrpc_server_poll_done(&server, pfds);
+		shim_pod_report_exits(&pod);
 	}
 	/* The last answers (Shutdown's) go out before the socket closes. */
 	veil_ttrpc_server_flush(&server);

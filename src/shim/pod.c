@@ -74,7 +74,7 @@ static struct shim_proc *new_proc(struct shim_pod *pod, const char *id, const ch
 		shim_io_init(&p->io);
 		return p;
 	}
-	return veil_fail(err, EBUSY, "the pod runs %d processes already", SHIM_MAX_PROCS), NULL;
+	return veil_fail_tagged(err, EBUSY, "the pod runs %d processes already", SHIM_MAX_PROCS), NULL;
 }
 
 static void proc_release(struct shim_pod *pod, struct shim_proc *p)
@@ -177,7 +177,7 @@ static int create_sandbox(struct shim_pod *pod, const char *id, const struct oci
 {
 	const char *type = shim_annotation(spec, SHIM_ANNOTATION_CONTAINER_TYPE, SHIM_ANNOTATION_CRIO_CONTAINER_TYPE);
 	if (type != NULL && strcmp(type, "sandbox") != 0)
-		return veil_fail(err, EINVAL, "container %s joins pod %s, whose sandbox this shim does not serve", id,
+		return veil_fail_tagged(err, EINVAL, "container %s joins pod %s, whose sandbox this shim does not serve", id,
 				 shim_annotation(spec, SHIM_ANNOTATION_SANDBOX_ID, SHIM_ANNOTATION_CRIO_SANDBOX_ID));
 	pod->is_pod = type != NULL;
 	struct veil_sandbox_opts opts = { .id = id, .spec = spec, .rootfs = rootfs, .pod = pod->is_pod,
@@ -238,15 +238,15 @@ static int pod_create(void *opaque, const Containerd__Task__V2__CreateTaskReques
 {
 	struct shim_pod *pod = opaque;
 	if (pod->vm_gone)
-		return veil_fail(err, EBUSY, "the pod's VM has exited");
+		return veil_fail_tagged(err, EBUSY, "the pod's VM has exited");
 	if (pod->have_sandbox && !pod->is_pod)
-		return veil_fail(err, EINVAL, "container %s cannot join %s, which is not a pod", r->id, pod->sb.id);
+		return veil_fail_tagged(err, EINVAL, "container %s cannot join %s, which is not a pod", r->id, pod->sb.id);
 	struct shim_container *c = NULL;
 	for (size_t i = 0; i < SHIM_MAX_TASKS && c == NULL; i++)
 		if (pod->containers[i].id == NULL)
 			c = &pod->containers[i];
 	if (c == NULL)
-		return veil_fail(err, EBUSY, "a pod holds at most %d containers", SHIM_MAX_TASKS);
+		return veil_fail_tagged(err, EBUSY, "a pod holds at most %d containers", SHIM_MAX_TASKS);
 	struct oci_spec spec;
 	if (oci_spec_load_bundle(r->bundle, &spec, err) < 0)
 		return -1;
@@ -254,12 +254,12 @@ static int pod_create(void *opaque, const Containerd__Task__V2__CreateTaskReques
 	struct shim_proc *p = NULL;
 	cleanup_free char *rootfs = oci_spec_rootfs_path(&spec, r->bundle);
 	if (rootfs == NULL || spec.process == NULL) {
-		veil_fail(err, EINVAL, "bundle %s: %s", r->bundle, rootfs == NULL ? "no root" : "no process");
+		veil_fail_tagged(err, EINVAL, "bundle %s: %s", r->bundle, rootfs == NULL ? "no root" : "no process");
 		goto out;
 	}
 	const char *sandbox_id = shim_annotation(&spec, SHIM_ANNOTATION_SANDBOX_ID, SHIM_ANNOTATION_CRIO_SANDBOX_ID);
 	if (pod->have_sandbox && sandbox_id != NULL && strcmp(sandbox_id, pod->sb.id) != 0) {
-		veil_fail(err, EINVAL, "container %s belongs to pod %s, not %s", r->id, sandbox_id, pod->sb.id);
+		veil_fail_tagged(err, EINVAL, "container %s belongs to pod %s, not %s", r->id, sandbox_id, pod->sb.id);
 		goto out;
 	}
 	if ((p = new_proc(pod, r->id, "", err)) == NULL ||
@@ -280,6 +280,13 @@ static int pod_create(void *opaque, const Containerd__Task__V2__CreateTaskReques
 			ask_for_oom(pod);
 		}
 	} else {
+		/* CRI's containers join the sandbox's uts namespace by path, which a
+		 * guest does not have: each gets a namespace of its own with the
+		 * pod's hostname. */
+		struct shim_container *sandbox = find_container(pod, pod->sb.id);
+		if (spec.hostname == NULL && sandbox != NULL && sandbox->spec.hostname != NULL &&
+		    (spec.hostname = strdup(sandbox->spec.hostname)) == NULL)
+			abort();
 		rc = veil_sandbox_add_container(&pod->sb, r->id, &spec, rootfs, err);
 	}
 	unmount_all(rootfs, r->n_rootfs);
@@ -303,10 +310,14 @@ static int pod_add_exec(void *opaque, const char *id, const char *exec_id, const
 {
 	struct shim_pod *pod = opaque;
 	if (find_container(pod, id) == NULL)
-		return veil_fail(err, ENOENT, "container %s not found", id);
+		return veil_fail_tagged(err, ENOENT, "container %s not found", id);
 	struct oci_process *parsed;
-	if (oci_process_from_json(process, &parsed, err) < 0)
-		return veil_fail(err, EINVAL, "%s", (*err)->msg);
+	veil_err_t bad = NULL;
+	if (oci_process_from_json(process, &parsed, &bad) < 0) {
+		veil_fail_tagged(err, EINVAL, "%s", bad->msg);
+		veil_error_free(&bad);
+		return -1;
+	}
 	struct shim_proc *p = new_proc(pod, id, exec_id, err);
 	if (p == NULL) {
 		oci_process_free(parsed);
@@ -326,9 +337,9 @@ static int pod_start(void *opaque, const char *id, const char *exec_id, veil_err
 	struct shim_proc *p = find_proc(pod, id, exec_id);
 	struct shim_container *c = find_container(pod, id);
 	if (p == NULL || c == NULL)
-		return veil_fail(err, ENOENT, "process %s of container %s not found", exec_id, id);
+		return veil_fail_tagged(err, ENOENT, "process %s of container %s not found", exec_id, id);
 	if (pod->vm_gone)
-		return veil_fail(err, EBUSY, "the pod's VM has exited");
+		return veil_fail_tagged(err, EBUSY, "the pod's VM has exited");
 	const struct oci_process *process = p->process ? p->process : c->spec.process;
 	veil_relay_init(&p->relay, &pod->sb.agent, p->id, p->exec_id, process->terminal, p->io.in, p->io.out,
 			p->io.err);
@@ -344,9 +355,9 @@ static struct shim_proc *running_proc(struct shim_pod *pod, const char *id, cons
 {
 	struct shim_proc *p = find_proc(pod, id, exec_id);
 	if (p == NULL || !p->started)
-		return veil_fail(err, ENOENT, "process %s of container %s is not running", exec_id, id), NULL;
+		return veil_fail_tagged(err, ENOENT, "process %s of container %s is not running", exec_id, id), NULL;
 	if (pod->vm_gone || p->relay.exited)
-		return veil_fail(err, ENOENT, "process already finished"), NULL;
+		return veil_fail_tagged(err, ENOENT, "process already finished"), NULL;
 	return p;
 }
 
@@ -372,7 +383,7 @@ static int pod_remove(void *opaque, const char *id, const char *exec_id, veil_er
 			proc_release(pod, &pod->procs[i]);
 	struct shim_container *c = find_container(pod, id);
 	if (c == NULL)
-		return veil_fail(err, ENOENT, "container %s not found", id);
+		return veil_fail_tagged(err, ENOENT, "container %s not found", id);
 	free(c->id);
 	c->id = NULL;
 	oci_spec_free(&c->spec);
@@ -512,7 +523,7 @@ static void vm_gone(struct shim_pod *pod, const char *why)
 	}
 }
 
-static void report_exits(struct shim_pod *pod)
+void shim_pod_report_exits(struct shim_pod *pod)
 {
 	for (size_t i = 0; i < SHIM_MAX_PROCS; i++) {
 		struct shim_proc *p = &pod->procs[i];
@@ -546,7 +557,7 @@ void shim_pod_poll_done(struct shim_pod *pod, const struct pollfd *pfds, size_t 
 			veil_error_free(&err);
 		}
 	}
-	report_exits(pod);
+	shim_pod_report_exits(pod);
 }
 
 void shim_pod_reap(struct shim_pod *pod)

@@ -77,8 +77,12 @@ int shim_pod_init(struct shim_pod *pod, const struct veil_config *cfg, const cha
 /* Fills the pod's poll entries (SHIM_POD_POLLFDS at most); returns how many. */
 size_t shim_pod_poll_fds(struct shim_pod *pod, struct pollfd *pfds);
 /* Handles what poll found there: agent frames, stdin, output, the VM's exit;
- * then reports the exits that came. */
+ * then reports the exits that came (shim_pod_report_exits). */
 void shim_pod_poll_done(struct shim_pod *pod, const struct pollfd *pfds, size_t n);
+/* Reports the exits that came, to the service: also after a ttrpc call,
+ * since the agent's answers to other requests are routed while a call
+ * waits for its own. */
+void shim_pod_report_exits(struct shim_pod *pod);
 /* Reaps logging binaries that exited (on SIGCHLD). */
 void shim_pod_reap(struct shim_pod *pod);
 /* Stops everything: the VM goes (or back to the factory), the state too. */
