@@ -214,6 +214,7 @@ bench: all
 	bench/template.sh $(BUILD)
 	bench/kbs.sh $(BUILD)
 	bench/confidential.sh $(BUILD)
+	bench/shim.sh $(BUILD)
 
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/%: $(BUILD)/fuzz-obj/tests/fuzz/%.o $(call layer_libs,fuzz,$(TEST_LAYERS))

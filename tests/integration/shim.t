@@ -142,6 +142,19 @@ check "ctr task delete of the task whose VM died" ctrc task delete "$id"
 ctrc container delete "$id" >/dev/null 2>&1
 is "$(shim_leftovers "$id")" "" "nothing of it is left"
 
+# CloseIO right after stdin was written: all of it reaches the process first
+# (Kata #439). ctr cannot time that, so containerd's calls are made by hand.
+make_bundle "$TEST_TMP/drain" wc -c
+mkdir -p "$TEST_TMP/drain-fifos"
+addr=$(cd "$TEST_TMP/drain" && "$VEIL_BUILD/containerd-shim-veil-v2" -namespace veil-it-raw -address "$TEST_TMP/raw.sock" \
+	-id drain start 2>"$E" {_tap_out}>&- {_tap_err}>&-)
+is "$addr" "unix://$(CTRD_SOCK=$TEST_TMP/raw.sock CTRD_NS=veil-it-raw shim_socket drain)" \
+	"start prints the address of a new shim, named as containerd's shims are"
+out=$(timeout 300 /usr/bin/python3 "$(dirname "$0")/shimwire.py" stdin-drain "${addr#unix://}" "$TEST_TMP/drain" \
+	"$TEST_TMP/drain-fifos" 300000 2>"$E")
+is "$out" "300000|0" "CloseIO right after 300000 bytes of stdin: the process reads them all first"
+check "the shim exits after Shutdown, and removes its socket" wait_until test ! -e "${addr#unix://}"
+
 # the events containerd got from the shims
 for topic in create start exit delete exec-added exec-started paused resumed; do
 	grep -q "/tasks/$topic {" "$TEST_TMP/events"
