@@ -86,7 +86,8 @@ static bool read_answer(struct answer *a)
 	a->code = r->status ? r->status->code : 0;
 	snprintf(a->message, sizeof(a->message), "%s", r->status ? r->status->message : "");
 	a->len = r->payload.len < sizeof(a->payload) ? r->payload.len : 0;
-	memcpy(a->payload, r->payload.data, a->len);
+	if (a->len > 0)
+		memcpy(a->payload, r->payload.data, a->len);
 	veil__agent__v1__response__free_unpacked(r, NULL);
 	return true;
 }
