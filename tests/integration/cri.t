@@ -51,9 +51,10 @@ state_of() { cri_get ContainerStatus "{\"container_id\": \"$1\"}" '.status.state
 exit_code_of() { cri_get ContainerStatus "{\"container_id\": \"$1\"}" '.status.exit_code // 0'; }
 exited() { [ "$(state_of "$1")" = CONTAINER_EXITED ]; }
 exec_sync() { cri ExecSync "$(jq -cn --arg id "$1" '{container_id: $id, cmd: $ARGS.positional}' --args -- "${@:2}")"; }
-# The QEMUs of this test's pods, and those of one pod.
+# The QEMUs of this test's pods, and those of one pod (only this test's:
+# other tests on the machine run pods too).
 ANY_POD='[0-9a-f]{64}'
-qemus() { pgrep -f "qemu-system.*-name veil-${1:-$ANY_POD}," | wc -l; }
+qemus() { new_processes | grep -cE "^[0-9]+ [^ ]*qemu-system[^ ]* .*-name veil-${1:-$ANY_POD},"; }
 log_has() { grep -q " stdout F $2\$" "$TEST_TMP/pods/$1" 2>/dev/null; }
 stop_and_remove() {
 	cri StopPodSandbox "{\"pod_sandbox_id\": \"$1\"}" >/dev/null && cri RemovePodSandbox "{\"pod_sandbox_id\": \"$1\"}" >/dev/null
