@@ -116,6 +116,33 @@ is "$(pgrep -af "qemu-system.*-name veil-$pod," | grep -o -- '-m [0-9]*')" "-m 1
 	"annotation io.katacontainers.config_path: the VM is the named configuration's (192 MiB)"
 stop_and_remove "$pod"
 
+# ---- a pod from the VM cache, its VM scrubbed and pooled again ----
+# The same factory and reset as veil run's (docs/templates-and-reset.md),
+# chosen for this pod by io.veil.config_path.
+pool_conf=$TEST_TMP/pool.toml
+CONF_PATH=$pool_conf write_config
+printf '\n[factory]\nvm_cache_number = 1\nvm_cache_endpoint = "%s"\n' "$TEST_TMP/pool.sock" >>"$pool_conf"
+sed -i 's|^state_dir = .*|&\nreset = "scrub"|' "$pool_conf"
+pool() { CONF=$pool_conf "$@"; }
+on_exit "$VEIL_BIN --config $pool_conf factory destroy"
+pool_has_vm() { [ -n "$(pooled_pids)" ]; }
+"$VEIL_BIN" --config "$pool_conf" factory init --detach >/dev/null && pool poll_until 180 pool_has_vm
+pooled=$(pool pooled_pids)
+ok "$([ -n "$pooled" ]; echo $?)" "a factory pools a VM ($pooled)"
+config=$(pod_config pooled "{\"annotations\": {\"io.veil.config_path\": \"$pool_conf\"}}")
+pod=$(run_pod "$config")
+x=$(run_container "$pod" "$config" x sh -c 'echo from-the-pool; exec sleep '"$LONG_SLEEP")
+check "RunPodSandbox and a container on the pooled VM" wait_until log_has pooled/x.log from-the-pool
+is "$(pool pooled_pids)|$(kill -0 "$pooled" 2>/dev/null && echo alive)|$(qemus "$pod")" "|alive|0" \
+	"the pod took the pooled VM (out of the pool, running) and booted none of its own"
+check "StopPodSandbox and RemovePodSandbox of the pooled pod" stop_and_remove "$pod"
+scrubbed() { [ "$(status_json | jq -r --argjson p "$pooled" '[.vms[]? | select(.qemu_pid == $p and .state == "paused") | .scrubs] | first // 0')" = 1 ]; }
+check "the VM went back to the pool, scrubbed once (reset = \"scrub\")" pool poll_until 60 scrubbed
+wait_until test -z "$(shim_leftovers "$pod")"
+is "$(shim_leftovers "$pod")" "" "nothing else of the pooled pod is left"
+"$VEIL_BIN" --config "$pool_conf" factory destroy >/dev/null 2>&1
+check "factory destroy takes the pooled VM down" poll_until 30 gone "$pooled"
+
 # ---- faults ----
 config=$(pod_config shimkill)
 pod=$(run_pod "$config")
