@@ -23,14 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 0;
-	static struct stub_pod pod;
-	static struct shim_service svc;
-	static struct veil_ttrpc_server server;
-	memset(&pod, 0, sizeof(pod));
-	svc = (struct shim_service){ .ops = &stub_pod_ops, .pod = &pod, .server = &server };
-	veil_ttrpc_server_init(&server, -1, shim_service_handle, &svc);
-	veil_ttrpc_server_adopt(&server, sv[1]);
-	const struct veil_ttrpc_call call = { .conn = 0, .generation = server.conns[0].generation, .stream = 1 };
+	static struct stub_task_service t;
+	stub_task_service_start(&t, sv[1]);
+	const struct veil_ttrpc_call call = { .conn = 0, .generation = t.server.conns[0].generation, .stream = 1 };
 	char sink[65536];
 	while (size >= 3) {
 		uint8_t op = data[0];
@@ -46,22 +41,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(id, data, idl);
 			id[strnlen(id, idl)] = '\0';
 			if (op & 1)
-				shim_service_oom(&svc, id);
+				shim_service_oom(&t.svc, id);
 			else
-				shim_service_exited(&svc, id, op & 2 ? "e" : exec_id, op);
+				shim_service_exited(&t.svc, id, op & 2 ? "e" : exec_id, op);
 		} else if (op & 0x80) {
 			/* The pod fails its next call. */
-			pod.fail_next = op & 0x7f;
+			t.pod.fail_next = op & 0x7f;
 		} else {
-			shim_service_handle(&svc, &server, &call, SHIM_TASK_SERVICE, methods[op % N_METHODS], data, len);
+			shim_service_handle(&t.svc, &t.server, &call, SHIM_TASK_SERVICE, methods[op % N_METHODS], data, len);
 		}
 		data += len;
 		size -= len;
 		while (recv(sv[0], sink, sizeof(sink), MSG_DONTWAIT) > 0)
 			;
 	}
-	shim_service_release(&svc);
-	veil_ttrpc_server_release(&server);
+	stub_task_service_stop(&t);
 	close(sv[0]);
 	return 0;
 }

@@ -29,24 +29,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 0;
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	static struct stub_pod pod;
-	static struct shim_service svc;
-	static struct veil_ttrpc_server server;
-	memset(&pod, 0, sizeof(pod));
-	svc = (struct shim_service){ .ops = &stub_pod_ops, .pod = &pod, .server = &server };
-	veil_ttrpc_server_init(&server, -1, shim_service_handle, &svc);
-	veil_ttrpc_server_adopt(&server, sv[1]);
+	static struct stub_task_service t;
+	stub_task_service_start(&t, sv[1]);
 	size_t done = 0;
 	/* The socket holds less than a whole input may be: feed it as it drains. */
-	for (int rounds = 0; done < size && rounds < 4096 && veil_ttrpc_server_connections(&server) > 0; rounds++) {
+	for (int rounds = 0; done < size && rounds < 4096 && veil_ttrpc_server_connections(&t.server) > 0; rounds++) {
 		ssize_t n = send(sv[0], data + done, size - done, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (n > 0)
 			done += (size_t)n;
-		serve(&server, sv[0]);
+		serve(&t.server, sv[0]);
 	}
-	serve(&server, sv[0]);
-	shim_service_release(&svc);
-	veil_ttrpc_server_release(&server);
+	serve(&t.server, sv[0]);
+	stub_task_service_stop(&t);
 	close(sv[0]);
 	return 0;
 }

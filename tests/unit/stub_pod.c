@@ -105,3 +105,17 @@ const struct shim_pod_ops stub_pod_ops = {
 	.update = stub_update,
 	.stats = stub_stats,
 };
+
+void stub_task_service_start(struct stub_task_service *t, int fd)
+{
+	memset(&t->pod, 0, sizeof(t->pod));
+	t->svc = (struct shim_service){ .ops = &stub_pod_ops, .pod = &t->pod, .server = &t->server };
+	veil_ttrpc_server_init(&t->server, -1, shim_service_handle, &t->svc);
+	veil_ttrpc_server_adopt(&t->server, fd);
+}
+
+void stub_task_service_stop(struct stub_task_service *t)
+{
+	shim_service_release(&t->svc);
+	veil_ttrpc_server_release(&t->server);
+}

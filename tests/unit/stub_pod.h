@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "shim/task.h"
+#include "shim/ttrpc.h"
 
 #define STUB_POD_PID 4242
 
@@ -22,5 +23,15 @@ struct stub_pod {
 };
 
 extern const struct shim_pod_ops stub_pod_ops;
+
+/* The Task service over a stub pod, its ttrpc server serving one connection
+ * (connection 0) on fd, which it takes. */
+struct stub_task_service {
+	struct stub_pod pod;
+	struct shim_service svc;
+	struct veil_ttrpc_server server;
+};
+void stub_task_service_start(struct stub_task_service *t, int fd);
+void stub_task_service_stop(struct stub_task_service *t);
 
 #endif
