@@ -8,6 +8,7 @@
  * The daemon is this binary again with the hidden action "serve". */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/sha.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "lib/log.h"
 #include "lib/oci_spec.h"
 #include "lib/spawn.h"
+#include "runtime/state.h"
 #include "shim/events.h"
 #include "shim/pod.h"
 #include "shim/task.h"
@@ -153,6 +155,24 @@ static bool can_connect(const char *path)
 		return false;
 	close(fd);
 	return true;
+}
+
+/* Whether the pod's shim still serves: it answers on its socket, and is not
+ * a killed one whose socket outlives it for a moment (containerd calls delete
+ * as soon as its connection to the shim closes). */
+static bool shim_alive(const char *socket, const char *pod_dir)
+{
+	if (!can_connect(socket))
+		return false;
+	char path[PATH_MAX];
+	if (pod_dir == NULL || (size_t)snprintf(path, sizeof(path), "%s/%s", pod_dir, SHIM_PID_RECORD) >= sizeof(path))
+		return true;
+	cleanup_fclose FILE *f = fopen(path, "re");
+	int pid;
+	unsigned long long start;
+	if (f == NULL || fscanf(f, "%d %llu", &pid, &start) != 2)
+		return true;
+	return veil_process_alive(pid, start);
 }
 
 /* The runtime options on stdin: an Any; ConfigPath if it is runtimeoptions.v1.Options. */
@@ -362,19 +382,21 @@ static int cmd_delete(const struct shim_args *a)
 	char path[256];
 	if (socket_path(a, group, path, sizeof(path), &err) < 0)
 		return fail_exit(&err);
+	cleanup_free char *dir = NULL;
+	struct veil_config cfg;
+	if (bundle != NULL && recorded_config(bundle, &cfg, &err) == 0) {
+		if (veil_validate_id(group, &err) == 0 &&
+		    asprintf(&dir, "%s/containerd/%s/%s", cfg.runtime.state_dir, a->ns, group) < 0)
+			dir = NULL;
+		veil_config_free(&cfg);
+	}
+	veil_error_free(&err);
 	/* A live shim serves the pod's other containers and cleans up after
 	 * this one itself. */
-	if (!can_connect(path)) {
+	if (!shim_alive(path, dir)) {
 		unlink(path);
-		struct veil_config cfg;
-		if (bundle != NULL && recorded_config(bundle, &cfg, &err) == 0) {
-			cleanup_free char *dir = NULL;
-			if (veil_validate_id(group, &err) == 0 &&
-			    asprintf(&dir, "%s/containerd/%s/%s", cfg.runtime.state_dir, a->ns, group) > 0)
-				veil_remove_tree(dir);
-			veil_config_free(&cfg);
-		}
-		veil_error_free(&err);
+		if (dir != NULL)
+			veil_remove_tree(dir);
 		if (bundle != NULL) {
 			cleanup_free char *rootfs = NULL;
 			if (asprintf(&rootfs, "%s/rootfs", bundle) > 0)

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "lib/cleanup.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "runtime/state.h"
 
 /* How long the output of a process that exited may take to reach its reader. */
 #define FLUSH_AT_EXIT_MS 2000
@@ -169,6 +171,15 @@ static int64_t annotation_number(const struct oci_spec *spec, const char *key)
 	return n;
 }
 
+static int write_pid_record(const char *dir, veil_err_t *err)
+{
+	char path[PATH_MAX], text[64];
+	int len = snprintf(text, sizeof(text), "%d %llu\n", (int)getpid(), veil_process_start_time(getpid()));
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, SHIM_PID_RECORD) >= sizeof(path))
+		return veil_fail(err, ENAMETOOLONG, "%s: path too long", dir);
+	return veil_write_file_atomic(path, text, (size_t)len, err);
+}
+
 /* The sandbox for the first container: a pod's (CRI's sandbox container)
  * sized from the pod's annotations, or a lone container's sized from its
  * own limits, as the CLI sizes one. */
@@ -195,7 +206,8 @@ static int create_sandbox(struct shim_pod *pod, const char *id, const struct oci
 		return -1;
 	if (asprintf(&pod->sandbox_dir, "%s/%s", pod->state_root, id) < 0)
 		abort();
-	if (veil_sandbox_create(&pod->sb, pod->cfg, pod->state_root, &opts, err) < 0) {
+	if (write_pid_record(pod->sandbox_dir, err) < 0 ||
+	    veil_sandbox_create(&pod->sb, pod->cfg, pod->state_root, &opts, err) < 0) {
 		veil_remove_tree(pod->sandbox_dir);
 		free(pod->sandbox_dir);
 		pod->sandbox_dir = NULL;

@@ -28,6 +28,10 @@
 #define SHIM_ANNOTATION_SANDBOX_CPU_QUOTA "io.kubernetes.cri.sandbox-cpu-quota"
 #define SHIM_ANNOTATION_SANDBOX_CPU_PERIOD "io.kubernetes.cri.sandbox-cpu-period"
 
+/* In the pod's state directory: "PID START_TIME" of the shim serving it,
+ * for delete to tell a live shim from one that was killed. */
+#define SHIM_PID_RECORD "shim.pid"
+
 #define SHIM_MAX_PROCS VEIL_SANDBOX_MAX_RELAYS
 /* A pod's poll set: the agent, the VM, and each process's stdin, stdout, stderr. */
 #define SHIM_POD_POLLFDS (2 + 3 * SHIM_MAX_PROCS)

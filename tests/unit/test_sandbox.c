@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache/vm.h"
@@ -15,6 +16,7 @@
 #include "lib/oci_spec.h"
 #include "runtime/monitor.h"
 #include "runtime/sandbox.h"
+#include "runtime/state.h"
 #include "runtime/stdio_relay.h"
 #include "tap.h"
 
@@ -281,6 +283,34 @@ static void test_monitor(const struct veil_config *cfg, const struct oci_spec *s
 	veil_error_free(&err);
 }
 
+/* What the shim's delete asks of a recorded pid: this very process, alive. */
+static void test_process_alive(void)
+{
+	pid_t self = getpid();
+	unsigned long long start = veil_process_start_time(self);
+	CHECK(start != 0 && veil_process_alive(self, start), "a live process with its start time is alive");
+	CHECK(!veil_process_alive(self, start + 1), "another start time: a reused pid is not the process recorded");
+	CHECK(!veil_process_alive(0, start), "pid 0 is nobody");
+	int gate[2];
+	CHECK(pipe(gate) == 0, "a pipe to hold a child");
+	pid_t child = fork();
+	if (child == 0) {
+		char c;
+		close(gate[1]);
+		_exit(read(gate[0], &c, 1) == 0 ? 0 : 1);
+	}
+	close(gate[0]);
+	unsigned long long child_start = veil_process_start_time(child);
+	CHECK(child_start != 0 && veil_process_alive(child, child_start), "a running child is alive");
+	close(gate[1]);
+	siginfo_t info;
+	/* Until it is a zombie, not reaped. */
+	waitid(P_PID, (id_t)child, &info, WEXITED | WNOWAIT);
+	CHECK(!veil_process_alive(child, child_start), "a process that has exited (a zombie) is not alive");
+	waitpid(child, NULL, 0);
+	CHECK(!veil_process_alive(child, child_start), "nor once it is reaped");
+}
+
 int main(void)
 {
 	if (mkdtemp(tmp) == NULL)
@@ -307,6 +337,7 @@ int main(void)
 	test_pod(&cfg, &spec);
 	test_vm_sources();
 	test_monitor(&cfg, &spec);
+	test_process_alive();
 
 	oci_spec_free(&spec);
 	veil_config_free(&cfg);
