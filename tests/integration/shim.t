@@ -28,6 +28,8 @@ out=$(ctrc run --rm "${RT[@]}" "$IMG" "$id" sh -c 'echo out; echo err >&2; exit 
 is "$out|$(grep -v level= "$E")" "out|err" "ctr run --runtime $SHIM_RUNTIME: stdout and stderr"
 is "$rc" 4 "ctr run: the container's exit code (4) is ctr's"
 is "$(shim_leftovers "$id")" "" "ctr run --rm leaves no shim, QEMU, socket or state"
+check "the shim logs to the bundle's log FIFO, which containerd copies into its log" \
+	grep -q "shim for $id in namespace $CTRD_NS serving on " "$CTRD_DIR/containerd.log"
 
 # a tty
 out=$(in_tty "${CTR[@]}" run --rm -t "${RT[@]}" "$IMG" "$(cid tty)" sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; exit 6'); rc=$?
@@ -124,6 +126,12 @@ check "ctr run -d (its shim to be killed)" ctrc run -d "${RT[@]}" "$IMG" "$id" s
 wait_until ctr_task_status_is "$id" RUNNING
 shim=$(pgrep -f "containerd-shim-veil-v2 .*-id $id ")
 kill -9 $shim
+# containerd cleans up after a dead shim (its delete, run in the bundle),
+# then publishes the task's exit. A task deleted before that would lose its
+# bundle first and the clean-up could not run: with any shim, runc's too.
+# (The pid is 0, so ctr leaves it out: the shim that knew it is gone.)
+check "containerd's clean-up after the dead shim: /tasks/exit (137)" wait_until \
+	grep -Eq "/tasks/exit \\{\"container_id\":\"$id\",\"id\":\"$id\",(\"pid\":[0-9]+,)?\"exit_status\":137" "$TEST_TMP/events"
 not_running() { ! ctrc task ls 2>/dev/null | grep -q "^$1 .*RUNNING"; }
 check "ctr task ls: the task is gone or STOPPED once its shim died" wait_until not_running "$id"
 ctrc task delete "$id" >/dev/null 2>&1
