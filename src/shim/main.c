@@ -493,13 +493,15 @@ static int serve(const struct shim_args *a)
 		veil_ttrpc_server_poll_done(&server, pfds);
 		shim_pod_report_exits(&pod);
 	}
-	/* The last answers (Shutdown's) go out before the socket closes. */
-	veil_ttrpc_server_flush(&server);
+	/* The pod (its VM, its state) and the socket's name go before the last
+	 * answers (Shutdown's) go out, as Kata's shim stops its sandbox before
+	 * answering: once containerd's delete returns, nothing of the pod is left. */
 	log_info("shim for %s exiting", a->id);
 	shim_pod_release(&pod);
+	unlink(addr.sun_path);
+	veil_ttrpc_server_flush(&server);
 	shim_service_release(&svc);
 	veil_ttrpc_server_release(&server);
-	unlink(addr.sun_path);
 	shim_events_release(&events);
 	veil_config_free(&cfg);
 	close(sfd);

@@ -12,6 +12,11 @@ IMG=localhost/veil-it-busybox:latest
 E="$TEST_TMP/err"
 shim_setup
 RT=(--runtime "$SHIM_RUNTIME")
+# nothing_left ID NAME : once the shim's last moments have passed, nothing of ID.
+nothing_left() {
+	wait_until test -z "$(shim_leftovers "$1")"
+	is "$(shim_leftovers "$1")" "" "$2"
+}
 
 check "containerd starts with containerd-shim-veil-v2 on its PATH" containerd_start || {
 	diag "$CTRD_DIR/containerd.log"
@@ -27,7 +32,7 @@ id=$(cid exit)
 out=$(ctrc run --rm "${RT[@]}" "$IMG" "$id" sh -c 'echo out; echo err >&2; exit 4' 2>"$E" </dev/null); rc=$?
 is "$out|$(grep -v level= "$E")" "out|err" "ctr run --runtime $SHIM_RUNTIME: stdout and stderr"
 is "$rc" 4 "ctr run: the container's exit code (4) is ctr's"
-is "$(shim_leftovers "$id")" "" "ctr run --rm leaves no shim, QEMU, socket or state"
+nothing_left "$id" "ctr run --rm leaves no shim, QEMU, socket or state"
 check "the shim logs to the bundle's log FIFO, which containerd copies into its log" \
 	grep -q "shim for $id in namespace $CTRD_NS serving on " "$CTRD_DIR/containerd.log"
 
@@ -86,7 +91,7 @@ check "ctr task ls: STOPPED" wait_until ctr_task_status_is "$id" STOPPED
 check "ctr task delete" ctrc task delete "$id"
 ok "$(ctrc task ls -q 2>/dev/null | grep -qx "$id"; [ $? -eq 1 ]; echo $?)" "ctr task ls: the task is gone"
 check "ctr container delete" ctrc container delete "$id"
-is "$(shim_leftovers "$id")" "" "the task's shim, QEMU, socket and state are gone"
+nothing_left "$id" "the task's shim, QEMU, socket and state are gone"
 
 # a running task removed with delete --force
 id=$(cid force)
@@ -94,7 +99,7 @@ check "ctr run -d (second task)" ctrc run -d "${RT[@]}" "$IMG" "$id" sleep "$LON
 wait_until ctr_task_status_is "$id" RUNNING
 check "ctr task delete --force of a running task" ctrc task delete --force "$id"
 check "ctr container delete (second task)" ctrc container delete "$id"
-is "$(shim_leftovers "$id")" "" "delete --force leaves nothing of it"
+nothing_left "$id" "delete --force leaves nothing of it"
 
 # OOM in the guest: TaskOOM, and the process's exit (137)
 id=$(cid oom)
@@ -118,7 +123,7 @@ check "ctr task kill after the restart" ctrc task kill -s SIGKILL "$id"
 check "ctr task ls: STOPPED" wait_until ctr_task_status_is "$id" STOPPED
 check "ctr task delete after the restart" ctrc task delete "$id"
 ctrc container delete "$id" >/dev/null 2>&1
-is "$(shim_leftovers "$id")" "" "nothing of it is left"
+nothing_left "$id" "nothing of it is left"
 
 # the shim killed with -9: containerd's delete path leaves nothing
 id=$(cid shimkill)
@@ -136,8 +141,7 @@ not_running() { ! ctrc task ls 2>/dev/null | grep -q "^$1 .*RUNNING"; }
 check "ctr task ls: the task is gone or STOPPED once its shim died" wait_until not_running "$id"
 ctrc task delete "$id" >/dev/null 2>&1
 ctrc container delete "$id" >/dev/null 2>&1
-wait_until test -z "$(shim_leftovers "$id")"
-is "$(shim_leftovers "$id")" "" "a shim killed with -9 leaves no QEMU, socket or state"
+nothing_left "$id" "a shim killed with -9 leaves no QEMU, socket or state"
 
 # QEMU killed with -9: the task exits with 128+9
 id=$(cid vmkill)
@@ -148,7 +152,7 @@ check "ctr task ls: STOPPED once its VM died" wait_until ctr_task_status_is "$id
 check "ctr events: its exit status is 137" grep -q "/tasks/exit {\"container_id\":\"$id\",\"id\":\"$id\",\"pid\":[0-9]*,\"exit_status\":137" "$TEST_TMP/events"
 check "ctr task delete of the task whose VM died" ctrc task delete "$id"
 ctrc container delete "$id" >/dev/null 2>&1
-is "$(shim_leftovers "$id")" "" "nothing of it is left"
+nothing_left "$id" "nothing of it is left"
 
 # CloseIO right after stdin was written: all of it reaches the process first
 # (Kata #439). ctr cannot time that, so containerd's calls are made by hand.
