@@ -285,6 +285,13 @@ static int pod_create(void *opaque, const Containerd__Task__V2__CreateTaskReques
 		}
 	}
 	if (!pod->have_sandbox) {
+		/* CRI makes the sandbox (pause) container's root read-only and binds
+		 * host files (/etc/resolv.conf...) its image may have no mount point
+		 * for. The guest copies them in, which needs a writable root to make
+		 * the mount points, as runc makes them before it remounts the root
+		 * read-only; the pause process writes nothing, inside the VM. */
+		if (shim_annotation(&spec, SHIM_ANNOTATION_CONTAINER_TYPE, SHIM_ANNOTATION_CRIO_CONTAINER_TYPE) != NULL)
+			spec.root_readonly = false;
 		rc = create_sandbox(pod, r->id, &spec, rootfs, err);
 		if (rc == 0) {
 			pod->sb.response = on_response;
@@ -292,9 +299,16 @@ static int pod_create(void *opaque, const Containerd__Task__V2__CreateTaskReques
 			ask_for_oom(pod);
 		}
 	} else {
-		/* CRI's containers join the sandbox's uts namespace by path, which a
-		 * guest does not have: each gets a namespace of its own with the
-		 * pod's hostname. */
+		/* CRI's containers join the sandbox's namespaces by path (the host's
+		 * /proc/PID/ns/...), which mean nothing in a guest: each gets its own
+		 * uts, ipc and pid namespaces, with the pod's hostname; the network
+		 * is the pod's, the guest's own. */
+		for (size_t i = 0; spec.namespace_paths != NULL && i < spec.n_namespaces; i++) {
+			if (strcmp(spec.namespaces[i], "network") != 0) {
+				free(spec.namespace_paths[i]);
+				spec.namespace_paths[i] = NULL;
+			}
+		}
 		struct shim_container *sandbox = find_container(pod, pod->sb.id);
 		if (spec.hostname == NULL && sandbox != NULL && sandbox->spec.hostname != NULL &&
 		    (spec.hostname = strdup(sandbox->spec.hostname)) == NULL)
