@@ -561,6 +561,9 @@ shim_leftovers() {
 	done
 	return 0
 }
+# shim_gone GROUP... : nothing is left of these pods (for wait_until, which
+# must run the check each time, not a string made once).
+shim_gone() { [ -z "$(shim_leftovers "$@")" ]; }
 
 # ---------------------------------------------------------------------------
 # containerd's CRI plugin, driven by tests/integration/cri/cri.py

@@ -105,7 +105,7 @@ is "$(state_of "$a")|$(qemus)" "CONTAINER_RUNNING|1" "the pod's other containers
 check "StopPodSandbox" cri StopPodSandbox "{\"pod_sandbox_id\": \"$pod\"}"
 is "$(state_of "$a")|$(state_of "$b")" "CONTAINER_EXITED|CONTAINER_EXITED" "the pod's containers are stopped with it"
 check "RemovePodSandbox" cri RemovePodSandbox "{\"pod_sandbox_id\": \"$pod\"}"
-wait_until test -z "$(shim_leftovers "$pod")"
+wait_until shim_gone "$pod"
 is "$(shim_leftovers "$pod")" "" "nothing of the pod is left: shim, QEMU, socket, state"
 
 # ---- the configuration named by an annotation (Kata's key) ----
@@ -138,7 +138,7 @@ is "$(pool pooled_pids)|$(kill -0 "$pooled" 2>/dev/null && echo alive)|$(qemus "
 check "StopPodSandbox and RemovePodSandbox of the pooled pod" stop_and_remove "$pod"
 scrubbed() { [ "$(status_json | jq -r --argjson p "$pooled" '[.vms[]? | select(.qemu_pid == $p and .state == "paused") | .scrubs] | first // 0')" = 1 ]; }
 check "the VM went back to the pool, scrubbed once (reset = \"scrub\")" pool poll_until 60 scrubbed
-wait_until test -z "$(shim_leftovers "$pod")"
+wait_until shim_gone "$pod"
 is "$(shim_leftovers "$pod")" "" "nothing else of the pooled pod is left"
 "$VEIL_BIN" --config "$pool_conf" factory destroy >/dev/null 2>&1
 check "factory destroy takes the pooled VM down" poll_until 30 gone "$pooled"
@@ -150,7 +150,7 @@ x=$(run_container "$pod" "$config" x sleep "$LONG_SLEEP")
 kill -9 $(pgrep -f "containerd-shim-veil-v2 .*-id $pod ")
 check "shim killed with -9: its container is reported exited" wait_until exited "$x"
 check "shim killed with -9: StopPodSandbox and RemovePodSandbox" stop_and_remove "$pod"
-wait_until test -z "$(shim_leftovers "$pod")"
+wait_until shim_gone "$pod"
 is "$(shim_leftovers "$pod")" "" "shim killed with -9: no QEMU, socket or state left"
 
 config=$(pod_config vmkill)
@@ -162,7 +162,7 @@ check "QEMU killed with -9: every container of the pod is reported exited" wait_
 	"$(printf '%q ' "${CRI_PY[@]}") $CTRD_SOCK ListContainers '{\"filter\":{\"pod_sandbox_id\":\"$pod\"}}' | jq -e '[.containers[] | select(.state != \"CONTAINER_EXITED\")] | length == 0'"
 is "$(exit_code_of "$x")|$(exit_code_of "$y")" "137|137" "with 128+9"
 check "QEMU killed with -9: the pod can be stopped and removed" stop_and_remove "$pod"
-wait_until test -z "$(shim_leftovers "$pod")"
+wait_until shim_gone "$pod"
 is "$(shim_leftovers "$pod")" "" "QEMU killed with -9: nothing left"
 
 # ---- 20 pods, one after the other ----

@@ -14,7 +14,7 @@ shim_setup
 RT=(--runtime "$SHIM_RUNTIME")
 # nothing_left ID NAME : once the shim's last moments have passed, nothing of ID.
 nothing_left() {
-	wait_until test -z "$(shim_leftovers "$1")"
+	wait_until shim_gone "$1"
 	is "$(shim_leftovers "$1")" "" "$2"
 }
 
