@@ -25,6 +25,14 @@ VERSION_DEFS = -DVEIL_VERSION=\"$(VERSION)\" -DVEIL_COMMIT=\"$(COMMIT)\"
 
 PROTO_GEN_C = $(BUILD)/gen/agent.pb-c.c
 PROTO_GEN_H = $(BUILD)/gen/agent.pb-c.h
+# containerd's shim v2 protocol, generated from the .proto files Debian ships
+# (scripts/shim-protos.sh); nothing of it is in the tree.
+SHIM_PROTOS = containerd/runtime/v2/task/shim containerd/api/types/mount containerd/api/types/task/task \
+	containerd/api/events/task containerd/api/services/ttrpc/events/v1/events \
+	containerd/pkg/runtimeoptions/v1/api cgroups/v2/stats/metrics
+SHIM_GEN_C = $(patsubst %,$(BUILD)/gen/github.com/containerd/%.pb-c.c,$(SHIM_PROTOS)) \
+	$(patsubst %,$(BUILD)/gen/google/protobuf/%.pb-c.c,any empty timestamp)
+SHIM_GEN_H = $(SHIM_GEN_C:.c=.h)
 
 # The layers, lowest first (docs/architecture.md): each may use only those
 # before it, which scripts/check-layers.sh enforces. Each layer with sources
@@ -36,6 +44,8 @@ layer_src = $(wildcard src/$(1)/*.c)
 reverse = $(if $(1),$(call reverse,$(wordlist 2,$(words $(1)),$(1))) $(firstword $(1)))
 
 CLI_SRC = $(wildcard src/cli/*.c)
+# containerd-shim-veil-v2: a front end on the runtime, as the CLI is.
+SHIM_SRC = $(wildcard src/shim/*.c)
 AGENT_SRC = $(wildcard src/agent/*.c)
 # veil-kbs, the key broker: a front end on lib and attest only.
 KBS_SRC = $(wildcard src/kbs/*.c)
@@ -64,7 +74,7 @@ INITRD = $(GUEST_DIR)/initrd.img
 # Objects are kept (not removed as intermediates): a test rebuild compiles only what changed.
 .SECONDARY:
 
-all: $(BUILD)/veil $(BUILD)/veil-agent $(BUILD)/veil-kbs $(BUILD)/kbs-test-client $(INITRD) kernel $(BUILD)/configuration.toml
+all: $(BUILD)/veil $(BUILD)/containerd-shim-veil-v2 $(BUILD)/veil-agent $(BUILD)/veil-kbs $(BUILD)/kbs-test-client $(INITRD) kernel $(BUILD)/configuration.toml
 
 deps:
 	@scripts/install-deps.sh
@@ -72,6 +82,9 @@ deps:
 $(PROTO_GEN_C) $(PROTO_GEN_H) &: src/proto/agent.proto
 	@mkdir -p $(BUILD)/gen
 	protoc-c --proto_path=src/proto --c_out=$(BUILD)/gen $<
+
+$(SHIM_GEN_C) $(SHIM_GEN_H) &: scripts/shim-protos.sh
+	scripts/shim-protos.sh $(BUILD)/gen
 
 # ---- build flavours ----
 # One object per source and flavour, one library per layer and flavour:
@@ -104,10 +117,10 @@ layer_libs = $(foreach l,$(2),$(call lib_dir,$(1))/libveil-$(l).a)
 link_libs = $(call layer_libs,$(1),$(call reverse,$(2)))
 
 define flavour_objects
-$(call obj_dir,$(1))/%.o: %.c $(PROTO_GEN_H)
+$(call obj_dir,$(1))/%.o: %.c $(PROTO_GEN_H) $(SHIM_GEN_H)
 	@mkdir -p $$(dir $$@)
 	$$($(1)_CC) $$($(1)_CFLAGS) $$(VERSION_DEFS) -MMD -MP -c $$< -o $$@
-$(call obj_dir,$(1))/gen/agent.pb-c.o: $(PROTO_GEN_C)
+$(call obj_dir,$(1))/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $$(dir $$@)
 	$$($(1)_CC) $$($(1)_GEN_CFLAGS) -c $$< -o $$@
 endef
@@ -121,6 +134,8 @@ $(foreach l,$(HOST_LAYERS),$(call lib_dir,$(1))/libveil-$(l).a: $(call objects,$
 $(call lib_dir,$(1))/libveil-proto.a: $(call obj_dir,$(1))/gen/agent.pb-c.o
 $(call lib_dir,$(1))/libveil-agent.a: $(call objects,$(1),$(filter-out src/agent/main.c,$(AGENT_SRC)))
 $(call lib_dir,$(1))/libveil-kbs.a: $(call objects,$(1),$(filter-out src/kbs/main.c,$(KBS_SRC)))
+$(call lib_dir,$(1))/libveil-shim.a: $(call objects,$(1),$(filter-out src/shim/main.c,$(SHIM_SRC)))
+$(call lib_dir,$(1))/libveil-shimproto.a: $(patsubst $(BUILD)/gen/%.c,$(call obj_dir,$(1))/gen/%.o,$(SHIM_GEN_C))
 $(call lib_dir,$(1))/libveil-testsupport.a: $(call objects,$(1),$(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c)))
 $(call lib_dir,$(1))/%.a:
 	@mkdir -p $$(dir $$@)
@@ -132,6 +147,10 @@ $(foreach f,host asan fuzz,$(eval $(call flavour_libs,$(f))))
 
 $(BUILD)/veil: $(call objects,host,$(CLI_SRC)) $(call layer_libs,host,$(HOST_LAYERS))
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,host,$(HOST_LAYERS)) $(HOST_LIBS) $(ATTEST_LIBS)
+
+SHIM_LAYERS = $(HOST_LAYERS) shimproto shim
+$(BUILD)/containerd-shim-veil-v2: $(call objects,host,src/shim/main.c) $(call layer_libs,host,$(SHIM_LAYERS))
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,host,$(SHIM_LAYERS)) $(HOST_LIBS) $(ATTEST_LIBS)
 
 $(BUILD)/veil-kbs: $(call objects,host,$(KBS_SRC)) $(call layer_libs,host,$(KBS_LAYERS))
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,host,$(KBS_LAYERS)) $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS) -lpthread
@@ -155,7 +174,7 @@ $(BUILD)/configuration.toml: config/configuration.toml.in
 # ---- tests ----
 # Unit tests and fuzzers link the layers' libraries of their flavour, plus
 # the guest agent's code and the test doubles.
-TEST_LAYERS = $(HOST_LAYERS) agent kbs testsupport
+TEST_LAYERS = $(HOST_LAYERS) shimproto shim agent kbs testsupport
 TEST_LIBS = $(HOST_LIBS) $(ATTEST_LIBS) $(KBS_LIBS)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -196,6 +215,7 @@ bench: all
 	bench/kbs.sh $(BUILD)
 	bench/confidential.sh $(BUILD)
 	bench/volumes.sh $(BUILD)
+	bench/shim.sh $(BUILD)
 
 FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(BUILD)/fuzz/%: $(BUILD)/fuzz-obj/tests/fuzz/%.o $(call layer_libs,fuzz,$(TEST_LAYERS))
@@ -209,6 +229,7 @@ fuzz-long: $(FUZZ_TARGETS)
 
 install: all
 	install -D -m 0755 $(BUILD)/veil $(DESTDIR)$(PREFIX)/bin/veil
+	install -D -m 0755 $(BUILD)/containerd-shim-veil-v2 $(DESTDIR)$(PREFIX)/bin/containerd-shim-veil-v2
 	install -D -m 0644 $(KERNEL) $(DESTDIR)$(DATADIR)/vmlinux
 	install -D -m 0644 $(INITRD) $(DESTDIR)$(DATADIR)/initrd.img
 	install -D -m 0644 config/veil-factory.service $(DESTDIR)/lib/systemd/system/veil-factory.service

@@ -20,7 +20,7 @@ hv:      proto lib attest
 cache:   proto lib attest hv
 runtime: proto lib attest hv cache
 cli:     proto lib attest hv cache runtime
-shim:    proto lib attest hv cache runtime
+shim:    proto lib attest hv cache runtime github.com google
 kbs:     lib attest
 agent:   proto attest lib/error.h lib/fdpass.h lib/cleanup.h lib/clock.h lib/hex.h
 '
@@ -30,7 +30,9 @@ private='
 hv/qmp.h: hv/qemu.c hv/qmp.c
 hv/qemu.h: hv/qemu.c
 '
-# Generated headers (build/gen), included by bare name.
+# Generated headers (build/gen), included by bare name. containerd's shim
+# protocol is generated under its import paths (github.com/..., google/...),
+# which the shim's row above names like folders.
 generated='agent.pb-c.h'
 
 declare -A allowed owners

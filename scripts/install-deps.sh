@@ -17,6 +17,10 @@ packages=(
 	# fuzz seeds from docker's config.json files (tests/fuzz/capture-configs.sh
 	# runs a private dockerd; on a systemd host the package also starts one)
 	docker.io
+	# the containerd shim: containerd's .proto files (the shim v2 protocol, the
+	# cgroup metrics), google/protobuf's; its tests' CRI client and pod network
+	golang-github-containerd-containerd-dev golang-github-containerd-cgroups-dev libprotobuf-dev
+	python3-grpcio python3-protobuf protobuf-compiler containernetworking-plugins
 	# network.t: network namespaces, veth, tc mirred between veth and tap
 	iproute2
 	# veil-kbs: HTTP server, init-data annotations (gzip); JOSE interop tests

@@ -286,6 +286,99 @@ int agent_cgroup_create(const char *id, const Veil__Agent__V1__CreateContainerRe
 	return set_devices(id, spec, err);
 }
 
+int agent_cgroup_set_limits(const char *id, const Veil__Agent__V1__Resources *res, veil_err_t *err)
+{
+	if (res == NULL)
+		return veil_fail(err, 0, "no resources");
+	return set_resources(id, res, err);
+}
+
+int agent_cgroup_freeze(const char *id, bool frozen, veil_err_t *err)
+{
+	return set_limit(id, "cgroup.freeze", frozen ? "1" : "0", err);
+}
+
+/* "max" reads as 0, as the stats report an absent limit. */
+static uint64_t read_value(const char *id, const char *file)
+{
+	char path[256], text[64];
+	cgroup_path(path, sizeof(path), id, file);
+	if (agent_read_file(path, text, sizeof(text)) <= 0)
+		return 0;
+	return strtoull(text, NULL, 10);
+}
+
+/* Fills the fields named in keys from a "key value" file (cpu.stat, memory.stat, memory.events). */
+struct stat_key {
+	const char *key;
+	uint64_t *out;
+};
+
+static void read_keyed(const char *id, const char *file, const struct stat_key *keys, size_t n)
+{
+	char path[256];
+	cgroup_path(path, sizeof(path), id, file);
+	cleanup_kfile struct agent_kfile k;
+	if (agent_kfile_open(&k, path) < 0)
+		return;
+	for (const char *line; (line = agent_kfile_line(&k)) != NULL;) {
+		const char *space = strchr(line, ' ');
+		if (space == NULL)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (strlen(keys[i].key) == (size_t)(space - line) && strncmp(line, keys[i].key, (size_t)(space - line)) == 0)
+				*keys[i].out = strtoull(space + 1, NULL, 10);
+	}
+}
+
+int agent_cgroup_stats(const char *id, Veil__Agent__V1__StatsContainerResponse *out, veil_err_t *err)
+{
+	char path[256];
+	cgroup_path(path, sizeof(path), id, NULL);
+	if (access(path, F_OK) < 0)
+		return veil_fail(err, errno, "%s", path);
+	const struct stat_key cpu[] = {
+		{ "usage_usec", &out->cpu_usage_usec },	    { "user_usec", &out->cpu_user_usec },
+		{ "system_usec", &out->cpu_system_usec },   { "nr_periods", &out->cpu_nr_periods },
+		{ "nr_throttled", &out->cpu_nr_throttled }, { "throttled_usec", &out->cpu_throttled_usec },
+	};
+	const struct stat_key memory[] = {
+		{ "anon", &out->memory_anon },	 { "file", &out->memory_file },
+		{ "kernel_stack", &out->memory_kernel_stack }, { "slab", &out->memory_slab },
+		{ "shmem", &out->memory_shmem }, { "pgfault", &out->memory_pgfault },
+		{ "pgmajfault", &out->memory_pgmajfault },
+	};
+	const struct stat_key events[] = { { "oom", &out->oom }, { "oom_kill", &out->oom_kill } };
+	read_keyed(id, "cpu.stat", cpu, sizeof(cpu) / sizeof(cpu[0]));
+	read_keyed(id, "memory.stat", memory, sizeof(memory) / sizeof(memory[0]));
+	read_keyed(id, "memory.events", events, sizeof(events) / sizeof(events[0]));
+	out->memory_usage = read_value(id, "memory.current");
+	out->memory_limit = read_value(id, "memory.max");
+	out->pids_current = read_value(id, "pids.current");
+	out->pids_limit = read_value(id, "pids.max");
+	return 0;
+}
+
+int agent_cgroup_open_events(const char *id)
+{
+	char path[256];
+	cgroup_path(path, sizeof(path), id, "memory.events");
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+uint64_t agent_cgroup_oom_kills(int events_fd)
+{
+	/* Reading from the start also re-arms poll(2) for the next change. */
+	char text[512];
+	ssize_t n = pread(events_fd, text, sizeof(text) - 1, 0);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	const char *at = strstr(text, "oom_kill ");
+	return at != NULL ? strtoull(at + strlen("oom_kill "), NULL, 10) : 0;
+}
+
+
 int agent_cgroup_open_procs(const char *id, veil_err_t *err)
 {
 	char path[256];

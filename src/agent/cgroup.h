@@ -19,6 +19,17 @@ int agent_cgroup_create(const char *id, const Veil__Agent__V1__CreateContainerRe
 uint64_t agent_cpu_weight(uint64_t shares);
 uint64_t agent_io_weight(uint32_t blkio_weight);
 int agent_swap_max(int64_t swap, int64_t memory, int64_t *out);
+/* An update of the container's resources, as at create: a value, -1 lifts a limit ("max"), 0 leaves it. */
+int agent_cgroup_set_limits(const char *id, const Veil__Agent__V1__Resources *res, veil_err_t *err);
+/* Writes cgroup.freeze: the container's processes stop (or go on) at once. */
+int agent_cgroup_freeze(const char *id, bool frozen, veil_err_t *err);
+/* What the container's cgroup reports; -1 if it does not exist. */
+int agent_cgroup_stats(const char *id, Veil__Agent__V1__StatsContainerResponse *out, veil_err_t *err);
+/* An fd on the container's memory.events (-1 if it cannot be opened): the
+ * kernel wakes poll(2) on it with POLLPRI when a count changes, and
+ * agent_cgroup_oom_kills reads its oom_kill count and re-arms it. */
+int agent_cgroup_open_events(const char *id);
+uint64_t agent_cgroup_oom_kills(int events_fd);
 /* An fd on the container's cgroup.procs; a child writes "0" to it to join. */
 int agent_cgroup_open_procs(const char *id, veil_err_t *err);
 /* Calls fn for each process in the container's cgroup or a cgroup the

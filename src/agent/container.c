@@ -135,6 +135,9 @@ struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerR
 		agent_wipe_free(c);
 		return NULL;
 	}
+	c->events_fd = agent_cgroup_open_events(c->id);
+	if (c->events_fd >= 0)
+		c->oom_kills = agent_cgroup_oom_kills(c->events_fd);
 	c->next = containers;
 	containers = c;
 	return c;
@@ -171,6 +174,8 @@ void agent_container_remove(struct agent_container *c)
 			break;
 		}
 	}
+	if (c->events_fd >= 0)
+		close(c->events_fd);
 	teardown(c);
 	while (c->processes != NULL) {
 		struct agent_process *p = c->processes;
@@ -179,6 +184,14 @@ void agent_container_remove(struct agent_container *c)
 	}
 	protobuf_c_message_free_unpacked(&c->spec->base, &agent_wipe_allocator);
 	agent_wipe_free(c);
+}
+
+bool agent_container_oom_killed(struct agent_container *c)
+{
+	uint64_t kills = agent_cgroup_oom_kills(c->events_fd);
+	bool grew = kills > c->oom_kills;
+	c->oom_kills = kills;
+	return grew;
 }
 
 struct agent_process *agent_container_process(const struct agent_container *c, const char *exec_id)

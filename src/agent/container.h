@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "agent/process.h"
 #include "agent/seccomp.h"
@@ -22,6 +23,8 @@ struct agent_container {
 	struct agent_seccomp *seccomp; /* compiled spec->seccomp; NULL without one */
 	bool secrets;         /* a confidential container's secrets are on a tmpfs for it (confidential.h) */
 	struct agent_process *processes;
+	int events_fd;        /* its memory.events, polled for OOM kills; -1 without */
+	uint64_t oom_kills;   /* memory.events oom_kill when last read */
 };
 
 struct agent_container *agent_container_first(void);
@@ -44,6 +47,10 @@ const char *agent_container_joined(const struct agent_container *c, int flag);
 /* Whether another process fits; may evict an exited process whose status was delivered. */
 bool agent_container_make_room(struct agent_container *c);
 void agent_container_add_process(struct agent_container *c, struct agent_process *p);
+
+/* True, once per kill, when the container's OOM kill count has grown since
+ * it was last read (its events_fd polled readable). */
+bool agent_container_oom_killed(struct agent_container *c);
 
 /* Reaps every exited child (PID 1 inherits orphans too) and records exit statuses. */
 void agent_reap(void);

@@ -47,6 +47,16 @@ static size_t n_waits;
 /* agent_process_changes() when the pending waits were last looked at. */
 static unsigned long waits_checked;
 
+/* OOM kills not yet reported to the host, oldest first, and the GetOOMEvent
+ * requests waiting for one. Both bounded: a host that never asks loses the
+ * oldest kills, one that asks too often is told so. */
+#define MAX_OOM_EVENTS 64
+#define MAX_OOM_WAITS 8
+static char oom_events[MAX_OOM_EVENTS][AGENT_ID_MAX + 1];
+static size_t n_oom_events;
+static uint32_t oom_waits[MAX_OOM_WAITS];
+static size_t n_oom_waits;
+
 /* What a handler answers: code 0 with resp, or an error code with a message. */
 struct reply {
 	int code;
@@ -177,8 +187,38 @@ void agent_dispatch_answer_waits(void)
 	}
 }
 
+static void answer_oom_waits(void)
+{
+	while (n_oom_waits > 0 && n_oom_events > 0) {
+		Veil__Agent__V1__GetOOMEventResponse resp = VEIL__AGENT__V1__GET_OOMEVENT_RESPONSE__INIT;
+		resp.container_id = oom_events[0];
+		respond(oom_waits[0], VEIL_METHOD_GET_OOM_EVENT, agent_trace_now(), VEIL_RPC_OK, NULL, &resp.base);
+		memmove(oom_events[0], oom_events[1], --n_oom_events * sizeof(oom_events[0]));
+		memmove(&oom_waits[0], &oom_waits[1], --n_oom_waits * sizeof(oom_waits[0]));
+	}
+}
+
+static void forget_oom_events(void)
+{
+	explicit_bzero(oom_events, sizeof(oom_events));
+	n_oom_events = 0;
+}
+
+void agent_dispatch_memory_events(struct agent_container *c)
+{
+	if (!agent_container_oom_killed(c))
+		return;
+	agent_log_debug("container %s: a process was killed for lack of memory", c->id);
+	if (n_oom_events == MAX_OOM_EVENTS)
+		memmove(oom_events[0], oom_events[1], --n_oom_events * sizeof(oom_events[0]));
+	snprintf(oom_events[n_oom_events++], sizeof(oom_events[0]), "%s", c->id);
+	answer_oom_waits();
+}
+
 void agent_dispatch_disconnect(void)
 {
+	n_oom_waits = 0;
+	forget_oom_events();
 	while (waits != NULL) {
 		struct pending_wait *w = waits;
 		waits = w->next;
@@ -373,6 +413,56 @@ static int handle_destroy(const Veil__Agent__V1__DestroyContainerRequest *req, s
 	return 0;
 }
 
+static int handle_update(const Veil__Agent__V1__UpdateContainerRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__UpdateContainerResponse resp = VEIL__AGENT__V1__UPDATE_CONTAINER_RESPONSE__INIT;
+	struct agent_container *c = find_container(req->container_id, r);
+	if (c == NULL)
+		return -1;
+	r->code = VEIL_RPC_INTERNAL;
+	if (agent_cgroup_set_limits(c->id, req->resources, &r->err) < 0)
+		return -1;
+	r->resp = &resp.base;
+	return 0;
+}
+
+static int handle_freeze(const Veil__Agent__V1__FreezeContainerRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__FreezeContainerResponse resp = VEIL__AGENT__V1__FREEZE_CONTAINER_RESPONSE__INIT;
+	struct agent_container *c = find_container(req->container_id, r);
+	if (c == NULL)
+		return -1;
+	r->code = VEIL_RPC_INTERNAL;
+	if (agent_cgroup_freeze(c->id, req->frozen, &r->err) < 0)
+		return -1;
+	r->resp = &resp.base;
+	return 0;
+}
+
+static int handle_stats(const Veil__Agent__V1__StatsContainerRequest *req, struct reply *r)
+{
+	static Veil__Agent__V1__StatsContainerResponse resp;
+	resp = (Veil__Agent__V1__StatsContainerResponse)VEIL__AGENT__V1__STATS_CONTAINER_RESPONSE__INIT;
+	struct agent_container *c = find_container(req->container_id, r);
+	if (c == NULL)
+		return -1;
+	r->code = VEIL_RPC_INTERNAL;
+	if (agent_cgroup_stats(c->id, &resp, &r->err) < 0)
+		return -1;
+	r->resp = &resp.base;
+	return 0;
+}
+
+/* Returns 1: the response is withheld until an OOM kill. */
+static int handle_get_oom_event(uint32_t stream, struct reply *r)
+{
+	if (n_oom_waits >= MAX_OOM_WAITS)
+		return fail(r, VEIL_RPC_RESOURCE_EXHAUSTED, "%d GetOOMEvent requests are pending already", MAX_OOM_WAITS);
+	oom_waits[n_oom_waits++] = stream;
+	answer_oom_waits();
+	return 1;
+}
+
 static int handle_configure_interface(const Veil__Agent__V1__ConfigureInterfaceRequest *req, struct reply *r)
 {
 	static Veil__Agent__V1__ConfigureInterfaceResponse resp = VEIL__AGENT__V1__CONFIGURE_INTERFACE_RESPONSE__INIT;
@@ -421,6 +511,7 @@ static int handle_scrub(const Veil__Agent__V1__ScrubRequest *req, struct reply *
 	for (struct agent_container *c; (c = agent_container_first()) != NULL;)
 		forget_container(c);
 	agent_trace_end(unmount);
+	forget_oom_events();
 	int rc = agent_scrub_guest(&resp, &r->err);
 	/* Called from here, it wipes the depth at which earlier handlers' frames lay. */
 	agent_scrub_wipe_stack();
@@ -458,6 +549,14 @@ static int run_handler(int method, uint32_t stream, uint64_t received_ns, Protob
 		return handle_scrub(m, r);
 	case VEIL_METHOD_LIST_PROCESSES:
 		return handle_list_processes(stream, received_ns, m, r);
+	case VEIL_METHOD_UPDATE_CONTAINER:
+		return handle_update(m, r);
+	case VEIL_METHOD_STATS_CONTAINER:
+		return handle_stats(m, r);
+	case VEIL_METHOD_GET_OOM_EVENT:
+		return handle_get_oom_event(stream, r);
+	case VEIL_METHOD_FREEZE_CONTAINER:
+		return handle_freeze(m, r);
 	case VEIL_METHOD_SHUTDOWN:
 		handle_shutdown(stream, received_ns);
 		break;

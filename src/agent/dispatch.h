@@ -10,6 +10,9 @@
 void agent_dispatch_frame(const struct veil_frame_header *h, const uint8_t *payload);
 /* The host is gone: forget its pending waits and stream ids. */
 void agent_dispatch_disconnect(void);
+/* The container's memory.events changed: an OOM kill is queued for the host's GetOOMEvent. */
+struct agent_container;
+void agent_dispatch_memory_events(struct agent_container *c);
 /* Answers the pending waits whose process is now done. */
 void agent_dispatch_answer_waits(void);
 

@@ -17,15 +17,16 @@
 #include "agent/scrub.h"
 #include "agent/spawn.h"
 
-enum slot_kind { SLOT_STDOUT, SLOT_STDERR, SLOT_STDIN };
+enum slot_kind { SLOT_STDOUT, SLOT_STDERR, SLOT_STDIN, SLOT_MEMORY_EVENTS };
 
-/* Which process fd a pollfd entry stands for. */
+/* Which process fd, or container's memory.events, a pollfd entry stands for. */
 struct slot {
 	struct agent_process *p;
+	struct agent_container *c;
 	enum slot_kind kind;
 };
 
-#define MAX_SLOTS (AGENT_MAX_CONTAINERS * AGENT_MAX_PROCESSES * 3)
+#define MAX_SLOTS (AGENT_MAX_CONTAINERS * (AGENT_MAX_PROCESSES * 3 + 1))
 
 static struct pollfd pfds[2 + MAX_SLOTS];
 static struct slot slots[MAX_SLOTS];
@@ -58,7 +59,7 @@ static void drain_signals(int sfd)
 static void add_slot(nfds_t *n, int fd, short events, struct agent_process *p, enum slot_kind kind)
 {
 	pfds[*n] = (struct pollfd){ .fd = fd, .events = events };
-	slots[*n - 2] = (struct slot){ .p = p, .kind = kind };
+	slots[*n - 2] = (struct slot){ .p = p, .c = NULL, .kind = kind };
 	(*n)++;
 }
 
@@ -73,6 +74,10 @@ static nfds_t build_poll_set(int sfd, int *timeout)
 	/* Backpressure: while the host is behind, process output waits in the pipes. */
 	bool congested = agent_channel_congested();
 	for (struct agent_container *c = agent_container_first(); c != NULL; c = c->next) {
+		if (c->events_fd >= 0) {
+			add_slot(&n, c->events_fd, POLLPRI, NULL, SLOT_MEMORY_EVENTS);
+			slots[n - 3].c = c;
+		}
 		for (struct agent_process *p = c->processes; p != NULL; p = p->next) {
 			for (int i = 0; i < 2; i++)
 				if (p->out[i].fd >= 0 && !congested)
@@ -99,7 +104,9 @@ static void handle_process_fds(nfds_t n)
 		if (pfds[i].revents == 0)
 			continue;
 		struct slot *s = &slots[i - 2];
-		if (s->kind == SLOT_STDIN)
+		if (s->kind == SLOT_MEMORY_EVENTS)
+			agent_dispatch_memory_events(s->c);
+		else if (s->kind == SLOT_STDIN)
 			agent_process_write_input(s->p);
 		else if (!agent_channel_congested()) /* each read may queue a whole chunk */
 			agent_process_read_output(s->p, s->kind == SLOT_STDOUT ? 0 : 1);

@@ -598,6 +598,23 @@ int agent_validate_request(int method, const ProtobufCMessage *msg, int *code, v
 		const Veil__Agent__V1__ListProcessesRequest *r = (const void *)msg;
 		return agent_validate_id("container_id", r->container_id, err);
 	}
+	case VEIL_METHOD_UPDATE_CONTAINER: {
+		const Veil__Agent__V1__UpdateContainerRequest *r = (const void *)msg;
+		if (agent_validate_id("container_id", r->container_id, err) < 0)
+			return -1;
+		if (r->resources == NULL)
+			return veil_fail(err, 0, "resources are missing");
+		return agent_validate_resources(r->resources, err);
+	}
+	case VEIL_METHOD_STATS_CONTAINER: {
+		const Veil__Agent__V1__StatsContainerRequest *r = (const void *)msg;
+		return agent_validate_id("container_id", r->container_id, err);
+	}
+	case VEIL_METHOD_FREEZE_CONTAINER: {
+		const Veil__Agent__V1__FreezeContainerRequest *r = (const void *)msg;
+		return agent_validate_id("container_id", r->container_id, err);
+	}
+	case VEIL_METHOD_GET_OOM_EVENT:
 	case VEIL_METHOD_SHUTDOWN:
 	case VEIL_METHOD_COUNT:
 		break;

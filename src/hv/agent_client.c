@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -450,5 +451,100 @@ int veil_agent_scrub(struct veil_agent_client *c, const void *padding, size_t le
 		.containers_left = resp->containers_left, .mem_free_kib = resp->mem_free_kib,
 	};
 	protobuf_c_message_free_unpacked(msg, NULL);
+	return 0;
+}
+
+int veil_agent_destroy_container(struct veil_agent_client *c, const char *container_id, int timeout_ms,
+				 veil_err_t *err)
+{
+	Veil__Agent__V1__DestroyContainerRequest req = VEIL__AGENT__V1__DESTROY_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	ProtobufCMessage *resp = NULL;
+	if (call(c, VEIL_METHOD_DESTROY_CONTAINER, &req.base, &resp, timeout_ms, err) < 0)
+		return veil_fail_context(err, "destroying container %s in the guest", container_id);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+int veil_agent_update_container(struct veil_agent_client *c, const char *container_id,
+				const struct veil_agent_limits *limits, int timeout_ms, veil_err_t *err)
+{
+	Veil__Agent__V1__Resources res = VEIL__AGENT__V1__RESOURCES__INIT;
+	res.memory_limit = limits->memory;
+	res.cpu_quota = limits->cpu_quota;
+	res.cpu_period = limits->cpu_period;
+	res.pids_limit = limits->pids;
+	Veil__Agent__V1__UpdateContainerRequest req = VEIL__AGENT__V1__UPDATE_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	req.resources = &res;
+	ProtobufCMessage *resp = NULL;
+	if (call(c, VEIL_METHOD_UPDATE_CONTAINER, &req.base, &resp, timeout_ms, err) < 0)
+		return veil_fail_context(err, "updating the limits of container %s", container_id);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+int veil_agent_freeze_container(struct veil_agent_client *c, const char *container_id, bool frozen, int timeout_ms,
+				veil_err_t *err)
+{
+	Veil__Agent__V1__FreezeContainerRequest req = VEIL__AGENT__V1__FREEZE_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	req.frozen = frozen;
+	ProtobufCMessage *resp = NULL;
+	if (call(c, VEIL_METHOD_FREEZE_CONTAINER, &req.base, &resp, timeout_ms, err) < 0)
+		return veil_fail_context(err, "%s container %s", frozen ? "pausing" : "resuming", container_id);
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+int veil_agent_stats(struct veil_agent_client *c, const char *container_id, struct veil_agent_stats *out,
+		     int timeout_ms, veil_err_t *err)
+{
+	Veil__Agent__V1__StatsContainerRequest req = VEIL__AGENT__V1__STATS_CONTAINER_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	ProtobufCMessage *msg = NULL;
+	if (call(c, VEIL_METHOD_STATS_CONTAINER, &req.base, &msg, timeout_ms, err) < 0)
+		return veil_fail_context(err, "statistics of container %s", container_id);
+	const Veil__Agent__V1__StatsContainerResponse *r = (const Veil__Agent__V1__StatsContainerResponse *)msg;
+	*out = (struct veil_agent_stats){
+		.cpu_usage_usec = r->cpu_usage_usec,
+		.cpu_user_usec = r->cpu_user_usec,
+		.cpu_system_usec = r->cpu_system_usec,
+		.cpu_nr_periods = r->cpu_nr_periods,
+		.cpu_nr_throttled = r->cpu_nr_throttled,
+		.cpu_throttled_usec = r->cpu_throttled_usec,
+		.memory_usage = r->memory_usage,
+		.memory_limit = r->memory_limit,
+		.memory_anon = r->memory_anon,
+		.memory_file = r->memory_file,
+		.memory_kernel_stack = r->memory_kernel_stack,
+		.memory_slab = r->memory_slab,
+		.memory_shmem = r->memory_shmem,
+		.memory_pgfault = r->memory_pgfault,
+		.memory_pgmajfault = r->memory_pgmajfault,
+		.pids_current = r->pids_current,
+		.pids_limit = r->pids_limit,
+		.oom = r->oom,
+		.oom_kill = r->oom_kill,
+	};
+	protobuf_c_message_free_unpacked(msg, NULL);
+	return 0;
+}
+
+int veil_agent_oom_event_send(struct veil_agent_client *c, uint32_t *request_id, veil_err_t *err)
+{
+	Veil__Agent__V1__GetOOMEventRequest req = VEIL__AGENT__V1__GET_OOMEVENT_REQUEST__INIT;
+	return send_async(c, VEIL_METHOD_GET_OOM_EVENT, &req.base, request_id, err);
+}
+
+int veil_agent_oom_event_result(const uint8_t *payload, size_t len, char *container_id, size_t size,
+				veil_err_t *err)
+{
+	ProtobufCMessage *resp = NULL;
+	int code;
+	if (veil_agent_decode_response(VEIL_METHOD_GET_OOM_EVENT, payload, len, &resp, &code, err) < 0)
+		return -1;
+	snprintf(container_id, size, "%s", ((const Veil__Agent__V1__GetOOMEventResponse *)resp)->container_id);
+	protobuf_c_message_free_unpacked(resp, NULL);
 	return 0;
 }

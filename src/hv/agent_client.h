@@ -110,6 +110,43 @@ int veil_agent_resize_send(struct veil_agent_client *c, const char *container_id
  * with protobuf_c_message_free_unpacked. */
 int veil_agent_list_processes(struct veil_agent_client *c, const char *container_id, int timeout_ms,
 			      Veil__Agent__V1__ListProcessesResponse **out, veil_err_t *err);
+/* DestroyContainer: kills what runs in it and forgets it; its pending waits
+ * are answered. */
+int veil_agent_destroy_container(struct veil_agent_client *c, const char *container_id, int timeout_ms,
+				 veil_err_t *err);
+
+/* UpdateContainer: cgroup limits in linux.resources' units; 0 leaves a limit
+ * as it is, -1 lifts it. */
+struct veil_agent_limits {
+	int64_t memory;     /* bytes */
+	int64_t cpu_quota;  /* us per cpu_period */
+	uint64_t cpu_period;
+	int64_t pids;
+};
+int veil_agent_update_container(struct veil_agent_client *c, const char *container_id,
+				const struct veil_agent_limits *limits, int timeout_ms, veil_err_t *err);
+
+/* FreezeContainer: stops or resumes every process of the container. */
+int veil_agent_freeze_container(struct veil_agent_client *c, const char *container_id, bool frozen, int timeout_ms,
+				veil_err_t *err);
+
+/* StatsContainer: the container's cgroup v2 figures (limits 0 when none). */
+struct veil_agent_stats {
+	uint64_t cpu_usage_usec, cpu_user_usec, cpu_system_usec, cpu_nr_periods, cpu_nr_throttled,
+		cpu_throttled_usec;
+	uint64_t memory_usage, memory_limit, memory_anon, memory_file, memory_kernel_stack, memory_slab,
+		memory_shmem, memory_pgfault, memory_pgmajfault;
+	uint64_t pids_current, pids_limit;
+	uint64_t oom, oom_kill;
+};
+int veil_agent_stats(struct veil_agent_client *c, const char *container_id, struct veil_agent_stats *out,
+		     int timeout_ms, veil_err_t *err);
+
+/* GetOOMEvent, answered at the guest's next OOM kill: the answer arrives
+ * with *request_id, and veil_agent_oom_event_result reads the container's id. */
+int veil_agent_oom_event_send(struct veil_agent_client *c, uint32_t *request_id, veil_err_t *err);
+int veil_agent_oom_event_result(const uint8_t *payload, size_t len, char *container_id, size_t size,
+				veil_err_t *err);
 
 /* Scrub (docs/agent-protocol.md): padding is pushed through the channel's
  * receive buffers; *out says what the guest still has afterwards. */

@@ -100,7 +100,8 @@ struct veil_hypervisor {
 	int (*resume)(struct veil_vm *vm, veil_err_t *err);
 	/* Adds a disk: into the rootfs slot if the VM has one and the disk is
 	 * the rootfs (an image of VEIL_DISK_SLOT_BYTES), else on a free root
-	 * port of a VM started with pcie_root_ports. */
+	 * port of a VM started with pcie_root_ports; returns the port (for
+	 * unplug_disk), or -1. */
 	int (*hotplug_disk)(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err);
 	/* Adds a virtio-net NIC backed by a tap fd on a free root port, as hotplug_disk. */
 	int (*hotplug_nic)(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err);
@@ -117,6 +118,10 @@ struct veil_hypervisor {
 	 * rootfs slot. The guest must be running and have let go of the slot's
 	 * filesystem: it has to let go of each device. */
 	int (*unplug_all)(struct veil_vm *vm, veil_err_t *err);
+	/* Removes the disk hot-plugged on root port port, and its backend, once
+	 * the guest has let go of it (a container of a pod is gone); the port is
+	 * free again. */
+	int (*unplug_disk)(struct veil_vm *vm, int port, veil_err_t *err);
 	/* Writes the guest's memory to fd (borrowed) as an ELF core: for checking
 	 * what a reset left behind (veil factory dump-memory). */
 	int (*dump_memory)(struct veil_vm *vm, int fd, veil_err_t *err);

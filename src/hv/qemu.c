@@ -700,7 +700,7 @@ static int qemu_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, v
 		return veil_fail_context(err, "hot-plugging %s", disk->path);
 	}
 	vm->root_ports_used |= 1u << port;
-	return 0;
+	return port;
 }
 
 /* The names of what a hot-plug adds on a root port: the fd handed over,
@@ -842,14 +842,6 @@ static int plugged(struct veil_vm *vm, uint32_t ports[N_HOTPLUG_KINDS], veil_err
 	return 0;
 }
 
-static bool any_plugged(const uint32_t ports[N_HOTPLUG_KINDS])
-{
-	for (size_t k = 0; k < N_HOTPLUG_KINDS; k++)
-		if (ports[k] != 0)
-			return true;
-	return false;
-}
-
 /* Runs cmd on {key: value} until it succeeds or the deadline passes. */
 static int command_until(struct veil_vm *vm, const char *cmd, const char *key, const char *value,
 			 long long deadline, veil_err_t *err)
@@ -868,15 +860,15 @@ static int command_until(struct veil_vm *vm, const char *cmd, const char *key, c
 	return rc;
 }
 
-static int qemu_unplug_all(struct veil_vm *vm, veil_err_t *err)
+/* Removes the hot-plugged devices of want (per kind, a mask of root ports)
+ * and their backends. */
+static int unplug_ports(struct veil_vm *vm, const uint32_t want[N_HOTPLUG_KINDS], veil_err_t *err)
 {
-	uint32_t had[N_HOTPLUG_KINDS], left[N_HOTPLUG_KINDS];
-	if (plugged(vm, had, err) < 0)
-		return -1;
+	uint32_t left[N_HOTPLUG_KINDS];
 	char id[32];
 	for (size_t k = 0; k < N_HOTPLUG_KINDS; k++) {
 		for (unsigned port = 0; port < 32; port++) {
-			if (!(had[k] & (1u << port)))
+			if (!(want[k] & (1u << port)))
 				continue;
 			snprintf(id, sizeof(id), "%s%u", hotplug_kinds[k].device, port);
 			json_object *args = json_object_new_object();
@@ -889,14 +881,18 @@ static int qemu_unplug_all(struct veil_vm *vm, veil_err_t *err)
 	}
 	/* The guest ejects each device (ACPI) before QEMU lets go of it. */
 	long long deadline = veil_now_ms() + UNPLUG_TIMEOUT_MS;
-	memcpy(left, had, sizeof(left));
-	while (any_plugged(left)) {
+	for (;;) {
+		if (plugged(vm, left, err) < 0)
+			return -1;
+		bool any = false;
+		for (size_t k = 0; k < N_HOTPLUG_KINDS; k++)
+			any |= (left[k] & want[k]) != 0;
+		if (!any)
+			break;
 		if (veil_now_ms() > deadline)
 			return veil_fail(err, ETIMEDOUT, "the guest did not release its hot-plugged devices within %d ms",
 					 UNPLUG_TIMEOUT_MS);
 		usleep(QMP_POLL_MS * 1000);
-		if (plugged(vm, left, err) < 0)
-			return -1;
 	}
 	/* Their backends, the tenant's image file and tap, a little later (RCU):
 	 * "in use" until then. */
@@ -904,14 +900,34 @@ static int qemu_unplug_all(struct veil_vm *vm, veil_err_t *err)
 		const struct hotplug_kind *kind = &hotplug_kinds[k];
 		for (unsigned port = 0; port < 32; port++) {
 			snprintf(id, sizeof(id), "%s%u", kind->backend, port);
-			if ((had[k] & (1u << port)) &&
+			if ((want[k] & (1u << port)) &&
 			    command_until(vm, kind->backend_del, kind->backend_key, id, deadline, err) < 0)
 				return -1;
+			if (want[k] & (1u << port))
+				vm->root_ports_used &= ~(1u << port);
 		}
 	}
+	return 0;
+}
+
+static int qemu_unplug_all(struct veil_vm *vm, veil_err_t *err)
+{
+	uint32_t had[N_HOTPLUG_KINDS];
+	if (plugged(vm, had, err) < 0 || unplug_ports(vm, had, err) < 0)
+		return -1;
 	vm->root_ports_used = 0;
 	if (vm->rootfs_slot && empty_slot(vm, err) < 0)
 		return veil_fail_context(err, "emptying the rootfs slot");
+	return 0;
+}
+
+static int qemu_unplug_disk(struct veil_vm *vm, int port, veil_err_t *err)
+{
+	if (port < 0 || port >= 32 || !(vm->root_ports_used & (1u << port)))
+		return veil_fail(err, EINVAL, "no hot-plugged disk on root port %d", port);
+	const uint32_t want[N_HOTPLUG_KINDS] = { [0] = 1u << port };
+	if (unplug_ports(vm, want, err) < 0)
+		return veil_fail_context(err, "unplugging the disk on root port %d", port);
 	return 0;
 }
 
@@ -944,6 +960,7 @@ const struct veil_hypervisor veil_hypervisor_qemu = {
 	.save_state = qemu_save_state,
 	.restore_state = qemu_restore_state,
 	.unplug_all = qemu_unplug_all,
+	.unplug_disk = qemu_unplug_disk,
 	.dump_memory = qemu_dump_memory,
 	.teardown = qemu_teardown,
 	.launch_measurement = qemu_launch_measurement,

@@ -132,7 +132,7 @@ static const struct key_spec runtime_keys[] = {
 static const struct key_spec factory_keys[] = {
 	U32("vm_cache_number", factory.vm_cache_number, 0, 64, 0),
 	PATH("vm_cache_endpoint", factory.vm_cache_endpoint, MAX_SOCKET_PATH, "/run/veil/cache.sock"),
-	U32("pcie_root_port", factory.pcie_root_port, 0, 16, 2),
+	U32("pcie_root_port", factory.pcie_root_port, 0, 16, 8),
 	BOOL("enable_template", factory.enable_template),
 	PATH("template_path", factory.template_path, MAX_PATH, "/run/veil/template"),
 	END,

@@ -42,11 +42,16 @@ static int make_address(const char *path, struct sockaddr_un *addr, int *dirfd, 
 
 int veil_ctl_listen(const char *path, veil_err_t *err)
 {
+	return veil_unix_listen(path, SOCK_SEQPACKET, err);
+}
+
+int veil_unix_listen(const char *path, int type, veil_err_t *err)
+{
 	struct sockaddr_un addr;
 	cleanup_close int dirfd = -1;
 	if (make_address(path, &addr, &dirfd, err) < 0)
 		return -1;
-	cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cleanup_close int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return veil_fail(err, errno, "socket");
 	unlink(path);
@@ -71,18 +76,23 @@ int veil_ctl_accept(int listen_fd, pid_t *peer_pid, veil_err_t *err)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return veil_fail(err, errno, "SO_PEERCRED");
 	if (cred.uid != 0 && cred.uid != geteuid())
-		return veil_fail(err, EPERM, "control peer pid %d uid %u refused", cred.pid, cred.uid);
+		return veil_fail(err, EPERM, "peer pid %d uid %u refused", cred.pid, cred.uid);
 	*peer_pid = cred.pid;
 	return veil_steal_fd(fd);
 }
 
 int veil_ctl_connect(const char *path, veil_err_t *err)
 {
+	return veil_unix_connect(path, SOCK_SEQPACKET, err);
+}
+
+int veil_unix_connect(const char *path, int type, veil_err_t *err)
+{
 	struct sockaddr_un addr;
 	cleanup_close int dirfd = -1;
 	if (make_address(path, &addr, &dirfd, err) < 0)
 		return -1;
-	cleanup_close int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cleanup_close int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return veil_fail(err, errno, "socket");
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)

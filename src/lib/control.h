@@ -20,6 +20,11 @@ int veil_ctl_listen(const char *path, veil_err_t *err);
  * neither root nor our own uid. */
 int veil_ctl_accept(int listen_fd, pid_t *peer_pid, veil_err_t *err);
 int veil_ctl_connect(const char *path, veil_err_t *err);
+/* The same for other socket types (SOCK_STREAM for ttrpc): the listening
+ * socket is non-blocking, the connected one blocking. veil_ctl_accept takes
+ * either kind. */
+int veil_unix_listen(const char *path, int type, veil_err_t *err);
+int veil_unix_connect(const char *path, int type, veil_err_t *err);
 
 int veil_ctl_send(int fd, json_object *msg, const int *fds, int n_fds, veil_err_t *err);
 /* *msg is NULL on orderly EOF. Received fds are CLOEXEC; unused slots are -1. */

@@ -33,6 +33,14 @@ int veil_log_init(const char *file, enum veil_log_format format, enum veil_log_l
 	return 0;
 }
 
+void veil_log_use_fd(int fd)
+{
+	if (logger.fd >= 0)
+		close(logger.fd);
+	logger.fd = fd;
+	logger.format = VEIL_LOG_TEXT;
+}
+
 void veil_log_set_level(enum veil_log_level level)
 {
 	logger.level = level;

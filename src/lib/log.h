@@ -10,6 +10,10 @@ enum veil_log_format { VEIL_LOG_TEXT, VEIL_LOG_JSON };
 
 /* file may be NULL. Returns -1 if the file cannot be opened. */
 int veil_log_init(const char *file, enum veil_log_format format, enum veil_log_level level, bool use_syslog);
+/* Logs to fd (text format) instead of a file by name: the containerd shim's
+ * log FIFO, opened non-blocking, so that a stalled reader drops lines rather
+ * than stopping the logger. The fd becomes the logger's. */
+void veil_log_use_fd(int fd);
 void veil_log_set_level(enum veil_log_level level);
 enum veil_log_level veil_log_get_level(void);
 int veil_log_parse_level(const char *name, enum veil_log_level *level);

@@ -38,6 +38,14 @@ static const struct method_entry methods[VEIL_METHOD_COUNT] = {
 				&veil__agent__v1__scrub_response__descriptor },
 	[VEIL_METHOD_LIST_PROCESSES] = { "ListProcesses", &veil__agent__v1__list_processes_request__descriptor,
 					 &veil__agent__v1__list_processes_response__descriptor },
+	[VEIL_METHOD_UPDATE_CONTAINER] = { "UpdateContainer", &veil__agent__v1__update_container_request__descriptor,
+					   &veil__agent__v1__update_container_response__descriptor },
+	[VEIL_METHOD_STATS_CONTAINER] = { "StatsContainer", &veil__agent__v1__stats_container_request__descriptor,
+					  &veil__agent__v1__stats_container_response__descriptor },
+	[VEIL_METHOD_GET_OOM_EVENT] = { "GetOOMEvent", &veil__agent__v1__get_oomevent_request__descriptor,
+					&veil__agent__v1__get_oomevent_response__descriptor },
+	[VEIL_METHOD_FREEZE_CONTAINER] = { "FreezeContainer", &veil__agent__v1__freeze_container_request__descriptor,
+					   &veil__agent__v1__freeze_container_response__descriptor },
 };
 
 const char *veil_method_name(enum veil_method m)
@@ -85,13 +93,19 @@ static void free_packed(uint8_t *buf, size_t len)
 
 uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner, int64_t timeout_ns, size_t *len)
 {
+	return veil_rpc_pack_envelope(VEIL_AGENT_SERVICE, veil_method_name(m), inner, timeout_ns, len);
+}
+
+uint8_t *veil_rpc_pack_envelope(const char *service, const char *method, const ProtobufCMessage *inner,
+				int64_t timeout_ns, size_t *len)
+{
 	size_t inner_len;
 	uint8_t *payload = pack_message(inner, &inner_len);
 	if (payload == NULL)
 		return NULL;
 	Veil__Agent__V1__Request req = VEIL__AGENT__V1__REQUEST__INIT;
-	req.service = (char *)VEIL_AGENT_SERVICE;
-	req.method = (char *)veil_method_name(m);
+	req.service = (char *)service;
+	req.method = (char *)method;
 	req.payload.data = payload;
 	req.payload.len = inner_len;
 	req.timeout_nano = timeout_ns;
@@ -181,9 +195,10 @@ static const ProtobufCMessage *with_unknown_field(const ProtobufCMessage *msg)
 	return NULL;
 }
 
-/* Unpacks one message within the budget; NULL with why set on failure. */
+/* Unpacks one message within the budget, refusing unknown fields when
+ * strict; NULL with why set on failure. */
 static ProtobufCMessage *unpack_checked(const ProtobufCMessageDescriptor *d, ProtobufCAllocator *budget,
-				       const uint8_t *buf, size_t len, char *why, size_t why_size)
+				       const uint8_t *buf, size_t len, bool strict, char *why, size_t why_size)
 {
 	ProtobufCMessage *msg = protobuf_c_message_unpack(d, budget, len, buf);
 	if (msg == NULL) {
@@ -194,7 +209,7 @@ static ProtobufCMessage *unpack_checked(const ProtobufCMessageDescriptor *d, Pro
 			snprintf(why, why_size, "malformed %s", d->name);
 		return NULL;
 	}
-	const ProtobufCMessage *odd = with_unknown_field(msg);
+	const ProtobufCMessage *odd = strict ? with_unknown_field(msg) : NULL;
 	if (odd != NULL) {
 		snprintf(why, why_size, "request has an unknown field %u in %s", odd->unknown_fields[0].tag,
 			 odd->descriptor->name);
@@ -215,7 +230,8 @@ ProtobufCMessage *veil_rpc_unpack_request(ProtobufCAllocator *allocator, const u
 	}
 	struct decode_budget b = { .inner = allocator, .left = VEIL_RPC_DECODE_FACTOR * len + VEIL_RPC_DECODE_SLACK };
 	ProtobufCAllocator budget = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
-	ProtobufCMessage *env = unpack_checked(&veil__agent__v1__request__descriptor, &budget, buf, len, why, why_size);
+	ProtobufCMessage *env =
+		unpack_checked(&veil__agent__v1__request__descriptor, &budget, buf, len, true, why, why_size);
 	if (env == NULL)
 		return NULL;
 	const Veil__Agent__V1__Request *req = (const Veil__Agent__V1__Request *)env;
@@ -227,9 +243,21 @@ ProtobufCMessage *veil_rpc_unpack_request(ProtobufCAllocator *allocator, const u
 		*code = VEIL_RPC_UNIMPLEMENTED;
 		snprintf(why, why_size, "unknown method");
 	} else {
-		inner = unpack_checked(methods[*method].request, &budget, req->payload.data, req->payload.len, why,
-				       why_size);
+		inner = unpack_checked(methods[*method].request, &budget, req->payload.data, req->payload.len, true,
+				       why, why_size);
 	}
 	protobuf_c_message_free_unpacked(env, &budget);
 	return inner;
+}
+
+ProtobufCMessage *veil_rpc_unpack_message(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+					  bool strict, char *why, size_t why_size)
+{
+	if (len > VEIL_FRAME_MAX_PAYLOAD) {
+		snprintf(why, why_size, "message too large");
+		return NULL;
+	}
+	struct decode_budget b = { .left = VEIL_RPC_DECODE_FACTOR * len + VEIL_RPC_DECODE_SLACK };
+	ProtobufCAllocator budget = { .alloc = budget_alloc, .free = budget_free, .allocator_data = &b };
+	return unpack_checked(d, &budget, buf, len, strict, why, why_size);
 }

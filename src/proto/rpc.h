@@ -2,6 +2,7 @@
 #ifndef VEIL_PROTO_RPC_H
 #define VEIL_PROTO_RPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,10 @@ enum veil_method {
 	VEIL_METHOD_CONFIGURE_INTERFACE,
 	VEIL_METHOD_SCRUB,
 	VEIL_METHOD_LIST_PROCESSES,
+	VEIL_METHOD_UPDATE_CONTAINER,
+	VEIL_METHOD_STATS_CONTAINER,
+	VEIL_METHOD_GET_OOM_EVENT,
+	VEIL_METHOD_FREEZE_CONTAINER,
 	VEIL_METHOD_COUNT
 };
 
@@ -45,6 +50,9 @@ const ProtobufCMessageDescriptor *veil_method_response_descriptor(enum veil_meth
 /* Serialize an envelope around `inner` (may be NULL for an empty payload).
  * Returns a malloc'd buffer, or NULL if it would exceed VEIL_FRAME_MAX_PAYLOAD. */
 uint8_t *veil_rpc_pack_request(enum veil_method m, const ProtobufCMessage *inner, int64_t timeout_ns, size_t *len);
+/* The same envelope for any ttrpc service and method (the shim's ttrpc). */
+uint8_t *veil_rpc_pack_envelope(const char *service, const char *method, const ProtobufCMessage *inner,
+				int64_t timeout_ns, size_t *len);
 uint8_t *veil_rpc_pack_response(int32_t code, const char *message, const ProtobufCMessage *inner, size_t *len);
 /* The same with the agent's spans of the request (Response.spans). */
 uint8_t *veil_rpc_pack_traced_response(int32_t code, const char *message, const ProtobufCMessage *inner,
@@ -70,5 +78,12 @@ uint8_t *veil_rpc_pack_traced_response(int32_t code, const char *message, const 
  * The agent passes one that wipes what it frees. */
 ProtobufCMessage *veil_rpc_unpack_request(ProtobufCAllocator *allocator, const uint8_t *buf, size_t len,
 					  int *method, int *code, char *why, size_t why_size);
+
+/* Unpacks one message of type d within the same budget as a request, and
+ * with strict, refusing a field d (or a message inside it) does not define.
+ * NULL with why on failure; free it with protobuf_c_message_free_unpacked(msg,
+ * NULL). */
+ProtobufCMessage *veil_rpc_unpack_message(const ProtobufCMessageDescriptor *d, const uint8_t *buf, size_t len,
+					  bool strict, char *why, size_t why_size);
 
 #endif

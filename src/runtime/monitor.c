@@ -68,41 +68,12 @@ int veil_monitor_block_signals(veil_err_t *err)
 	return veil_signalfd_for(taken, sizeof(taken) / sizeof(taken[0]), err);
 }
 
-/* ---- agent frames are routed to the relay they belong to ---- */
-
-static void on_data(void *opaque, uint32_t stream, const uint8_t *buf, size_t len, bool closed)
-{
-	struct monitor *m = opaque;
-	(void)closed;
-	for (int i = 0; i < MAX_PROCS; i++) {
-		if (m->procs[i].used && veil_relay_on_data(&m->procs[i].relay, stream, buf, len)) {
-			if (i == INIT && len > 0)
-				veil_trace_phase_after("first_output", "exit");
-			return;
-		}
-	}
-}
-
-static void on_window(void *opaque, uint32_t stream, uint32_t credit)
-{
-	struct monitor *m = opaque;
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (m->procs[i].used && veil_relay_on_window(&m->procs[i].relay, stream, credit))
-			return;
-}
-
-static void on_response(void *opaque, uint32_t request_id, const uint8_t *payload, size_t len)
-{
-	struct monitor *m = opaque;
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (m->procs[i].used && veil_relay_on_response(&m->procs[i].relay, request_id, payload, len))
-			return;
-}
-
 /* ---- processes ---- */
 
-static void proc_release(struct proc *p)
+static void proc_release(struct monitor *m, struct proc *p)
 {
+	veil_sandbox_detach(&m->sb, &p->relay);
+	veil_relay_release(&p->relay);
 	for (int i = 0; i < 3; i++)
 		if (p->fds[i] >= 0)
 			close(p->fds[i]);
@@ -134,13 +105,9 @@ static struct proc *proc_find(struct monitor *m, const char *exec_id)
 
 static int exec_process(struct monitor *m, struct proc *p, const struct oci_process *process, veil_err_t *err)
 {
-	const struct veil_agent_streams streams = veil_relay_streams(&p->relay);
 	/* An exec inherits what its process.json leaves out from the container's process. */
 	const struct oci_process *init = m->o->spec->process;
-	if (veil_agent_exec(&m->sb.agent, m->sb.id, p->exec_id, process, process == init ? NULL : init, &streams,
-			    m->sb.request_timeout_ms, err) < 0)
-		return -1;
-	if (veil_relay_wait(&p->relay, err) < 0)
+	if (veil_sandbox_exec(&m->sb, &p->relay, process, process == init ? NULL : init, err) < 0)
 		return -1;
 	if (process->terminal)
 		veil_relay_resize(&p->relay);
@@ -271,7 +238,7 @@ static void stop(struct monitor *m, struct veil_exit_status status)
 			p->relay.status = (struct veil_exit_status){ .signal = SIGKILL };
 		}
 		notify_exit(m, p);
-		proc_release(p);
+		proc_release(m, p);
 	}
 	veil_sandbox_release(&m->sb, m->o->cfg);
 	m->done = true;
@@ -361,7 +328,7 @@ static json_object *handle_exec(struct monitor *m, int conn, const struct veil_m
 	if (rc < 0) {
 		json_object *reply = veil_ctl_error_reply(err->msg);
 		veil_error_free(&err);
-		proc_release(p);
+		proc_release(m, p);
 		return reply;
 	}
 	return veil_ctl_ok_reply();
@@ -554,7 +521,7 @@ static int loop_once(struct monitor *m, veil_err_t *err)
 		return errno == EINTR ? 0 : veil_fail(err, errno, "poll");
 
 	if (pfds[PFD_AGENT].revents & (POLLIN | POLLHUP | POLLERR)) {
-		if (veil_agent_pump(&m->sb.agent, err) < 0)
+		if (veil_sandbox_pump(&m->sb, err) < 0)
 			return -1;
 	} else if (pfds[PFD_VM].revents & POLLIN) {
 		return veil_fail(err, 0, "the VM exited while the container was running");
@@ -587,7 +554,7 @@ static void reap(struct monitor *m)
 		struct proc *p = &m->procs[i];
 		if (p->used && p->relay.exited) {
 			notify_exit(m, p);
-			proc_release(p);
+			proc_release(m, p);
 		}
 	}
 	if (m->procs[INIT].relay.exited)
@@ -658,7 +625,11 @@ static int create(struct monitor *m, veil_err_t *err)
 	/* The monitor first: a QEMU it boots is born in the cgroup and the netns. */
 	if (write_state(m, err) < 0 || join_host_cgroup(m, getpid(), err) < 0 || enter_new_netns(spec, err) < 0)
 		return -1;
-	if (veil_sandbox_create(&m->sb, o->cfg, o->root, o->id, spec, o->rootfs, o->signal_fd, err) < 0)
+	const struct veil_sandbox_opts sandbox = {
+		.id = o->id, .spec = spec, .rootfs = o->rootfs, .memory_limit = spec->resources.memory_limit,
+		.cpu_quota = spec->resources.cpu_quota, .cpu_period = spec->resources.cpu_period, .signal_fd = o->signal_fd,
+	};
+	if (veil_sandbox_create(&m->sb, o->cfg, o->root, &sandbox, err) < 0)
 		return -1;
 	/* A VM from the factory was born elsewhere. */
 	if (join_host_cgroup(m, m->sb.vm.pid, err) < 0)
@@ -669,9 +640,6 @@ static int create(struct monitor *m, veil_err_t *err)
 		log_warn("container %s: %s", o->id, view_err->msg);
 		veil_error_free(&view_err);
 	}
-	m->sb.agent.events = (struct veil_agent_events){
-		.opaque = m, .data = on_data, .window = on_window, .response = on_response,
-	};
 	struct proc *init = &m->procs[INIT];
 	init->used = true;
 	init->conn = -1;

@@ -37,27 +37,39 @@ void veil_rfc3339_now(char *buf, size_t len)
 	snprintf(buf + n, len - n, ".%09ldZ", ts.tv_nsec);
 }
 
-unsigned long long veil_process_start_time(pid_t pid)
+/* Fields 3 (state), 9 (flags) and 22 (start time) of /proc/PID/stat. */
+static bool process_stat(pid_t pid, char *state, unsigned long *flags, unsigned long long *start)
 {
 	char path[64], text[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	FILE *f = fopen(path, "re");
 	if (f == NULL)
-		return 0;
+		return false;
 	size_t n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
 	text[n] = '\0';
 	/* comm may contain spaces and parentheses: fields resume after the last ')'. */
 	char *p = strrchr(text, ')');
-	if (p == NULL)
-		return 0;
-	unsigned long long start = 0;
+	return p != NULL && sscanf(p + 1, " %c %*s %*s %*s %*s %*s %lu %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu",
+				   state, flags, start) == 3;
+}
+
+unsigned long long veil_process_start_time(pid_t pid)
+{
 	char state;
-	/* Field 3 is the state, field 22 the start time. */
-	if (sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &state,
-		   &start) != 2 || state == 'Z')
-		return 0;
-	return start;
+	unsigned long flags;
+	unsigned long long start;
+	return process_stat(pid, &state, &flags, &start) && state != 'Z' ? start : 0;
+}
+
+bool veil_process_alive(pid_t pid, unsigned long long start)
+{
+	/* The kernel's PF_EXITING: set first thing in exit, before the files close. */
+	const unsigned long exiting = 0x4;
+	char state;
+	unsigned long flags;
+	unsigned long long now;
+	return pid > 0 && process_stat(pid, &state, &flags, &now) && state != 'Z' && !(flags & exiting) && now == start;
 }
 
 bool veil_state_monitor_alive(const struct veil_state *s)

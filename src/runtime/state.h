@@ -31,6 +31,9 @@ void veil_state_free(struct veil_state *s);
 
 /* Start time of pid from /proc (0 if it does not exist). */
 unsigned long long veil_process_start_time(pid_t pid);
+/* True if pid is the process that started at `start` and is not exiting: one
+ * killed is dead from then on, while its sockets may still be closing. */
+bool veil_process_alive(pid_t pid, unsigned long long start);
 /* True if the monitor recorded in s is still the same live process. */
 bool veil_state_monitor_alive(const struct veil_state *s);
 /* Called by the monitor once the container has stopped, before it takes the

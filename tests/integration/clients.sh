@@ -367,6 +367,9 @@ CTRD_SOCK=$CTRD_DIR/containerd.sock
 CTRD_NS=veil-it
 CTRD_PID=
 
+# containerd_start : a private containerd. With CTRD_CRI set, its CRI plugin
+# is on, with the configuration in $CTRD_CRI_CONFIG (lines of
+# [plugins."io.containerd.grpc.v1.cri"] and below) appended.
 containerd_start() {
 	local d=$CTRD_DIR
 	mkdir -p "$d"/{root,state,opt,fifo,runc-root}
@@ -375,7 +378,7 @@ version = 2
 root = "$d/root"
 state = "$d/state"
 disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
+  ${CTRD_CRI:+#} "io.containerd.grpc.v1.cri",
   "io.containerd.snapshotter.v1.aufs",
   "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.devmapper",
@@ -397,6 +400,7 @@ disabled_plugins = [
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "$d/opt"
+${CTRD_CRI:+${CTRD_CRI_CONFIG:-}}
 EOF
 	# The runtime-specific flags of `ctr run`, and of `ctr task exec`.
 	CTR_RUN_FLAGS=(--runc-binary "$RUNTIME" --runc-root "$d/runc-root" --fifo-dir "$d/fifo")
@@ -438,17 +442,20 @@ containerd_teardown() {
 	done
 }
 
-# containerd_import_busybox REF : an OCI image made with umoci from the busybox
-# rootfs, tarred and imported with `ctr image import`, named REF (NAME:TAG).
+# containerd_import_busybox REF [CMD...] : an OCI image made with umoci from
+# the busybox rootfs, tarred and imported with `ctr image import`, named REF
+# (NAME:TAG), whose command is CMD (default: sh).
 containerd_import_busybox() {
-	local ref=$1 o=$TEST_TMP/oci
+	local ref=$1 o=$TEST_TMP/oci-${1//[:\/]/_} arg cmd=()
+	shift
+	for arg in "${@:-sh}"; do cmd+=(--config.cmd "$arg"); done
 	make_rootfs "$TEST_TMP/img"
 	umoci init --layout "$o/layout" &&
 		umoci new --image "$o/layout:${ref##*:}" &&
 		umoci unpack --image "$o/layout:${ref##*:}" "$o/bundle" &&
 		cp -a "$TEST_TMP/img/rootfs/." "$o/bundle/rootfs/" &&
 		umoci repack --image "$o/layout:${ref##*:}" "$o/bundle" &&
-		umoci config --image "$o/layout:${ref##*:}" --config.cmd sh \
+		umoci config --image "$o/layout:${ref##*:}" "${cmd[@]}" \
 			--config.env PATH=/usr/sbin:/usr/bin:/sbin:/bin --config.workingdir / &&
 		umoci gc --layout "$o/layout" &&
 		tar -C "$o/layout" -cf "$o/image.tar" . &&
@@ -528,5 +535,95 @@ docker_import_busybox() {
 	[ -d "$TEST_TMP/img/rootfs" ] || make_rootfs "$TEST_TMP/img"
 	tar -C "$TEST_TMP/img/rootfs" -c . | dk import -c 'CMD ["sh"]' - "$1"
 }
+
+# ---------------------------------------------------------------------------
+# containerd-shim-veil-v2
+# ---------------------------------------------------------------------------
+SHIM_RUNTIME=io.containerd.veil.v2
+
+# shim_setup : containerd (started after this) finds the shim on its PATH and
+# veil's configuration through VEIL_CONF_FILE; VMs boot under TCG here.
+shim_setup() {
+	[ -e "$CONF" ] || write_config
+	export VEIL_CONF_FILE=$CONF
+	export PATH=$VEIL_BUILD:$PATH
+	WAIT_CAP=300
+	CLIENT_CAP=400
+}
+
+# shim_socket GROUP : the socket of the shim serving GROUP (a pod's sandbox
+# ID, or a lone container's), named as containerd's shims name theirs.
+shim_socket() {
+	echo "/run/containerd/s/$(printf '%s/%s/%s' "$CTRD_SOCK" "$CTRD_NS" "$1" | sha256sum | cut -c1-64)"
+}
+
+# shim_leftovers GROUP... : prints what is left of these pods: a shim or QEMU
+# process, a socket, a state directory.
+shim_leftovers() {
+	local g
+	for g in "$@"; do
+		[ -e "$(shim_socket "$g")" ] && echo "socket of $g"
+		[ -e "$STATE/containerd/$CTRD_NS/$g" ] && echo "state of $g"
+		pgrep -f "qemu-system.*-name veil-$g," >/dev/null && echo "QEMU of $g"
+		pgrep -f "containerd-shim-veil-v2 .*-id $g " >/dev/null && echo "shim of $g"
+	done
+	return 0
+}
+# shim_gone GROUP... : nothing is left of these pods (for wait_until, which
+# must run the check each time, not a string made once).
+shim_gone() { [ -z "$(shim_leftovers "$@")" ]; }
+
+# ---------------------------------------------------------------------------
+# containerd's CRI plugin, driven by tests/integration/cri/cri.py
+# ---------------------------------------------------------------------------
+CRI_PY=(/usr/bin/python3 "$CLIENTS_DIR/cri/cri.py")
+export CRI_PY_CACHE=$TEST_TMP/cri-py
+CRI_SANDBOX_IMAGE=localhost/veil-it-pause:latest
+
+# cri_setup : for containerd_start: the CRI plugin on, with runtimes "veil"
+# (the shim, its configuration from the shim options' ConfigPath; the pod
+# annotations naming another passed on) and "runc",
+# a private CNI bridge network, and CRI's namespace (k8s.io) for ctr.
+cri_setup() {
+	local d=$CTRD_DIR net=$((($$ % 200) + 20))
+	CTRD_NS=k8s.io
+	CTR=(ctr --address "$CTRD_SOCK" --namespace "$CTRD_NS")
+	CRI_BRIDGE=veilbr$$
+	CRI_SUBNET_PREFIX=10.99.$net
+	mkdir -p "$d/cni" "$TEST_TMP/cni-ipam"
+	cat >"$d/cni/10-veil-it.conflist" <<EOF
+{"cniVersion": "0.4.0", "name": "veil-it-$$", "plugins": [
+  {"type": "bridge", "bridge": "$CRI_BRIDGE", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "$CRI_SUBNET_PREFIX.0/24"}]], "dataDir": "$TEST_TMP/cni-ipam"}}]}
+EOF
+	CTRD_CRI=1
+	CTRD_CRI_CONFIG="
+[plugins.\"io.containerd.grpc.v1.cri\"]
+  sandbox_image = \"$CRI_SANDBOX_IMAGE\"
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  stream_server_address = \"127.0.0.1\"
+  stream_server_port = \"0\"
+  [plugins.\"io.containerd.grpc.v1.cri\".containerd]
+    snapshotter = \"overlayfs\"
+    default_runtime_name = \"runc\"
+    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]
+      runtime_type = \"io.containerd.runc.v2\"
+    [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.veil]
+      runtime_type = \"$SHIM_RUNTIME\"
+      pod_annotations = [\"io.veil.*\", \"io.katacontainers.*\"]
+      [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.veil.options]
+        ConfigPath = \"$CONF\"
+  [plugins.\"io.containerd.grpc.v1.cri\".cni]
+    bin_dir = \"/usr/lib/cni\"
+    conf_dir = \"$d/cni\"
+"
+	on_exit "ip link del $CRI_BRIDGE"
+}
+
+# cri METHOD [JSON] : calls CRI; the response (JSON) on stdout.
+cri() { timeout -k 10 "$CLIENT_CAP" "${CRI_PY[@]}" "$CTRD_SOCK" "$@" {_tap_out}>&- {_tap_err}>&-; }
+# cri_get METHOD JSON JQ : one value of the response.
+cri_get() { cri "$1" "$2" | jq -r "$3"; }
 
 snapshot_cgroups

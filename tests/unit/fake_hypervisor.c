@@ -79,6 +79,7 @@ static void serve(int fd, uint32_t id, int method, const ProtobufCMessage *msg)
 		snprintf(record.upper_serial, sizeof(record.upper_serial), "%s", req->upper_serial);
 		join_words(record.namespaces, sizeof(record.namespaces), req->namespaces, req->n_namespaces);
 		record.n_mounts = req->n_mounts;
+		record.creates++;
 		Veil__Agent__V1__CreateContainerResponse resp = VEIL__AGENT__V1__CREATE_CONTAINER_RESPONSE__INIT;
 		respond(fd, id, &resp.base);
 		return;
@@ -97,6 +98,13 @@ static void serve(int fd, uint32_t id, int method, const ProtobufCMessage *msg)
 		record.waits++;
 		Veil__Agent__V1__WaitProcessResponse resp = VEIL__AGENT__V1__WAIT_PROCESS_RESPONSE__INIT;
 		resp.exit_code = FAKE_EXIT_CODE;
+		respond(fd, id, &resp.base);
+		return;
+	}
+	case VEIL_METHOD_DESTROY_CONTAINER: {
+		const Veil__Agent__V1__DestroyContainerRequest *req = (const void *)msg;
+		snprintf(record.destroyed, sizeof(record.destroyed), "%s", req->container_id);
+		Veil__Agent__V1__DestroyContainerResponse resp = VEIL__AGENT__V1__DESTROY_CONTAINER_RESPONSE__INIT;
 		respond(fd, id, &resp.base);
 		return;
 	}
@@ -148,6 +156,7 @@ static int fake_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 	snprintf(record.name, sizeof(record.name), "%s", cfg->name);
 	record.memory_mib = cfg->memory_mib;
 	record.vcpus = cfg->vcpus;
+	record.pcie_root_ports = cfg->pcie_root_ports;
 	record.n_disks = cfg->n_disks;
 	if (cfg->n_disks > 1)
 		snprintf(record.disk2_serial, sizeof(record.disk2_serial), "%s", cfg->disks[1].serial);
@@ -166,6 +175,7 @@ static int fake_start(struct veil_vm *vm, const struct veil_vm_config *cfg, veil
 	vm->pidfd = eventfd(0, EFD_CLOEXEC);
 	vm->agent_fd = pair[0];
 	vm->hv = &fake_hypervisor;
+	vm->root_ports = cfg->pcie_root_ports;
 	agent.guest_fd = pair[1];
 	agent.running = pthread_create(&agent.thread, NULL, agent_main, (void *)(intptr_t)pair[1]) == 0;
 	return agent.running ? 0 : veil_fail(err, EAGAIN, "fake agent thread");
@@ -188,17 +198,39 @@ static void fake_teardown(struct veil_vm *vm)
 	veil_close_fd(&vm->lifeline_fd);
 }
 
-/* What the fake cannot do: the VM cache's hot-plugging, state and dumps. */
+/* Hot-plugging takes a free root port and notes the disk; the fake agent
+ * finds any disk. */
+static int fake_hotplug_disk(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err)
+{
+	for (int port = 0; port < (int)vm->root_ports && port < 32; port++) {
+		if (vm->root_ports_used & (1u << port))
+			continue;
+		vm->root_ports_used |= 1u << port;
+		pthread_mutex_lock(&lock);
+		record.hotplugs++;
+		snprintf(record.hotplugged_serial, sizeof(record.hotplugged_serial), "%s", disk->serial);
+		pthread_mutex_unlock(&lock);
+		return port;
+	}
+	return veil_fail(err, ENOSPC, "no free PCIe root port to hot-plug into (the VM has %u)", vm->root_ports);
+}
+
+static int fake_unplug_disk(struct veil_vm *vm, int port, veil_err_t *err)
+{
+	if (port < 0 || port >= 32 || !(vm->root_ports_used & (1u << port)))
+		return veil_fail(err, EINVAL, "no hot-plugged disk on root port %d", port);
+	vm->root_ports_used &= ~(1u << port);
+	pthread_mutex_lock(&lock);
+	record.unplugs++;
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+/* What the fake cannot do: the VM cache's pausing, state and dumps. */
 static int refuse(struct veil_vm *vm, veil_err_t *err)
 {
 	(void)vm;
 	return veil_fail(err, ENOTSUP, "not in the fake");
-}
-
-static int refuse_disk(struct veil_vm *vm, const struct veil_disk *disk, veil_err_t *err)
-{
-	(void)disk;
-	return refuse(vm, err);
 }
 
 static int refuse_nic(struct veil_vm *vm, const struct veil_nic *nic, veil_err_t *err)
@@ -224,12 +256,13 @@ const struct veil_hypervisor fake_hypervisor = {
 	.start = fake_start,
 	.pause = refuse,
 	.resume = refuse,
-	.hotplug_disk = refuse_disk,
+	.hotplug_disk = fake_hotplug_disk,
 	.hotplug_nic = refuse_nic,
 	.hotplug_fs = refuse_fs,
 	.save_state = refuse_fd,
 	.restore_state = refuse_fd,
 	.unplug_all = refuse,
+	.unplug_disk = fake_unplug_disk,
 	.dump_memory = refuse_fd,
 	.teardown = fake_teardown,
 };

@@ -36,6 +36,11 @@ struct fake_record {
 	size_t n_mounts;
 	char exec_args[256];  /* the last exec's, space-separated */
 	unsigned waits;
+	unsigned creates;     /* CreateContainer requests */
+	char hotplugged_serial[32]; /* the last disk hot-plugged */
+	unsigned hotplugs, unplugs;
+	char destroyed[64];   /* the last container destroyed */
+	uint32_t pcie_root_ports;
 };
 
 /* Registers the backend (once) and sets how the next fake VMs behave. */

@@ -678,6 +678,43 @@ static void test_targets(void)
 	CHECK(code_of(VEIL_METHOD_DESTROY_CONTAINER, &d.base) == VEIL_RPC_INVALID_ARGUMENT, "destroy '..' rejected");
 }
 
+static void test_update_stats_oom(void)
+{
+	Veil__Agent__V1__Resources res = VEIL__AGENT__V1__RESOURCES__INIT;
+	Veil__Agent__V1__UpdateContainerRequest u = VEIL__AGENT__V1__UPDATE_CONTAINER_REQUEST__INIT;
+	u.container_id = "c";
+	CHECK(code_of(VEIL_METHOD_UPDATE_CONTAINER, &u.base) == VEIL_RPC_INVALID_ARGUMENT,
+	      "an update without resources rejected");
+	u.resources = &res;
+	res.memory_limit = -1;
+	res.cpu_quota = -1;
+	res.pids_limit = 100;
+	CHECK(code_of(VEIL_METHOD_UPDATE_CONTAINER, &u.base) == 0, "an update may lift limits (-1)");
+	res.memory_limit = -2;
+	CHECK(code_of(VEIL_METHOD_UPDATE_CONTAINER, &u.base) == VEIL_RPC_INVALID_ARGUMENT, "a limit of -2 rejected");
+	res.memory_limit = 0;
+	res.cpu_quota = 999;
+	CHECK(code_of(VEIL_METHOD_UPDATE_CONTAINER, &u.base) == VEIL_RPC_INVALID_ARGUMENT,
+	      "a cpu quota under 1 ms rejected");
+	res.cpu_quota = 0;
+	u.container_id = "a/b";
+	CHECK(code_of(VEIL_METHOD_UPDATE_CONTAINER, &u.base) == VEIL_RPC_INVALID_ARGUMENT, "update of 'a/b' rejected");
+
+	Veil__Agent__V1__StatsContainerRequest st = VEIL__AGENT__V1__STATS_CONTAINER_REQUEST__INIT;
+	st.container_id = "c";
+	CHECK(code_of(VEIL_METHOD_STATS_CONTAINER, &st.base) == 0, "stats accepted");
+	st.container_id = "";
+	CHECK(code_of(VEIL_METHOD_STATS_CONTAINER, &st.base) == VEIL_RPC_INVALID_ARGUMENT, "stats of '' rejected");
+	Veil__Agent__V1__FreezeContainerRequest f = VEIL__AGENT__V1__FREEZE_CONTAINER_REQUEST__INIT;
+	f.container_id = "c";
+	f.frozen = true;
+	CHECK(code_of(VEIL_METHOD_FREEZE_CONTAINER, &f.base) == 0, "freeze accepted");
+	f.container_id = "a b";
+	CHECK(code_of(VEIL_METHOD_FREEZE_CONTAINER, &f.base) == VEIL_RPC_INVALID_ARGUMENT, "freeze of 'a b' rejected");
+	Veil__Agent__V1__GetOOMEventRequest o = VEIL__AGENT__V1__GET_OOMEVENT_REQUEST__INIT;
+	CHECK(code_of(VEIL_METHOD_GET_OOM_EVENT, &o.base) == 0, "GetOOMEvent accepted");
+}
+
 static void test_configure_interface(void)
 {
 	char *addrs[AGENT_MAX_ADDRESSES + 1];
@@ -821,6 +858,7 @@ int main(void)
 	test_exec_bounds();
 	test_exec_streams();
 	test_targets();
+	test_update_stats_oom();
 	test_configure_interface();
 	test_scrub();
 	test_wipe();

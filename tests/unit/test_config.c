@@ -48,7 +48,7 @@ static bool has_defaults(const struct veil_config *c)
 	       c->agent.request_timeout == 60 && !c->agent.debug_console_enabled &&
 	       streq(c->runtime.state_dir, "/run/veil") && streq(c->runtime.log_level, "info") &&
 	       c->factory.vm_cache_number == 0 && streq(c->factory.vm_cache_endpoint, "/run/veil/cache.sock") &&
-	       c->factory.pcie_root_port == 2 && !c->factory.enable_template && !c->qemu.confidential_guest &&
+	       c->factory.pcie_root_port == 8 && !c->factory.enable_template && !c->qemu.confidential_guest &&
 	       c->qemu.shared_fs == VEIL_SHARED_FS_NONE && streq(c->qemu.virtio_fs_daemon, "/usr/lib/qemu/virtiofsd") &&
 	       streq(c->qemu.virtio_fs_cache, "auto") &&
 	       streq(c->factory.template_path, "/run/veil/template") && c->runtime.reset == VEIL_RESET_CLONE &&

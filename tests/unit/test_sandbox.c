@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cache/vm.h"
@@ -15,6 +16,7 @@
 #include "lib/oci_spec.h"
 #include "runtime/monitor.h"
 #include "runtime/sandbox.h"
+#include "runtime/state.h"
 #include "runtime/stdio_relay.h"
 #include "tap.h"
 
@@ -55,15 +57,13 @@ static void load_config(struct veil_config *cfg, const char *factory)
 	cfg->hypervisor = "fake";
 }
 
-static void relay_data(void *opaque, uint32_t stream, const uint8_t *buf, size_t len, bool closed)
+/* A lone container's sandbox, as the CLI's monitor makes it. */
+static struct veil_sandbox_opts lone(const char *id, const struct oci_spec *spec)
 {
-	(void)closed;
-	veil_relay_on_data(opaque, stream, buf, len);
-}
-
-static void relay_response(void *opaque, uint32_t request_id, const uint8_t *payload, size_t len)
-{
-	veil_relay_on_response(opaque, request_id, payload, len);
+	return (struct veil_sandbox_opts){
+		.id = id, .spec = spec, .rootfs = rootfs, .memory_limit = spec->resources.memory_limit,
+		.cpu_quota = spec->resources.cpu_quota, .cpu_period = spec->resources.cpu_period, .signal_fd = -1,
+	};
 }
 
 static bool exists(const char *path)
@@ -77,7 +77,8 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	veil_err_t err = NULL;
 	CHECK(veil_claim_id(state, "c1", &err) == 0, "the ID is claimed");
 	struct veil_sandbox sb;
-	int rc = veil_sandbox_create(&sb, cfg, state, "c1", spec, rootfs, -1, &err);
+	const struct veil_sandbox_opts opts = lone("c1", spec);
+	int rc = veil_sandbox_create(&sb, cfg, state, &opts, &err);
 	CHECK(rc == 0, "sandbox created: %s", rc == 0 ? "ok" : err->msg);
 	if (rc < 0)
 		return;
@@ -85,11 +86,13 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	fake_get_record(&r);
 	CHECK(r.starts == 1 && strcmp(r.name, "c1") == 0, "one VM, named after the container");
 	CHECK(r.memory_mib == 128 + 64, "sized as the default plus the container's memory limit (%u MiB)", r.memory_mib);
-	CHECK(r.n_disks == 2 && strcmp(r.disk_serial, "veil-rootfs") == 0 && strcmp(r.disk_path, sb.image_path) == 0,
+	const char *image = sb.containers[0].image_path;
+	CHECK(r.n_disks == 2 && strcmp(r.disk_serial, "veil-rootfs") == 0 && strcmp(r.disk_path, image) == 0,
 	      "its first disk is the rootfs image, with the serial the guest looks for");
 	CHECK(strcmp(r.disk2_serial, "veil-upper") == 0 && exists(upper),
 	      "its second, the writable layer's image, made beside the rootfs");
-	CHECK(exists(sb.image_path), "the rootfs image was built");
+	CHECK(exists(image), "the rootfs image was built");
+	CHECK(r.pcie_root_ports == 0, "a lone container's VM has no root ports to hot-plug into");
 	CHECK(r.hellos == 1, "the agent was greeted once");
 	CHECK(strcmp(r.container_id, "c1") == 0 && strcmp(r.rootfs_serial, "veil-rootfs") == 0 &&
 		      strcmp(r.upper_serial, "veil-upper") == 0,
@@ -102,12 +105,8 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	CHECK(pipe(out) == 0, "pipe");
 	struct veil_relay relay;
 	veil_relay_init(&relay, &sb.agent, sb.id, "", false, -1, out[1], out[1]);
-	sb.agent.events = (struct veil_agent_events){ .opaque = &relay, .data = relay_data, .response = relay_response };
-	const struct veil_agent_streams streams = veil_relay_streams(&relay);
-	CHECK(veil_agent_exec(&sb.agent, sb.id, "", spec->process, NULL, &streams, sb.request_timeout_ms, &err) == 0,
-	      "the process is started");
-	CHECK(veil_relay_wait(&relay, &err) == 0, "and waited for");
-	while (!relay.exited && veil_agent_pump(&sb.agent, &err) == 0)
+	CHECK(veil_sandbox_exec(&sb, &relay, spec->process, NULL, &err) == 0, "the process is started and waited for");
+	while (!relay.exited && veil_sandbox_pump(&sb, &err) == 0)
 		;
 	CHECK(relay.exited && veil_exit_status_code(&relay.status) == FAKE_EXIT_CODE, "its exit status arrives: %d",
 	      veil_exit_status_code(&relay.status));
@@ -120,14 +119,14 @@ static void test_create_exec_wait_destroy(const struct veil_config *cfg, const s
 	close(out[0]);
 	close(out[1]);
 
-	char image[256];
-	snprintf(image, sizeof(image), "%s", sb.image_path);
+	char image_copy[256];
+	snprintf(image_copy, sizeof(image_copy), "%s", image);
+	veil_sandbox_detach(&sb, &relay);
 	veil_sandbox_destroy(&sb);
 	fake_get_record(&r);
-	CHECK(r.teardowns == 1 && !exists(image), "destroy tears the VM down and removes the image");
+	CHECK(r.teardowns == 1 && !exists(image_copy), "destroy tears the VM down and removes the image");
 	CHECK(exists(upper), "and keeps the writable layer for the container's next start");
-	CHECK(veil_sandbox_create(&sb, cfg, state, "c1", spec, rootfs, -1, &err) == 0 && exists(upper),
-	      "which finds it there");
+	CHECK(veil_sandbox_create(&sb, cfg, state, &opts, &err) == 0 && exists(upper), "which finds it there");
 	fake_get_record(&r);
 	CHECK(strcmp(r.disk2_serial, "veil-upper") == 0, "and gives it to its VM");
 	veil_sandbox_destroy(&sb);
@@ -142,18 +141,19 @@ static void test_failures(const struct veil_config *cfg, const struct oci_spec *
 	char image[256];
 	snprintf(image, sizeof(image), "%s/c2/rootfs.erofs", state);
 
+	const struct veil_sandbox_opts opts = lone("c2", spec);
 	fake_reset(&(struct fake_script){ .fail_start = true });
 	CHECK(veil_claim_id(state, "c2", &err) == 0, "another ID is claimed");
-	CHECK(veil_sandbox_create(&sb, cfg, state, "c2", spec, rootfs, -1, &err) < 0 &&
-		      strstr(err->msg, "the fake VMM refuses to start") != NULL,
-	      "a VMM that does not start fails the sandbox, saying why: %s", err ? err->msg : "created");
+	int rc = veil_sandbox_create(&sb, cfg, state, &opts, &err);
+	CHECK(rc < 0 && strstr(err->msg, "the fake VMM refuses to start") != NULL,
+	      "a VMM that does not start fails the sandbox, saying why: %s", rc < 0 ? err->msg : "created");
 	CHECK(!exists(image), "and leaves no image behind");
 	veil_error_free(&err);
 
 	fake_reset(&(struct fake_script){ .mute_agent = true });
-	CHECK(veil_sandbox_create(&sb, cfg, state, "c2", spec, rootfs, -1, &err) < 0 &&
-		      strstr(err->msg, "guest never reported ready (agent.dial_timeout = 1 s)") != NULL,
-	      "an agent that never answers fails the sandbox after dial_timeout: %s", err ? err->msg : "created");
+	rc = veil_sandbox_create(&sb, cfg, state, &opts, &err);
+	CHECK(rc < 0 && strstr(err->msg, "guest never reported ready (agent.dial_timeout = 1 s)") != NULL,
+	      "an agent that never answers fails the sandbox after dial_timeout: %s", rc < 0 ? err->msg : "created");
 	struct fake_record r;
 	fake_get_record(&r);
 	CHECK(r.starts == 1 && r.teardowns == 1 && !exists(image), "its VM is torn down and its image removed");
@@ -165,7 +165,8 @@ static void test_failures(const struct veil_config *cfg, const struct oci_spec *
 	struct oci_spec dir_bind;
 	CHECK(parse_spec(tmp, &dir_bind, &err) == 0, "a spec with a bind mount of a directory");
 	fake_reset(&(struct fake_script){ 0 });
-	CHECK(veil_sandbox_create(&sb, cfg, state, "c2", &dir_bind, rootfs, -1, &err) < 0 && err != NULL &&
+	const struct veil_sandbox_opts dir_opts = lone("c2", &dir_bind);
+	CHECK(veil_sandbox_create(&sb, cfg, state, &dir_opts, &err) < 0 && err != NULL &&
 		      strstr(err->msg, "on /data refused") != NULL &&
 		      strstr(err->msg, "set shared_fs = \"virtio-fs\"") != NULL,
 	      "with shared_fs = \"none\" it is refused, saying how to share it: %s", err ? err->msg : "created");
@@ -173,6 +174,72 @@ static void test_failures(const struct veil_config *cfg, const struct oci_spec *
 	CHECK(r.starts == 0 && !exists(image) && !exists(upper2), "before any VM or image is made");
 	oci_spec_free(&dir_bind);
 	veil_error_free(&err);
+}
+
+/* A pod: one VM, later containers hot-plugged and unplugged, one network. */
+static void test_pod(const struct veil_config *cfg, const struct oci_spec *spec)
+{
+	fake_reset(&(struct fake_script){ 0 });
+	veil_err_t err = NULL;
+	CHECK(veil_claim_id(state, "pod1", &err) == 0, "the pod's ID is claimed");
+	struct veil_sandbox sb;
+	const struct veil_sandbox_opts opts = {
+		.id = "pod1", .spec = spec, .rootfs = rootfs, .pod = true, .memory_limit = 128 << 20, .signal_fd = -1,
+	};
+	int rc = veil_sandbox_create(&sb, cfg, state, &opts, &err);
+	CHECK(rc == 0, "the pod's sandbox is created: %s", rc == 0 ? "ok" : err->msg);
+	if (rc < 0)
+		return;
+	struct fake_record r;
+	fake_get_record(&r);
+	CHECK(r.memory_mib == 128 + 128, "the pod's VM is sized from the pod's limits, not a container's (%u MiB)",
+	      r.memory_mib);
+	CHECK(r.pcie_root_ports == cfg->factory.pcie_root_port, "it has [factory] pcie_root_port root ports (%u)",
+	      r.pcie_root_ports);
+	CHECK(strcmp(r.namespaces, "pid mount user") == 0, "its containers share the guest's network: %s", r.namespaces);
+
+	CHECK(veil_sandbox_add_container(&sb, "c1", spec, rootfs, &err) == 0, "a second container joins");
+	fake_get_record(&r);
+	CHECK(r.starts == 1 && r.hotplugs == 1 && strcmp(r.hotplugged_serial, "veil-rootfs-1") == 0,
+	      "in the same VM, its image hot-plugged with a serial of its own");
+	CHECK(r.creates == 2 && strcmp(r.container_id, "c1") == 0 && strcmp(r.rootfs_serial, "veil-rootfs-1") == 0,
+	      "and the container created in the guest on that disk");
+	CHECK(strcmp(r.namespaces, "pid mount user") == 0, "sharing the pod's network");
+	char image[256];
+	snprintf(image, sizeof(image), "%s/pod1/rootfs-1.erofs", state);
+	CHECK(exists(image) && veil_sandbox_container_count(&sb) == 2, "its image is in the pod's state directory");
+	CHECK(veil_sandbox_add_container(&sb, "c1", spec, rootfs, &err) < 0 &&
+		      strstr(err->msg, "container with id exists: c1") != NULL,
+	      "a container ID is taken once per sandbox");
+	veil_error_free(&err);
+
+	CHECK(veil_sandbox_remove_container(&sb, "c1", &err) == 0, "the second container goes");
+	fake_get_record(&r);
+	CHECK(strcmp(r.destroyed, "c1") == 0 && r.unplugs == 1 && !exists(image) && sb.vm.root_ports_used == 0,
+	      "destroyed in the guest, its disk unplugged and its image removed");
+	CHECK(veil_sandbox_add_container(&sb, "c2", spec, rootfs, &err) == 0, "a third container joins");
+	fake_get_record(&r);
+	CHECK(strcmp(r.hotplugged_serial, "veil-rootfs-2") == 0, "on a serial never used before in the VM");
+	CHECK(veil_sandbox_remove_container(&sb, "nope", &err) < 0 && strstr(err->msg, "not in sandbox pod1"),
+	      "removing an unknown container fails, saying so");
+	veil_error_free(&err);
+
+	for (uint32_t i = 1; i < cfg->factory.pcie_root_port; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "more%u", i);
+		veil_sandbox_add_container(&sb, id, spec, rootfs, &err);
+	}
+	rc = veil_sandbox_add_container(&sb, "toomany", spec, rootfs, &err);
+	CHECK(rc < 0 && strstr(err->msg, "no free PCIe root port") != NULL && veil_sandbox_has_container(&sb, "c2") &&
+		      !veil_sandbox_has_container(&sb, "toomany"),
+	      "past the VM's root ports a container is refused and nothing of it stays: %s", rc < 0 ? err->msg : "added");
+	veil_error_free(&err);
+	veil_sandbox_destroy(&sb);
+	fake_get_record(&r);
+	CHECK(r.teardowns == 1 && !exists(image), "the pod's VM goes with the sandbox");
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/pod1", state);
+	veil_remove_tree(dir);
 }
 
 static void test_vm_sources(void)
@@ -249,6 +316,34 @@ static void test_monitor(const struct veil_config *cfg, const struct oci_spec *s
 	veil_error_free(&err);
 }
 
+/* What the shim's delete asks of a recorded pid: this very process, alive. */
+static void test_process_alive(void)
+{
+	pid_t self = getpid();
+	unsigned long long start = veil_process_start_time(self);
+	CHECK(start != 0 && veil_process_alive(self, start), "a live process with its start time is alive");
+	CHECK(!veil_process_alive(self, start + 1), "another start time: a reused pid is not the process recorded");
+	CHECK(!veil_process_alive(0, start), "pid 0 is nobody");
+	int gate[2];
+	CHECK(pipe(gate) == 0, "a pipe to hold a child");
+	pid_t child = fork();
+	if (child == 0) {
+		char c;
+		close(gate[1]);
+		_exit(read(gate[0], &c, 1) == 0 ? 0 : 1);
+	}
+	close(gate[0]);
+	unsigned long long child_start = veil_process_start_time(child);
+	CHECK(child_start != 0 && veil_process_alive(child, child_start), "a running child is alive");
+	close(gate[1]);
+	siginfo_t info;
+	/* Until it is a zombie, not reaped. */
+	waitid(P_PID, (id_t)child, &info, WEXITED | WNOWAIT);
+	CHECK(!veil_process_alive(child, child_start), "a process that has exited (a zombie) is not alive");
+	waitpid(child, NULL, 0);
+	CHECK(!veil_process_alive(child, child_start), "nor once it is reaped");
+}
+
 int main(void)
 {
 	if (mkdtemp(tmp) == NULL)
@@ -273,8 +368,10 @@ int main(void)
 
 	test_create_exec_wait_destroy(&cfg, &spec);
 	test_failures(&cfg, &spec);
+	test_pod(&cfg, &spec);
 	test_vm_sources();
 	test_monitor(&cfg, &spec);
+	test_process_alive();
 
 	oci_spec_free(&spec);
 	veil_config_free(&cfg);
