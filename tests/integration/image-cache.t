@@ -10,7 +10,7 @@ IMAGES="$TEST_TMP/images"
 make_bundle "$B" cat /note
 echo one >"$B/rootfs/note"
 # image_line ID: veil's log line of the container's rootfs image.
-image_line() { grep "container $1: rootfs image" "$LOG"; }
+image_line() { grep "sandbox $1: rootfs image" "$LOG"; }
 entries() { find "$IMAGES" -name '*.erofs' 2>/dev/null | wc -l; }
 
 out=$(veil --log "$LOG" run --bundle "$B" "$(cid first)")
