@@ -299,7 +299,7 @@ secret_bundle "$TEST_TMP/fresh" db=default/key/fresh
 out=$("${P[@]}" run --bundle "$TEST_TMP/fresh" "$(cid pooled)" 2>"$TEST_TMP/err")
 is "$out" "started
 400 1000 $SECRET" "a pooled VM attests after its claim and gets a secret its policy keeps for never-used VMs"
-grep -q "container $(cid pooled): cold boot" "$LOG"
+grep -q "sandbox $(cid pooled): cold boot" "$LOG"
 ok $((1 - $?)) "it came from the pool"
 is "$(grep -c "auth session" "$TEST_TMP/good/kbs.log")" "$((auths + 1))" "with a fresh nonce from an auth made for it"
 new_kbs_log | grep -q "tenancy: 0 earlier tenant(s), 0 scrubbed, 0 container(s) since"

@@ -72,7 +72,7 @@ d1=$(rng_of "$DIRECT" d1)
 d2=$(rng_of "$DIRECT" d2)
 [ "${#d1}" = 64 ] && [ "$d1" != "$d2" ] && [ "$d1" != "$r1" ]
 ok $? "containers cloning the template directly (no pool) also read different bytes"
-log_has "container $(cid d1): VM cloned from the template" && ! log_has "cold boot"
+log_has "sandbox $(cid d1): VM cloned from the template" && ! log_has "cold boot"
 ok $? "and were cloned, not booted"
 # The kernel logs its reseed when the VM generation ID changes under it.
 make_bundle "$TEST_TMP/dmesg" sh -c 'dmesg | grep -c "crng reseeded due to virtual machine fork"'
@@ -141,7 +141,7 @@ sed 's/^vm_cache_number = 2/vm_cache_number = 0/' "$CONF" >"$DIRECT"
 run_on "$DIRECT" bad >"$TEST_TMP/bad.out" 2>&1
 rc=$?
 [ "$rc" = 0 ] && [ "$(head -n 1 "$TEST_TMP/bad.out" | wc -c)" = 65 ] &&
-	grep -q "container $(cid bad): cold boot: no clone of the template: .*restoring the VM's state" "$LOG"
+	grep -q "sandbox $(cid bad): cold boot: no clone of the template: .*restoring the VM's state" "$LOG"
 ok $? "a container whose clone dies mid-restore cold-boots instead, saying why"
 for pid in $(pooled_pids); do kill -9 "$pid"; done
 rebuilt() { log_has "its clones keep failing; building one" && pool_of_clones; }
@@ -174,7 +174,7 @@ out=$("$VEIL_BIN" --config "$DIRECT" --log "$LOG" factory init 2>&1); rc=$?
 [ "$rc" = 0 ] && [ "$(stat -c %i:%Y "$TMPL/template.json")" = "$built" ] && [ "$(grep -c "building one" "$LOG")" = 1 ]
 ok $? "a second init verifies it instead of building another"
 r=$(rng_of "$DIRECT" nopool)
-[ "${#r}" = 64 ] && log_has "container $(cid nopool): VM cloned from the template"
+[ "${#r}" = 64 ] && log_has "sandbox $(cid nopool): VM cloned from the template"
 ok $? "a container clones the template on the spot"
 out=$(sed 's/^enable_template = true/enable_template = false/' "$DIRECT" >"$TEST_TMP/nothing.toml" &&
 	"$VEIL_BIN" --config "$TEST_TMP/nothing.toml" factory init 2>&1); rc=$?
