@@ -161,6 +161,14 @@ $(BUILD)/kbs-test-client: $(call objects,host,tests/kbs/kbs_test_client.c) $(cal
 $(BUILD)/veil-agent: $(AGENT_OBJ)
 	$(CC) $(ALL_CFLAGS) -static -o $@ $^ $(AGENT_LIBS)
 
+# The factory's warm-up container runs this (docs/vm-cache.md); veil carries
+# it in its binary (src/cli/warm_up.c), so it needs no path of its own.
+WARM_UP_PROGRAM = $(BUILD)/veil-warm-up
+$(WARM_UP_PROGRAM): guest/warm-up/warm-up.c
+	$(CC) $(ALL_CFLAGS) -static -s -o $@ $<
+$(BUILD)/obj/src/cli/warm_up.o: $(WARM_UP_PROGRAM)
+$(BUILD)/obj/src/cli/warm_up.o: VERSION_DEFS += -DVEIL_WARM_UP_PROGRAM=\"$(WARM_UP_PROGRAM)\"
+
 initrd: $(INITRD)
 $(INITRD): $(BUILD)/veil-agent guest/initrd/build.sh
 	guest/initrd/build.sh $(BUILD)/veil-agent $@

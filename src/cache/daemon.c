@@ -53,6 +53,7 @@ struct slot {
 	uint32_t root_ports, boot_ms;
 	bool cloned;
 	uint32_t scrubs;
+	bool warmed;
 	long long started_ms;  /* when its boot began */
 	long long retry_at_ms; /* IDLE: no boot before */
 	unsigned failures;     /* in a row, for the back-off */
@@ -88,6 +89,7 @@ struct daemon {
 	unsigned seq;
 	size_t max_booting;
 	long long boot_timeout_ms;
+	bool warm_up;            /* keepers warm their VMs up on in.warm_up_image */
 	uint32_t claimed, failures, returned;
 	unsigned rejected;       /* requests refused since the last warning */
 	long long rejected_logged_ms;
@@ -162,6 +164,10 @@ static int slot_start(struct daemon *d, struct slot *s, veil_err_t *err)
 	s->cloned = d->tmpl.state == CACHE_TEMPLATE_READY;
 	if (s->cloned)
 		veil_strv_push(&argv, "--clone");
+	if (d->warm_up) {
+		veil_strv_push(&argv, "--warm-up");
+		veil_strv_push(&argv, d->in.warm_up_image);
+	}
 	/* Its own session, and no parent-death signal: a claimed VM outlives the factory. */
 	struct veil_spawn_opts opts = {
 		.pass_fds = &keeper_end, .n_pass_fds = 1, .stdout_fd = -1, .stderr_fd = STDERR_FILENO,
@@ -197,13 +203,15 @@ static void on_ready(struct daemon *d, struct slot *s, json_object *msg, int fds
 	s->boot_ms = ready.boot_ms;
 	s->cloned = ready.cloned;
 	s->scrubs = ready.scrubs;
+	s->warmed = ready.warmed;
 	snprintf(s->name, sizeof(s->name), "%s", ready.name);
 	s->state = SLOT_READY;
 	s->failures = 0;
 	if (scrubbed)
 		d->returned++;
-	log_info("factory: cached VM %s ready (QEMU %d, %s in %u ms)", s->name, (int)s->qemu,
-		 scrubbed ? "scrubbed" : s->cloned ? "cloned" : "agent ready", s->boot_ms);
+	log_info("factory: cached VM %s ready (QEMU %d, %s%s in %u ms)", s->name, (int)s->qemu,
+		 scrubbed ? "scrubbed" : s->cloned ? "cloned" : "agent ready", !scrubbed && s->warmed ? " and warmed up" : "",
+		 s->boot_ms);
 }
 
 static void on_keeper(struct daemon *d, struct slot *s)
@@ -604,6 +612,7 @@ static void handle_status(struct daemon *d, struct conn *c)
 							      : CACHE_VM_BOOTING,
 			.cloned = s->cloned,
 			.scrubs = s->scrubs,
+			.warmed = s->warmed,
 			.qemu_pid = s->qemu,
 			.keeper_pid = s->keeper,
 			.age_ms = (uint64_t)(now - s->started_ms),
@@ -895,12 +904,31 @@ static void notify(int *fd, const veil_err_t *err)
 	}
 }
 
+/* The warm-up's rootfs, once per daemon. Not for confidential guests: the
+ * agent records every container in the VM's tenancy history, and a warmed
+ * VM would then attest as one that served a tenant (vm = "fresh" refuses it). */
+static int warm_up_setup(struct daemon *d, veil_err_t *err)
+{
+	if (!d->o->cfg->factory.warm_up || d->o->build_warm_up_image == NULL)
+		return 0;
+	if (d->shape.tee[0] != '\0') {
+		log_info("factory: no warm-up for confidential guests: their tenancy history would count it as a tenant");
+		return 0;
+	}
+	long long t0 = veil_now_ms();
+	if (d->o->build_warm_up_image(d->in.warm_up_image, err) < 0)
+		return -1;
+	log_debug("factory: warm-up image %s built in %lld ms", d->in.warm_up_image, veil_now_ms() - t0);
+	d->warm_up = true;
+	return 0;
+}
+
 static int setup(struct daemon *d, veil_err_t *err)
 {
 	int killed = cache_cleanup_leftovers(&d->in);
 	if (killed > 0)
 		log_warn("factory: cleaned up %d process(es) of a previous factory", killed);
-	if ((d->signal_fd = block_signals(err)) < 0 || template_setup(d, err) < 0)
+	if ((d->signal_fd = block_signals(err)) < 0 || warm_up_setup(d, err) < 0 || template_setup(d, err) < 0)
 		return -1;
 	if ((d->listen_fd = veil_ctl_listen(d->in.endpoint, err)) < 0)
 		return -1;

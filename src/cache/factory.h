@@ -20,7 +20,14 @@ struct veil_factory_opts {
 	char *const *veil_argv;
 	bool detach;
 	const char *pid_file; /* NULL: none */
+	/* Builds the warm-up container's rootfs image at image_path: an erofs
+	 * image holding CACHE_WARM_UP_PROGRAM, a static program that exits 0.
+	 * Called once per daemon start when [factory] warm_up is on. */
+	int (*build_warm_up_image)(const char *image_path, veil_err_t *err);
 };
+
+/* Where the warm-up container's program is in its rootfs. */
+#define CACHE_WARM_UP_PROGRAM "/warm-up"
 
 /* Runs the daemon until SIGTERM, SIGINT or SIGHUP. With detach, the call
  * returns 0 in the parent once the daemon serves its endpoint, and the
@@ -30,10 +37,12 @@ struct veil_factory_opts {
 int veil_factory_run(const struct veil_factory_opts *o, bool *is_daemon, veil_err_t *err);
 
 /* A keeper: boots cached VM `name` (or clones the template) with its console
- * in `console`, hands it over on CACHE_KEEPER_FD and stays QEMU's parent
- * until the VM is gone, scrubbing it whenever it is returned. */
+ * in `console`, warms it up with a throwaway container on the rootfs image
+ * warm_up_image (NULL: no warm-up) and scrubs it, hands it over on
+ * CACHE_KEEPER_FD and stays QEMU's parent until the VM is gone, scrubbing it
+ * whenever it is returned. */
 int veil_factory_keeper(const struct veil_config *cfg, const char *name, const char *console, bool clone,
-			veil_err_t *err);
+			const char *warm_up_image, veil_err_t *err);
 
 /* Builds the template; the factory runs it as a child, CACHE_KEEPER_FD
  * aborting the build when the factory goes away. */

@@ -36,6 +36,7 @@ int cache_instance_init(struct cache_instance *in, const char *endpoint, veil_er
 	snprintf(in->endpoint, sizeof(in->endpoint), "%s", endpoint);
 	snprintf(in->dir, sizeof(in->dir), "%s.d", endpoint);
 	snprintf(in->lock_path, sizeof(in->lock_path), "%s/lock", in->dir);
+	snprintf(in->warm_up_image, sizeof(in->warm_up_image), "%s/warm-up.erofs", in->dir);
 	/* FNV-1a: only needs to tell endpoints on one host apart in process listings. */
 	uint32_t h = 2166136261u;
 	for (const char *p = endpoint; *p; p++)
@@ -287,6 +288,7 @@ void cache_remove_files(const struct cache_instance *in)
 	struct stat st;
 	if (lstat(in->endpoint, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(in->endpoint);
+	unlink(in->warm_up_image);
 	unlink(in->lock_path);
 	rmdir(in->dir);
 }

@@ -5,6 +5,7 @@
  *   <endpoint>            the claim socket (0600)
  *   <endpoint>.d/lock     flock'ed by the running daemon, holds its pid
  *   <endpoint>.d/NAME.console   serial console of cached VM NAME, while it lives
+ *   <endpoint>.d/warm-up.erofs  the warm-up container's rootfs ([factory] warm_up)
  *
  * A cached VM NAME is "cache-<tag>-<daemon pid>-<n>"; its keeper runs
  * `veil ... factory keeper --name NAME` and its QEMU `-name veil-NAME`. */
@@ -25,6 +26,7 @@ struct cache_instance {
 	char endpoint[108]; /* sizeof(sockaddr_un.sun_path) */
 	char dir[112];
 	char lock_path[120];
+	char warm_up_image[128];
 	char tag[16]; /* hex hash of the endpoint */
 };
 
@@ -46,7 +48,7 @@ pid_t cache_lock_holder(const struct cache_instance *in);
  * every console file no claimed VM uses. Returns how many processes it killed. */
 int cache_cleanup_leftovers(const struct cache_instance *in);
 /* With the lock held, last thing before releasing it: removes the socket,
- * the lock file and, if empty, the directory. */
+ * the warm-up image, the lock file and, if empty, the directory. */
 void cache_remove_files(const struct cache_instance *in);
 
 #endif

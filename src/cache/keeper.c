@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -29,7 +30,9 @@
 #include "lib/clock.h"
 #include "lib/control.h"
 #include "lib/log.h"
+#include "lib/oci_spec.h"
 #include "lib/trace.h"
+#include "proto/contract.h"
 
 /* The guest's last words explain most boot failures. */
 static void log_console_tail(const char *console)
@@ -51,7 +54,7 @@ static void log_console_tail(const char *console)
 	log_warn("cached VM console ends with: %s", line ? line + 1 : text);
 }
 
-/* Boots a VM, or clones the template when there is one, up to a paused,
+/* Boots a VM, or clones the template when there is one, up to a running,
  * agent-ready VM. */
 static int boot(struct veil_vm *vm, const struct veil_config *cfg, const struct veil_template *tmpl, const char *name,
 		const char *console, veil_err_t *err)
@@ -79,10 +82,7 @@ static int boot(struct veil_vm *vm, const struct veil_config *cfg, const struct 
 	}
 	/* The control socket aborts the wait when the factory goes away. A
 	 * clone answers too, so that only VMs known to work are pooled. */
-	if (veil_agent_hello_once(vm->agent_fd, vm->pidfd, CACHE_KEEPER_FD, (int)cfg->agent.dial_timeout * 1000, err) < 0)
-		return -1;
-	veil_trace_phase("pause");
-	return vm->hv->pause(vm, err);
+	return veil_agent_hello_once(vm->agent_fd, vm->pidfd, CACHE_KEEPER_FD, (int)cfg->agent.dial_timeout * 1000, err);
 }
 
 struct keeper {
@@ -91,6 +91,7 @@ struct keeper {
 	struct veil_vm vm;
 	bool cloned;
 	uint32_t scrubs;
+	bool warmed;
 };
 
 static int hand_over(struct keeper *k, long long took_ms, veil_err_t *err)
@@ -99,7 +100,7 @@ static int hand_over(struct keeper *k, long long took_ms, veil_err_t *err)
 	veil_trace_phase("handover");
 	struct cache_ready ready = {
 		.name = k->name, .qemu_pid = vm->pid, .boot_ms = (uint32_t)took_ms, .root_ports = k->cfg->factory.pcie_root_port,
-		.cloned = k->cloned, .scrubs = k->scrubs,
+		.cloned = k->cloned, .scrubs = k->scrubs, .warmed = k->warmed,
 	};
 	json_object *msg = cache_ready_encode(&ready);
 	const int fds[] = { vm->pidfd, vm->control_fd, vm->agent_fd };
@@ -142,6 +143,73 @@ static int agent_scrub(struct keeper *k, veil_err_t *err)
 	return 0;
 }
 
+/* What the guest holds of its containers goes, and so do the devices
+ * plugged for them; the VM is left running. */
+static int reset(struct keeper *k, veil_err_t *err)
+{
+	int rc = agent_scrub(k, err);
+	veil_trace_phase("unplug");
+	return rc < 0 ? -1 : k->vm.hv->unplug_all(&k->vm, err);
+}
+
+#define WARM_UP_ID "veil-warm-up"
+
+/* The warm-up container: runc's default spec, with the program of the
+ * factory's image, no terminal, and a writable layer as podman's have. */
+static int warm_up_spec(struct oci_spec *spec, veil_err_t *err)
+{
+	cleanup_free char *json = oci_spec_default_json();
+	if (json == NULL || oci_spec_parse(json, strlen(json), spec, err) < 0)
+		return json == NULL ? veil_fail(err, ENOMEM, "warm-up spec") : -1;
+	char *program = strdup(CACHE_WARM_UP_PROGRAM);
+	if (program == NULL)
+		return veil_fail(err, ENOMEM, "warm-up spec");
+	free(spec->process->args[0]);
+	spec->process->args[0] = program;
+	spec->process->terminal = false;
+	spec->root_readonly = false;
+	return 0;
+}
+
+/* A throwaway container through the guest paths of a tenant's start (the
+ * rootfs slot, the erofs mount and its overlay, namespaces, cgroups, fork,
+ * exec and exit), so that a fresh QEMU's TCG has translated them before a
+ * tenant waits on them; then the scrub a returned VM gets, with its checks.
+ * The VM is then what a tenant's scrubbed VM is, without a tenant. */
+static int warm_up(struct keeper *k, const char *image, veil_err_t *err)
+{
+	struct veil_vm *vm = &k->vm;
+	long long t0 = veil_now_ms();
+	veil_trace_phase("warm-up");
+	const struct veil_disk rootfs = { .path = image, .serial = VEIL_ROOTFS_SERIAL, .readonly = true };
+	__attribute__((cleanup(oci_spec_free))) struct oci_spec spec = { 0 };
+	if (vm->hv->hotplug_disk(vm, &rootfs, err) < 0 || warm_up_spec(&spec, err) < 0)
+		return veil_fail_context(err, "warming up");
+	struct veil_agent_client agent;
+	veil_agent_client_init(&agent, vm->agent_fd, vm->pidfd, CACHE_KEEPER_FD);
+	const int timeout_ms = (int)k->cfg->agent.request_timeout * 1000;
+	const struct veil_agent_streams no_stdio = { 0 };
+	int exit_code = -1, signal = 0;
+	int rc = veil_agent_create_container(&agent, WARM_UP_ID, VEIL_ROOTFS_SERIAL, &spec, true, NULL, 0, timeout_ms,
+					     err);
+	if (rc == 0)
+		rc = veil_agent_exec(&agent, WARM_UP_ID, "", spec.process, NULL, &no_stdio, timeout_ms, err);
+	if (rc == 0)
+		rc = veil_agent_wait(&agent, WARM_UP_ID, "", timeout_ms, &exit_code, &signal, err);
+	veil_agent_client_release(&agent);
+	if (rc == 0 && (exit_code != 0 || signal != 0))
+		rc = veil_fail(err, 0, "the warm-up container ended with %s %d", signal != 0 ? "signal" : "status",
+			       signal != 0 ? signal : exit_code);
+	long long ran = veil_now_ms();
+	veil_trace_phase("warm-up.scrub");
+	if (rc < 0 || reset(k, err) < 0)
+		return veil_fail_context(err, "warming up");
+	k->warmed = true;
+	log_info("cached VM %s: warmed up in %lld ms (container %lld ms, scrub %lld ms)", k->name, veil_now_ms() - t0,
+		 ran - t0, veil_now_ms() - ran);
+	return 0;
+}
+
 /* A returned VM: the tenant's processes, mounts and devices go, and the VM
  * is pooled again. Any failure ends the VM instead. */
 static int scrub(struct keeper *k, int control_fd, int agent_fd, veil_err_t *err)
@@ -153,10 +221,7 @@ static int scrub(struct keeper *k, int control_fd, int agent_fd, veil_err_t *err
 	vm->control_fd = control_fd;
 	vm->agent_fd = agent_fd;
 	prctl(PR_SET_NAME, CACHE_KEEPER_POOLED);
-	int rc = agent_scrub(k, err);
-	veil_trace_phase("unplug");
-	if (rc == 0)
-		rc = vm->hv->unplug_all(vm, err);
+	int rc = reset(k, err);
 	veil_trace_phase("pause");
 	if (rc < 0 || vm->hv->pause(vm, err) < 0)
 		return veil_fail_context(err, "scrubbing cached VM %s", k->name);
@@ -244,7 +309,7 @@ static int check_control_socket(veil_err_t *err)
 }
 
 int veil_factory_keeper(const struct veil_config *cfg, const char *name, const char *console, bool clone,
-			veil_err_t *err)
+			const char *warm_up_image, veil_err_t *err)
 {
 	prctl(PR_SET_NAME, CACHE_KEEPER_POOLED);
 	if (check_control_socket(err) < 0)
@@ -257,6 +322,12 @@ int veil_factory_keeper(const struct veil_config *cfg, const char *name, const c
 	int rc = clone ? veil_template_locate(&tmpl, cfg->factory.template_path, err) : 0;
 	if (rc == 0)
 		rc = boot(&k.vm, cfg, clone ? &tmpl : NULL, name, console, err);
+	if (rc == 0 && warm_up_image != NULL)
+		rc = warm_up(&k, warm_up_image, err);
+	if (rc == 0) {
+		veil_trace_phase("pause");
+		rc = k.vm.hv->pause(&k.vm, err);
+	}
 	if (rc == 0)
 		rc = hand_over(&k, veil_now_ms() - t0, err);
 	veil_trace_finish("vm", name);

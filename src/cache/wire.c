@@ -324,6 +324,7 @@ json_object *cache_status_encode(const struct cache_status *s)
 		add_u64(e, "memory_mib", v->memory_mib);
 		add_str(e, "origin", v->cloned ? "clone" : "boot");
 		add_u64(e, "scrubs", v->scrubs);
+		json_object_object_add(e, "warmed", json_object_new_boolean(v->warmed));
 		json_object_array_add(vms, e);
 	}
 	json_object_object_add(o, "vms", vms);
@@ -346,7 +347,7 @@ static int decode_vm_status(json_object *e, struct cache_vm_status *v, veil_err_
 	if (strcmp(origin, "clone") != 0 && strcmp(origin, "boot") != 0)
 		return veil_fail(err, EPROTO, "%s: unknown origin", what);
 	v->cloned = strcmp(origin, "clone") == 0;
-	if (get_u32(e, "scrubs", UINT32_MAX, &v->scrubs, what, err) < 0)
+	if (get_u32(e, "scrubs", UINT32_MAX, &v->scrubs, what, err) < 0 || get_bool(e, "warmed", &v->warmed, what, err) < 0)
 		return -1;
 	if (get_pid(e, "qemu_pid", &v->qemu_pid, what, err) < 0 || get_pid(e, "keeper_pid", &v->keeper_pid, what, err) < 0 ||
 	    get_u64(e, "age_ms", UINT64_MAX, &v->age_ms, what, err) < 0 ||
@@ -408,6 +409,7 @@ json_object *cache_ready_encode(const struct cache_ready *r)
 	add_u64(o, "root_ports", r->root_ports);
 	json_object_object_add(o, "cloned", json_object_new_boolean(r->cloned));
 	add_u64(o, "scrubs", r->scrubs);
+	json_object_object_add(o, "warmed", json_object_new_boolean(r->warmed));
 	return o;
 }
 
@@ -418,7 +420,8 @@ int cache_ready_decode(json_object *msg, struct cache_ready *r, veil_err_t *err)
 	    get_pid(msg, "qemu_pid", &r->qemu_pid, what, err) < 0 ||
 	    get_u32(msg, "boot_ms", UINT32_MAX, &r->boot_ms, what, err) < 0 ||
 	    get_u32(msg, "root_ports", 32, &r->root_ports, what, err) < 0 ||
-	    get_bool(msg, "cloned", &r->cloned, what, err) < 0 || get_u32(msg, "scrubs", UINT32_MAX, &r->scrubs, what, err) < 0)
+	    get_bool(msg, "cloned", &r->cloned, what, err) < 0 || get_u32(msg, "scrubs", UINT32_MAX, &r->scrubs, what, err) < 0 ||
+	    get_bool(msg, "warmed", &r->warmed, what, err) < 0)
 		return -1;
 	if (r->qemu_pid <= 0)
 		return veil_fail(err, EPROTO, "%s: no QEMU pid", what);

@@ -76,6 +76,7 @@ struct cache_vm_status {
 	enum cache_vm_state state;
 	bool cloned;          /* a clone of the template, not a boot */
 	uint32_t scrubs;      /* tenants it served and was scrubbed after */
+	bool warmed;          /* ran the factory's warm-up container, and was scrubbed after it */
 	pid_t qemu_pid;       /* 0 while booting */
 	pid_t keeper_pid;
 	uint64_t age_ms;      /* since its boot started */
@@ -113,6 +114,7 @@ struct cache_ready {
 	uint32_t root_ports;
 	bool cloned;
 	uint32_t scrubs;
+	bool warmed;
 };
 
 json_object *cache_ready_encode(const struct cache_ready *r);

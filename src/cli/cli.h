@@ -58,6 +58,9 @@ int veil_verb_factory(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_env(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_check(struct veil_cli *cli, int argc, char **argv);
 int veil_verb_measure(struct veil_cli *cli, int argc, char **argv);
+
+/* The factory's warm-up rootfs (factory.h), an erofs image at image_path. */
+int veil_cli_build_warm_up_image(const char *image_path, veil_err_t *err);
 int veil_verb_spec(struct veil_cli *cli, int argc, char **argv);
 
 #endif

@@ -88,6 +88,7 @@ static int factory_init(struct veil_cli *cli, int argc, char **argv)
 	}
 	const struct veil_factory_opts o = {
 		.cfg = &cli->cfg, .veil_argv = self.items, .detach = a.detach, .pid_file = a.pid_file,
+		.build_warm_up_image = veil_cli_build_warm_up_image,
 	};
 	bool is_daemon;
 	if (veil_factory_run(&o, &is_daemon, &err) < 0) {
@@ -163,6 +164,7 @@ static void print_json(const struct cache_status *st, bool running)
 			json_object_object_add(e, "memory_mib", json_object_new_int64(v->memory_mib));
 			json_object_object_add(e, "origin", json_object_new_string(v->cloned ? "clone" : "boot"));
 			json_object_object_add(e, "scrubs", json_object_new_int64(v->scrubs));
+			json_object_object_add(e, "warmed", json_object_new_boolean(v->warmed));
 			json_object_array_add(vms, e);
 		}
 		json_object_object_add(o, "vms", vms);
@@ -240,7 +242,7 @@ static int factory_destroy(struct veil_cli *cli, int argc, char **argv)
 }
 
 struct keeper_args {
-	const char *name, *console;
+	const char *name, *console, *warm_up_image;
 	bool clone;
 };
 
@@ -251,6 +253,8 @@ static void take_keeper(void *ctx, int opt)
 		a->name = optarg;
 	else if (opt == 'k')
 		a->clone = true;
+	else if (opt == 'w')
+		a->warm_up_image = optarg;
 	else
 		a->console = optarg;
 }
@@ -269,6 +273,7 @@ static int factory_keeper(struct veil_cli *cli, int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "console", required_argument, NULL, 'c' },
 		{ "clone", no_argument, NULL, 'k' },
+		{ "warm-up", required_argument, NULL, 'w' },
 		{ 0 },
 	};
 	struct keeper_args a = { 0 };
@@ -277,7 +282,7 @@ static int factory_keeper(struct veil_cli *cli, int argc, char **argv)
 		return 1;
 	}
 	veil_err_t err = NULL;
-	if (veil_cli_config(cli, &err) < 0 || veil_factory_keeper(&cli->cfg, a.name, a.console, a.clone, &err) < 0)
+	if (veil_cli_config(cli, &err) < 0 || veil_factory_keeper(&cli->cfg, a.name, a.console, a.clone, a.warm_up_image, &err) < 0)
 		return log_failure(&err);
 	return 0;
 }

@@ -367,16 +367,34 @@ int veil_agent_wait_send(struct veil_agent_client *c, const char *container_id, 
 	return send_async(c, VEIL_METHOD_WAIT_PROCESS, &req.base, request_id, err);
 }
 
+static void take_wait_status(ProtobufCMessage *resp, int *exit_code, int *signal)
+{
+	const Veil__Agent__V1__WaitProcessResponse *w = (const Veil__Agent__V1__WaitProcessResponse *)resp;
+	*exit_code = w->exit_code;
+	*signal = w->signal;
+	protobuf_c_message_free_unpacked(resp, NULL);
+}
+
 int veil_agent_wait_result(const uint8_t *payload, size_t len, int *exit_code, int *signal, veil_err_t *err)
 {
 	ProtobufCMessage *resp = NULL;
 	int code;
 	if (veil_agent_decode_response(VEIL_METHOD_WAIT_PROCESS, payload, len, &resp, &code, err) < 0)
 		return -1;
-	const Veil__Agent__V1__WaitProcessResponse *w = (const Veil__Agent__V1__WaitProcessResponse *)resp;
-	*exit_code = w->exit_code;
-	*signal = w->signal;
-	protobuf_c_message_free_unpacked(resp, NULL);
+	take_wait_status(resp, exit_code, signal);
+	return 0;
+}
+
+int veil_agent_wait(struct veil_agent_client *c, const char *container_id, const char *exec_id, int timeout_ms,
+		    int *exit_code, int *signal, veil_err_t *err)
+{
+	Veil__Agent__V1__WaitProcessRequest req = VEIL__AGENT__V1__WAIT_PROCESS_REQUEST__INIT;
+	req.container_id = (char *)container_id;
+	req.exec_id = (char *)exec_id;
+	ProtobufCMessage *resp = NULL;
+	if (call(c, VEIL_METHOD_WAIT_PROCESS, &req.base, &resp, timeout_ms, err) < 0)
+		return -1;
+	take_wait_status(resp, exit_code, signal);
 	return 0;
 }
 

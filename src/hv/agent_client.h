@@ -95,6 +95,9 @@ int veil_agent_exec(struct veil_agent_client *c, const char *container_id, const
 int veil_agent_wait_send(struct veil_agent_client *c, const char *container_id, const char *exec_id,
 			 uint32_t *request_id, veil_err_t *err);
 int veil_agent_wait_result(const uint8_t *payload, size_t len, int *exit_code, int *signal, veil_err_t *err);
+/* WaitProcess, waiting up to timeout_ms for the process to exit. */
+int veil_agent_wait(struct veil_agent_client *c, const char *container_id, const char *exec_id, int timeout_ms,
+		    int *exit_code, int *signal, veil_err_t *err);
 
 /* SignalProcess; all: every process of the container. */
 int veil_agent_signal(struct veil_agent_client *c, const char *container_id, const char *exec_id, int signal, bool all,

@@ -62,6 +62,7 @@ struct table_spec {
 #define STRING(n, k, f, def, list) { .name = n, .kind = k, .offset = FIELD(f), .def_str = def, .choices = list }
 #define U32(n, f, lo, hi, def) { .name = n, .kind = KIND_U32, .offset = FIELD(f), .min = lo, .max = hi, .def_num = def }
 #define BOOL(n, f) { .name = n, .kind = KIND_BOOL, .offset = FIELD(f) }
+#define BOOL_ON(n, f) { .name = n, .kind = KIND_BOOL, .offset = FIELD(f), .def_num = 1 }
 #define END { .name = NULL }
 
 /* Indexed by enum veil_accel. */
@@ -134,6 +135,7 @@ static const struct key_spec factory_keys[] = {
 	PATH("vm_cache_endpoint", factory.vm_cache_endpoint, MAX_SOCKET_PATH, "/run/veil/cache.sock"),
 	U32("pcie_root_port", factory.pcie_root_port, 0, 16, 8),
 	BOOL("enable_template", factory.enable_template),
+	BOOL_ON("warm_up", factory.warm_up),
 	PATH("template_path", factory.template_path, MAX_PATH, "/run/veil/template"),
 	END,
 };

@@ -68,6 +68,8 @@ struct veil_config {
 		char *vm_cache_endpoint;
 		uint32_t pcie_root_port;
 		bool enable_template;
+		/* Run a throwaway container in each VM, and scrub it, before it is pooled. */
+		bool warm_up;
 		char *template_path;
 	} factory;
 };
