@@ -43,6 +43,27 @@ grep -q "^factory pid $DAEMON: 2 of 2 VMs ready" "$TEST_TMP/status.txt" &&
 ok $? "status prints the daemon and a line per VM"
 is "$(stat -c %a "$SOCK")" 600 "the endpoint is mode 0600"
 
+# ---- warm-up ([factory] warm_up, on by default) ----
+# Each pooled VM ran the warm-up container and was scrubbed, which the
+# keeper logs with its parts; a warm-up is no tenant, so no scrub is counted.
+is "$(status_json | jq -c '[.vms[] | [.warmed, .scrubs]] | unique')" '[[true,0]]' \
+	"every pooled VM was warmed up, and its warm-up counts as no tenant's scrub"
+warmed_logged() { [ "$(grep -c 'warmed up in [0-9]* ms (container [0-9]* ms, scrub [0-9]* ms)' "$LOG")" -ge 2 ]; }
+warmed_logged
+ok $? "the keepers logged each warm-up with its container and its scrub"
+held=""
+for q in $first; do
+	ls -l "/proc/$q/fd" | grep -q warm-up.erofs && held="$held $q"
+done
+[ -n "$first" ] && [ -z "$held" ]
+ok $? "no pooled VM still holds the warm-up image: its rootfs slot was emptied (held by:$held)"
+for bad in '"yes"' 1; do
+	sed "s/^vm_cache_number = .*/&\nwarm_up = $bad/" "$CONF" >"$TEST_TMP/bad.toml"
+	out=$("$VEIL_BIN" --config "$TEST_TMP/bad.toml" factory init 2>&1); rc=$?
+	[ "$rc" = 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && [[ "$out" == *"factory.warm_up: expected boolean"* ]]
+	ok $? "warm_up = $bad is refused in one line (got: $out)"
+done
+
 out=$(factory init 2>&1); rc=$?
 is "$rc|$out" "1|veil: factory is already running (pid $DAEMON)" "a second init is refused, naming the running one"
 kill -0 "$DAEMON"
@@ -177,6 +198,37 @@ guest=$(tail -n 1 "$TEST_TMP/rng2")
 [ -n "$guest" ] && [ $(( $(date +%s) - guest )) -le 5 ]
 ok $? "the claimed VM's clock was set at claim time (guest $guest, host $(date +%s))"
 
+
+# ---- a failed warm-up ----
+# The factory's warm-up image, spoilt: the next VM's warm-up cannot mount it,
+# and the VM is discarded with the reason logged instead of pooled.
+poll_until 120 pool_full
+dd if=/dev/zero of="$SOCK.d/warm-up.erofs" bs=4096 count=1 conv=notrunc status=none
+failures=$(status_json | jq .failures)
+victim=$(pooled_pids)
+victim=${victim%% *}
+kill_hard "$victim"
+failed_warm_up() { grep -q "cached VM .*: warming up: " "$LOG" && [ "$(status_json | jq .failures)" -ge $((failures + 2)) ]; }
+poll_until 120 failed_warm_up
+ok $? "a VM whose warm-up fails is discarded and counted, with the reason in the log"
+is "$(pooled_count)" 1 "and is not pooled"
+failed_vm=$(sed -n 's/.*cached VM \(cache-[0-9a-f]*-[0-9]*-[0-9]*\): warming up: .*/\1/p' "$LOG" | head -n 1)
+[ -n "$failed_vm" ] && ! pgrep -f "qemu-system.*-name veil-$failed_vm," >/dev/null && [ ! -e "$SOCK.d/$failed_vm.console" ]
+ok $? "its QEMU and console are gone ($failed_vm)"
+
 factory destroy >/dev/null
 poll_until 10 nothing_left
-ok $? "destroy again leaves nothing (found: $(instance_procs) $(ls -d "$SOCK"* 2>/dev/null))"
+ok $? "destroy again leaves nothing, the warm-up image included (found: $(instance_procs) $(ls -d "$SOCK"* 2>/dev/null))"
+
+# ---- warm_up = false ----
+sed -i "s/^vm_cache_number = .*/&\nwarm_up = false/" "$CONF"
+factory init --detach >/dev/null && poll_until 120 pool_full
+ok $? "with warm_up = false the pool fills"
+is "$(status_json | jq -c '[.vms[].warmed] | unique')" '[false]' "and its VMs are not warmed up"
+[ ! -e "$SOCK.d/warm-up.erofs" ]
+ok $? "and no warm-up image is built"
+veil run --bundle "$TEST_TMP/bundle" "$(cid unwarmed)" >/dev/null 2>&1
+ok $? "an unwarmed pooled VM serves a container"
+factory destroy >/dev/null
+poll_until 10 nothing_left
+ok $? "destroy leaves nothing"

@@ -48,6 +48,10 @@ leak_test() { # leak_test MODE
 	factory init --detach >/dev/null && poll_until 180 pool_full
 	ok $? "$mode: the factory pools a clone"
 	qemu=$(pooled_pids)
+	# The clone ran the warm-up container and was scrubbed, as a tenant's VM
+	# is ([factory] warm_up): A is served by a warmed VM, and the warm-up is
+	# not counted as a tenant.
+	is "$(status_json | jq -c '[.vms[] | [.warmed, .scrubs]]')" '[[true,0]]' "$mode: the pooled clone is warmed up, with no tenant counted"
 	"${V[@]}" run --detach --bundle "$TEST_TMP/a" "$id_a" >/dev/null 2>&1
 	poll_until 30 gone_from_pool "$qemu" && poll_until 30 secret_written "$id_a" "$secret"
 	ok $? "$mode: tenant A runs on the pooled VM and wrote its secret"
