@@ -152,10 +152,8 @@ static int reset(struct keeper *k, veil_err_t *err)
 	return rc < 0 ? -1 : k->vm.hv->unplug_all(&k->vm, err);
 }
 
-#define WARM_UP_ID "veil-warm-up"
-
-/* The warm-up container: runc's default spec, with the program of the
- * factory's image, no terminal, and a writable layer as podman's have. */
+/* The warm-up containers: runc's default spec running the program of the
+ * factory's image, without a terminal (as bench/ and podman start theirs). */
 static int warm_up_spec(struct oci_spec *spec, veil_err_t *err)
 {
 	cleanup_free char *json = oci_spec_default_json();
@@ -167,15 +165,35 @@ static int warm_up_spec(struct oci_spec *spec, veil_err_t *err)
 	free(spec->process->args[0]);
 	spec->process->args[0] = program;
 	spec->process->terminal = false;
-	spec->root_readonly = false;
 	return 0;
 }
 
-/* A throwaway container through the guest paths of a tenant's start (the
- * rootfs slot, the erofs mount and its overlay, namespaces, cgroups, fork,
- * exec and exit), so that a fresh QEMU's TCG has translated them before a
- * tenant waits on them; then the scrub a returned VM gets, with its checks.
- * The VM is then what a tenant's scrubbed VM is, without a tenant. */
+/* One container, created, run with its output on streams (which the agent
+ * relays and we ignore: the program writes nothing) and waited for. */
+static int warm_up_container(struct veil_agent_client *agent, const char *id, const struct oci_spec *spec, int timeout_ms,
+			     veil_err_t *err)
+{
+	const struct veil_agent_streams streams = {
+		.out = veil_agent_new_io_stream(agent), .err = veil_agent_new_io_stream(agent),
+	};
+	int exit_code = -1, signal = 0;
+	if (veil_agent_create_container(agent, id, VEIL_ROOTFS_SERIAL, spec, true, NULL, 0, timeout_ms, err) < 0 ||
+	    veil_agent_exec(agent, id, "", spec->process, NULL, &streams, timeout_ms, err) < 0 ||
+	    veil_agent_wait(agent, id, "", timeout_ms, &exit_code, &signal, err) < 0)
+		return veil_fail_context(err, "warm-up container %s", id);
+	if (exit_code != 0 || signal != 0)
+		return veil_fail(err, 0, "warm-up container %s ended with %s %d", id, signal != 0 ? "signal" : "status",
+				 signal != 0 ? signal : exit_code);
+	return 0;
+}
+
+/* Throwaway containers through the guest paths of a tenant's start (the
+ * rootfs slot, the erofs mount, a writable layer's overlay for one and a
+ * read-only root for the other, as podman's and runc's default specs have,
+ * namespaces, cgroups, fork, exec, output streams and exit), so that a fresh
+ * QEMU's TCG has translated them before a tenant waits on them; then the
+ * scrub a returned VM gets, with its checks. The VM is then what a tenant's
+ * scrubbed VM is, without a tenant. */
 static int warm_up(struct keeper *k, const char *image, veil_err_t *err)
 {
 	struct veil_vm *vm = &k->vm;
@@ -188,24 +206,18 @@ static int warm_up(struct keeper *k, const char *image, veil_err_t *err)
 	struct veil_agent_client agent;
 	veil_agent_client_init(&agent, vm->agent_fd, vm->pidfd, CACHE_KEEPER_FD);
 	const int timeout_ms = (int)k->cfg->agent.request_timeout * 1000;
-	const struct veil_agent_streams no_stdio = { 0 };
-	int exit_code = -1, signal = 0;
-	int rc = veil_agent_create_container(&agent, WARM_UP_ID, VEIL_ROOTFS_SERIAL, &spec, true, NULL, 0, timeout_ms,
-					     err);
+	spec.root_readonly = false;
+	int rc = warm_up_container(&agent, "veil-warm-up-rw", &spec, timeout_ms, err);
+	spec.root_readonly = true;
 	if (rc == 0)
-		rc = veil_agent_exec(&agent, WARM_UP_ID, "", spec.process, NULL, &no_stdio, timeout_ms, err);
-	if (rc == 0)
-		rc = veil_agent_wait(&agent, WARM_UP_ID, "", timeout_ms, &exit_code, &signal, err);
+		rc = warm_up_container(&agent, "veil-warm-up-ro", &spec, timeout_ms, err);
 	veil_agent_client_release(&agent);
-	if (rc == 0 && (exit_code != 0 || signal != 0))
-		rc = veil_fail(err, 0, "the warm-up container ended with %s %d", signal != 0 ? "signal" : "status",
-			       signal != 0 ? signal : exit_code);
 	long long ran = veil_now_ms();
 	veil_trace_phase("warm-up.scrub");
 	if (rc < 0 || reset(k, err) < 0)
 		return veil_fail_context(err, "warming up");
 	k->warmed = true;
-	log_info("cached VM %s: warmed up in %lld ms (container %lld ms, scrub %lld ms)", k->name, veil_now_ms() - t0,
+	log_info("cached VM %s: warmed up in %lld ms (containers %lld ms, scrub %lld ms)", k->name, veil_now_ms() - t0,
 		 ran - t0, veil_now_ms() - ran);
 	return 0;
 }

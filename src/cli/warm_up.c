@@ -26,31 +26,59 @@ __asm__(".pushsection .rodata\n"
 	".popsection\n");
 extern const unsigned char warm_up_program[], warm_up_program_end[];
 
+/* The mount points of runc's default spec that a read-only root must have;
+ * what /dev and /sys hold below them is made by their own mounts. */
+static const char *const mount_points[] = { "proc", "dev", "sys" };
+#define N_MOUNT_POINTS (sizeof(mount_points) / sizeof(mount_points[0]))
+
+static int fill_rootfs(const char *rootfs, veil_err_t *err)
+{
+	char path[PATH_MAX];
+	for (size_t i = 0; i < N_MOUNT_POINTS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", rootfs, mount_points[i]);
+		if (mkdir(path, 0755) < 0)
+			return veil_fail(err, errno, "warm-up rootfs %s", path);
+	}
+	snprintf(path, sizeof(path), "%s%s", rootfs, CACHE_WARM_UP_PROGRAM);
+	if (veil_write_file_atomic(path, warm_up_program, (size_t)(warm_up_program_end - warm_up_program), err) < 0)
+		return -1;
+	if (chmod(path, 0755) < 0)
+		return veil_fail(err, errno, "warm-up program %s", path);
+	return 0;
+}
+
+static void empty_rootfs(const char *rootfs)
+{
+	char path[PATH_MAX];
+	for (size_t i = 0; i < N_MOUNT_POINTS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", rootfs, mount_points[i]);
+		rmdir(path);
+	}
+	snprintf(path, sizeof(path), "%s%s", rootfs, CACHE_WARM_UP_PROGRAM);
+	unlink(path);
+	rmdir(rootfs);
+}
+
 int veil_cli_build_warm_up_image(const char *image_path, veil_err_t *err)
 {
-	char rootfs[PATH_MAX], program[PATH_MAX], tmp[PATH_MAX];
-	if ((size_t)snprintf(rootfs, sizeof(rootfs), "%s.rootfs.XXXXXX", image_path) >= sizeof(rootfs) - 16 ||
+	/* Short enough that every path in it fits PATH_MAX. */
+	char rootfs[PATH_MAX / 2], tmp[PATH_MAX];
+	if ((size_t)snprintf(rootfs, sizeof(rootfs), "%s.rootfs.XXXXXX", image_path) >= sizeof(rootfs) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s.new", image_path) >= sizeof(tmp))
 		return veil_fail(err, ENAMETOOLONG, "warm-up image %s", image_path);
 	if (mkdtemp(rootfs) == NULL)
 		return veil_fail(err, errno, "warm-up rootfs %s", rootfs);
-	/* Fits: rootfs left 16 bytes for it. */
-	memcpy(program, rootfs, strlen(rootfs));
-	memcpy(program + strlen(rootfs), CACHE_WARM_UP_PROGRAM, sizeof(CACHE_WARM_UP_PROGRAM));
-	int rc = veil_write_file_atomic(program, warm_up_program, (size_t)(warm_up_program_end - warm_up_program), err);
-	if (rc == 0 && chmod(program, 0755) < 0)
-		rc = veil_fail(err, errno, "warm-up program %s", program);
 	/* No image cache: the factory's own file, built once per factory start. */
 	const struct veil_image_cache no_cache = { 0 };
 	bool hit;
 	unlink(tmp);
+	int rc = fill_rootfs(rootfs, err);
 	if (rc == 0)
 		rc = veil_rootfs_image_get(rootfs, tmp, &no_cache, &hit, err);
 	if (rc == 0 && rename(tmp, image_path) < 0)
 		rc = veil_fail(err, errno, "warm-up image %s", image_path);
 	if (rc < 0)
 		unlink(tmp);
-	unlink(program);
-	rmdir(rootfs);
+	empty_rootfs(rootfs);
 	return rc < 0 ? veil_fail_context(err, "building the warm-up image") : 0;
 }

@@ -48,7 +48,7 @@ is "$(stat -c %a "$SOCK")" 600 "the endpoint is mode 0600"
 # keeper logs with its parts; a warm-up is no tenant, so no scrub is counted.
 is "$(status_json | jq -c '[.vms[] | [.warmed, .scrubs]] | unique')" '[[true,0]]' \
 	"every pooled VM was warmed up, and its warm-up counts as no tenant's scrub"
-warmed_logged() { [ "$(grep -c 'warmed up in [0-9]* ms (container [0-9]* ms, scrub [0-9]* ms)' "$LOG")" -ge 2 ]; }
+warmed_logged() { [ "$(grep -c 'warmed up in [0-9]* ms (containers [0-9]* ms, scrub [0-9]* ms)' "$LOG")" -ge 2 ]; }
 warmed_logged
 ok $? "the keepers logged each warm-up with its container and its scrub"
 held=""
