@@ -57,8 +57,14 @@ run_on() { run_bundle "$1" "$TEST_TMP/bundle" "$2"; }
 rng_of() { run_on "$@" 2>>"$TEST_TMP/run.err" | head -n 1; }
 reset_log
 claimed=$(status_json | jq .claimed)
+# The pool refilled before each (a warmed clone takes longer to pool than a
+# container to run): an empty pool would log "cold boot: pool empty", even
+# though the container then clones the template.
+poll_until 120 pool_of_clones
 r1=$(rng_of "$CONF" p1)
+poll_until 120 pool_of_clones
 r2=$(rng_of "$CONF" p2)
+poll_until 120 pool_of_clones
 r3=$(rng_of "$CONF" p3)
 [ "$(status_json | jq .claimed)" -ge $((claimed + 2)) ]
 ok $? "containers start on pooled clones"
