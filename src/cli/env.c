@@ -85,9 +85,9 @@ int veil_verb_env(struct veil_cli *cli, int argc, char **argv)
 	       VEIL_PROTOCOL_VERSION, c->agent.dial_timeout, c->agent.request_timeout,
 	       yes_no(c->agent.debug_console_enabled));
 	printf("[factory]\n  vm_cache_number = %u\n  vm_cache_endpoint = \"%s\"\n  pcie_root_port = %u\n"
-	       "  enable_template = %s\n  template_path = \"%s\"\n",
+	       "  enable_template = %s\n  template_path = \"%s\"\n  warm_up = %s\n",
 	       c->factory.vm_cache_number, c->factory.vm_cache_endpoint, c->factory.pcie_root_port,
-	       yes_no(c->factory.enable_template), c->factory.template_path);
+	       yes_no(c->factory.enable_template), c->factory.template_path, yes_no(c->factory.warm_up));
 	printf("[host]\n  kvm_device = %s\n  kvm_usable = %s\n  pvm = %s\n  vhost_vsock = %s\n  qemu_found = %s\n",
 	       yes_no(caps.kvm_device), yes_no(caps.kvm_usable), yes_no(caps.pvm), yes_no(caps.vhost_vsock),
 	       yes_no(caps.qemu_found));

@@ -201,15 +201,16 @@ static void test_replies(void)
 	memset(st.template_hash, 'a', sizeof(st.template_hash) - 1);
 	st.vms[0] = (struct cache_vm_status){ .state = CACHE_VM_PAUSED, .qemu_pid = 100, .keeper_pid = 99,
 					      .age_ms = 5000, .boot_ms = 1400, .vcpus = 1, .memory_mib = 256,
-					      .cloned = true, .scrubs = 4 };
+					      .cloned = true, .scrubs = 4, .warmed = true };
 	st.vms[1] = (struct cache_vm_status){ .state = CACHE_VM_LOANED, .keeper_pid = 101, .age_ms = 10 };
 	msg = cache_status_encode(&st);
 	CHECK(cache_status_decode(msg, &back, &err) == 0 && back.n_vms == 2 && back.vms[0].qemu_pid == 100 &&
 		      back.vms[0].boot_ms == 1400 && back.vms[0].cloned && back.vms[0].scrubs == 4 &&
+		      back.vms[0].warmed && !back.vms[1].warmed &&
 		      back.vms[1].state == CACHE_VM_LOANED && !back.vms[1].cloned && back.claimed == 7 &&
 		      back.returned == 3 && back.template_state == CACHE_TEMPLATE_READY &&
 		      strcmp(back.template_hash, st.template_hash) == 0 && back.template_build_ms == 2500,
-	      "status survives the round trip, template and reuse included");
+	      "status survives the round trip, template, reuse and warm-up included");
 	json_object_put(msg);
 	st.template_state = CACHE_TEMPLATE_BUILDING;
 	msg = cache_status_encode(&st);
@@ -229,12 +230,15 @@ static void test_replies(void)
 	veil_error_free(&err);
 	json_object_put(msg);
 	ready = (struct cache_ready){ .name = "cache-1", .qemu_pid = 7, .boot_ms = 90, .root_ports = 2, .cloned = true,
-				      .scrubs = 2 };
+				      .scrubs = 2, .warmed = true };
 	msg = cache_ready_encode(&ready);
 	struct cache_ready got;
 	CHECK(cache_ready_decode(msg, &got, &err) == 0 && strcmp(got.name, "cache-1") == 0 && got.cloned &&
-		      got.scrubs == 2 && got.qemu_pid == 7,
-	      "a keeper's ready carries its name, origin and scrubs");
+		      got.scrubs == 2 && got.warmed && got.qemu_pid == 7,
+	      "a keeper's ready carries its name, origin, scrubs and warm-up");
+	json_object_object_add(msg, "warmed", json_object_new_string("yes"));
+	CHECK(cache_ready_decode(msg, &got, &err) < 0, "a keeper's ready whose warmed is no boolean is refused");
+	veil_error_free(&err);
 	json_object_put(msg);
 }
 

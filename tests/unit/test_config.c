@@ -48,7 +48,8 @@ static bool has_defaults(const struct veil_config *c)
 	       c->agent.request_timeout == 60 && !c->agent.debug_console_enabled &&
 	       streq(c->runtime.state_dir, "/run/veil") && streq(c->runtime.log_level, "info") &&
 	       c->factory.vm_cache_number == 0 && streq(c->factory.vm_cache_endpoint, "/run/veil/cache.sock") &&
-	       c->factory.pcie_root_port == 8 && !c->factory.enable_template && !c->qemu.confidential_guest &&
+	       c->factory.pcie_root_port == 8 && !c->factory.enable_template && c->factory.warm_up &&
+	       !c->qemu.confidential_guest &&
 	       c->qemu.shared_fs == VEIL_SHARED_FS_NONE && streq(c->qemu.virtio_fs_daemon, "/usr/lib/qemu/virtiofsd") &&
 	       streq(c->qemu.virtio_fs_cache, "auto") &&
 	       streq(c->factory.template_path, "/run/veil/template") && c->runtime.reset == VEIL_RESET_CLONE &&
@@ -102,7 +103,8 @@ static void test_every_key(void)
 			  "vm_cache_endpoint = \"/tmp/c.sock\"\n"
 			  "pcie_root_port = 0\n"
 			  "enable_template = true\n"
-			  "template_path = \"/srv/template\"\n";
+			  "template_path = \"/srv/template\"\n"
+			  "warm_up = false\n";
 	if (!CHECK(parse(doc, &cfg) == 0, "document setting every key parses"))
 		return;
 	CHECK(streq(cfg.qemu.path, "/opt/qemu/bin/qemu-system-x86_64"), "qemu.path");
@@ -131,6 +133,7 @@ static void test_every_key(void)
 	CHECK(cfg.factory.pcie_root_port == 0, "factory.pcie_root_port");
 	CHECK(cfg.factory.enable_template, "factory.enable_template");
 	CHECK(streq(cfg.factory.template_path, "/srv/template"), "factory.template_path");
+	CHECK(!cfg.factory.warm_up, "factory.warm_up");
 	veil_config_free(&cfg);
 
 	static const struct {
@@ -247,6 +250,8 @@ static void test_types_and_unknown(void)
 	       "t.toml:2:25: agent.debug_console_enabled: expected boolean, found integer");
 	reject("[factory]\nenable_template = \"true\"",
 	       "t.toml:2:19: factory.enable_template: expected boolean, found string");
+	reject("[factory]\nwarm_up = \"yes\"", "t.toml:2:11: factory.warm_up: expected boolean, found string");
+	reject("[factory]\nwarm_up = 1", "t.toml:2:11: factory.warm_up: expected boolean, found integer");
 	reject("[runtime]\nlog_level = [\"info\"]", "t.toml:2:13: runtime.log_level: expected string, found array");
 	reject("hypervisor = 1", "t.toml:1:14: hypervisor: expected table, found integer");
 	reject("[hypervisor]\nqemu = \"x\"", "t.toml:2:8: hypervisor.qemu: expected table, found string");
