@@ -300,20 +300,36 @@ int veil_secret_refs_add(struct veil_secret_ref *refs, size_t max, size_t *n, co
 	return 0;
 }
 
+/* init-data's veil.toml, its keys checked: 1 with *doc, 0 without veil.toml. */
+static int veil_doc(const struct veil_initdata *d, struct toml_table **doc, veil_err_t *err)
+{
+	*doc = data_doc(d, "veil.toml", err);
+	if (*doc == NULL)
+		return err != NULL && *err != NULL ? -1 : 0;
+	const struct toml_member *m;
+	for (size_t i = 0; (m = toml_member_at(*doc, i)) != NULL; i++) {
+		if ((strcmp(m->key, "secrets") == 0 || strcmp(m->key, "mounts") == 0) && strlen(m->key) == m->key_len)
+			continue;
+		toml_fail_at(err, m->line, m->col, "unknown key \"%.64s\" (expected [secrets] or [mounts])", m->key);
+		toml_free(*doc);
+		*doc = NULL;
+		return veil_fail_context(err, "init-data veil.toml");
+	}
+	return 1;
+}
+
 int veil_initdata_secrets(const struct veil_initdata *d, struct veil_secret_ref *refs, size_t max, size_t *n,
 			  veil_err_t *err)
 {
 	*n = 0;
-	struct toml_table *doc = data_doc(d, "veil.toml", err);
-	if (doc == NULL)
-		return err != NULL && *err != NULL ? -1 : 0;
+	struct toml_table *doc;
+	int rc = veil_doc(d, &doc, err);
+	if (rc <= 0)
+		return rc;
+	rc = 0;
 	const struct toml_table *secrets = NULL;
 	const struct toml_member *m;
-	int rc = 0;
-	for (size_t i = 0; rc == 0 && (m = toml_member_at(doc, i)) != NULL; i++)
-		if (strcmp(m->key, "secrets") != 0)
-			rc = toml_fail_at(err, m->line, m->col, "unknown key \"%.64s\" (expected [secrets])", m->key);
-	if (rc == 0 && toml_get_table(doc, "secrets", &secrets, err) < 0)
+	if (toml_get_table(doc, "secrets", &secrets, err) < 0)
 		rc = -1;
 	for (size_t i = 0; rc == 0 && secrets != NULL && (m = toml_member_at(secrets, i)) != NULL; i++) {
 		const char *uri;
@@ -324,4 +340,95 @@ int veil_initdata_secrets(const struct veil_initdata *d, struct veil_secret_ref 
 	}
 	toml_free(doc);
 	return rc < 0 ? veil_fail_context(err, "init-data veil.toml") : 0;
+}
+
+/* ---- host files ---- */
+
+static const char *const default_mounts[] = { "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/run/.containerenv" };
+
+/* An absolute path with neither an empty, "." nor ".." component, nor a
+ * trailing '/', nor a control character: the one spelling of its file. */
+static int mount_path_check(const char *path, veil_err_t *err)
+{
+	size_t len = strlen(path);
+	if (len < 2 || len > VEIL_MOUNT_PATH_MAX || path[0] != '/')
+		return veil_fail(err, 0, "\"%.80s\" is not an absolute path of a file (2 to %d bytes)", path,
+				 VEIL_MOUNT_PATH_MAX);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+			return veil_fail(err, 0, "\"%.80s\": control character 0x%02x", path, (unsigned char)path[i]);
+	for (const char *c = path + 1;;) {
+		size_t n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return veil_fail(err, 0, "\"%.80s\" is not normalised (an empty, \".\" or \"..\" component, or a "
+						 "trailing '/')", path);
+		if (c[n] == '\0')
+			return 0;
+		c += n + 1;
+	}
+}
+
+static int mount_policy_add(struct veil_mount_policy *p, const char *path, veil_err_t *err)
+{
+	if (mount_path_check(path, err) < 0)
+		return -1;
+	if (veil_mount_policy_allows(p, path))
+		return veil_fail(err, 0, "%s is named twice", path);
+	if (p->n >= VEIL_MOUNT_ALLOW_MAX)
+		return veil_fail(err, 0, "more than %d paths", VEIL_MOUNT_ALLOW_MAX);
+	snprintf(p->destinations[p->n++], sizeof(p->destinations[0]), "%s", path);
+	return 0;
+}
+
+/* [mounts] of veil.toml: 1 read into *p, 0 when there is none. */
+static int mounts_table(const struct toml_table *doc, struct veil_mount_policy *p, veil_err_t *err)
+{
+	const struct toml_table *mounts;
+	int rc = toml_get_table(doc, "mounts", &mounts, err);
+	if (rc <= 0)
+		return rc;
+	const struct toml_member *m;
+	for (size_t i = 0; (m = toml_member_at(mounts, i)) != NULL; i++)
+		if (strcmp(m->key, "allow") != 0 || strlen(m->key) != m->key_len)
+			return toml_fail_at(err, m->line, m->col, "unknown key \"%.64s\" in [mounts] (expected allow)", m->key);
+	const char **allow = NULL;
+	size_t n = 0;
+	rc = toml_get_string_array(mounts, "allow", &allow, &n, err);
+	if (rc == 0)
+		return veil_fail(err, 0, "[mounts] without allow: write allow = [] to allow no host file");
+	for (size_t i = 0; rc == 1 && i < n; i++)
+		if (mount_policy_add(p, allow[i], err) < 0) {
+			veil_fail_context(err, "[mounts] allow");
+			rc = -1;
+		}
+	free(allow);
+	return rc;
+}
+
+int veil_initdata_mounts(const struct veil_initdata *d, struct veil_mount_policy *p, veil_err_t *err)
+{
+	memset(p, 0, sizeof(*p));
+	struct toml_table *doc;
+	int rc = veil_doc(d, &doc, err);
+	if (rc < 0)
+		return -1;
+	if (rc == 1) {
+		rc = mounts_table(doc, p, err);
+		toml_free(doc);
+		if (rc < 0)
+			return veil_fail_context(err, "init-data veil.toml");
+		if (rc == 1)
+			return 0;
+	}
+	for (size_t i = 0; i < sizeof(default_mounts) / sizeof(default_mounts[0]); i++)
+		snprintf(p->destinations[p->n++], sizeof(p->destinations[0]), "%s", default_mounts[i]);
+	return 0;
+}
+
+bool veil_mount_policy_allows(const struct veil_mount_policy *p, const char *destination)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->destinations[i], destination) == 0)
+			return true;
+	return false;
 }

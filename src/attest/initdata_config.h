@@ -7,7 +7,9 @@
  *   "policy.rego" the agent policy: Kata's Rego, of which veil reads the
  *                 `default NAME := true|false` lines (see veil_initdata_policy)
  *   "veil.toml"   [secrets] NAME = "kbs:///repo/type/tag": secrets every
- *                 container of the VM gets under /run/secrets/NAME
+ *                 container of the VM gets under /run/secrets/NAME;
+ *                 [mounts] allow = ["/etc/hosts", ...]: the destinations at
+ *                 which a container may have a file of the host's
  *
  * The host reads them to relay the guest's connection to the KBS and to
  * report mistakes before a VM starts; the guest reads them from the init-data
@@ -76,5 +78,29 @@ int veil_initdata_secrets(const struct veil_initdata *d, struct veil_secret_ref 
  * resource is no error, another one is. */
 int veil_secret_refs_add(struct veil_secret_ref *refs, size_t max, size_t *n, const struct veil_secret_ref *ref,
 			 veil_err_t *err);
+
+/* ---- host files ---- */
+
+#define VEIL_MOUNT_ALLOW_MAX 32
+#define VEIL_MOUNT_PATH_MAX 255
+
+/* The destinations at which a confidential container may have a host file,
+ * copied in (a confidential guest shares no directory with the host). The
+ * host can read and alter what it puts there. */
+struct veil_mount_policy {
+	size_t n;
+	char destinations[VEIL_MOUNT_ALLOW_MAX][VEIL_MOUNT_PATH_MAX + 1];
+};
+
+/* veil.toml's [mounts] allow: at most VEIL_MOUNT_ALLOW_MAX absolute,
+ * normalised paths (no empty, "." or ".." component, no trailing '/', no
+ * control character), each once. Without a [mounts] table (or without
+ * veil.toml, or init-data) the default: the files podman makes for every
+ * container, /etc/hosts, /etc/hostname, /etc/resolv.conf and
+ * /run/.containerenv, which say only what the host decides anyway (names,
+ * resolvers, the container's name); `allow = []` allows none. */
+int veil_initdata_mounts(const struct veil_initdata *d, struct veil_mount_policy *p, veil_err_t *err);
+/* Whether p names destination, exactly as written. */
+bool veil_mount_policy_allows(const struct veil_mount_policy *p, const char *destination);
 
 #endif

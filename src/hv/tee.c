@@ -43,12 +43,14 @@ static int check_init_data(struct veil_tee_config *tc, veil_err_t *err)
 {
 	struct veil_agent_policy policy;
 	struct veil_secret_ref refs[VEIL_MAX_SECRETS];
+	struct veil_mount_policy mounts;
 	size_t n;
 	veil_kbs_address_free(&tc->kbs);
 	if (tc->init_data.text == NULL)
 		return 0;
 	if (veil_initdata_kbs(&tc->init_data, &tc->kbs, err) < 0 || veil_initdata_policy(&tc->init_data, &policy, err) < 0 ||
-	    veil_initdata_secrets(&tc->init_data, refs, VEIL_MAX_SECRETS, &n, err) < 0)
+	    veil_initdata_secrets(&tc->init_data, refs, VEIL_MAX_SECRETS, &n, err) < 0 ||
+	    veil_initdata_mounts(&tc->init_data, &mounts, err) < 0)
 		return -1;
 	return 0;
 }

@@ -36,6 +36,21 @@ static void read_settings(const struct veil_initdata *d)
 		abort();
 	}
 	veil_error_free(&err);
+	struct veil_mount_policy mounts;
+	if (veil_initdata_mounts(d, &mounts, &err) == 0) {
+		/* Every path is absolute and normalised: one spelling of its file. */
+		for (size_t i = 0; i < mounts.n; i++) {
+			const char *m = mounts.destinations[i];
+			size_t len = strlen(m);
+			if (m[0] != '/' || len < 2 || m[len - 1] == '/' || strstr(m, "//") != NULL ||
+			    strstr(m, "/./") != NULL || strstr(m, "/../") != NULL || strcmp(m + len - 2, "/.") == 0 ||
+			    strcmp(m + len - 3, "/..") == 0 || !veil_mount_policy_allows(&mounts, m))
+				abort();
+		}
+	} else if (err == NULL) {
+		abort();
+	}
+	veil_error_free(&err);
 }
 
 static void as_text(const unsigned char *data, size_t size)

@@ -158,9 +158,89 @@ static void test_secrets(void)
 	const char *extra = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"veil.toml\" = 'kbs = 1'\n";
 	if (parse(extra, &d) == 0) {
 		tap_expect_error(veil_initdata_secrets(&d, refs, VEIL_MAX_SECRETS, &n, &err), &err,
-			     "init-data veil.toml: 1:1: unknown key \"kbs\" (expected [secrets])", "veil.toml's unknown keys");
+			     "init-data veil.toml: 1:1: unknown key \"kbs\" (expected [secrets] or [mounts])",
+			     "veil.toml's unknown keys");
 		veil_initdata_free(&d);
 	}
+}
+
+/* veil.toml's [mounts], given as veil_toml (NULL: init-data without veil.toml). */
+static int mounts_of(const char *veil_toml, struct veil_mount_policy *p, veil_err_t *err)
+{
+	char doc[8192];
+	int n = snprintf(doc, sizeof(doc), "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n");
+	if (veil_toml != NULL)
+		snprintf(doc + n, sizeof(doc) - (size_t)n, "\"veil.toml\" = '''\n%s\n'''\n", veil_toml);
+	struct veil_initdata d;
+	if (parse(doc, &d) < 0)
+		return veil_fail(err, 0, "init-data did not parse");
+	int rc = veil_initdata_mounts(&d, p, err);
+	veil_initdata_free(&d);
+	return rc;
+}
+
+static bool is_default(const struct veil_mount_policy *p)
+{
+	return p->n == 4 && veil_mount_policy_allows(p, "/etc/hosts") && veil_mount_policy_allows(p, "/etc/hostname") &&
+	       veil_mount_policy_allows(p, "/etc/resolv.conf") && veil_mount_policy_allows(p, "/run/.containerenv");
+}
+
+static void test_mounts(void)
+{
+	struct veil_mount_policy p;
+	veil_err_t err = NULL;
+	CHECK(mounts_of(NULL, &p, &err) == 0 && is_default(&p),
+	      "no veil.toml: podman's /etc/hosts, /etc/hostname, /etc/resolv.conf and /run/.containerenv");
+	CHECK(mounts_of("[secrets]\ndb = \"kbs:///a/b/c\"", &p, &err) == 0 && is_default(&p),
+	      "a veil.toml without [mounts]: the same default");
+	struct veil_initdata none = { 0 };
+	CHECK(veil_initdata_mounts(&none, &p, &err) == 0 && is_default(&p), "no init-data at all: the same default");
+	CHECK(mounts_of("[mounts]\nallow = []", &p, &err) == 0 && p.n == 0 && !veil_mount_policy_allows(&p, "/etc/hosts"),
+	      "allow = []: no host file at all");
+	CHECK(mounts_of("[mounts]\nallow = [\"/etc/hosts\", \"/etc/localtime\", \"/opt/app config/x.conf\"]", &p, &err) == 0 &&
+		      p.n == 3 && veil_mount_policy_allows(&p, "/etc/localtime") &&
+		      veil_mount_policy_allows(&p, "/opt/app config/x.conf") && !veil_mount_policy_allows(&p, "/etc/resolv.conf"),
+	      "a list replaces the default");
+	CHECK(!veil_mount_policy_allows(&p, "/etc//hosts") && !veil_mount_policy_allows(&p, "/etc/hosts/") &&
+		      !veil_mount_policy_allows(&p, "/etc/host") && !veil_mount_policy_allows(&p, "/etc/hosts2"),
+	      "a destination matches only as written");
+
+	char many[4096] = "[mounts]\nallow = [";
+	for (int i = 0; i <= VEIL_MOUNT_ALLOW_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s\"/f%d\"", i > 0 ? ", " : "", i);
+	strcat(many, "]");
+	tap_expect_error(mounts_of(many, &p, &err), &err, "init-data veil.toml: [mounts] allow: more than 32 paths",
+		     "at most 32 paths");
+	char longest[512], too_long[512];
+	snprintf(longest, sizeof(longest), "[mounts]\nallow = [\"/%0*d\"]", VEIL_MOUNT_PATH_MAX - 1, 0);
+	snprintf(too_long, sizeof(too_long), "[mounts]\nallow = [\"/%0*d\"]", VEIL_MOUNT_PATH_MAX, 0);
+	CHECK(mounts_of(longest, &p, &err) == 0 && p.n == 1 && strlen(p.destinations[0]) == VEIL_MOUNT_PATH_MAX,
+	      "a path of %d bytes", VEIL_MOUNT_PATH_MAX);
+	tap_expect_error(mounts_of(too_long, &p, &err), &err, "init-data veil.toml: [mounts] allow: \"/000",
+		     "a path of 256 bytes is refused");
+
+	static const struct {
+		const char *toml, *msg;
+	} bad[] = {
+		{ "[mounts]\nallow = [\"etc/hosts\"]", "init-data veil.toml: [mounts] allow: \"etc/hosts\" is not an absolute path" },
+		{ "[mounts]\nallow = [\"/\"]", "init-data veil.toml: [mounts] allow: \"/\" is not an absolute path of a file" },
+		{ "[mounts]\nallow = [\"/etc/\"]", "init-data veil.toml: [mounts] allow: \"/etc/\" is not normalised" },
+		{ "[mounts]\nallow = [\"/etc//hosts\"]", "init-data veil.toml: [mounts] allow: \"/etc//hosts\" is not normalised" },
+		{ "[mounts]\nallow = [\"/etc/./hosts\"]", "init-data veil.toml: [mounts] allow: \"/etc/./hosts\" is not normalised" },
+		{ "[mounts]\nallow = [\"/x/../etc/shadow\"]",
+		  "init-data veil.toml: [mounts] allow: \"/x/../etc/shadow\" is not normalised" },
+		{ "[mounts]\nallow = [\"/etc/ho\\tsts\"]", "init-data veil.toml: [mounts] allow: \"/etc/ho?sts\": control character 0x09" },
+		{ "[mounts]\nallow = [\"/etc/hosts\", \"/etc/hosts\"]", "init-data veil.toml: [mounts] allow: /etc/hosts is named twice" },
+		{ "[mounts]\nallow = \"/etc/hosts\"", "init-data veil.toml: 2:9: mounts.allow: expected array" },
+		{ "[mounts]\nallow = [1]", "init-data veil.toml: 2:10: mounts.allow[0]: expected string" },
+		{ "[mounts]\nallow = [\"/etc/hosts\"]\nkind = \"file\"",
+		  "init-data veil.toml: 3:1: unknown key \"kind\" in [mounts] (expected allow)" },
+		{ "[mounts]\n", "init-data veil.toml: [mounts] without allow: write allow = [] to allow no host file" },
+		{ "mounts = 1", "init-data veil.toml: 1:10: mounts: expected table" },
+		{ "[volumes]\nallow = []", "init-data veil.toml: 1:2: unknown key \"volumes\" (expected [secrets] or [mounts])" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		tap_expect_error(mounts_of(bad[i].toml, &p, &err), &err, bad[i].msg, bad[i].msg);
 }
 
 static void test_tee_wire(void)
@@ -210,6 +290,7 @@ int main(void)
 	test_kbs_from_initdata();
 	test_policy();
 	test_secrets();
+	test_mounts();
 	test_tee_wire();
 	return tap_done();
 }
