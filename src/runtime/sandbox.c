@@ -115,6 +115,23 @@ static int renew_virtiofsd(void *opaque, veil_err_t *err)
 	return 0;
 }
 
+/* The VM's launch as the configuration and the first container's
+ * annotations make it; for a confidential guest, the host files its
+ * init-data allows into *mounts (the guest holds the container to the same). */
+static int vm_shape(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
+		    struct veil_mount_policy *mounts, veil_err_t *err)
+{
+	struct veil_vm_shape *shape = &sb->shape;
+	if (veil_vm_shape_from_config(cfg, sb->id, sb->console_log, shape, err) < 0 ||
+	    veil_container_confidential(spec, shape->vm.tee != NULL ? &shape->tee : NULL, sb->secrets, VEIL_MAX_SECRETS,
+					&sb->n_secrets, err) < 0)
+		return -1;
+	if (shape->vm.tee == NULL)
+		return 0;
+	log_confidential(sb);
+	return veil_initdata_mounts(&shape->tee.init_data, mounts, err);
+}
+
 /* The sandbox's VM, sized for it, with the first container's rootfs image
  * (NULL: its rootfs is shared) and writable layer or its virtio-fs device
  * (and the NIC), from wherever veil_vm_get finds one; one log line for each
@@ -123,12 +140,6 @@ static int get_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const 
 		  const struct veil_disk *rootfs, const struct veil_nic *nic, veil_err_t *err)
 {
 	struct veil_vm_shape *shape = &sb->shape;
-	if (veil_vm_shape_from_config(cfg, sb->id, sb->console_log, shape, err) < 0 ||
-	    veil_container_confidential(o->spec, shape->vm.tee != NULL ? &shape->tee : NULL, sb->secrets, VEIL_MAX_SECRETS,
-					&sb->n_secrets, err) < 0)
-		return -1;
-	if (shape->vm.tee != NULL)
-		log_confidential(sb);
 	vm_size(o, &shape->vm);
 	/* A pod's later containers have their images hot-plugged. */
 	if (o->pod)
@@ -350,7 +361,9 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 		return veil_fail(err, errno, "state directory %s", sb->dir);
 
 	long long t0 = veil_now_ms();
-	if (veil_volumes_plan(cfg, o->spec, o->rootfs, &sb->volumes, err) < 0)
+	struct veil_mount_policy host_files;
+	if (vm_shape(sb, cfg, o->spec, &host_files, err) < 0 ||
+	    veil_volumes_plan(cfg, o->spec, o->rootfs, sb->shape.vm.tee != NULL ? &host_files : NULL, &sb->volumes, err) < 0)
 		goto fail;
 	struct veil_sandbox_container *first = files_for_guest(sb, cfg, o, err);
 	if (first == NULL)

@@ -41,12 +41,6 @@ bool veil_mount_recursive(const struct oci_mount *m)
 	return has_option(m, "rbind");
 }
 
-bool veil_policy_allows_host_mount(const struct oci_mount *m)
-{
-	(void)m;
-	return false;
-}
-
 /* The size of the host's shm a container asked for: its tmpfs's, podman's
  * default otherwise. */
 static uint64_t shm_bytes(const char *source)
@@ -70,10 +64,10 @@ int veil_mount_route(const struct oci_mount *m, const struct veil_mount_rules *r
 		*plan = (struct veil_mount_plan){ .route = VEIL_MOUNT_TMPFS, .tmpfs_bytes = shm_bytes(m->source) };
 		return 0;
 	}
-	if (rules->confidential && !veil_policy_allows_host_mount(m))
+	if (rules->confidential != NULL && !veil_mount_policy_allows(rules->confidential, m->destination))
 		return veil_fail(err, 0,
-				 "bind mount of %s on %s refused: a confidential container gets no host mount that its "
-				 "measured policy does not name",
+				 "bind mount of %s on %s refused: a confidential container gets no host file that its "
+				 "measured init-data does not name (veil.toml [mounts] allow)",
 				 source, m->destination);
 	struct stat st;
 	if (stat(source, &st) < 0) {
@@ -88,7 +82,7 @@ int veil_mount_route(const struct oci_mount *m, const struct veil_mount_rules *r
 			plan->route = VEIL_MOUNT_SHARED;
 			return 0;
 		}
-		if (rules->confidential)
+		if (rules->confidential != NULL)
 			return veil_fail(err, 0,
 					 "bind mount of directory %s on %s refused: a confidential guest shares no "
 					 "directory with the host",
@@ -111,11 +105,13 @@ int veil_mount_route(const struct oci_mount *m, const struct veil_mount_rules *r
 }
 
 int veil_volumes_plan(const struct veil_config *cfg, const struct oci_spec *spec, const char *rootfs,
-		      struct veil_volumes *v, veil_err_t *err)
+		      const struct veil_mount_policy *confidential, struct veil_volumes *v, veil_err_t *err)
 {
+	/* A confidential guest without a policy gets no host file at all. */
+	static const struct veil_mount_policy no_host_files;
 	const struct veil_mount_rules rules = {
 		.shared_fs = cfg->qemu.shared_fs == VEIL_SHARED_FS_VIRTIO_FS,
-		.confidential = cfg->qemu.confidential_guest,
+		.confidential = confidential != NULL ? confidential : cfg->qemu.confidential_guest ? &no_host_files : NULL,
 	};
 	*v = (struct veil_volumes){ .shared = rules.shared_fs };
 	v->mounts = calloc(spec->n_mounts + 1, sizeof(*v->mounts));

@@ -8,8 +8,9 @@
  *   shared_fs = "none"       directories are refused with a line naming the
  *                            mount; small host files are copied in
  *                            (lib/host_files.h);
- *   confidential             no host mount unless the measured policy names
- *                            it (veil_policy_allows_host_mount).
+ *   confidential             no host directory; a host file only at a
+ *                            destination its measured init-data names
+ *                            (veil_initdata_mounts), copied in.
  *
  * In every mode podman's /dev/shm (a bind of a host tmpfs) becomes a guest
  * tmpfs of the same size, as Kata does. */
@@ -19,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "attest/initdata_config.h"
 #include "hv/agent_client.h"
 #include "hv/virtiofsd.h"
 #include "lib/config.h"
@@ -30,8 +32,10 @@
 
 /* What decides a mount's fate besides the mount. */
 struct veil_mount_rules {
-	bool shared_fs;    /* shared_fs = "virtio-fs" */
-	bool confidential; /* confidential_guest */
+	bool shared_fs; /* shared_fs = "virtio-fs" */
+	/* A confidential guest's: the host files its init-data allows; NULL
+	 * for an ordinary guest. */
+	const struct veil_mount_policy *confidential;
 };
 
 /* The one place that decides what becomes of a spec mount, and the only
@@ -46,11 +50,6 @@ int veil_mount_route(const struct oci_mount *m, const struct veil_mount_rules *r
 bool veil_mount_readonly(const struct oci_mount *m);
 bool veil_mount_recursive(const struct oci_mount *m);
 
-/* Whether a confidential container's measured policy lets the host provide
- * m, and so read and alter what is in it. Deny until init-data's policy is
- * wired in (docs/confidential.md). */
-bool veil_policy_allows_host_mount(const struct oci_mount *m);
-
 /* Every mount's route, and what the container's virtiofsd must share. */
 struct veil_volumes {
 	struct veil_mount_plan *mounts;  /* one per spec mount */
@@ -59,9 +58,11 @@ struct veil_volumes {
 	bool shared;                     /* a shared tree (virtio-fs) */
 };
 
-/* Routes every mount of spec for a container whose rootfs is rootfs. */
+/* Routes every mount of spec for a container whose rootfs is rootfs, in a
+ * guest whose init-data allows confidential's host files (NULL: an ordinary
+ * guest). */
 int veil_volumes_plan(const struct veil_config *cfg, const struct oci_spec *spec, const char *rootfs,
-		      struct veil_volumes *v, veil_err_t *err);
+		      const struct veil_mount_policy *confidential, struct veil_volumes *v, veil_err_t *err);
 void veil_volumes_free(struct veil_volumes *v);
 
 #endif

@@ -19,7 +19,9 @@ static char dir[128], file[128], fifo[128], missing[128];
 
 static const struct veil_mount_rules shared = { .shared_fs = true };
 static const struct veil_mount_rules none = { .shared_fs = false };
-static const struct veil_mount_rules confidential = { .confidential = true };
+/* A confidential guest whose init-data allows a host file on /etc/motd and /data. */
+static const struct veil_mount_policy allowed = { .n = 2, .destinations = { "/etc/motd", "/data" } };
+static const struct veil_mount_rules confidential = { .confidential = &allowed };
 
 /* The route of a bind mount of source on destination, or -1 with the error in msg. */
 static int route(const char *source, const char *destination, const struct veil_mount_rules *rules,
@@ -69,13 +71,21 @@ static void test_routes(void)
 	      "none: a missing source is skipped, as before");
 
 	snprintf(want, sizeof(want),
-		 "bind mount of %s on /etc/motd refused: a confidential container gets no host mount that its "
-		 "measured policy does not name",
+		 "bind mount of %s on /etc/issue refused: a confidential container gets no host file that its "
+		 "measured init-data does not name (veil.toml [mounts] allow)",
 		 file);
-	CHECK(route(file, "/etc/motd", &confidential, &plan, msg, sizeof(msg)) < 0 && strcmp(msg, want) == 0,
-	      "confidential: a host file the policy does not name is refused");
-	CHECK(route(dir, "/data", &confidential, &plan, msg, sizeof(msg)) < 0 && strstr(msg, "measured policy") != NULL,
-	      "confidential: so is a directory");
+	CHECK(route(file, "/etc/issue", &confidential, &plan, msg, sizeof(msg)) < 0 && strcmp(msg, want) == 0,
+	      "confidential: a host file the policy does not name is refused, in one line naming it");
+	CHECK(route(file, "/etc//motd", &confidential, &plan, msg, sizeof(msg)) < 0 && strstr(msg, "refused") != NULL,
+	      "confidential: the destination is matched as written (the guest sees it so)");
+	CHECK(route(dir, "/srv", &confidential, &plan, msg, sizeof(msg)) < 0 && strstr(msg, "does not name") != NULL,
+	      "confidential: so is a directory it does not name");
+	CHECK(route(file, "/etc/motd", &confidential, &plan, msg, sizeof(msg)) == VEIL_MOUNT_COPY,
+	      "confidential: a host file the policy names is copied in");
+	snprintf(want, sizeof(want),
+		 "bind mount of directory %s on /data refused: a confidential guest shares no directory with the host", dir);
+	CHECK(route(dir, "/data", &confidential, &plan, msg, sizeof(msg)) < 0 && strcmp(msg, want) == 0,
+	      "confidential: a directory is refused even where the policy names its destination");
 
 	CHECK(route(missing, "/dev/shm", &confidential, &plan, msg, sizeof(msg)) == VEIL_MOUNT_TMPFS &&
 		      plan.tmpfs_bytes == VEIL_DEFAULT_SHM_BYTES,
@@ -105,7 +115,7 @@ static void test_plan(void)
 	const char *text = "[hypervisor.qemu]\nshared_fs = \"virtio-fs\"\n";
 	CHECK(veil_config_parse(text, strlen(text), "t", &cfg, &err) == 0, "a virtio-fs configuration");
 	struct veil_volumes v;
-	CHECK(veil_volumes_plan(&cfg, &spec, "/r/rootfs", &v, &err) == 0, "planned");
+	CHECK(veil_volumes_plan(&cfg, &spec, "/r/rootfs", NULL, &v, &err) == 0, "planned");
 	CHECK(v.shared && v.n_exports == 3, "a shared tree of three: the rootfs and both sources");
 	CHECK(strcmp(v.exports[0].name, "rootfs") == 0 && strcmp(v.exports[0].host_path, "/r/rootfs") == 0 &&
 		      !v.exports[0].readonly && v.exports[0].recursive,
@@ -123,9 +133,37 @@ static void test_plan(void)
 	veil_config_free(&cfg);
 
 	CHECK(veil_config_parse("", 0, "t", &cfg, &err) == 0, "the default configuration");
-	CHECK(veil_volumes_plan(&cfg, &spec, "/r/rootfs", &v, &err) < 0 && strstr(err->msg, "refused") != NULL,
+	CHECK(veil_volumes_plan(&cfg, &spec, "/r/rootfs", NULL, &v, &err) < 0 && strstr(err->msg, "refused") != NULL,
 	      "with shared_fs = \"none\" the directory is refused: %s", err ? err->msg : "planned");
 	CHECK(v.mounts == NULL && v.exports == NULL, "and nothing is left to free");
+	veil_error_free(&err);
+	veil_config_free(&cfg);
+	oci_spec_free(&spec);
+}
+
+/* A confidential container's plan: files its init-data names are copied in;
+ * without a policy from the caller, none is. */
+static void test_confidential_plan(void)
+{
+	char json[2048];
+	snprintf(json, sizeof(json),
+		 "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"rootfs\"},"
+		 " \"mounts\": [{\"destination\": \"/dev/shm\", \"type\": \"bind\", \"source\": \"%s\", \"options\": [\"bind\"]},"
+		 "  {\"destination\": \"/etc/motd\", \"type\": \"bind\", \"source\": \"%s\", \"options\": [\"bind\", \"ro\"]}]}",
+		 missing, file);
+	struct oci_spec spec;
+	struct veil_config cfg;
+	struct veil_volumes v;
+	veil_err_t err = NULL;
+	const char *text = "[hypervisor.qemu]\nconfidential_guest = true\ntee = \"emulated\"\n";
+	CHECK(oci_spec_parse(json, strlen(json), &spec, &err) == 0 && veil_config_parse(text, strlen(text), "t", &cfg, &err) == 0,
+	      "a confidential configuration and a spec with podman's /dev/shm and a host file");
+	CHECK(veil_volumes_plan(&cfg, &spec, "/r/rootfs", &allowed, &v, &err) == 0 && !v.shared && v.n_exports == 0 &&
+		      v.mounts[0].route == VEIL_MOUNT_TMPFS && v.mounts[1].route == VEIL_MOUNT_COPY,
+	      "the policy names /etc/motd: a guest tmpfs and a copied file, no shared tree");
+	veil_volumes_free(&v);
+	CHECK(veil_volumes_plan(&cfg, &spec, "/r/rootfs", NULL, &v, &err) < 0 && strstr(err->msg, "/etc/motd refused") != NULL,
+	      "a confidential guest planned without its policy gets no host file: %s", err ? err->msg : "planned");
 	veil_error_free(&err);
 	veil_config_free(&cfg);
 	oci_spec_free(&spec);
@@ -145,6 +183,7 @@ int main(void)
 	      "a directory, a file and a FIFO");
 	test_routes();
 	test_plan();
+	test_confidential_plan();
 	veil_remove_tree(tmp);
 	return tap_done();
 }
