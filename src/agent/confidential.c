@@ -42,6 +42,7 @@ static struct {
 	struct veil_agent_policy policy;
 	struct veil_secret_ref secrets[VEIL_MAX_SECRETS];
 	size_t n_secrets;
+	struct veil_mount_policy mounts; /* the host files a container may have */
 	struct veil_tenancy tenancy;
 } conf;
 
@@ -120,6 +121,8 @@ static enum veil_tee tee_from_cmdline(void)
 static int read_settings(veil_err_t *err)
 {
 	conf.policy = (struct veil_agent_policy){ .exec = false };
+	if (veil_initdata_mounts(&conf.init_data, &conf.mounts, err) < 0)
+		return -1;
 	if (conf.init_data.text == NULL)
 		return 0;
 	if (veil_initdata_policy(&conf.init_data, &conf.policy, err) < 0 ||
@@ -201,9 +204,9 @@ void agent_confidential_boot(void)
 	}
 	conf.verified = true;
 	warm_up_crypto();
-	agent_log_debug("confidential guest (%s): init-data %s, %zu secret(s), exec %s", veil_tee_name(conf.tee),
-			conf.init_data.text != NULL ? "checked against the TEE" : "none", conf.n_secrets,
-			conf.policy.exec ? "allowed" : "denied");
+	agent_log_debug("confidential guest (%s): init-data %s, %zu secret(s), exec %s, %zu host file(s) allowed",
+			veil_tee_name(conf.tee), conf.init_data.text != NULL ? "checked against the TEE" : "none",
+			conf.n_secrets, conf.policy.exec ? "allowed" : "denied", conf.mounts.n);
 	if (conf.tee == VEIL_TEE_EMULATED)
 		agent_log_debug("the emulated TEE protects nothing: its host signs the reports");
 }
@@ -222,6 +225,25 @@ int agent_confidential_check_create(const Veil__Agent__V1__CreateContainerReques
 	}
 	if (!conf.verified)
 		return veil_fail(err, 0, "this confidential guest runs nothing: %s", conf.why);
+	return agent_confidential_check_mounts(req, &conf.mounts, code, err);
+}
+
+int agent_confidential_check_mounts(const Veil__Agent__V1__CreateContainerRequest *req,
+				    const struct veil_mount_policy *allowed, int *code, veil_err_t *err)
+{
+	*code = VEIL_RPC_PERMISSION_DENIED;
+	if (req->shared_fs_tag[0] != '\0')
+		return veil_fail(err, 0, "a confidential guest shares no filesystem with the host (shared tree \"%.64s\" "
+					 "refused)", req->shared_fs_tag);
+	for (size_t i = 0; i < req->n_mounts; i++) {
+		const Veil__Agent__V1__Mount *m = req->mounts[i];
+		if (strcmp(m->type, "bind") == 0)
+			return veil_fail(err, 0, "mount on %.255s: a confidential guest shares no filesystem with the host",
+					 m->destination);
+		if (strcmp(m->type, "file") == 0 && !veil_mount_policy_allows(allowed, m->destination))
+			return veil_fail(err, 0, "host file on %.255s refused: the init-data this guest checked does not name "
+						 "it (veil.toml [mounts] allow)", m->destination);
+	}
 	return 0;
 }
 

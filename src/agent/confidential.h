@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "agent/container.h"
+#include "attest/initdata_config.h"
 #include "lib/error.h"
 #include "proto/rpc.h"
 
@@ -22,8 +23,14 @@
 void agent_confidential_boot(void);
 
 /* Before a container is created: refuses in a confidential guest whose
- * init-data is not known good, and secrets in an ordinary VM. */
+ * init-data is not known good, or host files it does not allow (below), and
+ * secrets in an ordinary VM. */
 int agent_confidential_check_create(const Veil__Agent__V1__CreateContainerRequest *req, int *code, veil_err_t *err);
+/* A confidential guest's rule for the host's files in req: no shared tree,
+ * no bind mount of one, and a copied-in file ("file" mount) only at a
+ * destination allowed names. */
+int agent_confidential_check_mounts(const Veil__Agent__V1__CreateContainerRequest *req,
+				    const struct veil_mount_policy *allowed, int *code, veil_err_t *err);
 /* Whether a container created by req gets secrets. */
 bool agent_confidential_has_secrets(const Veil__Agent__V1__CreateContainerRequest *req);
 /* Once container c exists: attests to the KBS with a fresh nonce and puts

@@ -5,8 +5,9 @@
 # host altered, replayed or tampered evidence, a KBS that does not trust the
 # emulated root, a resource the policy does not grant) leaves the container
 # unstarted with the KBS's or the guest's reason; exec follows the init-data's
-# policy; secrets come from annotations or the init-data's list; pooled VMs attest
-# after their claim and carry their tenancy history.
+# policy; secrets come from annotations or the init-data's list; host files
+# only where the init-data allows, on the host and in the guest; pooled VMs
+# attest after their claim and carry their tenancy history.
 source "$(dirname "$0")/lib.sh"
 KBS="$VEIL_BUILD/veil-kbs"
 CHIP="$TEST_TMP/chip"
@@ -184,6 +185,16 @@ ok $? "and says so on its console"
 out=$(liar bad-report "$TEST_TMP/init.toml")
 echo "$out" | grep -q "^create 9 this confidential guest runs nothing: the emulated TEE's report: the host's TEE service answered badly"
 ok $? "a TEE port that answers with a broken report: the guest runs nothing"
+# Host files the host sends past veil's own check: the guest holds them to
+# the init-data it checked (init.toml has no [mounts]: podman's files only).
+out=$(liar host-file "$TEST_TMP/init.toml")
+is "$out" "create 7 host file on /etc/motd refused: the init-data this guest checked does not name it (veil.toml [mounts] allow)" \
+	"a host that sends a file on /etc/motd, which the init-data does not name: the guest refuses it (PERMISSION_DENIED)"
+out=$(liar hosts-file "$TEST_TMP/init.toml")
+is "$out" "create 0 " "and creates the container with one on /etc/hosts, which init-data without [mounts] allows"
+out=$(liar shared-tree "$TEST_TMP/init.toml")
+is "$out" 'create 7 a confidential guest shares no filesystem with the host (shared tree "veil-fs" refused)' \
+	"a host that claims a shared tree for a confidential container: refused"
 
 # Through a man in the middle on the relay: what a relaying host could try.
 MITM="$REPO/tests/integration/kbs_mitm.py"
@@ -242,6 +253,56 @@ refused not-granted "KBS refused resource default/key/other \(403 PolicyDeny\): 
 	"$CONF" "$TEST_TMP/other"
 grep -q "resource session .*: refused (403 PolicyDeny): no policy rule grants default/key/other" "$TEST_TMP/good/kbs.log"
 ok $? "the KBS log names the refusal too"
+
+# ---- host files: only those the measured init-data names ----
+
+echo "the host's motd" >"$TEST_TMP/motd"
+printf '127.0.0.1 localhost\n10.0.0.7 db.example\n' >"$TEST_TMP/hosts"
+# files_bundle DIR DESTINATION...: a container that prints those files, each a bind mount of the host's.
+files_bundle() {
+	local dir=$1 f="" d
+	shift
+	make_bundle "$dir" sh -c 'echo started; for f; do cat "$f"; done' sh "$@"
+	for d in "$@"; do
+		f="$f | .mounts += [{destination: \"$d\", type: \"bind\", source: \"$TEST_TMP/$(basename "$d")\", options: [\"rbind\", \"ro\"]}]"
+	done
+	edit_spec "$dir" ".${f# | .}"
+}
+# refused_file NAME CONF BUNDLE DESTINATION: veil run fails at once, in one line naming the mount.
+refused_file() {
+	local out rc
+	out=$("$VEIL_BIN" --config "$2" run --bundle "$3" "$(cid "$1")" 2>"$TEST_TMP/err")
+	rc=$?
+	[ $rc -ne 0 ] && [ -z "$out" ] && [ "$(wc -l <"$TEST_TMP/err")" -eq 1 ] &&
+		grep -qF "bind mount of $TEST_TMP/$(basename "$4") on $4 refused: a confidential container gets no host file that its measured init-data does not name (veil.toml [mounts] allow)" "$TEST_TMP/err"
+	ok $? "$1: a host file on $4 the init-data does not name is refused in one line naming it"
+	sed 's/^/#   /' "$TEST_TMP/err"
+	assert_no_leftovers "$(cid "$1")" "$1"
+}
+files_bundle "$TEST_TMP/motd-b" /etc/motd
+refused_file unlisted-file "$CONF" "$TEST_TMP/motd-b" /etc/motd
+files_bundle "$TEST_TMP/hosts-b" /etc/hosts
+out=$("${V[@]}" run --bundle "$TEST_TMP/hosts-b" "$(cid default-files)" 2>"$TEST_TMP/err")
+is "$out" "started
+$(cat "$TEST_TMP/hosts")" "init-data without [mounts]: the host's /etc/hosts reaches the container, as podman's files do"
+assert_no_leftovers "$(cid default-files)" "a confidential container with a host file"
+# A list in init-data replaces the default.
+init_data "$TEST_TMP/files.init.toml" "$good_PORT"
+printf '"veil.toml" = %s\n[mounts]\nallow = ["/etc/motd"]\n%s\n' " " >>"$TEST_TMP/files.init.toml"
+conf "$TEST_TMP/files.toml" "$TEST_TMP/files.init.toml"
+out=$("$VEIL_BIN" --config "$TEST_TMP/files.toml" run --bundle "$TEST_TMP/motd-b" "$(cid listed-file)" 2>"$TEST_TMP/err")
+is "$out" "started
+the host's motd" "a host file on /etc/motd reaches the container when the init-data's [mounts] allow names it"
+assert_no_leftovers "$(cid listed-file)" "a confidential container with a listed host file"
+refused_file replaced-default "$TEST_TMP/files.toml" "$TEST_TMP/hosts-b" /etc/hosts
+# A mistake in [mounts] stops veil create with its place, before any VM.
+init_data "$TEST_TMP/bad-files.init.toml" "$good_PORT"
+printf '"veil.toml" = %s\n[mounts]\nallow = ["/etc/../etc/shadow"]\n%s\n' " " >>"$TEST_TMP/bad-files.init.toml"
+conf "$TEST_TMP/bad-files.toml" "$TEST_TMP/bad-files.init.toml"
+out=$("$VEIL_BIN" --config "$TEST_TMP/bad-files.toml" run --bundle "$TEST_TMP/motd-b" "$(cid bad-files)" 2>&1)
+[[ $out == *'init-data veil.toml: [mounts] allow: "/etc/../etc/shadow" is not normalised'* ]]
+ok $? "a path in [mounts] allow that is not normalised: refused, naming it ($out)"
+assert_no_leftovers "$(cid bad-files)" "the refused configuration"
 
 # ---- exec follows the init-data's policy ----
 

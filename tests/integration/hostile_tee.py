@@ -4,8 +4,12 @@ tests/tools/raw-host --tee-port (the agent channel is fd 3, the TEE port fd 4).
 It plays the host's TEE service (proto/tee.h) with reports whose HOST_DATA is
 the digest of the init-data the VM was launched with, then asks the agent to
 create a container, and prints "create CODE MESSAGE" for confidential.t.
+The container's request is an honest one, except in host-file (a copied-in
+host file on /etc/motd, which the launched init-data may not allow),
+hosts-file (one on /etc/hosts) and shared-tree (a bind mount from a
+virtio-fs tree the host claims to share).
 
-usage: hostile_tee.py honest|altered-init-data|bad-report LAUNCHED [SERVED]"""
+usage: hostile_tee.py honest|altered-init-data|bad-report|host-file|hosts-file|shared-tree LAUNCHED [SERVED]"""
 import hashlib
 import os
 import re
@@ -64,6 +68,19 @@ def serve_tee(scenario, launched, served):
             os.write(TEE_FD, frame(RESPONSE, stream, answer))
 
 
+def host_file(destination):
+    """A host file copied in, as veil sends one: type "file" with its bytes."""
+    return mount(destination, 'file', ('ro',)) + f_bytes(5, b'written by the host\n') + f_varint(6, 0o644)
+
+
+CONTAINERS = {
+    'host-file': create_container('c1', mounts=[host_file('/etc/motd')]),
+    'hosts-file': create_container('c1', mounts=[host_file('/etc/hosts')]),
+    'shared-tree': create_container('c1', mounts=[mount('/etc/hosts', 'bind', ('bind', 'ro'), 'm0')]) +
+    f_bytes(30, 'veil-fs'),
+}
+
+
 def main():
     scenario, launched = sys.argv[1], open(sys.argv[2], 'rb').read()
     served = open(sys.argv[3], 'rb').read() if len(sys.argv) > 3 else launched
@@ -71,7 +88,7 @@ def main():
     ch = Channel()
     try:
         ch.hello()
-        code, msg, _ = ch.call('CreateContainer', create_container('c1'))
+        code, msg, _ = ch.call('CreateContainer', CONTAINERS.get(scenario, create_container('c1')))
         print('create', code, msg, flush=True)
     except AgentError as e:
         print('agent-gone' if ch.eof else 'error', e, flush=True)

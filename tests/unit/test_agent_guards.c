@@ -1,6 +1,7 @@
 /* The agent's defences that run outside a guest: the clock rule of Hello,
  * path resolution inside a container's root, the stdin window, the kernel
- * file reader and the count of unmounted filesystems that live on. */
+ * file reader, the count of unmounted filesystems that live on, and a
+ * confidential guest's rule for the host's files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/confidential.h"
 #include "agent/hello.h"
 #include "agent/kfile.h"
 #include "agent/process.h"
@@ -234,8 +236,49 @@ static void test_superblocks(void)
 	rmdir(dir);
 }
 
+/* What a host may send a confidential guest, whatever veil would: host
+ * files only where the init-data allows, no shared tree, no bind mount. */
+static void test_confidential_mounts(void)
+{
+	const struct veil_mount_policy allowed = { .n = 2, .destinations = { "/etc/hosts", "/etc/resolv.conf" } };
+	Veil__Agent__V1__Mount hosts = VEIL__AGENT__V1__MOUNT__INIT, motd = VEIL__AGENT__V1__MOUNT__INIT,
+			       shm = VEIL__AGENT__V1__MOUNT__INIT, bind = VEIL__AGENT__V1__MOUNT__INIT;
+	hosts.destination = "/etc/hosts", hosts.type = "file";
+	motd.destination = "/etc/motd", motd.type = "file";
+	shm.destination = "/dev/shm", shm.type = "tmpfs";
+	bind.destination = "/etc/resolv.conf", bind.type = "bind", bind.source = "m1";
+	Veil__Agent__V1__Mount *mounts[2];
+	Veil__Agent__V1__CreateContainerRequest req = VEIL__AGENT__V1__CREATE_CONTAINER_REQUEST__INIT;
+	req.mounts = mounts;
+	req.n_mounts = 2;
+	veil_err_t err = NULL;
+	int code = 0;
+
+	mounts[0] = &shm, mounts[1] = &hosts;
+	CHECK(agent_confidential_check_mounts(&req, &allowed, &code, &err) == 0, "a guest tmpfs and an allowed file pass");
+	mounts[1] = &motd;
+	int rc = agent_confidential_check_mounts(&req, &allowed, &code, &err);
+	CHECK(rc < 0 && code == VEIL_RPC_PERMISSION_DENIED &&
+		      strcmp(err->msg, "host file on /etc/motd refused: the init-data this guest checked does not name it "
+				       "(veil.toml [mounts] allow)") == 0,
+	      "a file the init-data does not name: PERMISSION_DENIED, naming it");
+	veil_error_free(&err);
+	mounts[1] = &bind;
+	rc = agent_confidential_check_mounts(&req, &allowed, &code, &err);
+	CHECK(rc < 0 && code == VEIL_RPC_PERMISSION_DENIED && strstr(err->msg, "shares no filesystem") != NULL,
+	      "a bind mount from a shared tree, even on an allowed destination, is refused");
+	veil_error_free(&err);
+	mounts[1] = &hosts;
+	req.shared_fs_tag = "veil-fs";
+	rc = agent_confidential_check_mounts(&req, &allowed, &code, &err);
+	CHECK(rc < 0 && code == VEIL_RPC_PERMISSION_DENIED && strstr(err->msg, "shared tree \"veil-fs\" refused") != NULL,
+	      "a shared tree is refused");
+	veil_error_free(&err);
+}
+
 int main(void)
 {
+	test_confidential_mounts();
 	test_clock();
 	test_resolve();
 	test_stdin_window();
