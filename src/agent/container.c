@@ -102,6 +102,15 @@ static int set_up(struct agent_container *c, Veil__Agent__V1__CreateContainerReq
 	return lookup_executable(c, spec->executable, code, err);
 }
 
+/* Whether the host copied a file in for spec: its mount point may be missing. */
+static bool has_file_mount(const Veil__Agent__V1__CreateContainerRequest *spec)
+{
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (strcmp(spec->mounts[i]->type, "file") == 0)
+			return true;
+	return false;
+}
+
 struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, bool secrets, int *code,
 					       veil_err_t *err)
 {
@@ -125,8 +134,11 @@ struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerR
 	}
 	*code = VEIL_RPC_FAILED_PRECONDITION;
 	c->secrets = secrets;
-	/* A read-only root that gets /run/secrets is an overlay until it is mounted (mountns.c). */
-	int rc = agent_rootfs_mount(c->id, spec, spec->rootfs_readonly && !secrets, c->rootfs, sizeof(c->rootfs), err);
+	/* The image need not have the mount points: runc makes them before it
+	 * makes the root read-only, and so does mountns.c. */
+	c->readonly_later = spec->rootfs_readonly && (secrets || has_file_mount(spec));
+	int rc = agent_rootfs_mount(c->id, spec, spec->rootfs_readonly && !c->readonly_later, c->rootfs, sizeof(c->rootfs),
+				    err);
 	if (rc < 0 && (*err)->errnum == ENOENT)
 		*code = VEIL_RPC_NOT_FOUND; /* no disk with that serial */
 	if (rc < 0 || set_up(c, spec, code, err) < 0) {

@@ -22,6 +22,9 @@ struct agent_container {
 	char rootfs[PATH_MAX]; /* root of the container in the agent's mount namespace */
 	struct agent_seccomp *seccomp; /* compiled spec->seccomp; NULL without one */
 	bool secrets;         /* a confidential container's secrets are on a tmpfs for it (confidential.h) */
+	/* A read-only root that is an overlay until the mount points made in it
+	 * (/run/secrets, a copied-in file's) are there, then made read-only. */
+	bool readonly_later;
 	struct agent_process *processes;
 	int events_fd;        /* its memory.events, polled for OOM kills; -1 without */
 	uint64_t oom_kills;   /* memory.events oom_kill when last read */
@@ -32,8 +35,9 @@ size_t agent_container_count(void);
 struct agent_container *agent_container_find(const char *id);
 /* Sets up rootfs and cgroup; takes ownership of spec (unpacked with
  * agent_wipe_allocator) on success. secrets: the container will get secrets
- * at /run/secrets, so a read-only root is an overlay too, made read-only once
- * that mount point is there (as runc does it). */
+ * at /run/secrets. A read-only root that gets secrets or a copied-in host
+ * file is an overlay too, made read-only once their mount points are there
+ * (as runc does it). */
 struct agent_container *agent_container_create(Veil__Agent__V1__CreateContainerRequest *spec, bool secrets, int *code,
 					       veil_err_t *err);
 /* SIGKILLs the container's cgroup and reaps until it is empty (or a timeout passes). */

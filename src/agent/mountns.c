@@ -385,9 +385,9 @@ static int finish_rootfs(const struct agent_container *c, int *devnull, veil_err
 	for (size_t i = 0; i < spec->n_masked_paths; i++)
 		if (mask(root, spec->masked_paths[i], devnull[i], err) < 0)
 			return -1;
-	/* A read-only root that got /run/secrets was an overlay until now. */
+	/* A read-only root that got /run/secrets or a copied-in file was an overlay until now. */
 	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
-	if (c->secrets && spec->rootfs_readonly && mount_setattr(root, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
+	if (c->readonly_later && mount_setattr(root, "", AT_EMPTY_PATH, &ro, sizeof(ro)) < 0)
 		return veil_fail(err, errno, "making the root read-only");
 	return 0;
 }
