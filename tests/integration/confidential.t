@@ -258,11 +258,12 @@ ok $? "the KBS log names the refusal too"
 
 echo "the host's motd" >"$TEST_TMP/motd"
 printf '127.0.0.1 localhost\n10.0.0.7 db.example\n' >"$TEST_TMP/hosts"
-# files_bundle DIR DESTINATION...: a container that prints those files, each a bind mount of the host's.
+# files_bundle DIR DESTINATION...: a container whose root is read-only (veil spec's default) that
+# prints those files, each a bind mount of the host's, and whether its root stayed read-only.
 files_bundle() {
 	local dir=$1 f="" d
 	shift
-	make_bundle "$dir" sh -c 'echo started; for f; do cat "$f"; done' sh "$@"
+	make_bundle "$dir" sh -c 'echo started; for f; do cat "$f"; done; touch /probe 2>/dev/null || echo read-only' sh "$@"
 	for d in "$@"; do
 		f="$f | .mounts += [{destination: \"$d\", type: \"bind\", source: \"$TEST_TMP/$(basename "$d")\", options: [\"rbind\", \"ro\"]}]"
 	done
@@ -284,20 +285,22 @@ refused_file unlisted-file "$CONF" "$TEST_TMP/motd-b" /etc/motd
 files_bundle "$TEST_TMP/hosts-b" /etc/hosts
 out=$("${V[@]}" run --bundle "$TEST_TMP/hosts-b" "$(cid default-files)" 2>"$TEST_TMP/err")
 is "$out" "started
-$(cat "$TEST_TMP/hosts")" "init-data without [mounts]: the host's /etc/hosts reaches the container, as podman's files do"
+$(cat "$TEST_TMP/hosts")
+read-only" "init-data without [mounts]: the host's /etc/hosts reaches the container, as podman's files do (its root read-only, the image without an /etc/hosts)"
 assert_no_leftovers "$(cid default-files)" "a confidential container with a host file"
 # A list in init-data replaces the default.
 init_data "$TEST_TMP/files.init.toml" "$good_PORT"
-printf '"veil.toml" = %s\n[mounts]\nallow = ["/etc/motd"]\n%s\n' " " >>"$TEST_TMP/files.init.toml"
+printf '"veil.toml" = %s\n[mounts]\nallow = ["/etc/motd"]\n%s\n' "'''" "'''" >>"$TEST_TMP/files.init.toml"
 conf "$TEST_TMP/files.toml" "$TEST_TMP/files.init.toml"
 out=$("$VEIL_BIN" --config "$TEST_TMP/files.toml" run --bundle "$TEST_TMP/motd-b" "$(cid listed-file)" 2>"$TEST_TMP/err")
 is "$out" "started
-the host's motd" "a host file on /etc/motd reaches the container when the init-data's [mounts] allow names it"
+the host's motd
+read-only" "a host file on /etc/motd reaches the container when the init-data's [mounts] allow names it"
 assert_no_leftovers "$(cid listed-file)" "a confidential container with a listed host file"
 refused_file replaced-default "$TEST_TMP/files.toml" "$TEST_TMP/hosts-b" /etc/hosts
 # A mistake in [mounts] stops veil create with its place, before any VM.
 init_data "$TEST_TMP/bad-files.init.toml" "$good_PORT"
-printf '"veil.toml" = %s\n[mounts]\nallow = ["/etc/../etc/shadow"]\n%s\n' " " >>"$TEST_TMP/bad-files.init.toml"
+printf '"veil.toml" = %s\n[mounts]\nallow = ["/etc/../etc/shadow"]\n%s\n' "'''" "'''" >>"$TEST_TMP/bad-files.init.toml"
 conf "$TEST_TMP/bad-files.toml" "$TEST_TMP/bad-files.init.toml"
 out=$("$VEIL_BIN" --config "$TEST_TMP/bad-files.toml" run --bundle "$TEST_TMP/motd-b" "$(cid bad-files)" 2>&1)
 [[ $out == *'init-data veil.toml: [mounts] allow: "/etc/../etc/shadow" is not normalised'* ]]
