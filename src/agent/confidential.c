@@ -235,6 +235,10 @@ int agent_confidential_check_mounts(const Veil__Agent__V1__CreateContainerReques
 	if (req->shared_fs_tag[0] != '\0')
 		return veil_fail(err, 0, "a confidential guest shares no filesystem with the host (shared tree \"%.64s\" "
 					 "refused)", req->shared_fs_tag);
+	/* The host would read every byte the container writes. */
+	if (req->upper_serial[0] != '\0')
+		return veil_fail(err, 0, "a confidential container's writable layer stays in guest memory (disk \"%.64s\" "
+					 "refused)", req->upper_serial);
 	for (size_t i = 0; i < req->n_mounts; i++) {
 		const Veil__Agent__V1__Mount *m = req->mounts[i];
 		if (strcmp(m->type, "bind") == 0)

@@ -27,8 +27,8 @@ void agent_confidential_boot(void);
  * secrets in an ordinary VM. */
 int agent_confidential_check_create(const Veil__Agent__V1__CreateContainerRequest *req, int *code, veil_err_t *err);
 /* A confidential guest's rule for the host's files in req: no shared tree,
- * no bind mount of one, and a copied-in file ("file" mount) only at a
- * destination allowed names. */
+ * no bind mount of one, no writable layer on a host disk, and a copied-in
+ * file ("file" mount) only at a destination allowed names. */
 int agent_confidential_check_mounts(const Veil__Agent__V1__CreateContainerRequest *req,
 				    const struct veil_mount_policy *allowed, int *code, veil_err_t *err);
 /* Whether a container created by req gets secrets. */

@@ -6,10 +6,11 @@ the digest of the init-data the VM was launched with, then asks the agent to
 create a container, and prints "create CODE MESSAGE" for confidential.t.
 The container's request is an honest one, except in host-file (a copied-in
 host file on /etc/motd, which the launched init-data may not allow),
-hosts-file (one on /etc/hosts) and shared-tree (a bind mount from a
-virtio-fs tree the host claims to share).
+hosts-file (one on /etc/hosts), shared-tree (a bind mount from a
+virtio-fs tree the host claims to share) and upper-disk (a writable layer
+on a disk of the host's).
 
-usage: hostile_tee.py honest|altered-init-data|bad-report|host-file|hosts-file|shared-tree LAUNCHED [SERVED]"""
+usage: hostile_tee.py honest|altered-init-data|bad-report|host-file|hosts-file|shared-tree|upper-disk LAUNCHED [SERVED]"""
 import hashlib
 import os
 import re
@@ -78,6 +79,7 @@ CONTAINERS = {
     'hosts-file': create_container('c1', mounts=[host_file('/etc/hosts')]),
     'shared-tree': create_container('c1', mounts=[mount('/etc/hosts', 'bind', ('bind', 'ro'), 'm0')]) +
     f_bytes(30, 'veil-fs'),
+    'upper-disk': create_container('c1', rootfs_readonly=False) + f_bytes(32, 'veil-upper'),
 }
 
 

@@ -237,7 +237,8 @@ static void test_superblocks(void)
 }
 
 /* What a host may send a confidential guest, whatever veil would: host
- * files only where the init-data allows, no shared tree, no bind mount. */
+ * files only where the init-data allows, no shared tree, no bind mount, no
+ * writable layer on a host disk. */
 static void test_confidential_mounts(void)
 {
 	const struct veil_mount_policy allowed = { .n = 2, .destinations = { "/etc/hosts", "/etc/resolv.conf" } };
@@ -273,6 +274,14 @@ static void test_confidential_mounts(void)
 	rc = agent_confidential_check_mounts(&req, &allowed, &code, &err);
 	CHECK(rc < 0 && code == VEIL_RPC_PERMISSION_DENIED && strstr(err->msg, "shared tree \"veil-fs\" refused") != NULL,
 	      "a shared tree is refused");
+	veil_error_free(&err);
+	req.shared_fs_tag = "";
+	req.upper_serial = "veil-upper";
+	rc = agent_confidential_check_mounts(&req, &allowed, &code, &err);
+	CHECK(rc < 0 && code == VEIL_RPC_PERMISSION_DENIED &&
+		      strcmp(err->msg, "a confidential container's writable layer stays in guest memory (disk \"veil-upper\" "
+				       "refused)") == 0,
+	      "a writable layer on a host disk is refused");
 	veil_error_free(&err);
 }
 
