@@ -195,6 +195,9 @@ is "$out" "create 0 " "and creates the container with one on /etc/hosts, which i
 out=$(liar shared-tree "$TEST_TMP/init.toml")
 is "$out" 'create 7 a confidential guest shares no filesystem with the host (shared tree "veil-fs" refused)' \
 	"a host that claims a shared tree for a confidential container: refused"
+out=$(liar upper-disk "$TEST_TMP/init.toml")
+is "$out" 'create 7 a confidential container'"'"'s writable layer stays in guest memory (disk "veil-upper" refused)' \
+	"a host that offers a disk of its own for the writable layer: refused"
 
 # Through a man in the middle on the relay: what a relaying host could try.
 MITM="$REPO/tests/integration/kbs_mitm.py"
