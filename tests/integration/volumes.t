@@ -150,6 +150,13 @@ is "$out" "conf-host
 hosts
 containerenv" "confidential, podman run: /etc/hostname, /etc/hosts and /run/.containerenv reach the container (the default policy)"
 [ -n "$out" ] || diag "$E"
+# podman --read-only mounts a tmpfs on /run and gives no /run/.containerenv.
+out=$(pm run --rm --network none --read-only --hostname ro-host "$IMG" sh -c \
+	'echo "$(cat /etc/hostname)"; grep -q localhost /etc/hosts && echo hosts; touch /probe 2>/dev/null || echo read-only' 2>"$E")
+is "$out" "ro-host
+hosts
+read-only" "confidential, podman run --read-only: podman's files reach a read-only root"
+[ -n "$out" ] || diag "$E"
 no_leftovers "confidential"
 
 is "$(pm ps -aq | wc -l)" 0 "no containers left"
