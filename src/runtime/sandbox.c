@@ -117,9 +117,9 @@ static int renew_virtiofsd(void *opaque, veil_err_t *err)
 
 /* The VM's launch as the configuration and the first container's
  * annotations make it; for a confidential guest, the host files its
- * init-data allows into *mounts (the guest holds the container to the same). */
+ * init-data allows (the guest holds the containers to the same). */
 static int vm_shape(struct veil_sandbox *sb, const struct veil_config *cfg, const struct oci_spec *spec,
-		    struct veil_mount_policy *mounts, veil_err_t *err)
+		    veil_err_t *err)
 {
 	struct veil_vm_shape *shape = &sb->shape;
 	if (veil_vm_shape_from_config(cfg, sb->id, sb->console_log, shape, err) < 0 ||
@@ -129,7 +129,7 @@ static int vm_shape(struct veil_sandbox *sb, const struct veil_config *cfg, cons
 	if (shape->vm.tee == NULL)
 		return 0;
 	log_confidential(sb);
-	return veil_initdata_mounts(&shape->tee.init_data, mounts, err);
+	return veil_initdata_mounts(&shape->tee.init_data, &sb->host_files, err);
 }
 
 /* The sandbox's VM, sized for it, with the first container's rootfs image
@@ -361,9 +361,9 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 		return veil_fail(err, errno, "state directory %s", sb->dir);
 
 	long long t0 = veil_now_ms();
-	struct veil_mount_policy host_files;
-	if (vm_shape(sb, cfg, o->spec, &host_files, err) < 0 ||
-	    veil_volumes_plan(cfg, o->spec, o->rootfs, sb->shape.vm.tee != NULL ? &host_files : NULL, &sb->volumes, err) < 0)
+	if (vm_shape(sb, cfg, o->spec, err) < 0 ||
+	    veil_volumes_plan(cfg, o->spec, o->rootfs, sb->shape.vm.tee != NULL ? &sb->host_files : NULL, &sb->volumes,
+			      err) < 0)
 		goto fail;
 	struct veil_sandbox_container *first = files_for_guest(sb, cfg, o, err);
 	if (first == NULL)
@@ -420,6 +420,12 @@ int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const st
 	long long t0 = veil_now_ms();
 	if (veil_validate_id(id, err) < 0)
 		return -1;
+	/* A confidential VM's later container gets the host files its init-data
+	 * allows, copied in, as the first does; any other is refused here. */
+	const struct veil_mount_rules confidential = { .confidential = &sb->host_files };
+	cleanup_free struct veil_mount_plan *mounts = NULL;
+	if (sb->shape.vm.tee != NULL && (mounts = veil_mounts_route(spec, &confidential, err)) == NULL)
+		return veil_fail_context(err, "container %s", id);
 	struct veil_sandbox_container *c = new_container(sb, id, rootfs, err);
 	if (c == NULL)
 		return veil_fail_context(err, "container %s", id);
@@ -434,7 +440,7 @@ int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const st
 	/* The secrets of a confidential VM are its first container's annotations'. */
 	/* A later container of a pod: its rootfs image and a writable layer in
 	 * guest memory (volumes are the first container's only, for now). */
-	const struct veil_container_fs fs = { .rootfs_serial = c->serial };
+	const struct veil_container_fs fs = { .rootfs_serial = c->serial, .mounts = mounts };
 	if (veil_agent_create_container(&sb->agent, id, spec, &fs, !sb->shared_network, NULL, 0, sb->request_timeout_ms,
 					err) < 0) {
 		veil_err_t unplug_err = NULL;

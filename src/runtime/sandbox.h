@@ -53,6 +53,9 @@ struct veil_sandbox {
 	/* A confidential container's secrets from its annotations. */
 	struct veil_secret_ref secrets[VEIL_MAX_SECRETS];
 	size_t n_secrets;
+	/* A confidential VM's: the host files its init-data allows, for every
+	 * container of the sandbox. */
+	struct veil_mount_policy host_files;
 	/* Containers use the guest's network: the VM took over a netns's
 	 * interface, or it is a pod's, whose containers share one network. */
 	bool shared_network;

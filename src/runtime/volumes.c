@@ -104,6 +104,20 @@ int veil_mount_route(const struct oci_mount *m, const struct veil_mount_rules *r
 	return 0;
 }
 
+struct veil_mount_plan *veil_mounts_route(const struct oci_spec *spec, const struct veil_mount_rules *rules,
+				   veil_err_t *err)
+{
+	struct veil_mount_plan *plans = calloc(spec->n_mounts + 1, sizeof(*plans));
+	if (plans == NULL)
+		abort();
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (veil_mount_route(&spec->mounts[i], rules, &plans[i], err) < 0) {
+			free(plans);
+			return NULL;
+		}
+	return plans;
+}
+
 int veil_volumes_plan(const struct veil_config *cfg, const struct oci_spec *spec, const char *rootfs,
 		      const struct veil_mount_policy *confidential, struct veil_volumes *v, veil_err_t *err)
 {
@@ -114,9 +128,11 @@ int veil_volumes_plan(const struct veil_config *cfg, const struct oci_spec *spec
 		.confidential = confidential != NULL ? confidential : cfg->qemu.confidential_guest ? &no_host_files : NULL,
 	};
 	*v = (struct veil_volumes){ .shared = rules.shared_fs };
-	v->mounts = calloc(spec->n_mounts + 1, sizeof(*v->mounts));
+	v->mounts = veil_mounts_route(spec, &rules, err);
+	if (v->mounts == NULL)
+		return -1;
 	v->exports = calloc(spec->n_mounts + 1, sizeof(*v->exports));
-	if (v->mounts == NULL || v->exports == NULL)
+	if (v->exports == NULL)
 		abort();
 	/* Writable even when root.readonly: the guest makes the mount points in
 	 * it first and the rootfs read-only then, as runc does on the host. */
@@ -127,10 +143,6 @@ int veil_volumes_plan(const struct veil_config *cfg, const struct oci_spec *spec
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		const struct oci_mount *m = &spec->mounts[i];
 		struct veil_mount_plan *plan = &v->mounts[i];
-		if (veil_mount_route(m, &rules, plan, err) < 0) {
-			veil_volumes_free(v);
-			return -1;
-		}
 		if (plan->route != VEIL_MOUNT_SHARED)
 			continue;
 		snprintf(plan->shared_name, sizeof(plan->shared_name), VEIL_FS_MOUNT_PREFIX "%zu", i);

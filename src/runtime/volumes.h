@@ -45,6 +45,11 @@ struct veil_mount_rules {
 int veil_mount_route(const struct oci_mount *m, const struct veil_mount_rules *rules, struct veil_mount_plan *plan,
 		     veil_err_t *err);
 
+/* Every mount's route (one plan per spec mount, malloc'd), or NULL with the
+ * first refusal. */
+struct veil_mount_plan *veil_mounts_route(const struct oci_spec *spec, const struct veil_mount_rules *rules,
+					  veil_err_t *err);
+
 /* A bind mount's flags: read-only (the last of "ro" and "rw" wins, as
  * mount(8) reads them); with the mounts below its source ("rbind"). */
 bool veil_mount_readonly(const struct oci_mount *m);

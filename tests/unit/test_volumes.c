@@ -165,6 +165,16 @@ static void test_confidential_plan(void)
 	CHECK(veil_volumes_plan(&cfg, &spec, "/r/rootfs", NULL, &v, &err) < 0 && strstr(err->msg, "/etc/motd refused") != NULL,
 	      "a confidential guest planned without its policy gets no host file: %s", err ? err->msg : "planned");
 	veil_error_free(&err);
+	/* A pod's later container: its routes alone, by the VM's policy. */
+	struct veil_mount_plan *plans = veil_mounts_route(&spec, &confidential, &err);
+	CHECK(plans != NULL && plans[0].route == VEIL_MOUNT_TMPFS && plans[1].route == VEIL_MOUNT_COPY,
+	      "routes by the policy: a guest tmpfs and a copied file");
+	free(plans);
+	static const struct veil_mount_policy only_hosts = { .n = 1, .destinations = { "/etc/hosts" } };
+	const struct veil_mount_rules strict = { .confidential = &only_hosts };
+	CHECK(veil_mounts_route(&spec, &strict, &err) == NULL && strstr(err->msg, "on /etc/motd refused") != NULL,
+	      "and the first refusal when the policy does not name a file: %s", err ? err->msg : "routed");
+	veil_error_free(&err);
 	veil_config_free(&cfg);
 	oci_spec_free(&spec);
 }
