@@ -65,7 +65,11 @@ int veil_initdata_parse(const char *toml, size_t len, struct veil_initdata *out,
 		goto fail_context;
 	for (size_t i = 0; out->data != NULL && (m = toml_member_at(out->data, i)) != NULL; i++) {
 		const char *s;
-		if (toml_get_string(out->data, m->key, &s, err) < 0 || strlen(m->key) != m->key_len)
+		if (strlen(m->key) != m->key_len) {
+			toml_fail_at(err, m->line, m->col, "a [data] entry's name holds U+0000");
+			goto fail_context;
+		}
+		if (toml_get_string(out->data, m->key, &s, err) < 0)
 			goto fail_context;
 	}
 	unsigned int dlen = 0;

@@ -334,8 +334,10 @@ int veil_initdata_secrets(const struct veil_initdata *d, struct veil_secret_ref 
 	for (size_t i = 0; rc == 0 && secrets != NULL && (m = toml_member_at(secrets, i)) != NULL; i++) {
 		const char *uri;
 		struct veil_secret_ref ref;
-		if (toml_get_string(secrets, m->key, &uri, err) < 0 || strlen(m->key) != m->key_len ||
-		    veil_secret_ref_parse(m->key, uri, &ref, err) < 0 || veil_secret_refs_add(refs, max, n, &ref, err) < 0)
+		if (strlen(m->key) != m->key_len)
+			rc = toml_fail_at(err, m->line, m->col, "a secret's name holds U+0000");
+		else if (toml_get_string(secrets, m->key, &uri, err) < 0 || veil_secret_ref_parse(m->key, uri, &ref, err) < 0 ||
+			 veil_secret_refs_add(refs, max, n, &ref, err) < 0)
 			rc = -1;
 	}
 	toml_free(doc);

@@ -72,6 +72,8 @@ static void test_parse_and_digest(void)
 		{ "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\nn = 5\n", "init-data: 4:5: data.n: expected string, found integer" },
 		{ "version = \"0.1.0\"\nalgorithm = \"sha256\"\ndata = \"x\"\n", "init-data: 3:8: data: expected table, found string" },
 		{ "version = '''0.1.0", "init-data: 1:11: unterminated multi-line string" },
+		{ "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"a\\u0000b\" = \"x\"\n",
+		  "init-data: 4:1: a [data] entry's name holds U+0000" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = veil_initdata_parse(bad[i].doc, strlen(bad[i].doc), &d, &err);

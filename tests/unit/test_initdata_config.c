@@ -155,6 +155,13 @@ static void test_secrets(void)
 			     "one name, two resources: refused");
 		veil_initdata_free(&d);
 	}
+	const char *nul = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n"
+			  "\"veil.toml\" = '''\n[secrets]\n\"d\\u0000b\" = \"kbs:///default/key/db\"\n'''\n";
+	if (parse(nul, &d) == 0) {
+		tap_expect_error(veil_initdata_secrets(&d, refs, VEIL_MAX_SECRETS, &n, &err), &err,
+			     "init-data veil.toml: 2:1: a secret's name holds U+0000", "a secret's name with U+0000: refused, saying so");
+		veil_initdata_free(&d);
+	}
 	const char *extra = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n\"veil.toml\" = 'kbs = 1'\n";
 	if (parse(extra, &d) == 0) {
 		tap_expect_error(veil_initdata_secrets(&d, refs, VEIL_MAX_SECRETS, &n, &err), &err,
