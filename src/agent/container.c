@@ -89,17 +89,28 @@ static int lookup_executable(const struct agent_container *c, const Veil__Agent_
 static int set_up(struct agent_container *c, Veil__Agent__V1__CreateContainerRequest *spec, int *code,
 		  veil_err_t *err)
 {
-	if (agent_rootfs_stage_files(c->id, spec->mounts, spec->n_mounts, err) < 0)
-		return -1;
-	int span = agent_trace_begin("cgroup");
-	int rc = agent_cgroup_create(c->id, spec, err);
+	int span = agent_trace_begin("stage");
+	int rc = agent_rootfs_stage_files(c->id, spec->mounts, spec->n_mounts, err);
 	agent_trace_end(span);
 	if (rc < 0)
 		return -1;
-	if (spec->seccomp != NULL && (c->seccomp = agent_seccomp_compile(spec->seccomp, err)) == NULL)
+	span = agent_trace_begin("cgroup");
+	rc = agent_cgroup_create(c->id, spec, err);
+	agent_trace_end(span);
+	if (rc < 0)
 		return -1;
+	if (spec->seccomp != NULL) {
+		span = agent_trace_begin("seccomp");
+		c->seccomp = agent_seccomp_compile(spec->seccomp, agent_seccomp_absent_archs(), err);
+		agent_trace_end(span);
+		if (c->seccomp == NULL)
+			return -1;
+	}
 	c->spec = spec;
-	return lookup_executable(c, spec->executable, code, err);
+	span = agent_trace_begin("lookup");
+	rc = lookup_executable(c, spec->executable, code, err);
+	agent_trace_end(span);
+	return rc;
 }
 
 /* Whether the host copied a file in for spec: its mount point may be missing. */

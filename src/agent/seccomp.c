@@ -150,7 +150,25 @@ static struct agent_seccomp *export_program(scmp_filter_ctx ctx, veil_err_t *err
 	return f;
 }
 
-struct agent_seccomp *agent_seccomp_compile(const Veil__Agent__V1__Seccomp *s, veil_err_t *err)
+uint32_t agent_seccomp_absent_archs(void)
+{
+	static bool probed;
+	static uint32_t absent;
+	if (probed)
+		return absent;
+	probed = true;
+#if defined(__x86_64__)
+	/* The sysctl abi.vsyscall32 is registered only with IA32 emulation; without
+	 * /proc to ask, x86 stays in. */
+	if (access("/proc/self", F_OK) == 0 && access("/proc/sys/abi/vsyscall32", F_OK) < 0 && errno == ENOENT)
+		absent |= AGENT_SECCOMP_ARCH_BIT(VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86);
+	if (syscall(__X32_SYSCALL_BIT | SYS_getpid) < 0 && errno == ENOSYS)
+		absent |= AGENT_SECCOMP_ARCH_BIT(VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X32);
+#endif
+	return absent;
+}
+
+struct agent_seccomp *agent_seccomp_compile(const Veil__Agent__V1__Seccomp *s, uint32_t absent, veil_err_t *err)
 {
 	uint32_t default_action = action_of(s->default_action, s->has_default_errno_ret, s->default_errno_ret);
 	cleanup_seccomp scmp_filter_ctx ctx = seccomp_init(default_action);
@@ -162,11 +180,21 @@ struct agent_seccomp *agent_seccomp_compile(const Veil__Agent__V1__Seccomp *s, v
 		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
 	if (rc < 0)
 		return veil_fail(err, -rc, "seccomp filter attributes"), NULL;
-	for (size_t i = 0; i < s->n_architectures; i++) {
+	bool left_out = false;
+	for (size_t i = 0; rc == 0 && i < s->n_architectures; i++) {
+		if (absent & AGENT_SECCOMP_ARCH_BIT(s->architectures[i])) {
+			left_out = true;
+			continue;
+		}
 		rc = seccomp_arch_add(ctx, arch_of(s->architectures[i]));
 		if (rc < 0 && rc != -EEXIST)
 			return veil_fail(err, -rc, "seccomp architecture %d", s->architectures[i]), NULL;
+		rc = 0;
 	}
+	/* A syscall of a left-out architecture (an x32 one: it reaches the filter
+	 * as x86_64's) gets what the kernel would answer it, not libseccomp's kill. */
+	if (left_out && seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS)) < 0)
+		return veil_fail(err, 0, "seccomp filter attributes"), NULL;
 	for (size_t i = 0; i < s->n_syscalls; i++) {
 		const Veil__Agent__V1__SeccompRule *rule = s->syscalls[i];
 		uint32_t action = action_of(rule->action, rule->has_errno_ret, rule->errno_ret);

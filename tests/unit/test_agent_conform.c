@@ -554,13 +554,13 @@ static void test_seccomp_compile(void)
 	a1.op = a2.op = VEIL__AGENT__V1__SECCOMP_OPERATOR__SECCOMP_OP_EQ;
 	a2.value = 8;
 	veil_err_t err = NULL;
-	struct agent_seccomp *f = agent_seccomp_compile(&s, &err);
+	struct agent_seccomp *f = agent_seccomp_compile(&s, 0, &err);
 	CHECK(f != NULL && agent_seccomp_length(f) > 4, "a profile with an unknown syscall compiles, the unknown one skipped (%zu instructions)",
 	      f ? agent_seccomp_length(f) : 0);
 	agent_seccomp_free(f);
 	/* A rule equal to the default changes nothing; libseccomp would refuse it. */
 	allow.action = VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ERRNO;
-	f = agent_seccomp_compile(&s, &err);
+	f = agent_seccomp_compile(&s, 0, &err);
 	CHECK(f != NULL, "a rule repeating the default action is skipped, not refused");
 	agent_seccomp_free(f);
 	Veil__Agent__V1__SeccompArch archs[3] = { VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86_64,
@@ -569,9 +569,50 @@ static void test_seccomp_compile(void)
 	s.architectures = archs;
 	s.n_architectures = 3;
 	s.flag_log = true;
-	f = agent_seccomp_compile(&s, &err);
+	f = agent_seccomp_compile(&s, 0, &err);
 	CHECK(f != NULL, "x86_64 (native), x86 and aarch64 in one filter compile");
 	agent_seccomp_free(f);
+	veil_error_free(&err);
+}
+
+/* podman's and docker's profiles name x86_64, x86 and x32: in a kernel that
+ * runs neither of the latter two, the filter is x86_64's alone. */
+static void test_seccomp_absent_archs(void)
+{
+	Veil__Agent__V1__Seccomp s = VEIL__AGENT__V1__SECCOMP__INIT;
+	Veil__Agent__V1__SeccompRule allow = VEIL__AGENT__V1__SECCOMP_RULE__INIT;
+	Veil__Agent__V1__SeccompRule *rules[1] = { &allow };
+	char *names[3] = { "read", "write", "socketcall" };
+	s.default_action = VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ERRNO;
+	s.syscalls = rules;
+	s.n_syscalls = 1;
+	allow.names = names;
+	allow.n_names = 3;
+	allow.action = VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ALLOW;
+	Veil__Agent__V1__SeccompArch archs[3] = { VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86_64,
+						  VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86,
+						  VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X32 };
+	s.architectures = archs;
+	veil_err_t err = NULL;
+	s.n_architectures = 1;
+	struct agent_seccomp *native = agent_seccomp_compile(&s, 0, &err);
+	s.n_architectures = 3;
+	struct agent_seccomp *all = agent_seccomp_compile(&s, 0, &err);
+	const uint32_t compat = AGENT_SECCOMP_ARCH_BIT(VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86) |
+				AGENT_SECCOMP_ARCH_BIT(VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X32);
+	struct agent_seccomp *trimmed = agent_seccomp_compile(&s, compat, &err);
+	CHECK(native != NULL && all != NULL && trimmed != NULL, "the profile compiles with and without x86 and x32");
+	if (native != NULL && all != NULL && trimmed != NULL) {
+		CHECK(agent_seccomp_length(all) > agent_seccomp_length(native),
+		      "x86 and x32 kept: %zu instructions, x86_64's alone %zu", agent_seccomp_length(all),
+		      agent_seccomp_length(native));
+		CHECK(agent_seccomp_length(trimmed) < agent_seccomp_length(all) &&
+			      agent_seccomp_length(trimmed) <= agent_seccomp_length(native) + 2,
+		      "x86 and x32 left out: %zu instructions, about x86_64's alone", agent_seccomp_length(trimmed));
+	}
+	agent_seccomp_free(native);
+	agent_seccomp_free(all);
+	agent_seccomp_free(trimmed);
 	veil_error_free(&err);
 }
 
@@ -612,6 +653,7 @@ int main(void)
 	test_conversions();
 	test_device_filter();
 	test_seccomp_compile();
+	test_seccomp_absent_archs();
 	test_passwd();
 	return tap_done();
 }
