@@ -19,13 +19,11 @@ cleanup() {
 	for i in "${!builds[@]}"; do
 		"${builds[$i]}/veil" --config "$work/veil$i/veil.toml" factory destroy >/dev/null 2>&1 || true
 	done
-	"${pm[@]}" rm -af >/dev/null 2>&1 || true
-	"${pm[@]}" system reset -f >/dev/null 2>&1 || true
-	umount -R "$work/root" 2>/dev/null || true
+	podman_bench_clean "$work"
 	rm -rf "$work"
 }
-trap cleanup EXIT
 source "$here/stats.sh"
+trap cleanup EXIT
 podman_bench_conf "$work"
 
 # wrap NAME CMD...: $work/bin/NAME runs CMD with podman's arguments and appends

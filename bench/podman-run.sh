@@ -11,13 +11,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/veil-bench-podman.XXXXXX")
 pm=(podman --root "$work/root" --runroot "$work/runroot" --tmpdir "$work/tmp")
 cleanup() {
 	"$build/veil" --config "$work/veil-pool.toml" factory destroy >/dev/null 2>&1 || true
-	"${pm[@]}" rm -af >/dev/null 2>&1 || true
-	"${pm[@]}" system reset -f >/dev/null 2>&1 || true
-	umount -R "$work/root" 2>/dev/null || true
+	podman_bench_clean "$work"
 	rm -rf "$work"
 }
-trap cleanup EXIT
 source "$here/stats.sh"
+trap cleanup EXIT
 
 podman_bench_conf "$work"
 cat >"$work/veil.toml" <<CONF

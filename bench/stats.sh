@@ -39,6 +39,15 @@ CONF
 	export CONTAINERS_CONF="$1/containers.conf"
 }
 
+# podman_bench_clean WORK: the containers, storage and mounts of the private
+# podman under WORK (podman --root WORK/root --runroot WORK/runroot) go.
+podman_bench_clean() {
+	local pm=(podman --root "$1/root" --runroot "$1/runroot" --tmpdir "$1/tmp")
+	"${pm[@]}" rm -af >/dev/null 2>&1 || true
+	"${pm[@]}" system reset -f >/dev/null 2>&1 || true
+	umount -R "$1/root" 2>/dev/null || true
+}
+
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # timed_run CMD...: runs CMD, its output discarded; prints how long it took in ms.
 timed_run() {

@@ -24,9 +24,7 @@ cleanup() {
 	for m in "${modes[@]}"; do
 		"$build/veil" --config "$work/$m-pool.toml" factory destroy >/dev/null 2>&1 || true
 	done
-	"${pm[@]}" rm -af >/dev/null 2>&1 || true
-	"${pm[@]}" system reset -f >/dev/null 2>&1 || true
-	umount -R "$work/root" 2>/dev/null || true
+	podman_bench_clean "$work"
 	rm -rf "$work"
 }
 trap cleanup EXIT

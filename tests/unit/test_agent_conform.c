@@ -55,6 +55,19 @@ static int code_of(struct fixture *f)
 	return code;
 }
 
+/* A profile of default_action with one rule of action for names. */
+static void seccomp_profile(Veil__Agent__V1__Seccomp *s, Veil__Agent__V1__SeccompAction default_action,
+			    Veil__Agent__V1__SeccompRule **rule, Veil__Agent__V1__SeccompAction action, char **names,
+			    size_t n_names)
+{
+	s->default_action = default_action;
+	s->syscalls = rule;
+	s->n_syscalls = 1;
+	(*rule)->names = names;
+	(*rule)->n_names = n_names;
+	(*rule)->action = action;
+}
+
 static void test_seccomp_validation(void)
 {
 	struct fixture f;
@@ -65,14 +78,10 @@ static void test_seccomp_validation(void)
 	Veil__Agent__V1__SeccompArch archs[2] = { VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86_64,
 						  VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86 };
 	char *names[2] = { "mkdir", "clock_gettime64" };
-	s.default_action = VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ALLOW;
+	seccomp_profile(&s, VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ALLOW, rules,
+			VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ERRNO, names, 2);
 	s.architectures = archs;
 	s.n_architectures = 2;
-	s.syscalls = rules;
-	s.n_syscalls = 1;
-	rule.names = names;
-	rule.n_names = 2;
-	rule.action = VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ERRNO;
 	rule.errno_ret = 38;
 	rule.has_errno_ret = true;
 	rule.args = args;
@@ -583,12 +592,8 @@ static void test_seccomp_absent_archs(void)
 	Veil__Agent__V1__SeccompRule allow = VEIL__AGENT__V1__SECCOMP_RULE__INIT;
 	Veil__Agent__V1__SeccompRule *rules[1] = { &allow };
 	char *names[3] = { "read", "write", "socketcall" };
-	s.default_action = VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ERRNO;
-	s.syscalls = rules;
-	s.n_syscalls = 1;
-	allow.names = names;
-	allow.n_names = 3;
-	allow.action = VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ALLOW;
+	seccomp_profile(&s, VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ERRNO, rules,
+			VEIL__AGENT__V1__SECCOMP_ACTION__SECCOMP_ACTION_ALLOW, names, 3);
 	Veil__Agent__V1__SeccompArch archs[3] = { VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86_64,
 						  VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X86,
 						  VEIL__AGENT__V1__SECCOMP_ARCH__SECCOMP_ARCH_X32 };
