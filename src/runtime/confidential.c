@@ -74,44 +74,80 @@ static int init_data_annotation(const struct oci_spec *spec, char **toml, size_t
 	return *toml != NULL ? 1 : veil_fail(err, ENOMEM, "%s", VEIL_ANNOTATION_INIT_DATA);
 }
 
-int veil_container_confidential(const struct oci_spec *spec, struct veil_tee_config *tee, struct veil_secret_ref *secrets,
-				size_t max, size_t *n, veil_err_t *err)
+/* spec's secret annotations (at most max) and its init-data annotation
+ * (*toml NULL: none); confidential: whether its VM is one, without which
+ * either is an error. */
+static int read_annotations(const struct oci_spec *spec, bool confidential, struct veil_secret_ref *secrets,
+			    size_t max, size_t *n, char **toml, size_t *len, veil_err_t *err)
 {
 	*n = 0;
-	cleanup_free char *toml = NULL;
-	size_t len = 0;
-	int has_init_data = init_data_annotation(spec, &toml, &len, err);
+	*toml = NULL;
+	int has_init_data = init_data_annotation(spec, toml, len, err);
 	if (has_init_data < 0)
 		return -1;
-	const size_t prefix = strlen(VEIL_ANNOTATION_SECRET_PREFIX);
-	if (spec->annotations != NULL) {
-		json_object_object_foreach(spec->annotations, key, value) {
-			if (strncmp(key, VEIL_ANNOTATION_SECRET_PREFIX, prefix) != 0)
-				continue;
-			if (tee == NULL)
-				return veil_fail(err, 0, "annotation %s: secrets need a confidential guest ([hypervisor.qemu] "
-							 "confidential_guest = true)", key);
-			struct veil_secret_ref ref;
-			if (veil_secret_ref_parse(key + prefix, json_object_get_string(value), &ref, err) < 0 ||
-			    veil_secret_refs_add(secrets, max, n, &ref, err) < 0)
-				return veil_fail_context(err, "annotation %s", key);
-		}
-	}
-	if (has_init_data == 1 && tee == NULL)
+	if (has_init_data == 1 && !confidential)
 		return veil_fail(err, 0, "an init-data annotation needs a confidential guest ([hypervisor.qemu] "
 					 "confidential_guest = true)");
-	if (has_init_data == 1 && veil_tee_config_set_init_data(tee, toml, len, err) < 0)
-		return veil_fail_context(err, "the container's init-data annotation");
+	const size_t prefix = strlen(VEIL_ANNOTATION_SECRET_PREFIX);
+	if (spec->annotations == NULL)
+		return 0;
+	json_object_object_foreach(spec->annotations, key, value) {
+		if (strncmp(key, VEIL_ANNOTATION_SECRET_PREFIX, prefix) != 0)
+			continue;
+		if (!confidential)
+			return veil_fail(err, 0, "annotation %s: secrets need a confidential guest ([hypervisor.qemu] "
+						 "confidential_guest = true)", key);
+		struct veil_secret_ref ref;
+		if (veil_secret_ref_parse(key + prefix, json_object_get_string(value), &ref, err) < 0 ||
+		    veil_secret_refs_add(secrets, max, n, &ref, err) < 0)
+			return veil_fail_context(err, "annotation %s", key);
+	}
+	return 0;
+}
+
+/* The guest adds the container's secrets to the init-data's; a name both
+ * give differently would stop it, so it stops the container's create already. */
+static int check_secrets_against_init_data(const struct veil_tee_config *tee, const struct veil_secret_ref *secrets,
+					   size_t n, veil_err_t *err)
+{
 	if (tee == NULL || tee->init_data.text == NULL)
 		return 0;
-	/* The guest adds these to the init-data's; a name both give differently
-	 * would stop it, so it stops veil create already. */
 	struct veil_secret_ref all[VEIL_MAX_SECRETS];
 	size_t n_all;
 	if (veil_initdata_secrets(&tee->init_data, all, VEIL_MAX_SECRETS, &n_all, err) < 0)
 		return -1;
-	for (size_t i = 0; i < *n; i++)
+	for (size_t i = 0; i < n; i++)
 		if (veil_secret_refs_add(all, VEIL_MAX_SECRETS, &n_all, &secrets[i], err) < 0)
 			return veil_fail_context(err, "annotations and init-data");
 	return 0;
+}
+
+int veil_container_confidential(const struct oci_spec *spec, struct veil_tee_config *tee, struct veil_secret_ref *secrets,
+				size_t max, size_t *n, veil_err_t *err)
+{
+	cleanup_free char *toml = NULL;
+	size_t len = 0;
+	if (read_annotations(spec, tee != NULL, secrets, max, n, &toml, &len, err) < 0)
+		return -1;
+	if (toml != NULL && veil_tee_config_set_init_data(tee, toml, len, err) < 0)
+		return veil_fail_context(err, "the container's init-data annotation");
+	return check_secrets_against_init_data(tee, secrets, *n, err);
+}
+
+int veil_container_joins_confidential(const struct oci_spec *spec, const struct veil_tee_config *tee,
+				      struct veil_secret_ref *secrets, size_t max, size_t *n, veil_err_t *err)
+{
+	cleanup_free char *toml = NULL;
+	size_t len = 0;
+	if (read_annotations(spec, tee != NULL, secrets, max, n, &toml, &len, err) < 0)
+		return -1;
+	/* The init-data is bound at the VM's launch (HOST_DATA / MRCONFIGID):
+	 * CRI passes the pod's annotation on to each container, which then
+	 * gives the same bytes; anything else asks for another VM. */
+	if (toml != NULL && (tee->init_data.text == NULL || len != tee->init_data.len ||
+			     memcmp(toml, tee->init_data.text, len) != 0))
+		return veil_fail(err, 0, "the container's init-data annotation differs from the init-data its pod's VM "
+					 "was launched with%s: a VM's init-data cannot change",
+				 tee->init_data.text == NULL ? " (none)" : "");
+	return check_secrets_against_init_data(tee, secrets, *n, err);
 }

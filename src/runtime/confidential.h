@@ -10,7 +10,8 @@
  *
  * An init-data annotation replaces the configuration's init_data file for
  * this container's VM (a pooled VM serves it only if it was launched with
- * the same). */
+ * the same). A pod's VM is launched for its first (sandbox) container; a
+ * later container brings its own secrets but not other init-data. */
 #ifndef VEIL_RUNTIME_CONFIDENTIAL_H
 #define VEIL_RUNTIME_CONFIDENTIAL_H
 
@@ -29,6 +30,11 @@
  * annotations is an error) and collects its secrets, at most max. */
 int veil_container_confidential(const struct oci_spec *spec, struct veil_tee_config *tee, struct veil_secret_ref *secrets,
 				size_t max, size_t *n, veil_err_t *err);
+/* The same for a container joining a running VM (a pod's later container),
+ * tee being the VM's launch (NULL: not confidential): its init-data
+ * annotation, if any, must be the VM's own, byte for byte. */
+int veil_container_joins_confidential(const struct oci_spec *spec, const struct veil_tee_config *tee,
+				      struct veil_secret_ref *secrets, size_t max, size_t *n, veil_err_t *err);
 
 /* What a confidential guest of this configuration will measure: the
  * reference values to load into a key broker (`veil measure`). */

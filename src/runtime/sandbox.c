@@ -418,13 +418,19 @@ int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const st
 			       const char *rootfs, veil_err_t *err)
 {
 	long long t0 = veil_now_ms();
-	if (veil_validate_id(id, err) < 0)
-		return -1;
+	struct veil_secret_ref secrets[VEIL_MAX_SECRETS];
+	size_t n_secrets;
+	const struct veil_tee_config *tee = sb->shape.vm.tee != NULL ? &sb->shape.tee : NULL;
+	if (veil_validate_id(id, err) < 0 ||
+	    veil_container_joins_confidential(spec, tee, secrets, VEIL_MAX_SECRETS, &n_secrets, err) < 0)
+		return veil_fail_context(err, "container %s", id);
+	if (tee != NULL)
+		log_info("sandbox %s: container %s: %zu secret annotation(s)", sb->id, id, n_secrets);
 	/* A confidential VM's later container gets the host files its init-data
 	 * allows, copied in, as the first does; any other is refused here. */
 	const struct veil_mount_rules confidential = { .confidential = &sb->host_files };
 	cleanup_free struct veil_mount_plan *mounts = NULL;
-	if (sb->shape.vm.tee != NULL && (mounts = veil_mounts_route(spec, &confidential, err)) == NULL)
+	if (tee != NULL && (mounts = veil_mounts_route(spec, &confidential, err)) == NULL)
 		return veil_fail_context(err, "container %s", id);
 	struct veil_sandbox_container *c = new_container(sb, id, rootfs, err);
 	if (c == NULL)
@@ -437,12 +443,13 @@ int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const st
 		forget_container(c);
 		return veil_fail_context(err, "container %s", id);
 	}
-	/* The secrets of a confidential VM are its first container's annotations'. */
 	/* A later container of a pod: its rootfs image and a writable layer in
-	 * guest memory (volumes are the first container's only, for now). */
+	 * guest memory (volumes are the first container's only, for now). The
+	 * guest attests afresh for each container with secrets (its own and the
+	 * init-data's). */
 	const struct veil_container_fs fs = { .rootfs_serial = c->serial, .mounts = mounts };
-	if (veil_agent_create_container(&sb->agent, id, spec, &fs, !sb->shared_network, NULL, 0, sb->request_timeout_ms,
-					err) < 0) {
+	if (veil_agent_create_container(&sb->agent, id, spec, &fs, !sb->shared_network, secrets, n_secrets,
+					sb->request_timeout_ms, err) < 0) {
 		veil_err_t unplug_err = NULL;
 		if (sb->vm.hv->unplug_disk(&sb->vm, c->root_port, &unplug_err) < 0) {
 			log_warn("sandbox %s: %s", sb->id, unplug_err->msg);

@@ -50,7 +50,7 @@ struct veil_sandbox {
 	struct veil_vm vm;
 	struct veil_agent_client agent;
 	int request_timeout_ms;
-	/* A confidential container's secrets from its annotations. */
+	/* The first container's secrets, from its annotations (a confidential VM). */
 	struct veil_secret_ref secrets[VEIL_MAX_SECRETS];
 	size_t n_secrets;
 	/* A confidential VM's: the host files its init-data allows, for every
@@ -107,8 +107,10 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 			const struct veil_sandbox_opts *opts, veil_err_t *err);
 
 /* A further container in the sandbox's VM: its rootfs image is built and
- * hot-plugged, and the container created in the guest. On failure nothing
- * of it is left. */
+ * hot-plugged, and the container created in the guest. In a confidential VM
+ * the guest fetches the container's own secrets (its annotations) after a
+ * fresh attestation; it cannot bring init-data other than the VM's. On
+ * failure nothing of it is left. */
 int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const struct oci_spec *spec,
 			       const char *rootfs, veil_err_t *err);
 /* Destroys a container in the guest (its processes are killed and their
