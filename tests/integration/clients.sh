@@ -581,8 +581,8 @@ export CRI_PY_CACHE=$TEST_TMP/cri-py
 CRI_SANDBOX_IMAGE=localhost/veil-it-pause:latest
 
 # cri_setup : for containerd_start: the CRI plugin on, with runtimes "veil"
-# (the shim, its configuration from the shim options' ConfigPath; the pod
-# annotations naming another passed on) and "runc",
+# (the shim, its configuration from the shim options' ConfigPath; veil's and
+# Kata's pod and container annotations passed on) and "runc",
 # a private CNI bridge network, and CRI's namespace (k8s.io) for ctr.
 cri_setup() {
 	local d=$CTRD_DIR net=$((($$ % 200) + 20))
@@ -612,6 +612,7 @@ EOF
     [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.veil]
       runtime_type = \"$SHIM_RUNTIME\"
       pod_annotations = [\"io.veil.*\", \"io.katacontainers.*\"]
+      container_annotations = [\"io.veil.*\", \"io.katacontainers.*\"]
       [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.veil.options]
         ConfigPath = \"$CONF\"
   [plugins.\"io.containerd.grpc.v1.cri\".cni]

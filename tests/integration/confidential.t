@@ -22,42 +22,7 @@ finish() {
 	cleanup_test_tmp
 }
 trap finish EXIT
-free_port() { /usr/bin/python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-
-# ---- a key broker that trusts the emulated root, and one that does not ----
-
-# start_kbs NAME TRUST_EMULATED [PORT]: a veil-kbs in $TEST_TMP/NAME; its port in NAME_PORT.
-start_kbs() {
-	local dir="$TEST_TMP/$1" port=${3:-$(free_port)}
-	mkdir -p "$dir"
-	printf 'listen = "127.0.0.1:%s"\ndata_dir = "%s/data"\nadmin_socket = "%s/admin.sock"\n' "$port" "$dir" "$dir" \
-		>"$dir/kbs.toml"
-	[ "$2" = yes ] && printf '[emulated]\nark = "%s/ark.der"\nask = "%s/ask.der"\n' "$CHIP" "$CHIP" >>"$dir/kbs.toml"
-	"$KBS" --config "$dir/kbs.toml" serve --log "$dir/kbs.log" &
-	PIDS+=($!)
-	disown $!
-	printf -v "${1}_PORT" '%s' "$port"
-	poll_until 20 sh -c "'$KBS' --config '$dir/kbs.toml' policy get >/dev/null 2>&1"
-}
-admin() { local name=$1; shift; "$KBS" --config "$TEST_TMP/$name/kbs.toml" "$@"; }
-
-# init_data FILE PORT [POLICY]: init-data naming the KBS on PORT (aa.toml, as CoCo writes it).
-init_data() {
-	{
-		printf 'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = '"'''"'\n'
-		printf '[token_configs.kbs]\nurl = "http://127.0.0.1:%s"\n'"'''"'\n' "$2"
-		[ -z "${3:-}" ] || printf '"policy.rego" = '"'''"'\npackage agent_policy\n%s\n'"'''"'\n' "$3"
-	} >"$1"
-}
-
-# conf FILE INIT_DATA [EXTRA]: a confidential configuration on the emulated TEE.
-conf() {
-	CONF_PATH=$1 write_config "confidential_guest = true
-tee = \"emulated\"
-emulated_tee_dir = \"$CHIP\"
-init_data = \"$2\"
-${3:-}"
-}
+source "$(dirname "$0")/kbs-lib.sh"
 
 # The KBS's address goes into init-data, which the measurement covers: the
 # port first, the KBS once veil measure has made the chip whose root it trusts.
