@@ -627,4 +627,35 @@ cri() { timeout -k 10 "$CLIENT_CAP" "${CRI_PY[@]}" "$CTRD_SOCK" "$@" {_tap_out}>
 # cri_get METHOD JSON JQ : one value of the response.
 cri_get() { cri "$1" "$2" | jq -r "$3"; }
 
+# Pods of the runtime handler "veil", their containers running the test's
+# image $IMG and logging under $TEST_TMP/pods/<pod name>/.
+# pod_config NAME [EXTRA_JSON] : a PodSandboxConfig, with its log directory.
+pod_config() {
+	local extra=${2:-'{}'}
+	mkdir -p "$TEST_TMP/pods/$1"
+	jq -cn --arg name "$1" --arg logs "$TEST_TMP/pods/$1" --argjson extra "$extra" \
+		'{metadata: {name: $name, uid: ("uid-" + $name), namespace: "veil-it"}, hostname: $name,
+		  log_directory: $logs} * $extra'
+}
+# run_pod CONFIG : RunPodSandbox with the veil runtime; prints the pod's ID.
+run_pod() { cri_get RunPodSandbox "{\"config\": $1, \"runtime_handler\": \"veil\"}" .pod_sandbox_id; }
+# create_container POD_ID POD_CONFIG NAME ANNOTATIONS_JSON CMD... : a
+# container whose command is CMD, logging to NAME.log; prints its ID.
+create_container() {
+	local pod=$1 config=$2 name=$3 annotations=$4 c
+	shift 4
+	c=$(jq -cn --arg name "$name" --arg img "$IMG" --argjson a "$annotations" '{metadata: {name: $name},
+		image: {image: $img}, command: $ARGS.positional, log_path: ($name + ".log"), annotations: $a}' --args -- "$@")
+	cri_get CreateContainer "{\"pod_sandbox_id\": \"$pod\", \"config\": $c, \"sandbox_config\": $config}" .container_id
+}
+# start_container ID : StartContainer (where CRI creates the task).
+start_container() { cri StartContainer "{\"container_id\": \"$1\"}" >/dev/null; }
+state_of() { cri_get ContainerStatus "{\"container_id\": \"$1\"}" '.status.state // "CONTAINER_CREATED"'; }
+exec_sync() { cri ExecSync "$(jq -cn --arg id "$1" '{container_id: $id, cmd: $ARGS.positional}' --args -- "${@:2}")"; }
+# log_has POD_NAME/NAME.log LINE : the container wrote LINE to its stdout.
+log_has() { grep -q " stdout F $2\$" "$TEST_TMP/pods/$1" 2>/dev/null; }
+stop_and_remove() {
+	cri StopPodSandbox "{\"pod_sandbox_id\": \"$1\"}" >/dev/null && cri RemovePodSandbox "{\"pod_sandbox_id\": \"$1\"}" >/dev/null
+}
+
 snapshot_cgroups

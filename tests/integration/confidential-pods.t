@@ -67,29 +67,6 @@ check "the sandbox image is imported" containerd_import_busybox "$CRI_SANDBOX_IM
 check "the containers' image is imported" containerd_import_busybox "$IMG"
 check "CRI sees the images" wait_until sh -c "$(printf '%q ' "${CRI_PY[@]}") $CTRD_SOCK ImageStatus '{\"image\":{\"image\":\"$IMG\"}}' | grep -q repo_tags"
 
-pod_config() { # pod_config NAME [EXTRA_JSON]
-	local extra=${2:-'{}'}
-	mkdir -p "$TEST_TMP/pods/$1"
-	jq -cn --arg name "$1" --arg logs "$TEST_TMP/pods/$1" --argjson extra "$extra" \
-		'{metadata: {name: $name, uid: ("uid-" + $name), namespace: "veil-it"}, hostname: $name,
-		  log_directory: $logs} * $extra'
-}
-run_pod() { cri_get RunPodSandbox "{\"config\": $1, \"runtime_handler\": \"veil\"}" .pod_sandbox_id; }
-# create_container POD_ID POD_CONFIG NAME ANNOTATIONS_JSON CMD... : prints its ID.
-create_container() {
-	local pod=$1 config=$2 name=$3 annotations=$4 c
-	shift 4
-	c=$(jq -cn --arg name "$name" --arg img "$IMG" --argjson a "$annotations" '{metadata: {name: $name},
-		image: {image: $img}, command: $ARGS.positional, log_path: ($name + ".log"), annotations: $a}' --args -- "$@")
-	cri_get CreateContainer "{\"pod_sandbox_id\": \"$pod\", \"config\": $c, \"sandbox_config\": $config}" .container_id
-}
-start_container() { cri StartContainer "{\"container_id\": \"$1\"}" >/dev/null; }
-state_of() { cri_get ContainerStatus "{\"container_id\": \"$1\"}" '.status.state // "CONTAINER_CREATED"'; }
-exec_sync() { cri ExecSync "$(jq -cn --arg id "$1" '{container_id: $id, cmd: $ARGS.positional}' --args -- "${@:2}")"; }
-log_has() { grep -q " stdout F $2\$" "$TEST_TMP/pods/$1" 2>/dev/null; }
-stop_and_remove() {
-	cri StopPodSandbox "{\"pod_sandbox_id\": \"$1\"}" >/dev/null && cri RemovePodSandbox "{\"pod_sandbox_id\": \"$1\"}" >/dev/null
-}
 # A container that shows its secrets (name:content), then sleeps.
 SHOW='for f in /run/secrets/*; do printf "%s:%s " "${f##*/}" "$(cat "$f")"; done; echo; exec sleep '"$LONG_SLEEP"
 secret() { jq -cn --arg n "io.veil.secret.$1" --arg v "kbs:///$2" '{($n): $v}'; }

@@ -26,39 +26,19 @@ check "the containers' image is imported" containerd_import_busybox "$IMG"
 is "$(cri_get Version '{}' .runtime_api_version)" v1 "CRI answers (v1)"
 check "CRI sees the images" wait_until sh -c "$(printf '%q ' "${CRI_PY[@]}") $CTRD_SOCK ImageStatus '{\"image\":{\"image\":\"$IMG\"}}' | grep -q repo_tags"
 
-# pod_config NAME [EXTRA_JSON] : a PodSandboxConfig, with its log directory.
-pod_config() {
-	local extra=${2:-'{}'}
-	mkdir -p "$TEST_TMP/pods/$1"
-	jq -cn --arg name "$1" --arg logs "$TEST_TMP/pods/$1" --argjson extra "$extra" \
-		'{metadata: {name: $name, uid: ("uid-" + $name), namespace: "veil-it"}, hostname: $name,
-		  log_directory: $logs} * $extra'
-}
-# run_pod CONFIG : RunPodSandbox with the veil runtime; prints the pod's ID.
-run_pod() { cri_get RunPodSandbox "{\"config\": $1, \"runtime_handler\": \"veil\"}" .pod_sandbox_id; }
 # run_container POD_ID POD_CONFIG NAME CMD... : creates and starts a container
 # whose command is CMD, logging to NAME.log; prints its ID.
 run_container() {
 	local pod=$1 config=$2 name=$3 id
 	shift 3
-	local c
-	c=$(jq -cn --arg name "$name" --arg img "$IMG" '{metadata: {name: $name}, image: {image: $img},
-		command: $ARGS.positional, log_path: ($name + ".log")}' --args -- "$@")
-	id=$(cri_get CreateContainer "{\"pod_sandbox_id\": \"$pod\", \"config\": $c, \"sandbox_config\": $config}" .container_id) &&
-		cri StartContainer "{\"container_id\": \"$id\"}" >/dev/null && echo "$id"
+	id=$(create_container "$pod" "$config" "$name" '{}' "$@") && start_container "$id" && echo "$id"
 }
-state_of() { cri_get ContainerStatus "{\"container_id\": \"$1\"}" '.status.state // "CONTAINER_CREATED"'; }
 exit_code_of() { cri_get ContainerStatus "{\"container_id\": \"$1\"}" '.status.exit_code // 0'; }
 exited() { [ "$(state_of "$1")" = CONTAINER_EXITED ]; }
-exec_sync() { cri ExecSync "$(jq -cn --arg id "$1" '{container_id: $id, cmd: $ARGS.positional}' --args -- "${@:2}")"; }
 # The QEMUs of this test's pods, and those of one pod (only this test's:
 # other tests on the machine run pods too).
 ANY_POD='[0-9a-f]{64}'
 qemus() { new_processes | grep -cE "^[0-9]+ [^ ]*qemu-system[^ ]* .*-name veil-${1:-$ANY_POD},"; }
-log_has() { grep -q " stdout F $2\$" "$TEST_TMP/pods/$1" 2>/dev/null; }
-stop_and_remove() {
-	cri StopPodSandbox "{\"pod_sandbox_id\": \"$1\"}" >/dev/null && cri RemovePodSandbox "{\"pod_sandbox_id\": \"$1\"}" >/dev/null
-}
 
 # ---- a pod: its sandbox and containers in one VM ----
 config=$(pod_config web '{"linux": {"resources": {"memory_limit_in_bytes": 268435456, "cpu_quota": 100000, "cpu_period": 100000}}}')
