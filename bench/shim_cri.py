@@ -6,9 +6,11 @@ tests/integration/cri/cri.py. For each run and each runtime handler in turn
   add: CreateContainer and StartContainer of one more container in the running pod;
 then the pod is stopped and removed (not timed). Before a handler listed in
 --wait-pool runs, the factory of the configuration given there must hold a
-paused VM, so that the run measures a VM from the pool. Prints one JSON line
-per measurement: {"handler", "what", "ms"}.
-usage: shim_cri.py SOCKET IMAGE LOG_DIR RUNS HANDLER... [--wait-pool HANDLER VEIL CONFIG]"""
+paused VM, so that the run measures a VM from the pool. The containers of a
+handler given --annotations get those (a JSON object: secrets of a
+confidential pod). Prints one JSON line per measurement: {"handler", "what", "ms"}.
+usage: shim_cri.py SOCKET IMAGE LOG_DIR RUNS HANDLER... [--wait-pool HANDLER VEIL CONFIG]
+                   [--annotations HANDLER JSON]"""
 import json
 import os
 import subprocess
@@ -25,9 +27,9 @@ def pod_config(name, logs):
             "log_directory": os.path.join(logs, name)}
 
 
-def container(client, pod, config, name, image):
+def container(client, pod, config, name, image, annotations):
     c = {"metadata": {"name": name}, "image": {"image": image}, "command": ["sleep", "3600"],
-         "log_path": name + ".log"}
+         "log_path": name + ".log", "annotations": annotations}
     cid = client.call("CreateContainer", {"pod_sandbox_id": pod, "config": c, "sandbox_config": config})["container_id"]
     client.call("StartContainer", {"container_id": cid})
 
@@ -46,12 +48,15 @@ def main(argv):
     if len(argv) < 6:
         sys.exit(__doc__)
     socket, image, logs, runs = argv[1], argv[2], argv[3], int(argv[4])
-    handlers, waits = [], {}
+    handlers, waits, annotations = [], {}, {}
     rest = argv[5:]
     while rest:
         if rest[0] == "--wait-pool":
             waits[rest[1]] = (rest[2], rest[3])
             rest = rest[4:]
+        elif rest[0] == "--annotations":
+            annotations[rest[1]] = json.loads(rest[2])
+            rest = rest[3:]
         else:
             handlers.append(rest[0])
             rest = rest[1:]
@@ -68,10 +73,10 @@ def main(argv):
             config = pod_config(name, logs)
             t0 = time.monotonic()
             pod = client.call("RunPodSandbox", {"config": config, "runtime_handler": h})["pod_sandbox_id"]
-            container(client, pod, config, "first", image)
+            container(client, pod, config, "first", image, annotations.get(h, {}))
             print(json.dumps({"handler": h, "what": "pod", "ms": ms(t0)}), flush=True)
             t0 = time.monotonic()
-            container(client, pod, config, "second", image)
+            container(client, pod, config, "second", image, annotations.get(h, {}))
             print(json.dumps({"handler": h, "what": "add", "ms": ms(t0)}), flush=True)
             client.call("StopPodSandbox", {"pod_sandbox_id": pod})
             client.call("RemovePodSandbox", {"pod_sandbox_id": pod})
