@@ -40,25 +40,13 @@ admin kbs reference set "$TEST_TMP/measure.toml" >/dev/null &&
 shim_setup
 unset VEIL_CONF_FILE
 cri_setup
-for rt in plain:"$plain_conf" cc:"$cc_conf"; do
-	CTRD_CRI_CONFIG+="
-[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.veil-${rt%%:*}]
-  runtime_type = \"$SHIM_RUNTIME\"
-  container_annotations = [\"io.veil.*\"]
-  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.veil-${rt%%:*}.options]
-    ConfigPath = \"${rt#*:}\"
-"
-done
-factories_destroy() {
-	"${VEIL[@]}" --config "$plain_conf" factory destroy >/dev/null 2>&1
-	"${VEIL[@]}" --config "$cc_conf" factory destroy >/dev/null 2>&1
-}
-on_exit factories_destroy
+annotations='  container_annotations = ["io.veil.*"]'
+cri_runtime veil-plain "$plain_conf" "$annotations"
+cri_runtime veil-cc "$cc_conf" "$annotations"
+on_exit "${VEIL[*]} --config $plain_conf factory destroy"
+on_exit "${VEIL[*]} --config $cc_conf factory destroy"
 
-containerd_start >/dev/null || { tail -n 20 "$CTRD_DIR/containerd.log" >&2; exit 1; }
-containerd_import_busybox "$CRI_SANDBOX_IMAGE" sleep "$LONG_SLEEP" >/dev/null &&
-	containerd_import_busybox "$IMG" >/dev/null || { echo "confidential-pods.sh: importing the images failed" >&2; exit 1; }
-wait_until sh -c "$(printf '%q ' "${CRI_PY[@]}") $CTRD_SOCK ImageStatus '{\"image\":{\"image\":\"$IMG\"}}' | grep -q repo_tags"
+cri_start "$IMG"
 "${VEIL[@]}" --config "$plain_conf" factory init --detach >/dev/null &&
 	"${VEIL[@]}" --config "$cc_conf" factory init --detach >/dev/null || exit 1
 
@@ -69,18 +57,9 @@ results=$TEST_TMP/results
 misses=$(grep -c ': cold boot: ' "$CTRD_DIR/containerd.log")
 attested=$(grep -c "resource session .*: default/key/db released" "$TEST_TMP/kbs/kbs.log")
 
-ms_of() { jq -r --arg h "$1" --arg w "$2" 'select(.handler == $h and .what == $w) | .ms' "$results"; }
 declare -A median_of
 for what in pod add; do
-	case $what in
-	pod) echo "RunPodSandbox + first container started, VM from the cache (CRI, $runs runs each, interleaved):" ;;
-	add) echo "one container added to a running pod (CreateContainer + StartContainer):" ;;
-	esac
-	for h in veil-plain veil-cc; do
-		mapfile -t v < <(ms_of "$h" "$what")
-		report "  $h" "${v[@]}"
-		median_of[$h/$what]=$(median "${v[@]}")
-	done
+	cri_report "$results" "$what" "$runs" veil-plain veil-cc
 	ratio "  veil-cc / veil-plain" "${median_of[veil-cc/$what]}" "${median_of[veil-plain/$what]}"
 done
 echo "pods that missed the pool: $misses; secrets released by the KBS: $attested"

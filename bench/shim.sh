@@ -35,24 +35,15 @@ factory_section() { printf '\n[factory]\nvm_cache_number = %s\nvm_cache_endpoint
 template_lines=$(printf 'enable_template = true\ntemplate_path = "%s"' "$TEST_TMP/template")
 { cat "$CONF"; factory_section 1 "$TEST_TMP/template.sock" "$template_lines"; } >"$template_factory"
 { cat "$CONF"; factory_section 0 "$TEST_TMP/template.sock" "$template_lines"; } >"$template_conf"
-for rt in pool:"$pool_conf" template:"$template_conf"; do
-	CTRD_CRI_CONFIG+="
-[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.veil-${rt%%:*}]
-  runtime_type = \"$SHIM_RUNTIME\"
-  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.veil-${rt%%:*}.options]
-    ConfigPath = \"${rt#*:}\"
-"
-done
+cri_runtime veil-pool "$pool_conf"
+cri_runtime veil-template "$template_conf"
 factories_destroy() {
 	"${VEIL[@]}" --config "$pool_conf" factory destroy >/dev/null 2>&1
 	"${VEIL[@]}" --config "$template_factory" factory destroy >/dev/null 2>&1
 }
 on_exit factories_destroy
 
-containerd_start >/dev/null || { tail -n 20 "$CTRD_DIR/containerd.log" >&2; exit 1; }
-containerd_import_busybox "$CRI_SANDBOX_IMAGE" sleep "$LONG_SLEEP" >/dev/null &&
-	containerd_import_busybox "$IMG" >/dev/null || { echo "shim.sh: importing the images failed" >&2; exit 1; }
-wait_until sh -c "$(printf '%q ' "${CRI_PY[@]}") $CTRD_SOCK ImageStatus '{\"image\":{\"image\":\"$IMG\"}}' | grep -q repo_tags"
+cri_start "$IMG"
 "${VEIL[@]}" --config "$pool_conf" factory init --detach >/dev/null &&
 	"${VEIL[@]}" --config "$template_factory" factory init --detach >/dev/null || exit 1
 wait_vms 2 '.state == "paused"' "${VEIL[@]}" --config "$pool_conf"
@@ -65,18 +56,9 @@ log=$CTRD_DIR/containerd.log
 misses=$(grep -c ': cold boot: ' "$log")
 cloned=$(grep -c 'VM cloned from the template' "$log")
 
-ms_of() { jq -r --arg h "$1" --arg w "$2" 'select(.handler == $h and .what == $w) | .ms' "$results"; }
 declare -A median_of
 for what in pod add; do
-	case $what in
-	pod) echo "RunPodSandbox + first container started (CRI, $runs runs each, interleaved):" ;;
-	add) echo "one container added to a running pod (CreateContainer + StartContainer):" ;;
-	esac
-	for h in runc veil veil-pool veil-template; do
-		mapfile -t v < <(ms_of "$h" "$what")
-		report "  $h" "${v[@]}"
-		median_of[$h/$what]=$(median "${v[@]}")
-	done
+	cri_report "$results" "$what" "$runs" runc veil veil-pool veil-template
 	for h in veil veil-pool veil-template; do
 		ratio "  $h / runc" "${median_of[$h/$what]}" "${median_of[runc/$what]}"
 	done

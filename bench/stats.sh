@@ -56,3 +56,40 @@ timed_run() {
 	"$@" >/dev/null
 	ms_since "$t0"
 }
+
+# For the CRI benchmarks, after tests/integration/clients.sh's cri_setup:
+# cri_runtime NAME CONFIG [TOML_LINES]: a runtime handler NAME of the shim
+# with veil's configuration CONFIG, added to containerd's CRI configuration.
+cri_runtime() {
+	CTRD_CRI_CONFIG+="
+[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.$1]
+  runtime_type = \"$SHIM_RUNTIME\"
+${3:-}
+  [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.$1.options]
+    ConfigPath = \"$2\"
+"
+}
+# cri_start IMAGE: containerd with its CRI plugin, the sandbox image and
+# IMAGE imported and visible to CRI; exits the benchmark if that fails.
+cri_start() {
+	containerd_start >/dev/null || { tail -n 20 "$CTRD_DIR/containerd.log" >&2; exit 1; }
+	containerd_import_busybox "$CRI_SANDBOX_IMAGE" sleep "$LONG_SLEEP" >/dev/null &&
+		containerd_import_busybox "$1" >/dev/null || { echo "$(basename "$0"): importing the images failed" >&2; exit 1; }
+	wait_until sh -c "$(printf '%q ' "${CRI_PY[@]}") $CTRD_SOCK ImageStatus '{\"image\":{\"image\":\"$1\"}}' | grep -q repo_tags"
+}
+# cri_report RESULTS WHAT RUNS HANDLER...: the title of WHAT (pod or add),
+# then each handler's report of its WHAT timings in shim_cri.py's RESULTS;
+# their medians go to the caller's associative array median_of[HANDLER/WHAT].
+cri_report() {
+	local results=$1 what=$2 runs=$3 h
+	shift 3
+	case $what in
+	pod) echo "RunPodSandbox + first container started (CRI, $runs runs each, interleaved):" ;;
+	add) echo "one container added to a running pod (CreateContainer + StartContainer):" ;;
+	esac
+	for h in "$@"; do
+		mapfile -t v < <(jq -r --arg h "$h" --arg w "$what" 'select(.handler == $h and .what == $w) | .ms' "$results")
+		report "  $h" "${v[@]}"
+		median_of[$h/$what]=$(median "${v[@]}")
+	done
+}
