@@ -29,7 +29,7 @@ cc_conf=$TEST_TMP/cc.toml
 CONF_PATH=$plain_conf write_config
 factory_section "$TEST_TMP/plain.sock" >>"$plain_conf"
 kbs_PORT=$(free_port)
-init_data "$TEST_TMP/init.toml" "$kbs_PORT" 'default CreateContainerRequest := true' # CRI's host files
+init_data "$TEST_TMP/init.toml" "$kbs_PORT" && cri_host_files "$TEST_TMP/init.toml"
 conf "$cc_conf" "$TEST_TMP/init.toml" "$(factory_section "$TEST_TMP/cc.sock")"
 "${VEIL[@]}" --config "$cc_conf" measure >"$TEST_TMP/measure.toml" || exit 1
 start_kbs kbs yes "$kbs_PORT"

@@ -22,15 +22,16 @@ SECRET_B=$(secret_of b)
 SECRET_P=$(secret_of p)
 
 # The pods' configuration: the emulated TEE, init-data naming the KBS (its
-# policy denies exec), and a factory that pools one confidential VM.
+# policy denies exec; CRI's host files allowed), and a factory that pools
+# one confidential VM.
 kbs_PORT=$(free_port)
-init_data "$TEST_TMP/init.toml" "$kbs_PORT"
+init_data "$TEST_TMP/init.toml" "$kbs_PORT" && cri_host_files "$TEST_TMP/init.toml"
 conf "$CONF" "$TEST_TMP/init.toml" "
 [factory]
 vm_cache_number = 1
 vm_cache_endpoint = \"$TEST_TMP/pool.sock\""
 # Init-data for a pod's annotation: the same KBS, exec allowed.
-init_data "$TEST_TMP/exec.init.toml" "$kbs_PORT" 'default ExecProcessRequest := true'
+init_data "$TEST_TMP/exec.init.toml" "$kbs_PORT" 'default ExecProcessRequest := true' && cri_host_files "$TEST_TMP/exec.init.toml"
 D2=$(sha384sum "$TEST_TMP/exec.init.toml" | cut -d' ' -f1)
 "$VEIL_BIN" --config "$CONF" measure >"$TEST_TMP/measure.toml" &&
 	"$VEIL_BIN" --config "$CONF" measure --init-data "$TEST_TMP/exec.init.toml" >"$TEST_TMP/measure-exec.toml" &&

@@ -29,6 +29,13 @@ init_data() {
 	} >"$1"
 }
 
+# cri_host_files FILE: init-data FILE lets the host give a container the files
+# CRI binds into every container of a pod (veil.toml [mounts]).
+cri_host_files() {
+	printf '"veil.toml" = %s\n[mounts]\nallow = ["/etc/hosts", "/etc/resolv.conf", "/etc/hostname"]\n%s\n' \
+		"'''" "'''" >>"$1"
+}
+
 # conf FILE INIT_DATA [EXTRA]: a confidential configuration on the emulated TEE.
 conf() {
 	CONF_PATH=$1 write_config "confidential_guest = true
