@@ -10,6 +10,7 @@
 
 #include "agent/cgroup.h"
 #include "agent/kfile.h"
+#include "agent/network.h"
 #include "agent/log.h"
 #include "lib/cleanup.h"
 
@@ -92,5 +93,7 @@ int agent_boot(veil_err_t *err)
 	read_cmdline();
 	expedite_rcu();
 	agent_cgroup_init();
-	return 0;
+	/* Containers that use the guest's own network (a netns the host handed
+	 * over, a pod's) find lo up, as in a netns of their own. */
+	return agent_loopback_up(err);
 }

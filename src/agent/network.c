@@ -19,6 +19,7 @@
 
 #include "agent/kfile.h"
 #include "agent/validate.h"
+#include "lib/cleanup.h"
 #include "lib/clock.h"
 
 /* A hot-plugged NIC appears once the guest has probed it; on TCG that took
@@ -161,6 +162,15 @@ static int find_by_mac(const uint8_t mac[6], char name[IFNAMSIZ])
 	struct nic_query q = { .mac = mac, .name = name };
 	int found = agent_each_entry("/sys/class/net", match_mac, &q);
 	return found > 0 ? found : 0;
+}
+
+int agent_loopback_up(veil_err_t *err)
+{
+	cleanup_close int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return veil_fail(err, errno, "netlink socket");
+	/* lo is the first link of every network namespace. */
+	return link_set(fd, 1, NULL, 0, true, err) < 0 ? veil_fail_context(err, "bringing lo up") : 0;
 }
 
 int agent_configure_interface(const Veil__Agent__V1__ConfigureInterfaceRequest *req, int *code, veil_err_t *err)

@@ -10,4 +10,8 @@
  * have passed agent_validate_request. Returns 0, or -1 with *code and *err. */
 int agent_configure_interface(const Veil__Agent__V1__ConfigureInterfaceRequest *req, int *code, veil_err_t *err);
 
+/* Brings lo up in this process's network namespace, as runc's loopback
+ * strategy does in a container's new one: programs expect 127.0.0.1. */
+int agent_loopback_up(veil_err_t *err);
+
 #endif

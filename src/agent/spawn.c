@@ -72,6 +72,7 @@
 #include "agent/kfile.h"
 #include "agent/log.h"
 #include "agent/mountns.h"
+#include "agent/network.h"
 #include "agent/passwd.h"
 #include "agent/resolve.h"
 #include "agent/seccomp.h"
@@ -310,6 +311,8 @@ static int create_container(const struct child_ctx *x, veil_err_t *err)
 	int made_by_joiner = CLONE_NEWPID | CLONE_NEWUSER | CLONE_NEWTIME;
 	if (unshare((x->c->ns_flags & ~made_by_joiner) | CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
 		return veil_fail(err, errno, "unshare");
+	if ((x->c->ns_flags & CLONE_NEWNET) && agent_loopback_up(err) < 0)
+		return -1;
 	char secrets[PATH_MAX];
 	if (agent_mountns_setup(x->c, agent_confidential_secrets_dir(x->c, secrets, sizeof(secrets)), err) < 0)
 		return -1;
