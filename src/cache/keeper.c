@@ -178,7 +178,7 @@ static int warm_up_container(struct veil_agent_client *agent, const char *id, co
 	};
 	int exit_code = -1, signal = 0;
 	if (veil_agent_create_container(agent, id, spec, &(const struct veil_container_fs){ .rootfs_serial = VEIL_ROOTFS_SERIAL },
-					true, NULL, 0, timeout_ms, err) < 0 ||
+					true, NULL, NULL, 0, timeout_ms, err) < 0 ||
 	    veil_agent_exec(agent, id, "", spec->process, NULL, &streams, timeout_ms, err) < 0 ||
 	    veil_agent_wait(agent, id, "", timeout_ms, &exit_code, &signal, err) < 0)
 		return veil_fail_context(err, "warm-up container %s", id);

@@ -288,11 +288,11 @@ int veil_agent_hello_once(int fd, int vm_pidfd, int signal_fd, int timeout_ms, v
 
 /* The request comes from guest_spec.c, which builds it as runc's specconv builds its configuration. */
 int veil_agent_create_container(struct veil_agent_client *c, const char *id, const struct oci_spec *spec,
-				const struct veil_container_fs *fs, bool own_netns, const struct veil_secret_ref *secrets,
-				size_t n_secrets, int timeout_ms, veil_err_t *err)
+				const struct veil_container_fs *fs, bool own_netns, const struct veil_joined_namespaces *joined,
+				const struct veil_secret_ref *secrets, size_t n_secrets, int timeout_ms, veil_err_t *err)
 {
 	struct veil_guest_request g;
-	if (veil_guest_request_build(&g, id, fs, spec, own_netns, err) < 0)
+	if (veil_guest_request_build(&g, id, fs, spec, own_netns, joined, err) < 0)
 		return -1;
 	/* Only names and KBS paths: the agent fetches the secrets themselves. */
 	cleanup_free Veil__Agent__V1__Secret *secret_msgs = calloc(n_secrets + 1, sizeof(*secret_msgs));

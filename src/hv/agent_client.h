@@ -63,8 +63,8 @@ int veil_agent_send_data(struct veil_agent_client *c, uint32_t stream, const voi
  * the KBS before it answers, and the answer says why if it could not. */
 struct veil_secret_ref;
 int veil_agent_create_container(struct veil_agent_client *c, const char *id, const struct oci_spec *spec,
-				const struct veil_container_fs *fs, bool own_netns, const struct veil_secret_ref *secrets,
-				size_t n_secrets, int timeout_ms, veil_err_t *err);
+				const struct veil_container_fs *fs, bool own_netns, const struct veil_joined_namespaces *joined,
+				const struct veil_secret_ref *secrets, size_t n_secrets, int timeout_ms, veil_err_t *err);
 
 /* ConfigureInterface: the guest NIC with this MAC takes this identity. */
 struct veil_agent_interface {

@@ -188,16 +188,37 @@ static int build_mounts(struct veil_guest_request *g, const struct veil_containe
 /* A namespace the init makes in the guest: every type, but a network one the
  * host handed over, and those with paths (checked by veil_check_namespace_paths:
  * only a network path gets this far). */
-static int build_namespaces(struct veil_guest_request *g, const struct oci_spec *spec, bool own_netns, veil_err_t *err)
+static bool is_joined(const struct veil_joined_namespaces *joined, const char *type)
+{
+	for (size_t i = 0; joined != NULL && i < joined->n_types; i++)
+		if (strcmp(joined->types[i], type) == 0)
+			return true;
+	return false;
+}
+
+static int build_namespaces(struct veil_guest_request *g, const struct oci_spec *spec, bool own_netns,
+			    const struct veil_joined_namespaces *joined, veil_err_t *err)
 {
 	Veil__Agent__V1__CreateContainerRequest *req = &g->req;
 	req->namespaces = HOLD(g, spec->n_namespaces, char *);
-	if (req->namespaces == NULL)
+	size_t n_joined = joined != NULL ? joined->n_types : 0;
+	req->joined_namespaces = HOLD(g, n_joined + 1, Veil__Agent__V1__JoinedNamespace *);
+	if (req->namespaces == NULL || req->joined_namespaces == NULL)
 		return veil_fail(err, ENOMEM, "create container");
 	for (size_t i = 0; i < spec->n_namespaces; i++) {
 		bool has_path = spec->namespace_paths != NULL && spec->namespace_paths[i] != NULL;
-		if (!has_path && (own_netns || strcmp(spec->namespaces[i], "network") != 0))
+		if (!has_path && !is_joined(joined, spec->namespaces[i]) &&
+		    (own_netns || strcmp(spec->namespaces[i], "network") != 0))
 			req->namespaces[req->n_namespaces++] = spec->namespaces[i];
+	}
+	for (size_t i = 0; i < n_joined; i++) {
+		Veil__Agent__V1__JoinedNamespace *j = HOLD(g, 1, Veil__Agent__V1__JoinedNamespace);
+		if (j == NULL)
+			return veil_fail(err, ENOMEM, "create container");
+		veil__agent__v1__joined_namespace__init(j);
+		j->type = (char *)joined->types[i];
+		j->container_id = (char *)joined->container_id;
+		req->joined_namespaces[req->n_joined_namespaces++] = j;
 	}
 	return 0;
 }
@@ -442,7 +463,8 @@ static int build_executable(struct veil_guest_request *g, const struct oci_proce
 }
 
 int veil_guest_request_build(struct veil_guest_request *g, const char *id, const struct veil_container_fs *fs,
-			     const struct oci_spec *spec, bool own_netns, veil_err_t *err)
+			     const struct oci_spec *spec, bool own_netns, const struct veil_joined_namespaces *joined,
+			     veil_err_t *err)
 {
 	memset(g, 0, sizeof(*g));
 	Veil__Agent__V1__CreateContainerRequest *req = &g->req;
@@ -460,7 +482,7 @@ int veil_guest_request_build(struct veil_guest_request *g, const char *id, const
 	req->n_masked_paths = spec->n_masked_paths;
 	req->readonly_paths = spec->readonly_paths;
 	req->n_readonly_paths = spec->n_readonly_paths;
-	if (build_mounts(g, fs, spec, err) < 0 || build_namespaces(g, spec, own_netns, err) < 0 ||
+	if (build_mounts(g, fs, spec, err) < 0 || build_namespaces(g, spec, own_netns, joined, err) < 0 ||
 	    build_sysctls(g, spec, err) < 0 || build_devices(g, spec, err) < 0 || build_resources(g, spec, err) < 0 ||
 	    build_seccomp(g, spec->seccomp, err) < 0 || build_user_and_time(g, spec, err) < 0 ||
 	    build_executable(g, spec->process, err) < 0) {

@@ -48,14 +48,26 @@ struct veil_container_fs {
 	const struct veil_mount_plan *mounts; /* one per spec mount; NULL: binds copied in, the rest as is */
 };
 
+/* Namespaces a new container shares with one already in the guest: types
+ * as in linux.namespaces ("network", "ipc", "uts", "pid"). */
+#define VEIL_MAX_JOINED 8 /* the agent's bound */
+
+struct veil_joined_namespaces {
+	const char *container_id;
+	const char *const *types;
+	size_t n_types;
+};
+
 /* own_netns: whether the init gets a network namespace of its own (not when
  * the host handed the VM a netns: the guest's interface then lives in the
  * guest's root namespace, and the VM is the boundary around it). Warns (log)
  * about what the guest cannot have and skips it: bind mounts other than
  * small files or shared ones, the host's block devices, unknown
- * capabilities. */
+ * capabilities. joined (may be NULL): namespaces the init shares with
+ * another container instead of making them. */
 int veil_guest_request_build(struct veil_guest_request *g, const char *id, const struct veil_container_fs *fs,
-			     const struct oci_spec *spec, bool own_netns, veil_err_t *err);
+			     const struct oci_spec *spec, bool own_netns, const struct veil_joined_namespaces *joined,
+			     veil_err_t *err);
 void veil_guest_request_release(struct veil_guest_request *g);
 
 /* The Process of an ExecProcessRequest. container_init: the container's

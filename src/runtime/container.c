@@ -45,17 +45,21 @@ struct launch {
 	int owned_stdio[3];
 	bool console_ctty;
 	char cgroup_path[PATH_MAX]; /* linux.cgroupsPath resolved (veil_cgroup_path); "" for none */
+	struct veil_join join; /* the container whose VM it joins, if its namespace paths name one */
 };
 
 /* What a container in a VM can honour is checked before anything boots:
- * namespace paths, and the host cgroup's path. */
+ * namespace paths, and the host cgroup's path. Paths naming another
+ * container of the root are taken out of the spec first: the container
+ * joins that one's VM instead. */
 static int load_bundle(const struct veil_context *ctx, struct launch *l, const char *bundle, veil_err_t *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->owned_stdio[0] = l->owned_stdio[1] = l->owned_stdio[2] = -1;
 	if (realpath(bundle, l->bundle) == NULL)
 		return veil_fail(err, errno, "bundle %s", bundle);
-	if (oci_spec_load_bundle(l->bundle, &l->spec, err) < 0 || veil_check_namespace_paths(&l->spec, err) < 0)
+	if (oci_spec_load_bundle(l->bundle, &l->spec, err) < 0 ||
+	    veil_join_find(ctx->root, &l->spec, &l->join, err) < 0 || veil_check_namespace_paths(&l->spec, err) < 0)
 		return -1;
 	if (l->spec.cgroups_path != NULL &&
 	    veil_cgroup_path(l->spec.cgroups_path, ctx->systemd_cgroup, veil_systemd_running(), l->cgroup_path,
@@ -155,7 +159,7 @@ static void __attribute__((noreturn)) monitor_child(const struct veil_context *c
 		(void)!write(creator_fd, "error: signals\n", 15);
 		_exit(1);
 	}
-	int rc = veil_monitor_run(&o, &err);
+	int rc = l->join.owner[0] != '\0' ? veil_monitor_join(&o, &l->join, &err) : veil_monitor_run(&o, &err);
 	veil_error_free(&err);
 	veil_trace_finish("container", id);
 	_exit(rc < 0 ? 1 : rc);
@@ -268,7 +272,7 @@ int veil_container_run(const struct veil_context *ctx, const struct veil_create_
 		mo.signal_fd = signal_fd;
 		rc = o->pid_file ? veil_write_pid_file(o->pid_file, getpid(), err) : 0;
 		if (rc == 0)
-			rc = veil_monitor_run(&mo, err);
+			rc = l.join.owner[0] != '\0' ? veil_monitor_join(&mo, &l.join, err) : veil_monitor_run(&mo, err);
 		veil_tty_restore(&raw);
 		if (rc >= 0) {
 			struct veil_state s = {
@@ -471,63 +475,13 @@ int veil_container_delete(const struct veil_context *ctx, const char *id, bool f
 
 /* ---- exec ---- */
 
-/* Talks to the monitor until the process exits; returns its exit code. */
-static int exec_client(const char *sock, const char *exec_id, json_object *process, const int fds[3], int signal_fd,
-		       int started_fd, veil_err_t *err)
+/* The exec client's "ok" to `veil exec --detach`, which then returns. */
+static void exec_started(void *arg)
 {
-	cleanup_close int conn = veil_ctl_connect(sock, err);
-	if (conn < 0)
-		return -1;
-	const struct veil_monitor_request exec = { .op = VEIL_MONITOR_EXEC, .exec_id = exec_id, .process = process };
-	json_object *req = veil_monitor_request_encode(&exec);
-	int rc = veil_ctl_send(conn, req, fds, 3, err);
-	json_object_put(req);
-	if (rc < 0)
-		return -1;
-	json_object *msg = NULL;
-	int got[VEIL_CTL_MAX_FDS];
-	if (veil_ctl_recv(conn, &msg, got, -1, err) < 0)
-		return -1;
-	if (msg == NULL)
-		return veil_fail(err, 0, "the container monitor exited");
-	struct veil_monitor_reply reply;
-	rc = veil_monitor_reply_decode(msg, &reply, err);
-	json_object_put(msg);
-	if (rc < 0)
-		return -1;
-	if (started_fd >= 0) {
-		(void)!write(started_fd, "ok\n", 3);
-		close(started_fd);
-	}
-	for (;;) {
-		struct pollfd pfds[2] = { { .fd = conn, .events = POLLIN }, { .fd = signal_fd, .events = POLLIN } };
-		if (poll(pfds, 2, -1) < 0 && errno != EINTR)
-			return veil_fail(err, errno, "poll");
-		if (pfds[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-				const struct veil_monitor_request forward = {
-					.op = si.ssi_signo == SIGWINCH ? VEIL_MONITOR_RESIZE : VEIL_MONITOR_KILL,
-					.signal = (int)si.ssi_signo, .exec_id = exec_id,
-				};
-				json_object *fwd = veil_monitor_request_encode(&forward);
-				if (veil_ctl_send(conn, fwd, NULL, 0, err) < 0)
-					veil_error_free(err);
-				json_object_put(fwd);
-			}
-		}
-		if (!(pfds[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		if (veil_ctl_recv(conn, &msg, got, 0, err) < 0)
-			return -1;
-		if (msg == NULL)
-			return veil_fail(err, 0, "the container stopped");
-		struct veil_exit_status st;
-		int exited = veil_monitor_exit_decode(msg, &st);
-		json_object_put(msg); /* if not the exit, a reply to a forwarded signal */
-		if (exited)
-			return veil_exit_status_code(&st);
-	}
+	int fd = *(int *)arg;
+	(void)!write(fd, "ok\n", 3);
+	close(fd);
+	*(int *)arg = -1;
 }
 
 static void random_exec_id(char out[33])
@@ -576,6 +530,7 @@ int veil_container_exec(const struct veil_context *ctx, const struct veil_exec_o
 	char exec_id[33];
 	random_exec_id(exec_id);
 	cleanup_free char *sock = veil_state_file(ctx->root, o->id, "monitor.sock");
+	const struct veil_monitor_request req = { .op = VEIL_MONITOR_EXEC, .exec_id = exec_id, .process = o->process };
 
 	if (!o->detach) {
 		int signal_fd = veil_monitor_block_signals(err);
@@ -583,7 +538,7 @@ int veil_container_exec(const struct veil_context *ctx, const struct veil_exec_o
 		if (rc == 0 && o->pid_file != NULL)
 			rc = veil_write_pid_file(o->pid_file, getpid(), err);
 		if (rc == 0)
-			rc = exec_client(sock, exec_id, o->process, fds, signal_fd, -1, err);
+			rc = veil_monitor_client(sock, &req, fds, signal_fd, NULL, NULL, err);
 		veil_tty_restore(&raw);
 		return rc < 0 ? -1 : rc;
 	}
@@ -598,8 +553,9 @@ int veil_container_exec(const struct veil_context *ctx, const struct veil_exec_o
 		if (slave >= 0)
 			ioctl(slave, TIOCSCTTY, 0);
 		int signal_fd = veil_monitor_block_signals(err);
-		int rc = signal_fd < 0 ? -1 : exec_client(sock, exec_id, o->process, fds, signal_fd, started[1], err);
-		if (rc < 0) {
+		int started_fd = started[1];
+		int rc = signal_fd < 0 ? -1 : veil_monitor_client(sock, &req, fds, signal_fd, exec_started, &started_fd, err);
+		if (rc < 0 && started_fd >= 0) {
 			dprintf(started[1], "error: %s\n", (*err)->msg);
 			_exit(255);
 		}

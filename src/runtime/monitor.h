@@ -10,6 +10,7 @@
 #include "lib/config.h"
 #include "lib/error.h"
 #include "lib/oci_spec.h"
+#include "runtime/join.h"
 
 struct veil_monitor_opts {
 	const struct veil_config *cfg;
@@ -32,6 +33,15 @@ struct veil_monitor_opts {
  * Returns the code to exit with: the container's status, 128+signal if it was
  * killed; or -1 with *err if the container could not be created. */
 int veil_monitor_run(const struct veil_monitor_opts *o, veil_err_t *err);
+
+/* The monitor of a container created in the VM of container j->owner: a
+ * stand-in for it, as the pid its caller waits for. It writes state.json,
+ * hands the container (its bundle, the namespaces it shares, the init's
+ * stdio) to the owner's monitor, which creates it in the VM and serves its
+ * control socket, forwards the signals it receives, and returns the code to
+ * exit with when the container's init exits; -1 with *err if the container
+ * could not be created. */
+int veil_monitor_join(const struct veil_monitor_opts *o, const struct veil_join *j, veil_err_t *err);
 
 /* The signals a monitor takes through its signal fd rather than dying of them. */
 int veil_monitor_block_signals(veil_err_t *err);

@@ -1,9 +1,12 @@
 #include "runtime/monitor_msg.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include "lib/cleanup.h"
 #include "lib/control.h"
@@ -13,6 +16,7 @@ static const char *const op_names[] = {
 	[VEIL_MONITOR_STATE] = "state", [VEIL_MONITOR_START] = "start",   [VEIL_MONITOR_KILL] = "kill",
 	[VEIL_MONITOR_PAUSE] = "pause", [VEIL_MONITOR_RESUME] = "resume", [VEIL_MONITOR_EXEC] = "exec",
 	[VEIL_MONITOR_RESIZE] = "resize", [VEIL_MONITOR_PS] = "ps",
+	[VEIL_MONITOR_JOIN] = "join",
 };
 #define N_OPS (sizeof(op_names) / sizeof(op_names[0]))
 
@@ -28,6 +32,11 @@ json_object *veil_monitor_request_encode(const struct veil_monitor_request *r)
 		json_object_object_add(o, "exec_id", json_object_new_string(r->exec_id));
 	if (r->process != NULL)
 		json_object_object_add(o, "process", json_object_get(r->process));
+	if (r->op == VEIL_MONITOR_JOIN) {
+		json_object_object_add(o, "container_id", json_object_new_string(r->container_id));
+		json_object_object_add(o, "bundle", json_object_new_string(r->bundle));
+		json_object_object_add(o, "start", json_object_new_boolean(r->start));
+	}
 	return o;
 }
 
@@ -39,6 +48,22 @@ static int member(json_object *o, const char *key, json_type type, json_object *
 	if (!json_object_is_type(*v, type))
 		return veil_fail(err, EPROTO, "monitor request: \"%s\" is of the wrong type", key);
 	return 1;
+}
+
+static int decode_join(json_object *msg, struct veil_monitor_request *r, veil_err_t *err)
+{
+	json_object *v;
+	int rc;
+	if ((rc = member(msg, "container_id", json_type_string, &v, err)) <= 0)
+		return rc < 0 ? -1 : veil_fail(err, EPROTO, "join: no container_id");
+	r->container_id = json_object_get_string(v);
+	if ((rc = member(msg, "bundle", json_type_string, &v, err)) <= 0)
+		return rc < 0 ? -1 : veil_fail(err, EPROTO, "join: no bundle");
+	r->bundle = json_object_get_string(v);
+	if ((rc = member(msg, "start", json_type_boolean, &v, err)) < 0)
+		return -1;
+	r->start = rc == 1 && json_object_get_boolean(v);
+	return 0;
 }
 
 int veil_monitor_request_decode(json_object *msg, struct veil_monitor_request *r, veil_err_t *err)
@@ -76,7 +101,7 @@ int veil_monitor_request_decode(json_object *msg, struct veil_monitor_request *r
 		r->process = NULL;
 	if (r->op == VEIL_MONITOR_EXEC && r->process == NULL)
 		return veil_fail(err, EPROTO, "exec: no process");
-	return 0;
+	return r->op == VEIL_MONITOR_JOIN ? decode_join(msg, r, err) : 0;
 }
 
 json_object *veil_monitor_reply_encode(const struct veil_monitor_reply *r)
@@ -176,4 +201,58 @@ int veil_monitor_exit_decode(json_object *msg, struct veil_exit_status *st)
 		.signal = json_object_get_int(json_object_object_get(msg, "signal")),
 	};
 	return 1;
+}
+
+int veil_monitor_client(const char *sock, const struct veil_monitor_request *req, const int fds[3], int signal_fd,
+			void (*started)(void *arg), void *arg, veil_err_t *err)
+{
+	cleanup_close int conn = veil_ctl_connect(sock, err);
+	if (conn < 0)
+		return -1;
+	json_object *msg = veil_monitor_request_encode(req);
+	int rc = veil_ctl_send(conn, msg, fds, 3, err);
+	json_object_put(msg);
+	if (rc < 0)
+		return -1;
+	int got[VEIL_CTL_MAX_FDS];
+	if (veil_ctl_recv(conn, &msg, got, -1, err) < 0)
+		return -1;
+	if (msg == NULL)
+		return veil_fail(err, 0, "the container monitor exited");
+	static struct veil_monitor_reply reply;
+	rc = veil_monitor_reply_decode(msg, &reply, err);
+	json_object_put(msg);
+	if (rc < 0)
+		return -1;
+	if (started != NULL)
+		started(arg);
+	for (;;) {
+		struct pollfd pfds[2] = { { .fd = conn, .events = POLLIN }, { .fd = signal_fd, .events = POLLIN } };
+		if (poll(pfds, 2, -1) < 0 && errno != EINTR)
+			return veil_fail(err, errno, "poll");
+		if (pfds[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+				const struct veil_monitor_request forward = {
+					.op = si.ssi_signo == SIGWINCH ? VEIL_MONITOR_RESIZE : VEIL_MONITOR_KILL,
+					.signal = (int)si.ssi_signo, .exec_id = req->exec_id,
+				};
+				json_object *fwd = veil_monitor_request_encode(&forward);
+				if (veil_ctl_send(conn, fwd, NULL, 0, err) < 0)
+					veil_error_free(err);
+				json_object_put(fwd);
+			}
+		}
+		if (!(pfds[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		if (veil_ctl_recv(conn, &msg, got, 0, err) < 0)
+			return -1;
+		if (msg == NULL)
+			return veil_fail(err, 0, "the container stopped");
+		struct veil_exit_status st;
+		int exited = veil_monitor_exit_decode(msg, &st);
+		json_object_put(msg); /* if not the exit, a reply to a forwarded signal */
+		if (exited)
+			return veil_exit_status_code(&st);
+	}
 }

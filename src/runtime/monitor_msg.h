@@ -23,6 +23,9 @@ enum veil_monitor_op {
 	VEIL_MONITOR_EXEC,   /* exec_id, process, and the process's stdio as 3 fds; the exit status follows */
 	VEIL_MONITOR_RESIZE, /* exec_id: copy its terminal's size to the guest */
 	VEIL_MONITOR_PS,     /* -> pids */
+	/* container_id, bundle, start, and the init's stdio as 3 fds: a further
+	 * container in this monitor's VM (runtime/join.h); its exit status follows */
+	VEIL_MONITOR_JOIN,
 };
 
 struct veil_monitor_request {
@@ -31,6 +34,9 @@ struct veil_monitor_request {
 	bool all;            /* KILL: every process of the container */
 	const char *exec_id; /* KILL, EXEC, RESIZE: the process, "" for the init */
 	json_object *process; /* EXEC: the OCI process object */
+	const char *container_id; /* JOIN: the joining container's id, claimed by its `veil create` */
+	const char *bundle;  /* JOIN: its bundle, absolute */
+	bool start;          /* JOIN: start its init at once (`veil run`) */
 };
 
 /* The request as a record; its strings and process are copied. */
@@ -69,6 +75,14 @@ int veil_monitor_reply_decode(json_object *msg, struct veil_monitor_reply *r, ve
  * (reply may be NULL). */
 int veil_monitor_call(const char *root, const char *id, const struct veil_monitor_request *req,
 		      struct veil_monitor_reply *reply, veil_err_t *err);
+
+/* A client whose connection stands for a process (EXEC) or a container
+ * (JOIN): sends req with the 3 stdio fds to the monitor at sock; once it is
+ * answered ok, calls started(arg); then forwards the signals read from
+ * signal_fd (SIGWINCH as RESIZE) for req's exec_id until the exit message,
+ * and returns the code to exit with. */
+int veil_monitor_client(const char *sock, const struct veil_monitor_request *req, const int fds[3], int signal_fd,
+			void (*started)(void *arg), void *arg, veil_err_t *err);
 
 /* EXEC: the process's end, the last message to its exec client. */
 json_object *veil_monitor_exit_encode(const struct veil_exit_status *st);

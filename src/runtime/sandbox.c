@@ -142,7 +142,7 @@ static int get_vm(struct veil_sandbox *sb, const struct veil_config *cfg, const 
 	struct veil_vm_shape *shape = &sb->shape;
 	vm_size(o, &shape->vm);
 	/* A pod's later containers have their images hot-plugged. */
-	if (o->pod)
+	if (o->pod || (o->joinable && strcmp(shape->vm.machine, "microvm") != 0))
 		shape->vm.pcie_root_ports = shape->cache_root_ports;
 	struct veil_disk disks[2];
 	size_t n_disks = 0;
@@ -399,8 +399,8 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 		.upper_serial = sb->upper.path != NULL ? VEIL_UPPER_SERIAL : NULL,
 		.mounts = sb->volumes.mounts,
 	};
-	if (veil_agent_create_container(&sb->agent, o->id, o->spec, &fs, !sb->shared_network, sb->secrets, sb->n_secrets,
-					sb->request_timeout_ms, err) < 0) {
+	if (veil_agent_create_container(&sb->agent, o->id, o->spec, &fs, !sb->shared_network, NULL, sb->secrets,
+					sb->n_secrets, sb->request_timeout_ms, err) < 0) {
 		blame_virtiofsd(sb, err);
 		goto fail;
 	}
@@ -414,8 +414,26 @@ fail:
 	return -1;
 }
 
+/* The namespaces the new container joins in the guest: a shared network is
+ * the guest's own when the sandbox's containers use that one anyway. */
+static void guest_joined(const struct veil_sandbox *sb, const struct veil_joined_namespaces *shared,
+			 const char *types[VEIL_MAX_JOINED], struct veil_joined_namespaces *out, bool *own_netns)
+{
+	*out = (struct veil_joined_namespaces){ .container_id = shared != NULL ? shared->container_id : NULL,
+						 .types = types };
+	*own_netns = !sb->shared_network;
+	for (size_t i = 0; shared != NULL && i < shared->n_types && out->n_types < VEIL_MAX_JOINED; i++) {
+		if (strcmp(shared->types[i], "network") == 0) {
+			*own_netns = false;
+			if (sb->shared_network)
+				continue;
+		}
+		types[out->n_types++] = shared->types[i];
+	}
+}
+
 int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const struct oci_spec *spec,
-			       const char *rootfs, veil_err_t *err)
+			       const char *rootfs, const struct veil_joined_namespaces *shared, veil_err_t *err)
 {
 	long long t0 = veil_now_ms();
 	struct veil_secret_ref secrets[VEIL_MAX_SECRETS];
@@ -424,13 +442,23 @@ int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const st
 	if (veil_validate_id(id, err) < 0 ||
 	    veil_container_joins_confidential(spec, tee, secrets, VEIL_MAX_SECRETS, &n_secrets, err) < 0)
 		return veil_fail_context(err, "container %s", id);
+	if (sb->vm.root_ports == 0)
+		return veil_fail(err, 0,
+				 "container %s: the VM of %s has no spare PCIe root port to hot-plug its image into: it booted "
+				 "as microvm; machine_type = \"q35\", or a VM from the cache or template, has them",
+				 id, sb->id);
 	if (tee != NULL)
 		log_info("sandbox %s: container %s: %zu secret annotation(s)", sb->id, id, n_secrets);
 	/* A confidential VM's later container gets the host files its init-data
-	 * allows, copied in, as the first does; any other is refused here. */
-	const struct veil_mount_rules confidential = { .confidential = &sb->host_files };
+	 * allows, copied in, as the first does; any other is refused here. A
+	 * container that joins by namespace path gets its host files copied in
+	 * and no host directory: the VM's shared tree is its first container's. */
+	const struct veil_mount_rules rules = {
+		.confidential = tee != NULL ? &sb->host_files : NULL,
+		.joined = shared != NULL,
+	};
 	cleanup_free struct veil_mount_plan *mounts = NULL;
-	if (tee != NULL && (mounts = veil_mounts_route(spec, &confidential, err)) == NULL)
+	if ((rules.confidential != NULL || rules.joined) && (mounts = veil_mounts_route(spec, &rules, err)) == NULL)
 		return veil_fail_context(err, "container %s", id);
 	struct veil_sandbox_container *c = new_container(sb, id, rootfs, err);
 	if (c == NULL)
@@ -448,7 +476,11 @@ int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const st
 	 * guest attests afresh for each container with secrets (its own and the
 	 * init-data's). */
 	const struct veil_container_fs fs = { .rootfs_serial = c->serial, .mounts = mounts };
-	if (veil_agent_create_container(&sb->agent, id, spec, &fs, !sb->shared_network, secrets, n_secrets,
+	const char *types[VEIL_MAX_JOINED];
+	struct veil_joined_namespaces joined;
+	bool own_netns;
+	guest_joined(sb, shared, types, &joined, &own_netns);
+	if (veil_agent_create_container(&sb->agent, id, spec, &fs, own_netns, &joined, secrets, n_secrets,
 					sb->request_timeout_ms, err) < 0) {
 		veil_err_t unplug_err = NULL;
 		if (sb->vm.hv->unplug_disk(&sb->vm, c->root_port, &unplug_err) < 0) {

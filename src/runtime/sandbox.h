@@ -1,6 +1,6 @@
 /* A sandbox is one microVM and the containers created in it: the one
  * container of a `veil create`, or every container of a pod (the containerd
- * shim's, and podman pods through the CLI later). It owns the VM, got with
+ * shim's; through the CLI, podman's: runtime/join.h). It owns the VM, got with
  * veil_vm_get (pool, template clone or cold boot), its agent channel, the NIC
  * taken over from a network namespace, and each container's read-only rootfs
  * image: the first container's is given to the VM as it is got, every later
@@ -83,6 +83,9 @@ struct veil_sandbox_opts {
 	 * spare root ports for their images ([factory] pcie_root_port), and they
 	 * all share one network. */
 	bool pod;
+	/* Containers may join later (runtime/join.h): the VM gets the spare
+	 * root ports where they cost no change of machine (not on microvm). */
+	bool joinable;
 	/* What the VM needs beyond the configuration's default size (Kata's
 	 * sizing): a lone container's linux.resources, a pod's limits. 0: none. */
 	int64_t memory_limit;        /* bytes */
@@ -107,12 +110,15 @@ int veil_sandbox_create(struct veil_sandbox *sb, const struct veil_config *cfg, 
 			const struct veil_sandbox_opts *opts, veil_err_t *err);
 
 /* A further container in the sandbox's VM: its rootfs image is built and
- * hot-plugged, and the container created in the guest. In a confidential VM
- * the guest fetches the container's own secrets (its annotations) after a
- * fresh attestation; it cannot bring init-data other than the VM's. On
+ * hot-plugged, and the container created in the guest, sharing the
+ * namespaces named in shared (may be NULL) with that container; such a
+ * container gets no host directory (refused in one line naming it). In a
+ * confidential VM the guest fetches the container's own secrets (its
+ * annotations) after a fresh attestation; it cannot bring init-data other
+ * than the VM's. On
  * failure nothing of it is left. */
 int veil_sandbox_add_container(struct veil_sandbox *sb, const char *id, const struct oci_spec *spec,
-			       const char *rootfs, veil_err_t *err);
+			       const char *rootfs, const struct veil_joined_namespaces *shared, veil_err_t *err);
 /* Destroys a container in the guest (its processes are killed and their
  * waits answered), unplugs its image and removes it. Unknown: an error. */
 int veil_sandbox_remove_container(struct veil_sandbox *sb, const char *id, veil_err_t *err);

@@ -82,6 +82,11 @@ int veil_mount_route(const struct oci_mount *m, const struct veil_mount_rules *r
 			plan->route = VEIL_MOUNT_SHARED;
 			return 0;
 		}
+		if (rules->joined)
+			return veil_fail(err, 0,
+					 "bind mount of directory %s on %s refused: a container that joins another container's "
+					 "VM gets no host directory (the VM's volumes are its first container's)",
+					 source, m->destination);
 		if (rules->confidential != NULL)
 			return veil_fail(err, 0,
 					 "bind mount of directory %s on %s refused: a confidential guest shares no "

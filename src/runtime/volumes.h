@@ -36,6 +36,9 @@ struct veil_mount_rules {
 	/* A confidential guest's: the host files its init-data allows; NULL
 	 * for an ordinary guest. */
 	const struct veil_mount_policy *confidential;
+	/* A container in another container's VM by its namespace paths: the
+	 * VM's shared tree is not its own, so no host directory reaches it. */
+	bool joined;
 };
 
 /* The one place that decides what becomes of a spec mount, and the only

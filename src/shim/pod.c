@@ -313,7 +313,7 @@ static int pod_create(void *opaque, const Containerd__Task__V2__CreateTaskReques
 		if (spec.hostname == NULL && sandbox != NULL && sandbox->spec.hostname != NULL &&
 		    (spec.hostname = strdup(sandbox->spec.hostname)) == NULL)
 			abort();
-		rc = veil_sandbox_add_container(&pod->sb, r->id, &spec, rootfs, err);
+		rc = veil_sandbox_add_container(&pod->sb, r->id, &spec, rootfs, NULL, err);
 	}
 	unmount_all(rootfs, r->n_rootfs);
 out:

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	struct veil_guest_request g;
-	if (spec.seccomp == NULL || veil_guest_request_build(&g, "fuzz", &(struct veil_container_fs){ .rootfs_serial = "rootfs0" }, &spec, false, &err) < 0) {
+	if (spec.seccomp == NULL || veil_guest_request_build(&g, "fuzz", &(struct veil_container_fs){ .rootfs_serial = "rootfs0" }, &spec, false, NULL, &err) < 0) {
 		veil_error_free(&err);
 		oci_spec_free(&spec);
 		return 0;

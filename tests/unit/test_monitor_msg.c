@@ -32,6 +32,14 @@ static void test_requests(void)
 	      "a kill of every process survives the round trip; no exec id means the init");
 	json_object_put(msg);
 
+	msg = veil_monitor_request_encode(&(struct veil_monitor_request){
+		.op = VEIL_MONITOR_JOIN, .container_id = "member", .bundle = "/b", .start = true });
+	CHECK(veil_monitor_request_decode(msg, &out, &err) == 0 && out.op == VEIL_MONITOR_JOIN &&
+		      strcmp(out.container_id, "member") == 0 && strcmp(out.bundle, "/b") == 0 && out.start &&
+		      strcmp(out.exec_id, "") == 0,
+	      "a join survives the round trip; its forwarded signals address the init");
+	json_object_put(msg);
+
 	json_object *keep;
 	CHECK(decode_text("{\"op\": \"kill\"}", &out, &keep, &err) == 0 && out.signal == SIGTERM && !out.all,
 	      "a kill without a signal is SIGTERM");
@@ -49,6 +57,11 @@ static void test_requests(void)
 		{ "{\"op\": \"resize\", \"exec_id\": 7}", "\"exec_id\" is of the wrong type" },
 		{ "{\"op\": \"exec\", \"exec_id\": \"x\"}", "exec: no process" },
 		{ "{\"op\": \"exec\", \"exec_id\": \"x\", \"process\": \"{}\"}", "\"process\" is of the wrong type" },
+		{ "{\"op\": \"join\", \"bundle\": \"/b\"}", "join: no container_id" },
+		{ "{\"op\": \"join\", \"container_id\": \"m\"}", "join: no bundle" },
+		{ "{\"op\": \"join\", \"container_id\": 1, \"bundle\": \"/b\"}", "\"container_id\" is of the wrong type" },
+		{ "{\"op\": \"join\", \"container_id\": \"m\", \"bundle\": \"/b\", \"start\": 1}",
+		  "\"start\" is of the wrong type" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = decode_text(bad[i].text, &out, &keep, &err);

@@ -198,7 +198,7 @@ static void test_pod(const struct veil_config *cfg, const struct oci_spec *spec)
 	      r.pcie_root_ports);
 	CHECK(strcmp(r.namespaces, "pid mount user") == 0, "its containers share the guest's network: %s", r.namespaces);
 
-	CHECK(veil_sandbox_add_container(&sb, "c1", spec, rootfs, &err) == 0, "a second container joins");
+	CHECK(veil_sandbox_add_container(&sb, "c1", spec, rootfs, NULL, &err) == 0, "a second container joins");
 	fake_get_record(&r);
 	CHECK(r.starts == 1 && r.hotplugs == 1 && strcmp(r.hotplugged_serial, "veil-rootfs-1") == 0,
 	      "in the same VM, its image hot-plugged with a serial of its own");
@@ -208,7 +208,7 @@ static void test_pod(const struct veil_config *cfg, const struct oci_spec *spec)
 	char image[256];
 	snprintf(image, sizeof(image), "%s/pod1/rootfs-1.erofs", state);
 	CHECK(exists(image) && veil_sandbox_container_count(&sb) == 2, "its image is in the pod's state directory");
-	CHECK(veil_sandbox_add_container(&sb, "c1", spec, rootfs, &err) < 0 &&
+	CHECK(veil_sandbox_add_container(&sb, "c1", spec, rootfs, NULL, &err) < 0 &&
 		      strstr(err->msg, "container with id exists: c1") != NULL,
 	      "a container ID is taken once per sandbox");
 	veil_error_free(&err);
@@ -217,7 +217,7 @@ static void test_pod(const struct veil_config *cfg, const struct oci_spec *spec)
 	fake_get_record(&r);
 	CHECK(strcmp(r.destroyed, "c1") == 0 && r.unplugs == 1 && !exists(image) && sb.vm.root_ports_used == 0,
 	      "destroyed in the guest, its disk unplugged and its image removed");
-	CHECK(veil_sandbox_add_container(&sb, "c2", spec, rootfs, &err) == 0, "a third container joins");
+	CHECK(veil_sandbox_add_container(&sb, "c2", spec, rootfs, NULL, &err) == 0, "a third container joins");
 	fake_get_record(&r);
 	CHECK(strcmp(r.hotplugged_serial, "veil-rootfs-2") == 0, "on a serial never used before in the VM");
 	CHECK(veil_sandbox_remove_container(&sb, "nope", &err) < 0 && strstr(err->msg, "not in sandbox pod1"),
@@ -227,9 +227,9 @@ static void test_pod(const struct veil_config *cfg, const struct oci_spec *spec)
 	for (uint32_t i = 1; i < cfg->factory.pcie_root_port; i++) {
 		char id[16];
 		snprintf(id, sizeof(id), "more%u", i);
-		veil_sandbox_add_container(&sb, id, spec, rootfs, &err);
+		veil_sandbox_add_container(&sb, id, spec, rootfs, NULL, &err);
 	}
-	rc = veil_sandbox_add_container(&sb, "toomany", spec, rootfs, &err);
+	rc = veil_sandbox_add_container(&sb, "toomany", spec, rootfs, NULL, &err);
 	CHECK(rc < 0 && strstr(err->msg, "no free PCIe root port") != NULL && veil_sandbox_has_container(&sb, "c2") &&
 		      !veil_sandbox_has_container(&sb, "toomany"),
 	      "past the VM's root ports a container is refused and nothing of it stays: %s", rc < 0 ? err->msg : "added");

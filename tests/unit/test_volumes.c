@@ -70,6 +70,19 @@ static void test_routes(void)
 	CHECK(route(missing, "/data", &none, &plan, msg, sizeof(msg)) == VEIL_MOUNT_SKIP,
 	      "none: a missing source is skipped, as before");
 
+	/* A container in another container's VM: the VM's shared tree is not its own. */
+	const struct veil_mount_rules joined = { .joined = true };
+	snprintf(want, sizeof(want),
+		 "bind mount of directory %s on /data refused: a container that joins another container's VM gets no host "
+		 "directory (the VM's volumes are its first container's)",
+		 dir);
+	CHECK(route(dir, "/data", &joined, &plan, msg, sizeof(msg)) < 0 && strcmp(msg, want) == 0,
+	      "joined: a directory is refused in one line naming it");
+	CHECK(route(file, "/etc/motd", &joined, &plan, msg, sizeof(msg)) == VEIL_MOUNT_COPY,
+	      "joined: a file is copied in");
+	CHECK(route(dir, "/dev/shm", &joined, &plan, msg, sizeof(msg)) == VEIL_MOUNT_TMPFS,
+	      "joined: /dev/shm is a guest tmpfs");
+
 	snprintf(want, sizeof(want),
 		 "bind mount of %s on /etc/issue refused: a confidential container gets no host file that its "
 		 "measured init-data does not name (veil.toml [mounts] allow)",
