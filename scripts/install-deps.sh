@@ -14,6 +14,8 @@ packages=(
 	busybox-static jq clang libclang-rt-14-dev procps
 	# client integration tests (podman.t, containerd.t, volumes.t, docker.t); script(1) is in bsdutils
 	podman runc containerd umoci
+	# pods.t: podman builds its pods' pause image from catatonit
+	catatonit
 	# fuzz seeds from docker's config.json files (tests/fuzz/capture-configs.sh
 	# runs a private dockerd; on a systemd host the package also starts one)
 	docker.io
