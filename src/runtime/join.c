@@ -13,10 +13,11 @@
 
 /* The namespaces a container can share with another in one VM, and the
  * name /proc/PID/ns gives each. */
-static const struct {
+struct shareable_ns {
 	const char *type;
 	const char *proc_name;
-} shareable[] = {
+};
+static const struct shareable_ns shareable[] = {
 	{ "network", "net" },
 	{ "ipc", "ipc" },
 	{ "uts", "uts" },
@@ -24,11 +25,12 @@ static const struct {
 };
 _Static_assert(sizeof(shareable) / sizeof(shareable[0]) <= VEIL_JOIN_MAX_SHARED, "one slot per shareable type");
 
-static const char *proc_name_of(const char *type)
+/* The entry of shareable for a namespace type; NULL if it cannot be shared. */
+static const struct shareable_ns *shareable_of(const char *type)
 {
 	for (size_t i = 0; i < sizeof(shareable) / sizeof(shareable[0]); i++)
 		if (strcmp(shareable[i].type, type) == 0)
-			return shareable[i].proc_name;
+			return &shareable[i];
 	return NULL;
 }
 
@@ -81,8 +83,8 @@ static int owner_of_entry(const char *root, const struct oci_spec *spec, size_t 
 				 "than %s, whose VM this one cannot join",
 				 i, path, root);
 	const char *type = spec->namespaces[i];
-	const char *proc_name = proc_name_of(type);
-	if (proc_name == NULL)
+	const struct shareable_ns *ns = shareable_of(type);
+	if (ns == NULL)
 		return veil_fail(err, 0,
 				 "config.json: linux.namespaces[%zu].path %s: a container cannot share the %s namespace of "
 				 "container %s, only its network, ipc, uts and pid namespaces",
@@ -90,8 +92,8 @@ static int owner_of_entry(const char *root, const struct oci_spec *spec, size_t 
 	/* The path must be that process's namespace of the entry's type (as
 	 * setns would refuse another type), not merely name its pid. */
 	char own[64];
-	snprintf(own, sizeof(own), "/proc/%d/ns/%s", pid, proc_name);
-	if (strcmp(name, proc_name) != 0 || !same_file(path, own))
+	snprintf(own, sizeof(own), "/proc/%d/ns/%s", pid, ns->proc_name);
+	if (strcmp(name, ns->proc_name) != 0 || !same_file(path, own))
 		return veil_fail(err, 0,
 				 "config.json: linux.namespaces[%zu].path %s is not a %s namespace: failed to setns into %s "
 				 "namespace: Invalid argument",
@@ -117,9 +119,8 @@ int veil_join_find(const char *root, struct oci_spec *spec, struct veil_join *j,
 					 "container can join one VM only",
 					 j->owner, owner);
 		snprintf(j->owner, sizeof(j->owner), "%s", owner);
-		for (size_t k = 0; k < sizeof(shareable) / sizeof(shareable[0]); k++)
-			if (strcmp(shareable[k].type, spec->namespaces[i]) == 0)
-				j->shared[j->n_shared++] = shareable[k].type;
+		/* owner_of_entry refused a type shareable lacks; types are unique. */
+		j->shared[j->n_shared++] = shareable_of(spec->namespaces[i])->type;
 		free(spec->namespace_paths[i]);
 		spec->namespace_paths[i] = NULL;
 		if (strcmp(spec->namespaces[i], "network") == 0) {
