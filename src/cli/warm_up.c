@@ -47,18 +47,6 @@ static int fill_rootfs(const char *rootfs, veil_err_t *err)
 	return 0;
 }
 
-static void empty_rootfs(const char *rootfs)
-{
-	char path[PATH_MAX];
-	for (size_t i = 0; i < N_MOUNT_POINTS; i++) {
-		snprintf(path, sizeof(path), "%s/%s", rootfs, mount_points[i]);
-		rmdir(path);
-	}
-	snprintf(path, sizeof(path), "%s%s", rootfs, CACHE_WARM_UP_PROGRAM);
-	unlink(path);
-	rmdir(rootfs);
-}
-
 int veil_cli_build_warm_up_image(const char *image_path, veil_err_t *err)
 {
 	/* Short enough that every path in it fits PATH_MAX. */
@@ -79,6 +67,6 @@ int veil_cli_build_warm_up_image(const char *image_path, veil_err_t *err)
 		rc = veil_fail(err, errno, "warm-up image %s", image_path);
 	if (rc < 0)
 		unlink(tmp);
-	empty_rootfs(rootfs);
+	veil_remove_tree(rootfs);
 	return rc < 0 ? veil_fail_context(err, "building the warm-up image") : 0;
 }
