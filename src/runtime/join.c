@@ -64,9 +64,11 @@ static int container_of_pid(const char *root, pid_t pid, char owner[VEIL_ID_MAX 
 
 /* Entry i names a namespace of a veil container of root: 1 with its id in
  * owner, 0 if it is not of the /proc/PID/ns/NAME form or PID is no veil
- * process, -1 if it is one veil cannot join from here. */
-static int owner_of_entry(const char *root, const struct oci_spec *spec, size_t i, char owner[VEIL_ID_MAX + 1],
-			  veil_err_t *err)
+ * process, -1 if it is one veil cannot join from here. *owner_pid is the
+ * monitor whose container owner already names (0: none yet): a pod's
+ * entries all name one pid, whose container is looked up once. */
+static int owner_of_entry(const char *root, const struct oci_spec *spec, size_t i, pid_t *owner_pid,
+			  char owner[VEIL_ID_MAX + 1], veil_err_t *err)
 {
 	const char *path = spec->namespace_paths[i];
 	int pid = 0, end = 0;
@@ -77,11 +79,12 @@ static int owner_of_entry(const char *root, const struct oci_spec *spec, size_t 
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
 	if (!same_file(exe, "/proc/self/exe"))
 		return 0;
-	if (container_of_pid(root, pid, owner) == 0)
+	if (pid != *owner_pid && container_of_pid(root, pid, owner) == 0)
 		return veil_fail(err, 0,
 				 "config.json: linux.namespaces[%zu].path %s belongs to a veil container under another --root "
 				 "than %s, whose VM this one cannot join",
 				 i, path, root);
+	*owner_pid = pid;
 	const char *type = spec->namespaces[i];
 	const struct shareable_ns *ns = shareable_of(type);
 	if (ns == NULL)
@@ -104,11 +107,12 @@ static int owner_of_entry(const char *root, const struct oci_spec *spec, size_t 
 int veil_join_find(const char *root, struct oci_spec *spec, struct veil_join *j, veil_err_t *err)
 {
 	memset(j, 0, sizeof(*j));
+	char owner[VEIL_ID_MAX + 1];
+	pid_t owner_pid = 0;
 	for (size_t i = 0; spec->namespace_paths != NULL && i < spec->n_namespaces; i++) {
 		if (spec->namespace_paths[i] == NULL)
 			continue;
-		char owner[VEIL_ID_MAX + 1];
-		int rc = owner_of_entry(root, spec, i, owner, err);
+		int rc = owner_of_entry(root, spec, i, &owner_pid, owner, err);
 		if (rc < 0)
 			return -1;
 		if (rc == 0)
