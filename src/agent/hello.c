@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/trace.h"
 #include "lib/cleanup.h"
 #include "proto/frame.h"
 
@@ -71,10 +72,8 @@ int agent_hello(const Veil__Agent__V1__HelloRequest *req, Veil__Agent__V1__Hello
 			return veil_fail(err, errno, "clock_settime");
 		clock_set = true;
 	}
-	struct timespec boot;
-	clock_gettime(CLOCK_BOOTTIME, &boot);
 	resp->protocol_version = VEIL_PROTOCOL_VERSION;
 	resp->agent_version = (char *)VEIL_VERSION " (" VEIL_COMMIT ")";
-	resp->boot_ns = (uint64_t)boot.tv_sec * 1000000000u + (uint64_t)boot.tv_nsec;
+	resp->boot_ns = agent_trace_now();
 	return 0;
 }
