@@ -16,11 +16,6 @@ void agent_trace_set(bool enable)
 	n_steps = 0;
 }
 
-bool agent_trace_on(void)
-{
-	return on;
-}
-
 uint64_t agent_trace_now(void)
 {
 	struct timespec ts;

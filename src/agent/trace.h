@@ -11,7 +11,6 @@
 #include "agent.pb-c.h"
 
 void agent_trace_set(bool on);
-bool agent_trace_on(void);
 /* CLOCK_BOOTTIME in ns: the clock of every span and of Hello's boot_ns. */
 uint64_t agent_trace_now(void);
 /* A step of the request being handled; name is a string literal. Returns a
