@@ -90,8 +90,6 @@
 #define SETTLE_MS 1000
 /* The namespaces a joiner enters: user, cgroup, uts, ipc, net, mnt, time, pid. */
 #define MAX_JOINED_NS 8
-/* The container's /etc/passwd is read for HOME up to this size. */
-#define PASSWD_MAX (1u << 20)
 
 /* The limit the agent started with, which container processes get back by default. */
 static struct rlimit boot_nofile;
