@@ -28,9 +28,10 @@
  * worker a moment after the umount returns. */
 #define DISK_RELEASE_MS 1000
 
-static void container_path(char *out, size_t size, const char *id, const char *leaf)
+/* Returns the length snprintf would have written. */
+static int container_path(char *out, size_t size, const char *id, const char *leaf)
 {
-	snprintf(out, size, AGENT_CONTAINERS_DIR "/%s%s%s", id, leaf ? "/" : "", leaf ? leaf : "");
+	return snprintf(out, size, AGENT_CONTAINERS_DIR "/%s%s%s", id, leaf ? "/" : "", leaf ? leaf : "");
 }
 
 struct disk_walk {
@@ -219,7 +220,7 @@ int agent_rootfs_mount(const char *id, const Veil__Agent__V1__CreateContainerReq
 
 int agent_rootfs_shared_dir(const char *id, char *out, size_t size)
 {
-	return snprintf(out, size, AGENT_CONTAINERS_DIR "/%s/shared", id) < (int)size ? 0 : -1;
+	return container_path(out, size, id, "shared") < (int)size ? 0 : -1;
 }
 
 void agent_rootfs_sync(const char *id)
