@@ -52,9 +52,8 @@ void shim_events_publish(struct shim_events *e, const char *topic, const Protobu
 	any.value.len = len;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	Google__Protobuf__Timestamp stamp = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	stamp.seconds = now.tv_sec;
-	stamp.nanos = (int32_t)now.tv_nsec;
+	Google__Protobuf__Timestamp stamp;
+	shim_timestamp_of(&now, &stamp);
 	Containerd__Services__Events__Ttrpc__V1__Envelope envelope =
 		CONTAINERD__SERVICES__EVENTS__TTRPC__V1__ENVELOPE__INIT;
 	envelope.timestamp = &stamp;

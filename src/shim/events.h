@@ -8,7 +8,9 @@
 
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
+#include <time.h>
 
+#include "google/protobuf/timestamp.pb-c.h"
 #include "lib/error.h"
 #include "shim/ttrpc.h"
 
@@ -26,5 +28,13 @@ int shim_events_init(struct shim_events *e, const char *ttrpc_address, const cha
 void shim_events_release(struct shim_events *e);
 /* topic: "/tasks/exit" and the like; event: a containerd.events message. */
 void shim_events_publish(struct shim_events *e, const char *topic, const ProtobufCMessage *event);
+
+/* A CLOCK_REALTIME time as the Timestamp containerd's messages carry. */
+static inline void shim_timestamp_of(const struct timespec *ts, Google__Protobuf__Timestamp *out)
+{
+	google__protobuf__timestamp__init(out);
+	out->seconds = ts->tv_sec;
+	out->nanos = (int32_t)ts->tv_nsec;
+}
 
 #endif

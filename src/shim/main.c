@@ -335,9 +335,8 @@ static int print_delete_response(void)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
-	Google__Protobuf__Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-	at.seconds = now.tv_sec;
-	at.nanos = (int32_t)now.tv_nsec;
+	Google__Protobuf__Timestamp at;
+	shim_timestamp_of(&now, &at);
 	Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	resp.exit_status = 128 + SIGKILL;
 	resp.exited_at = &at;

@@ -14,6 +14,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "proto/rpc.h"
+#include "shim/events.h"
 
 #ifndef VEIL_VERSION
 #define VEIL_VERSION "unknown"
@@ -179,13 +180,6 @@ static struct shim_process *process_of(struct shim_service *svc, const struct ve
 	return p;
 }
 
-static void timestamp_of(const struct timespec *ts, Google__Protobuf__Timestamp *out)
-{
-	google__protobuf__timestamp__init(out);
-	out->seconds = ts->tv_sec;
-	out->nanos = (int32_t)ts->tv_nsec;
-}
-
 /* The process is over: its waits are answered and TaskExit published. */
 static void process_exited(struct shim_service *svc, struct shim_task *t, struct shim_process *p,
 			   uint32_t exit_status)
@@ -196,7 +190,7 @@ static void process_exited(struct shim_service *svc, struct shim_task *t, struct
 	p->exit_status = exit_status;
 	clock_gettime(CLOCK_REALTIME, &p->exited_at);
 	Google__Protobuf__Timestamp at;
-	timestamp_of(&p->exited_at, &at);
+	shim_timestamp_of(&p->exited_at, &at);
 	Containerd__Task__V2__WaitResponse resp = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
 	resp.exit_status = exit_status;
 	resp.exited_at = &at;
@@ -325,7 +319,7 @@ static void handle_delete(struct shim_service *svc, const struct veil_ttrpc_call
 		veil_error_free(&err);
 	}
 	Google__Protobuf__Timestamp at;
-	timestamp_of(&p->exited_at, &at);
+	shim_timestamp_of(&p->exited_at, &at);
 	Containerd__Task__V2__DeleteResponse resp = CONTAINERD__TASK__V2__DELETE_RESPONSE__INIT;
 	resp.pid = p->pid;
 	resp.exit_status = p->exit_status;
@@ -402,7 +396,7 @@ static void handle_state(struct shim_service *svc, const struct veil_ttrpc_call 
 	if (p == NULL)
 		return;
 	Google__Protobuf__Timestamp at;
-	timestamp_of(&p->exited_at, &at);
+	shim_timestamp_of(&p->exited_at, &at);
 	Containerd__Task__V2__StateResponse resp = CONTAINERD__TASK__V2__STATE_RESPONSE__INIT;
 	resp.id = t->id;
 	resp.bundle = t->bundle;
@@ -586,7 +580,7 @@ static void handle_wait(struct shim_service *svc, const struct veil_ttrpc_call *
 		return;
 	if (p->status == SHIM_STOPPED) {
 		Google__Protobuf__Timestamp at;
-		timestamp_of(&p->exited_at, &at);
+		shim_timestamp_of(&p->exited_at, &at);
 		Containerd__Task__V2__WaitResponse resp = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
 		resp.exit_status = p->exit_status;
 		resp.exited_at = &at;
