@@ -172,12 +172,8 @@ static int tenancy_parse(json_object *o, struct veil_tenancy *t, veil_err_t *err
 	const char *h = json_object_get_string(json_object_object_get(o, "history"));
 	if (strlen(h) != 2 * sizeof(t->history))
 		return veil_fail(err, 0, "%s: \"history\" is not %zu hex digits", what, 2 * sizeof(t->history));
-	for (size_t i = 0; i < sizeof(t->history); i++) {
-		int hi = veil_hex_value((unsigned char)h[2 * i]), lo = veil_hex_value((unsigned char)h[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return veil_fail(err, 0, "%s: \"history\" is not hex", what);
-		t->history[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (veil_hex_decode(h, sizeof(t->history), t->history) < 0)
+		return veil_fail(err, 0, "%s: \"history\" is not hex", what);
 	return 0;
 }
 

@@ -56,9 +56,7 @@ static int parse_list(const struct toml_table *t, const char *key, const size_t 
 			free(items);
 			return rc;
 		}
-		for (size_t j = 0; j < hl / 2; j++)
-			l->items[i][j] = (uint8_t)(veil_hex_value((unsigned char)items[i][2 * j]) << 4 |
-						   veil_hex_value((unsigned char)items[i][2 * j + 1]));
+		(void)veil_hex_decode(items[i], hl / 2, l->items[i]); /* its digits are checked above */
 		l->lens[i] = hl / 2;
 	}
 	l->n = n;

@@ -18,6 +18,19 @@ static inline int veil_hex_value(int c)
 	return -1;
 }
 
+/* Decodes the 2 * n hex digits at s into n bytes; -1 if one is not a
+ * digit (out then holds a part). */
+static inline int veil_hex_decode(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = veil_hex_value((unsigned char)s[2 * i]), lo = veil_hex_value((unsigned char)s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 /* Writes 2 * n digits and a NUL to out. */
 static inline void veil_hex_encode(const uint8_t *bytes, size_t n, char *out)
 {
